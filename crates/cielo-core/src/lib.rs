@@ -1,0 +1,13 @@
+//! Shared vocabulary of Cielo: money, typed ids, timestamps and error kinds.
+//!
+//! Nothing here performs I/O; every domain crate depends on it.
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod id;
+pub mod money;
+pub mod time;
+
+pub use error::{ErrorKind, FieldError, HasErrorKind};
+pub use money::{Currency, Money, MoneyError};
+pub use time::Timestamp;
