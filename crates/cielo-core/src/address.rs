@@ -1,0 +1,93 @@
+//! Postal addresses, shared by customer address books and order snapshots.
+
+use crate::error::Validation;
+use serde::{Deserialize, Serialize};
+
+/// A postal address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostalAddress {
+    /// Recipient's name.
+    pub name: String,
+    /// First address line.
+    pub line1: String,
+    /// Second address line.
+    #[serde(default)]
+    pub line2: Option<String>,
+    /// City or town.
+    pub city: String,
+    /// State, province or region, where the country uses one.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country code, e.g. `US`, `ES`.
+    #[schema(example = "US")]
+    pub country: String,
+    /// Phone number, for the carrier.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl PostalAddress {
+    /// Checks every field, recording problems under `prefix` (e.g. `shipping_address/`).
+    /// Normalises the country code to upper case.
+    pub fn validate(&mut self, v: &mut Validation, prefix: &str) {
+        let mut text = |field: &str, value: &str, min: usize, max: usize| {
+            let n = value.trim().chars().count();
+            if n < min {
+                v.add(&format!("{prefix}{field}"), "must not be empty");
+            } else if n > max {
+                v.add(&format!("{prefix}{field}"), format!("must be at most {max} characters"));
+            }
+        };
+        text("name", &self.name, 1, 200);
+        text("line1", &self.line1, 1, 200);
+        text("line2", self.line2.as_deref().unwrap_or(""), 0, 200);
+        text("city", &self.city, 1, 100);
+        text("region", self.region.as_deref().unwrap_or(""), 0, 100);
+        text("postal_code", &self.postal_code, 1, 20);
+        text("phone", self.phone.as_deref().unwrap_or(""), 0, 40);
+        self.country = self.country.trim().to_ascii_uppercase();
+        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            v.add(&format!("{prefix}country"), "must be an ISO 3166-1 alpha-2 code such as US or ES");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PostalAddress {
+        PostalAddress {
+            name: "Ada".into(),
+            line1: "1 Main St".into(),
+            line2: None,
+            city: "Springfield".into(),
+            region: None,
+            postal_code: "12345".into(),
+            country: "us".into(),
+            phone: None,
+        }
+    }
+
+    #[test]
+    fn a_complete_address_passes_and_its_country_is_normalised() {
+        let mut a = sample();
+        let mut v = Validation::new();
+        a.validate(&mut v, "");
+        assert!(v.is_ok());
+        assert_eq!(a.country, "US");
+    }
+
+    #[test]
+    fn missing_fields_and_bad_countries_are_named() {
+        let mut a = PostalAddress { city: " ".into(), country: "USA".into(), ..sample() };
+        let mut v = Validation::new();
+        a.validate(&mut v, "shipping_address/");
+        let errors = v.finish().unwrap_err();
+        let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(pointers, ["#/shipping_address/city", "#/shipping_address/country"]);
+    }
+}

@@ -1,0 +1,655 @@
+//! Carts, checkout and orders.
+//!
+//! Prices always come from the catalog at the server. Checkout turns an open
+//! cart into an order in `pending_payment` holding a snapshot of lines, prices
+//! and address, takes stock, and asks the payment provider for a hosted payment
+//! page; an `Idempotency-Key` makes a retried checkout answer exactly as the
+//! first did. Order status only changes through [`Orders::transition`], which
+//! checks the transition table and records the history.
+#![warn(missing_docs)]
+
+mod model;
+pub mod status;
+mod store;
+
+pub use model::*;
+pub use status::OrderStatus;
+
+use cielo_accounts::CustomerId;
+use cielo_catalog::{Catalog, StockPolicy};
+use cielo_core::{ErrorKind, FieldError, HasErrorKind, Money, Timestamp, Validation};
+use cielo_db::{Db, MigrationSet};
+use cielo_payments::{CheckoutRequest, PaymentLine, SharedProvider};
+use sha2::{Digest, Sha256};
+
+/// The orders migrations.
+pub const MIGRATIONS: MigrationSet =
+    MigrationSet { domain: "orders", migrations: &[cielo_db::migration!(20261121000300, "orders")] };
+
+/// Orders errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input broke a rule.
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// No such cart, or not yours.
+    #[error("cart not found")]
+    CartNotFound,
+    /// No such line in this cart.
+    #[error("cart line not found")]
+    LineNotFound,
+    /// The cart was checked out already.
+    #[error("this cart has been checked out already")]
+    CartCompleted,
+    /// Nothing to check out.
+    #[error("the cart is empty")]
+    CartEmpty,
+    /// A line's variant is gone or unpublished.
+    #[error("a variant in the cart is no longer for sale")]
+    Unavailable(Vec<FieldError>),
+    /// Not enough stock.
+    #[error("not enough stock: {0}")]
+    OutOfStock(String),
+    /// The idempotency key was used with a different request.
+    #[error("this Idempotency-Key was used with a different request; use a new key for a new request")]
+    IdempotencyKeyReused,
+    /// No such order, or not yours.
+    #[error("order not found")]
+    OrderNotFound,
+    /// A status change the table does not allow.
+    #[error("an order cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// Current status.
+        from: OrderStatus,
+        /// Requested status.
+        to: OrderStatus,
+    },
+    /// The payment provider failed.
+    #[error("payment provider: {0}")]
+    Payment(#[from] cielo_payments::PaymentError),
+    /// Unexpected failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<cielo_db::sqlx::Error> for Error {
+    fn from(e: cielo_db::sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("orders query"))
+    }
+}
+impl From<cielo_db::Error> for Error {
+    fn from(e: cielo_db::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("orders database"))
+    }
+}
+impl From<cielo_catalog::Error> for Error {
+    fn from(e: cielo_catalog::Error) -> Self {
+        match e {
+            cielo_catalog::Error::OutOfStock { variant, available } => {
+                Error::OutOfStock(format!("only {available} of {variant} left"))
+            }
+            other => Error::Internal(anyhow::Error::new(other).context("catalog")),
+        }
+    }
+}
+
+impl HasErrorKind for Error {
+    fn kind(&self) -> ErrorKind {
+        use cielo_payments::PaymentError as P;
+        match self {
+            Error::Invalid(_) | Error::Unavailable(_) => ErrorKind::Invalid,
+            Error::CartNotFound | Error::LineNotFound | Error::OrderNotFound => ErrorKind::NotFound,
+            Error::CartCompleted
+            | Error::CartEmpty
+            | Error::OutOfStock(_)
+            | Error::IdempotencyKeyReused
+            | Error::InvalidTransition { .. } => ErrorKind::Conflict,
+            Error::Payment(P::Declined(_)) => ErrorKind::Conflict,
+            Error::Payment(_) => ErrorKind::Unavailable,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "validation-failed",
+            Error::Unavailable(_) => "variant-unavailable",
+            Error::CartNotFound => "cart-not-found",
+            Error::LineNotFound => "cart-line-not-found",
+            Error::CartCompleted => "cart-completed",
+            Error::CartEmpty => "cart-empty",
+            Error::OutOfStock(_) => "out-of-stock",
+            Error::IdempotencyKeyReused => "idempotency-key-reused",
+            Error::OrderNotFound => "order-not-found",
+            Error::InvalidTransition { .. } => "invalid-transition",
+            Error::Payment(_) => "payment-provider-error",
+            Error::Internal(_) => "internal",
+        }
+    }
+    fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Error::Invalid(e) | Error::Unavailable(e) => e.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Result of orders operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Who may read an order.
+#[derive(Debug, Clone)]
+pub enum OrderAccess {
+    /// The signed-in customer (only their own orders).
+    Customer(CustomerId),
+    /// A guest holding the order's access token.
+    Token(String),
+    /// An admin: any order.
+    Admin,
+}
+
+/// Who is checking out.
+#[derive(Debug, Clone)]
+pub struct Buyer {
+    /// The account, when signed in.
+    pub customer_id: Option<CustomerId>,
+    /// The account's email, used when the request gives none.
+    pub account_email: Option<String>,
+}
+
+/// The orders service.
+#[derive(Clone)]
+pub struct Orders {
+    db: Db,
+    catalog: Catalog,
+    payments: SharedProvider,
+    pricing: std::sync::Arc<Pricing>,
+    public_url: String,
+}
+
+fn digest(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn new_access_token() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    format!("oat_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn validate_options(v: &mut Validation, options: &Option<serde_json::Value>) {
+    if let Some(o) = options {
+        if !o.is_object() {
+            v.add("options", "must be a JSON object");
+        } else if serde_json::to_string(o).map(|s| s.len()).unwrap_or(usize::MAX) > MAX_OPTIONS_BYTES {
+            v.add("options", format!("must be at most {MAX_OPTIONS_BYTES} bytes"));
+        }
+    }
+}
+
+fn validate_quantity(v: &mut Validation, q: i64) {
+    if !(1..=MAX_QUANTITY).contains(&q) {
+        v.add("quantity", format!("must be between 1 and {MAX_QUANTITY}"));
+    }
+}
+
+impl Orders {
+    /// The orders service. `public_url` is the shop's base URL, for the return
+    /// links of payment pages.
+    pub fn new(db: Db, catalog: Catalog, payments: SharedProvider, pricing: Pricing, public_url: &str) -> Self {
+        Self { db, catalog, payments, pricing: std::sync::Arc::new(pricing), public_url: public_url.trim_end_matches('/').into() }
+    }
+
+    /// The pricing rules in force.
+    pub fn pricing(&self) -> &Pricing {
+        &self.pricing
+    }
+
+    /// Opens a cart, owned by `owner` when signed in.
+    pub async fn create_cart(&self, owner: Option<CustomerId>, input: NewCart) -> Result<Cart> {
+        let currency = input.currency.unwrap_or(self.pricing.currency);
+        let id = CartId::new();
+        let mut tx = self.db.begin_write().await?;
+        store::insert_cart(&mut tx, id, owner, currency, Timestamp::now()).await?;
+        tx.commit().await?;
+        self.get_cart(id, owner).await
+    }
+
+    /// A cart with current prices. Someone else's cart is "not found".
+    pub async fn get_cart(&self, id: CartId, caller: Option<CustomerId>) -> Result<Cart> {
+        let row = store::cart(self.db.pool(), id).await?.ok_or(Error::CartNotFound)?;
+        check_owner(&row, caller)?;
+        self.price_cart(row).await
+    }
+
+    async fn price_cart(&self, row: store::CartRow) -> Result<Cart> {
+        let lines = store::cart_lines(self.db.pool(), row.id).await?;
+        let ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+        let mut conn = self.db.pool().acquire().await?;
+        let sale = self.catalog.variants_for_sale(&mut conn, &ids).await?;
+        drop(conn);
+        let mut priced = Vec::with_capacity(lines.len());
+        let mut subtotal = Money::zero(row.currency);
+        for l in lines {
+            let v = sale.get(&l.variant_id);
+            let available = v.is_some_and(|v| v.published && v.price.currency == row.currency);
+            let unit_price = v.map(|v| v.price).unwrap_or(Money::zero(row.currency));
+            let line_total = unit_price.checked_mul(l.quantity).map_err(anyhow::Error::from)?;
+            if available {
+                subtotal = subtotal.checked_add(line_total).map_err(anyhow::Error::from)?;
+            }
+            priced.push(CartLine {
+                id: l.id,
+                variant_id: l.variant_id,
+                product_id: v.map(|v| v.product_id).unwrap_or_default(),
+                product_title: v.map(|v| v.product_title.clone()).unwrap_or_default(),
+                variant_title: v.map(|v| v.title.clone()).unwrap_or_default(),
+                sku: v.map(|v| v.sku.clone()).unwrap_or_default(),
+                quantity: l.quantity,
+                unit_price,
+                line_total,
+                options: l.options,
+                available,
+            });
+        }
+        let totals = self.totals(subtotal, !priced.is_empty(), None, None)?;
+        Ok(Cart {
+            id: row.id,
+            customer_id: row.customer_id,
+            currency: row.currency,
+            status: row.status,
+            order_id: row.order_id,
+            lines: priced,
+            totals,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    fn totals(&self, subtotal: Money, has_lines: bool, country: Option<&str>, region: Option<&str>) -> Result<Totals> {
+        let currency = subtotal.currency;
+        let shipping = if has_lines { self.pricing.shipping(currency, country, region) } else { Money::zero(currency) };
+        // Tax is on goods only; shops that tax shipping configure it into the rate.
+        let tax = subtotal.percentage_bp(self.pricing.tax_bp(country)).map_err(anyhow::Error::from)?;
+        let total = subtotal
+            .checked_add(shipping)
+            .and_then(|t| t.checked_add(tax))
+            .map_err(anyhow::Error::from)?;
+        Ok(Totals { subtotal, shipping, tax, total })
+    }
+
+    /// Adds a line (or raises the quantity of an identical one).
+    #[tracing::instrument(skip_all, fields(cart_id = %id))]
+    pub async fn add_line(&self, id: CartId, caller: Option<CustomerId>, input: NewLine) -> Result<Cart> {
+        let mut v = Validation::new();
+        validate_quantity(&mut v, input.quantity);
+        validate_options(&mut v, &input.options);
+        v.finish().map_err(Error::Invalid)?;
+        let mut tx = self.db.begin_write().await?;
+        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
+        check_owner(&row, caller)?;
+        if row.status != CartStatus::Open {
+            return Err(Error::CartCompleted);
+        }
+        let sale = self.catalog.variants_for_sale(&mut tx, &[input.variant_id]).await?;
+        let variant = sale
+            .get(&input.variant_id)
+            .filter(|v| v.published)
+            .ok_or_else(|| Error::Invalid(vec![FieldError::new("variant_id", "no such variant for sale")]))?;
+        if variant.price.currency != row.currency {
+            return Err(Error::Invalid(vec![FieldError::new(
+                "variant_id",
+                format!("is priced in {}, but this cart is in {}", variant.price.currency, row.currency),
+            )]));
+        }
+        let options_key = canonical_options(&input.options);
+        let existing = store::find_line(&mut tx, id, input.variant_id, &options_key).await?;
+        let quantity = existing.as_ref().map(|l| l.quantity).unwrap_or(0) + input.quantity;
+        if quantity > MAX_QUANTITY {
+            return Err(Error::Invalid(vec![FieldError::new("quantity", format!("a line holds at most {MAX_QUANTITY}"))]));
+        }
+        check_stock(variant, quantity)?;
+        let now = Timestamp::now();
+        match existing {
+            Some(line) => store::set_line_quantity(&mut tx, id, line.id, quantity, now).await?,
+            None => {
+                if store::cart_lines(&mut **tx, id).await?.len() >= MAX_LINES {
+                    return Err(Error::Invalid(vec![FieldError::new("", format!("a cart holds at most {MAX_LINES} lines"))]));
+                }
+                store::insert_line(&mut tx, id, CartLineId::new(), input.variant_id, input.quantity, &options_key, now).await?;
+            }
+        };
+        store::touch_cart(&mut tx, id, now).await?;
+        tx.commit().await?;
+        self.get_cart(id, caller).await
+    }
+
+    /// Sets a line's quantity.
+    pub async fn update_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>, patch: LinePatch) -> Result<Cart> {
+        let mut v = Validation::new();
+        validate_quantity(&mut v, patch.quantity);
+        v.finish().map_err(Error::Invalid)?;
+        let mut tx = self.db.begin_write().await?;
+        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
+        check_owner(&row, caller)?;
+        if row.status != CartStatus::Open {
+            return Err(Error::CartCompleted);
+        }
+        let existing = store::cart_lines(&mut **tx, id).await?.into_iter().find(|l| l.id == line).ok_or(Error::LineNotFound)?;
+        let sale = self.catalog.variants_for_sale(&mut tx, &[existing.variant_id]).await?;
+        if let Some(variant) = sale.get(&existing.variant_id) {
+            check_stock(variant, patch.quantity)?;
+        }
+        let now = Timestamp::now();
+        store::set_line_quantity(&mut tx, id, line, patch.quantity, now).await?;
+        store::touch_cart(&mut tx, id, now).await?;
+        tx.commit().await?;
+        self.get_cart(id, caller).await
+    }
+
+    /// Removes a line.
+    pub async fn remove_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>) -> Result<Cart> {
+        let mut tx = self.db.begin_write().await?;
+        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
+        check_owner(&row, caller)?;
+        if row.status != CartStatus::Open {
+            return Err(Error::CartCompleted);
+        }
+        let now = Timestamp::now();
+        if !store::delete_line(&mut tx, id, line).await? {
+            return Err(Error::LineNotFound);
+        }
+        store::touch_cart(&mut tx, id, now).await?;
+        tx.commit().await?;
+        self.get_cart(id, caller).await
+    }
+
+    /// Checks a cart out into an order and opens its payment.
+    ///
+    /// With an idempotency key, the same key and body answer with the same
+    /// result (even after a crash half-way), and the same key with another
+    /// body is refused.
+    #[tracing::instrument(skip_all, fields(cart_id = %id))]
+    pub async fn checkout(&self, id: CartId, buyer: Buyer, key: Option<String>, mut input: CheckoutInput) -> Result<CheckoutResult> {
+        // Validate before touching the database: bad input writes nothing.
+        let mut v = Validation::new();
+        let email = match input.email.as_deref().or(buyer.account_email.as_deref()) {
+            Some(e) => v.check("email", cielo_accounts::parse_email(e)),
+            None => {
+                v.add("email", "is required to check out as a guest");
+                None
+            }
+        };
+        input.shipping_address.validate(&mut v, "shipping_address/");
+        if let Some(k) = &key {
+            if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                v.add("Idempotency-Key", "must be 1–255 visible ASCII characters");
+            }
+        }
+        v.finish().map_err(Error::Invalid)?;
+        let email = email.expect("validated");
+        let request_hash = digest(&serde_json::to_string(&(&input, &email, buyer.customer_id)).map_err(anyhow::Error::from)?);
+
+        let mut tx = self.db.begin_write().await?;
+        if let Some(k) = &key {
+            match store::idempotency(&mut tx, id, k).await? {
+                Some(rec) if rec.request_hash != request_hash => return Err(Error::IdempotencyKeyReused),
+                Some(rec) => {
+                    drop(tx);
+                    return match (rec.response, rec.order_id, rec.secret) {
+                        (Some(resp), _, _) => Ok(serde_json::from_str(&resp).map_err(anyhow::Error::from)?),
+                        // The first attempt created the order and stopped before the
+                        // payment step: finish that step now.
+                        (None, Some(order_id), Some(secret)) => self.open_payment(order_id, secret, Some(k.clone()), id).await,
+                        _ => Err(Error::Internal(anyhow::anyhow!("idempotency record without order"))),
+                    };
+                }
+                None => store::insert_idempotency(&mut tx, id, k, &request_hash, Timestamp::now()).await?,
+            }
+        }
+
+        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
+        check_owner(&row, buyer.customer_id)?;
+        if row.status != CartStatus::Open {
+            return Err(Error::CartCompleted);
+        }
+        let lines = store::cart_lines(&mut **tx, id).await?;
+        if lines.is_empty() {
+            return Err(Error::CartEmpty);
+        }
+        let ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+        let sale = self.catalog.variants_for_sale(&mut tx, &ids).await?;
+        let mut gone = Vec::new();
+        let mut snapshot = Vec::new();
+        let mut subtotal = Money::zero(row.currency);
+        for (i, l) in lines.iter().enumerate() {
+            match sale.get(&l.variant_id).filter(|v| v.published && v.price.currency == row.currency) {
+                None => gone.push(FieldError::new(&format!("lines/{i}/variant_id"), "is no longer for sale")),
+                Some(v) => {
+                    let line_total = v.price.checked_mul(l.quantity).map_err(anyhow::Error::from)?;
+                    subtotal = subtotal.checked_add(line_total).map_err(anyhow::Error::from)?;
+                    snapshot.push((l, v.clone(), line_total));
+                }
+            }
+        }
+        if !gone.is_empty() {
+            return Err(Error::Unavailable(gone));
+        }
+        let stock: Vec<_> = snapshot
+            .iter()
+            .filter(|(_, v, _)| v.stock.is_some())
+            .map(|(l, v, _)| (v.id, l.quantity))
+            .collect();
+        self.catalog.reserve_stock(&mut tx, &stock).await?;
+
+        let address = &input.shipping_address;
+        let totals = self.totals(subtotal, true, Some(&address.country), address.region.as_deref())?;
+        let order_id = OrderId::new();
+        let secret = new_access_token();
+        let now = Timestamp::now();
+        let order = store::NewOrderRow {
+            id: order_id,
+            cart_id: id,
+            customer_id: buyer.customer_id,
+            email: &email,
+            totals: &totals,
+            shipping_address: address,
+            access_token_hash: &digest(&secret),
+            now,
+        };
+        store::insert_order(&mut tx, &order).await?;
+        for (pos, (l, v, line_total)) in snapshot.iter().enumerate() {
+            store::insert_order_line(&mut tx, order_id, pos as i64, l, v, *line_total, now).await?;
+        }
+        store::insert_history(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout", now).await?;
+        store::complete_cart(&mut tx, id, order_id, now).await?;
+        if let Some(k) = &key {
+            store::idempotency_order(&mut tx, id, k, order_id, &secret, now).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(order_id = %order_id, total = %totals.total, "order created");
+        self.open_payment(order_id, secret, key, id).await
+    }
+
+    /// Asks the provider for the order's payment page (the provider keys it by
+    /// order id, so asking twice opens one payment) and records the answer.
+    async fn open_payment(&self, order_id: OrderId, secret: String, key: Option<String>, cart: CartId) -> Result<CheckoutResult> {
+        let order = store::order(self.db.pool(), order_id).await?.ok_or(Error::OrderNotFound)?;
+        let request = CheckoutRequest {
+            order_id: order_id.to_string(),
+            email: order.email.clone(),
+            lines: order
+                .lines
+                .iter()
+                .map(|l| PaymentLine { name: format!("{} — {}", l.product_title, l.variant_title), unit_price: l.unit_price, quantity: l.quantity })
+                .collect(),
+            shipping: order.totals.shipping,
+            tax: order.totals.tax,
+            total: order.totals.total,
+            success_url: format!("{}/?order={}&paid=1", self.public_url, order_id),
+            cancel_url: format!("{}/?order={}&cancelled=1", self.public_url, order_id),
+        };
+        let session = self.payments.create_checkout(&request).await?;
+        let result = CheckoutResult {
+            order_id: order_id.to_string(),
+            status: order.status,
+            payment_url: session.redirect_url.clone(),
+            access_token: secret,
+            total: order.totals.total,
+        };
+        let now = Timestamp::now();
+        let mut tx = self.db.begin_write().await?;
+        store::set_payment(&mut tx, order_id, &session, now).await?;
+        if let Some(k) = &key {
+            store::idempotency_response(&mut tx, cart, k, &serde_json::to_string(&result).map_err(anyhow::Error::from)?, now).await?;
+        }
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// An order, if `access` may read it; otherwise "not found".
+    pub async fn get_order(&self, id: OrderId, access: &OrderAccess) -> Result<Order> {
+        let (order, token_hash) = store::order_with_token(self.db.pool(), id).await?.ok_or(Error::OrderNotFound)?;
+        let allowed = match access {
+            OrderAccess::Admin => true,
+            OrderAccess::Customer(c) => order.customer_id == Some(*c),
+            OrderAccess::Token(t) => {
+                use subtle_eq::ct_eq;
+                ct_eq(digest(t).as_bytes(), token_hash.as_bytes())
+            }
+        };
+        if allowed {
+            Ok(order)
+        } else {
+            Err(Error::OrderNotFound)
+        }
+    }
+
+    /// A customer's own orders, newest first.
+    pub async fn customer_orders(&self, customer: CustomerId, limit: Option<i64>, cursor: Option<String>) -> Result<OrderPage> {
+        self.list_orders(OrderFilter { customer_id: Some(customer), limit, cursor, ..Default::default() }).await
+    }
+
+    /// Orders matching `filter`, newest first (admin).
+    pub async fn list_orders(&self, filter: OrderFilter) -> Result<OrderPage> {
+        let limit = filter.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::Invalid(vec![FieldError::new("limit", "must be between 1 and 100")]));
+        }
+        let cursor = match &filter.cursor {
+            Some(c) => Some(store::OrderCursor::decode(c).ok_or_else(|| Error::Invalid(vec![FieldError::new("cursor", "is not a cursor this API gave out")]))?),
+            None => None,
+        };
+        store::list_orders(self.db.pool(), &filter, limit, cursor).await
+    }
+
+    /// Moves an order to `to`, if the transition table allows it, recording the
+    /// cause, inside the caller's transaction. Moving to the status it already
+    /// has is a no-op returning `false`, so replayed events change nothing.
+    pub async fn transition(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+        to: OrderStatus,
+        cause: &str,
+    ) -> Result<bool> {
+        let from = store::order_status(&mut *conn, id).await?.ok_or(Error::OrderNotFound)?;
+        if from == to && to != OrderStatus::PartiallyRefunded {
+            return Ok(false);
+        }
+        if !from.can_become(to) {
+            return Err(Error::InvalidTransition { from, to });
+        }
+        let now = Timestamp::now();
+        // Compare-and-set on the status: a concurrent transition loses cleanly.
+        if !store::set_status(&mut *conn, id, from, to, now).await? {
+            return Err(Error::Internal(anyhow::anyhow!("order {id} changed status concurrently")));
+        }
+        store::insert_history(&mut *conn, id, Some(from), to, cause, now).await?;
+        Ok(true)
+    }
+
+    /// [`Orders::transition`] in its own transaction.
+    pub async fn transition_now(&self, id: OrderId, to: OrderStatus, cause: &str) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let changed = self.transition(&mut tx, id, to, cause).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
+fn check_owner(row: &store::CartRow, caller: Option<CustomerId>) -> Result<()> {
+    match row.customer_id {
+        Some(owner) if Some(owner) != caller => Err(Error::CartNotFound),
+        _ => Ok(()),
+    }
+}
+
+fn check_stock(v: &cielo_catalog::SaleVariant, quantity: i64) -> Result<()> {
+    match (v.stock, v.stock_policy) {
+        (Some(stock), StockPolicy::Deny) if stock < quantity => {
+            Err(Error::OutOfStock(format!("only {} of {} left", stock.max(0), v.sku)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Options as canonical JSON (object keys sorted), so equal options compare equal.
+fn canonical_options(options: &Option<serde_json::Value>) -> String {
+    fn sort(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let sorted: std::collections::BTreeMap<_, _> = m.iter().map(|(k, v)| (k.clone(), sort(v))).collect();
+                serde_json::to_value(sorted).expect("maps serialise")
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    match options {
+        None => String::new(),
+        Some(v) => sort(v).to_string(),
+    }
+}
+
+mod subtle_eq {
+    /// Constant-time equality, so token checks leak no timing.
+    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_compare_by_content_not_key_order() {
+        let a = Some(serde_json::json!({"b": 1, "a": {"y": 2, "x": 1}}));
+        let b = Some(serde_json::json!({"a": {"x": 1, "y": 2}, "b": 1}));
+        assert_eq!(canonical_options(&a), canonical_options(&b));
+        assert_eq!(canonical_options(&None), "");
+    }
+
+    #[test]
+    fn both_engines_list_the_same_migrations() {
+        cielo_db::check_set(&MIGRATIONS).unwrap();
+    }
+
+    #[test]
+    fn shipping_prefers_region_then_country_then_default() {
+        let usd = cielo_core::Currency::parse("USD").unwrap();
+        let p = Pricing {
+            currency: usd,
+            default_shipping: 1500,
+            shipping_by_country: [("US".to_string(), 500), ("US-AK".to_string(), 2000)].into(),
+            default_tax_bp: 0,
+            tax_by_country: Default::default(),
+        };
+        assert_eq!(p.shipping(usd, Some("US"), Some("ak")).amount, 2000);
+        assert_eq!(p.shipping(usd, Some("US"), Some("CA")).amount, 500);
+        assert_eq!(p.shipping(usd, Some("FR"), None).amount, 1500);
+    }
+}

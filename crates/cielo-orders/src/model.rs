@@ -1,0 +1,314 @@
+//! Cart and order types.
+
+use crate::status::OrderStatus;
+use cielo_accounts::CustomerId;
+use cielo_catalog::{ProductId, VariantId};
+use cielo_core::{typed_id, Currency, Money, PostalAddress, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+typed_id!(CartId, "cart", "A shopping cart.");
+typed_id!(CartLineId, "cli", "A line in a cart.");
+typed_id!(OrderId, "ord", "An order.");
+typed_id!(OrderLineId, "oli", "A line of an order.");
+typed_id!(HistoryId, "ohi", "An entry in an order's status history.");
+
+/// Largest quantity on one line.
+pub const MAX_QUANTITY: i64 = 100;
+/// Most lines in one cart.
+pub const MAX_LINES: usize = 50;
+/// Largest per-line options object, serialised.
+pub const MAX_OPTIONS_BYTES: usize = 4096;
+
+/// Totals of a cart or order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Totals {
+    /// Sum of line totals.
+    pub subtotal: Money,
+    /// Shipping charge.
+    pub shipping: Money,
+    /// Tax (modelled; zero unless configured).
+    pub tax: Money,
+    /// What the customer pays.
+    pub total: Money,
+}
+
+/// Whether a cart can still change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CartStatus {
+    /// Being filled.
+    Open,
+    /// Checked out into an order.
+    Completed,
+}
+
+/// A cart, priced from the catalog at the moment it is read.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Cart {
+    /// Id.
+    pub id: CartId,
+    /// Owner; `null` for a guest cart.
+    pub customer_id: Option<CustomerId>,
+    /// Currency every line must be priced in.
+    pub currency: Currency,
+    /// Open or completed.
+    pub status: CartStatus,
+    /// The order it became, once checked out.
+    pub order_id: Option<OrderId>,
+    /// Lines.
+    pub lines: Vec<CartLine>,
+    /// Totals; shipping is the default rate until checkout knows the country.
+    pub totals: Totals,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A cart line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CartLine {
+    /// Id.
+    pub id: CartLineId,
+    /// What is bought.
+    pub variant_id: VariantId,
+    /// Its product.
+    pub product_id: ProductId,
+    /// Product title.
+    pub product_title: String,
+    /// Variant title.
+    pub variant_title: String,
+    /// SKU.
+    pub sku: String,
+    /// How many.
+    pub quantity: i64,
+    /// Current catalog price.
+    pub unit_price: Money,
+    /// `unit_price × quantity`.
+    pub line_total: Money,
+    /// Personalisation (e.g. a star map's place and date).
+    pub options: Option<serde_json::Value>,
+    /// False when the variant left the catalog; checkout then refuses.
+    pub available: bool,
+}
+
+/// A new cart.
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewCart {
+    /// Currency; the shop's currency when absent.
+    #[schema(value_type = Option<String>, example = "USD")]
+    pub currency: Option<Currency>,
+}
+
+/// A line to add.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewLine {
+    /// The variant to buy.
+    pub variant_id: VariantId,
+    /// How many (1–100).
+    pub quantity: i64,
+    /// Per-line options for personalised products (a JSON object, at most 4 KiB).
+    #[serde(default)]
+    pub options: Option<serde_json::Value>,
+}
+
+/// A change to a line.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinePatch {
+    /// New quantity (1–100).
+    pub quantity: i64,
+}
+
+/// What the buyer sends to check out.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutInput {
+    /// Where receipts go; the account's email when signed in and absent.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Where to ship.
+    pub shipping_address: PostalAddress,
+}
+
+/// The answer to a checkout.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckoutResult {
+    /// The new order.
+    #[schema(value_type = String, example = "ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b")]
+    pub order_id: String,
+    /// Its status (`pending_payment`).
+    pub status: OrderStatus,
+    /// Where to send the buyer to pay.
+    pub payment_url: String,
+    /// Lets a guest read the order: pass as `X-Order-Token` or `?token=`.
+    pub access_token: String,
+    /// What will be charged.
+    pub total: cielo_core::Money,
+}
+
+/// An order: a snapshot of what was bought.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    /// Id.
+    pub id: OrderId,
+    /// Buyer's account; `null` for a guest.
+    pub customer_id: Option<CustomerId>,
+    /// Buyer's email.
+    pub email: String,
+    /// Status.
+    pub status: OrderStatus,
+    /// Lines as bought.
+    pub lines: Vec<OrderLine>,
+    /// Totals as charged.
+    pub totals: Totals,
+    /// Shipping address.
+    pub shipping_address: PostalAddress,
+    /// Payment details.
+    pub payment: PaymentInfo,
+    /// Status history, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// Payment details of an order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentInfo {
+    /// Provider name.
+    pub provider: Option<String>,
+    /// Provider's session id.
+    pub session_id: Option<String>,
+    /// Where to pay, while unpaid.
+    pub url: Option<String>,
+    /// When the payment page expires.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// An order line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderLine {
+    /// Id.
+    pub id: OrderLineId,
+    /// Variant bought.
+    pub variant_id: VariantId,
+    /// Its product.
+    pub product_id: ProductId,
+    /// Product title at checkout.
+    pub product_title: String,
+    /// Variant title at checkout.
+    pub variant_title: String,
+    /// SKU at checkout.
+    pub sku: String,
+    /// Product type at checkout.
+    pub product_type: String,
+    /// The print lab's product id at checkout.
+    pub lab_product_id: Option<String>,
+    /// Unit price charged.
+    pub unit_price: Money,
+    /// Quantity.
+    pub quantity: i64,
+    /// Line total charged.
+    pub line_total: Money,
+    /// Personalisation.
+    pub options: Option<serde_json::Value>,
+}
+
+/// One status change.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    /// Previous status; `null` at creation.
+    pub from: Option<OrderStatus>,
+    /// New status.
+    pub to: OrderStatus,
+    /// Why: `checkout`, an event id, a job id, `admin:<id>`.
+    pub cause: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A short order, for listings.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderSummary {
+    /// Id.
+    pub id: OrderId,
+    /// Buyer's email.
+    pub email: String,
+    /// Status.
+    pub status: OrderStatus,
+    /// Total charged.
+    pub total: Money,
+    /// Number of items.
+    pub item_count: i64,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A page of orders.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrderPage {
+    /// Orders, newest first.
+    pub orders: Vec<OrderSummary>,
+    /// Cursor for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Filters for the admin order list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only this status.
+    pub status: Option<OrderStatus>,
+    /// Created at or after.
+    pub from: Option<Timestamp>,
+    /// Created before.
+    pub to: Option<Timestamp>,
+    /// Buyer's email (exact, case-insensitive).
+    pub email: Option<String>,
+    /// Only this customer's.
+    pub customer_id: Option<CustomerId>,
+    /// Page size (1–100, default 20).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Flat shipping rates and tax rates, in the shop's currency.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Pricing {
+    /// The shop's currency, used for new carts.
+    pub currency: Currency,
+    /// Shipping for countries not listed, in minor units.
+    pub default_shipping: i64,
+    /// Shipping by ISO country code (or `US-CA`-style region), in minor units.
+    pub shipping_by_country: BTreeMap<String, i64>,
+    /// Tax in basis points for countries not listed (0 = none).
+    pub default_tax_bp: u32,
+    /// Tax by country, in basis points.
+    pub tax_by_country: BTreeMap<String, u32>,
+}
+
+impl Pricing {
+    /// Shipping to `country` (and optional `region`), in `currency`.
+    pub fn shipping(&self, currency: Currency, country: Option<&str>, region: Option<&str>) -> Money {
+        let by_region = match (country, region) {
+            (Some(c), Some(r)) => self.shipping_by_country.get(&format!("{c}-{}", r.to_ascii_uppercase())),
+            _ => None,
+        };
+        let amount = by_region
+            .or_else(|| country.and_then(|c| self.shipping_by_country.get(c)))
+            .copied()
+            .unwrap_or(self.default_shipping);
+        Money::new(amount, currency)
+    }
+
+    /// Tax rate for `country`, in basis points.
+    pub fn tax_bp(&self, country: Option<&str>) -> u32 {
+        country.and_then(|c| self.tax_by_country.get(c)).copied().unwrap_or(self.default_tax_bp)
+    }
+}

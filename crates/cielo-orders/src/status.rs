@@ -1,0 +1,155 @@
+//! The order state machine: every allowed transition, in one table.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Created at checkout; waiting for the payment provider.
+    PendingPayment,
+    /// The provider confirmed the payment.
+    Paid,
+    /// Artwork rendered and/or submitted to the print lab.
+    InProduction,
+    /// Handed to the carrier.
+    Shipped,
+    /// Arrived.
+    Delivered,
+    /// Never paid, expired, or cancelled before production.
+    Cancelled,
+    /// Fully refunded.
+    Refunded,
+    /// Partly refunded.
+    PartiallyRefunded,
+    /// A step failed past its retries, or something did not add up: a person must look.
+    NeedsAttention,
+}
+
+use OrderStatus::*;
+
+/// Every status, in lifecycle order.
+pub const ALL_STATUSES: [OrderStatus; 9] =
+    [PendingPayment, Paid, InProduction, Shipped, Delivered, Cancelled, Refunded, PartiallyRefunded, NeedsAttention];
+
+/// The allowed transitions `(from, to)`. Anything not listed is refused.
+///
+/// Notes on the less obvious rows:
+/// - `cancelled -> needs_attention`: a payment that arrives for an order we had
+///   already expired must never be dropped; a person decides (ship or refund).
+/// - `needs_attention -> …`: the person who looked resolves it to where the
+///   order should be.
+/// - refunds can follow payment at any later stage; a partial refund can be
+///   followed by more partial refunds or a full one, and production goes on.
+pub const TRANSITIONS: &[(OrderStatus, OrderStatus)] = &[
+    (PendingPayment, Paid),
+    (PendingPayment, Cancelled),
+    (PendingPayment, NeedsAttention),
+    (Paid, InProduction),
+    (Paid, Refunded),
+    (Paid, PartiallyRefunded),
+    (Paid, NeedsAttention),
+    (InProduction, Shipped),
+    (InProduction, Refunded),
+    (InProduction, PartiallyRefunded),
+    (InProduction, NeedsAttention),
+    (Shipped, Delivered),
+    (Shipped, Refunded),
+    (Shipped, PartiallyRefunded),
+    (Shipped, NeedsAttention),
+    (Delivered, Refunded),
+    (Delivered, PartiallyRefunded),
+    (Delivered, NeedsAttention),
+    (PartiallyRefunded, PartiallyRefunded),
+    (PartiallyRefunded, Refunded),
+    (PartiallyRefunded, InProduction),
+    (PartiallyRefunded, Shipped),
+    (PartiallyRefunded, Delivered),
+    (PartiallyRefunded, NeedsAttention),
+    (Cancelled, NeedsAttention),
+    (NeedsAttention, Paid),
+    (NeedsAttention, InProduction),
+    (NeedsAttention, Shipped),
+    (NeedsAttention, Delivered),
+    (NeedsAttention, Cancelled),
+    (NeedsAttention, Refunded),
+    (NeedsAttention, PartiallyRefunded),
+];
+
+impl OrderStatus {
+    /// The database and wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PendingPayment => "pending_payment",
+            Paid => "paid",
+            InProduction => "in_production",
+            Shipped => "shipped",
+            Delivered => "delivered",
+            Cancelled => "cancelled",
+            Refunded => "refunded",
+            PartiallyRefunded => "partially_refunded",
+            NeedsAttention => "needs_attention",
+        }
+    }
+
+    /// Parses the database and wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_STATUSES.iter().copied().find(|st| st.as_str() == s)
+    }
+
+    /// True when the table allows going from `self` to `to`.
+    pub fn can_become(&self, to: OrderStatus) -> bool {
+        TRANSITIONS.contains(&(*self, to))
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_happy_path_is_allowed() {
+        let path = [PendingPayment, Paid, InProduction, Shipped, Delivered];
+        for w in path.windows(2) {
+            assert!(w[0].can_become(w[1]), "{} -> {}", w[0], w[1]);
+        }
+    }
+
+    #[test]
+    fn nothing_goes_back_to_pending_payment_and_a_paid_order_is_never_simply_cancelled() {
+        for s in ALL_STATUSES {
+            assert!(!s.can_become(PendingPayment), "{s} -> pending_payment");
+        }
+        assert!(!Paid.can_become(Cancelled));
+        assert!(!Delivered.can_become(Shipped));
+        assert!(!Refunded.can_become(Paid));
+    }
+
+    #[test]
+    fn every_status_round_trips_its_name() {
+        for s in ALL_STATUSES {
+            assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+        }
+        assert_eq!(OrderStatus::parse("shipped-ish"), None);
+    }
+
+    #[test]
+    fn every_status_but_the_terminal_refunded_has_a_way_forward() {
+        for s in ALL_STATUSES {
+            let out = TRANSITIONS.iter().filter(|(f, _)| *f == s).count();
+            if s == Refunded {
+                assert_eq!(out, 0);
+            } else {
+                assert!(out > 0, "{s} is a dead end");
+            }
+        }
+    }
+}
