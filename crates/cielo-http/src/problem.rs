@@ -1,0 +1,200 @@
+//! RFC 9457 problem details: every error leaves Cielo as
+//! `application/problem+json` with a stable `type` per error kind.
+//!
+//! Handlers return [`ApiError`]; its response carries the problem in an
+//! extension and the [`render`] middleware writes the body, because only the
+//! middleware knows the request id and path, and logs internal errors once,
+//! inside the request's span.
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use cielo_core::{ErrorKind, FieldError, HasErrorKind};
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Base of every problem `type`: `urn:cielo:problem:<code>`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:cielo:problem:";
+
+/// An error on its way to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable kebab-case code; the problem `type` is derived from it.
+    pub code: &'static str,
+    /// Human-readable explanation of this occurrence.
+    pub detail: String,
+    /// Field errors for validation failures.
+    pub errors: Vec<FieldError>,
+    /// Seconds to wait, for 429 and 503.
+    pub retry_after: Option<u64>,
+    /// Full cause chain of an internal error, for the log only.
+    pub internal: Option<Arc<String>>,
+}
+
+/// The JSON body of a problem response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable URI naming the kind of problem (`urn:cielo:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short summary of the kind of problem.
+    pub title: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Explanation of this occurrence.
+    pub detail: String,
+    /// The request path.
+    pub instance: String,
+    /// Request id (also in the `x-request-id` header and the logs).
+    pub request_id: String,
+    /// Which fields were wrong, as JSON pointers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    /// A problem with a status, code and detail.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None, internal: None }
+    }
+    /// 422 with field errors.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.pointer.trim_start_matches("#/"), one.detail),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", detail) }
+    }
+    /// 404.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, detail)
+    }
+    /// 500; the error chain goes to the log, never to the client.
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        let err: anyhow::Error = err.into();
+        Self {
+            internal: Some(Arc::new(format!("{err:#}"))),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "An unexpected error occurred. It has been logged with this request's id.")
+        }
+    }
+    /// 401 (missing or bad credentials).
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+    }
+    /// 403.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+}
+
+fn title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Bad request",
+        401 => "Not signed in",
+        403 => "Forbidden",
+        404 => "Not found",
+        405 => "Method not allowed",
+        409 => "Conflict",
+        413 => "Request too large",
+        415 => "Unsupported media type",
+        422 => "Validation failed",
+        429 => "Too many requests",
+        503 => "Service unavailable",
+        _ => "Internal error",
+    }
+}
+
+impl<E: HasErrorKind> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        let status = match e.kind() {
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => return ApiError::internal(anyhow::anyhow!("{}", error_chain(&e))),
+        };
+        let errors = e.field_errors();
+        if status == StatusCode::UNPROCESSABLE_ENTITY && e.code() == "validation-failed" {
+            return ApiError::validation(errors);
+        }
+        Self { errors, ..ApiError::new(status, e.code(), e.to_string()) }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = self.status.into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+/// Writes problem bodies: for [`ApiError`]s, and for any other 4xx/5xx that
+/// left without a body (unknown route, wrong method, body too large).
+pub async fn render(req: Request, next: Next) -> Response {
+    let instance = req.uri().path().to_string();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let err = match res.extensions_mut().remove::<ApiError>() {
+        Some(e) => e,
+        None if res.headers().contains_key(header::CONTENT_TYPE) => return res,
+        None => {
+            let code = match status.as_u16() {
+                404 => "route-not-found",
+                405 => "method-not-allowed",
+                413 => "body-too-large",
+                408 => "timeout",
+                _ => "http-error",
+            };
+            ApiError::new(status, code, title(status))
+        }
+    };
+    if let Some(chain) = &err.internal {
+        tracing::error!(error = %chain, request_id, path = %instance, "request failed");
+    }
+    let body = Problem {
+        type_: format!("{PROBLEM_TYPE_PREFIX}{}", err.code),
+        title: title(status).to_string(),
+        status: status.as_u16(),
+        detail: err.detail,
+        instance,
+        request_id,
+        errors: err.errors,
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(serde_json::to_vec(&body).expect("problems serialise")))
+}

@@ -1,0 +1,288 @@
+//! The admin API: catalog writes, uploads, orders. Every handler takes
+//! [`AdminAuth`], so the role is checked before anything else runs.
+
+use super::{json, ok};
+use crate::extract::{path_id, AdminAuth, Json, Query};
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use cielo_catalog::{
+    Category, CategoryPatch, Image, NewCategory, NewImage, NewProduct, NewVariant, Product, ProductPage, ProductPatch,
+    ProductQuery, ProductSort, Variant, VariantPatch,
+};
+use cielo_core::{FieldError, Timestamp};
+use cielo_orders::{Order, OrderAccess, OrderFilter, OrderPage, OrderStatus};
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(add_variant))
+        .routes(routes!(update_variant, delete_variant))
+        .routes(routes!(list_categories, create_category))
+        .routes(routes!(update_category, delete_category))
+        .routes(routes!(create_upload))
+        .routes(routes!(add_image))
+        .routes(routes!(delete_image))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+}
+
+/// Admin product listing parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminProductParams {
+    /// Page size, 1–100.
+    limit: Option<i64>,
+    /// Cursor from the previous page.
+    cursor: Option<String>,
+    /// Category id or handle.
+    category: Option<String>,
+    /// Title search.
+    q: Option<String>,
+    /// Order.
+    sort: Option<ProductSort>,
+}
+
+/// List products, drafts included.
+#[utoipa::path(get, path = "/api/admin/products", tag = "admin", params(AdminProductParams),
+    responses((status = 200, body = ProductPage), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn list_products(State(s): State<AppState>, _a: AdminAuth, Query(p): Query<AdminProductParams>) -> Result<Response, ApiError> {
+    let q = ProductQuery { limit: p.limit, cursor: p.cursor, category: p.category, q: p.q, sort: p.sort.unwrap_or_default(), include_drafts: true };
+    Ok(ok(&s.catalog.list_products(&q).await?))
+}
+
+/// Create a product, optionally with variants.
+#[utoipa::path(post, path = "/api/admin/products", tag = "admin", request_body = NewProduct,
+    responses((status = 201, body = Product), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn create_product(State(s): State<AppState>, _a: AdminAuth, Json(p): Json<NewProduct>) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::CREATED, &s.catalog.create_product(p).await?))
+}
+
+/// Get any product by id or handle.
+#[utoipa::path(get, path = "/api/admin/products/{id}", tag = "admin", params(("id" = String, Path, description = "Id or handle")),
+    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn get_product(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(ok(&s.catalog.get_product(&id, true).await?))
+}
+
+/// Update a product.
+#[utoipa::path(patch, path = "/api/admin/products/{id}", tag = "admin", params(("id" = String, Path)), request_body = ProductPatch,
+    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn update_product(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(p): Json<ProductPatch>) -> Result<Response, ApiError> {
+    Ok(ok(&s.catalog.update_product(path_id(&id, "product-not-found")?, p).await?))
+}
+
+/// Delete a product (orders keep their snapshots).
+#[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn delete_product(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    s.catalog.delete_product(path_id(&id, "product-not-found")?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Add a variant to a product.
+#[utoipa::path(post, path = "/api/admin/products/{id}/variants", tag = "admin", params(("id" = String, Path)), request_body = NewVariant,
+    responses((status = 201, body = Variant), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn add_variant(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(v): Json<NewVariant>) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::CREATED, &s.catalog.add_variant(path_id(&id, "product-not-found")?, v).await?))
+}
+
+/// Update a variant.
+#[utoipa::path(patch, path = "/api/admin/variants/{id}", tag = "admin", params(("id" = String, Path)), request_body = VariantPatch,
+    responses((status = 200, body = Variant), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn update_variant(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(v): Json<VariantPatch>) -> Result<Response, ApiError> {
+    Ok(ok(&s.catalog.update_variant(path_id(&id, "variant-not-found")?, v).await?))
+}
+
+/// Delete a variant.
+#[utoipa::path(delete, path = "/api/admin/variants/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn delete_variant(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    s.catalog.delete_variant(path_id(&id, "variant-not-found")?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Categories.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CategoryList {
+    /// All categories.
+    categories: Vec<Category>,
+}
+
+/// List categories.
+#[utoipa::path(get, path = "/api/admin/categories", tag = "admin", responses((status = 200, body = CategoryList)), security(("bearer" = [])))]
+pub(crate) async fn list_categories(State(s): State<AppState>, _a: AdminAuth) -> Result<Response, ApiError> {
+    Ok(ok(&CategoryList { categories: s.catalog.list_categories().await? }))
+}
+
+/// Create a category.
+#[utoipa::path(post, path = "/api/admin/categories", tag = "admin", request_body = NewCategory,
+    responses((status = 201, body = Category), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn create_category(State(s): State<AppState>, _a: AdminAuth, Json(c): Json<NewCategory>) -> Result<Response, ApiError> {
+    Ok(json(StatusCode::CREATED, &s.catalog.create_category(c).await?))
+}
+
+/// Update a category.
+#[utoipa::path(patch, path = "/api/admin/categories/{id}", tag = "admin", params(("id" = String, Path)), request_body = CategoryPatch,
+    responses((status = 200, body = Category), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn update_category(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(c): Json<CategoryPatch>) -> Result<Response, ApiError> {
+    Ok(ok(&s.catalog.update_category(path_id(&id, "category-not-found")?, c).await?))
+}
+
+/// Delete a category and its subcategories.
+#[utoipa::path(delete, path = "/api/admin/categories/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn delete_category(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    s.catalog.delete_category(path_id(&id, "category-not-found")?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A request to upload an image.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UploadRequest {
+    /// Original file name (used for a readable key).
+    filename: String,
+    /// `image/png`, `image/jpeg`, `image/webp`, `image/gif` or `image/svg+xml`.
+    content_type: String,
+}
+
+/// Where to PUT the bytes.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UploadTicket {
+    /// Object key; pass it to `POST /api/admin/products/{id}/images` after uploading.
+    object_key: String,
+    /// Signed URL accepting one PUT of the file.
+    upload_url: String,
+    /// Always `PUT`.
+    method: String,
+    /// When the URL stops working.
+    expires_at: Timestamp,
+}
+
+fn extension_for(content_type: &str) -> Option<&'static str> {
+    Some(match content_type {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "image/svg+xml" => "svg",
+        _ => return None,
+    })
+}
+
+/// Get a signed URL to upload an image to object storage.
+#[utoipa::path(post, path = "/api/admin/uploads", tag = "admin", request_body = UploadRequest,
+    responses((status = 201, body = UploadTicket), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn create_upload(State(s): State<AppState>, _a: AdminAuth, Json(r): Json<UploadRequest>) -> Result<Response, ApiError> {
+    let mut v = cielo_core::Validation::new();
+    let ext = extension_for(&r.content_type);
+    if ext.is_none() {
+        v.add("content_type", "must be image/png, image/jpeg, image/webp, image/gif or image/svg+xml");
+    }
+    let stem = cielo_catalog::slugify(r.filename.rsplit_once('.').map(|(s, _)| s).unwrap_or(&r.filename));
+    if r.filename.trim().is_empty() || r.filename.len() > 255 {
+        v.add("filename", "must be 1–255 characters");
+    }
+    v.finish().map_err(ApiError::validation)?;
+    let stem = if stem.is_empty() { "image".to_string() } else { stem.chars().take(60).collect() };
+    let key = format!("images/{}-{stem}.{}", uuid::Uuid::now_v7().simple(), ext.expect("validated"));
+    let url = s.storage.upload_url(&key, std::time::Duration::from_secs(900)).await.map_err(ApiError::internal)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &UploadTicket { object_key: key, upload_url: url.url, method: url.method.into(), expires_at: Timestamp::from_micros(url.expires_at * 1_000_000) },
+    ))
+}
+
+/// Attach an uploaded image to a product.
+#[utoipa::path(post, path = "/api/admin/products/{id}/images", tag = "admin", params(("id" = String, Path)), request_body = NewImage,
+    responses((status = 201, body = Image), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn add_image(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(mut img): Json<NewImage>) -> Result<Response, ApiError> {
+    let product = path_id(&id, "product-not-found")?;
+    let not_uploaded = || ApiError::validation(vec![FieldError::new("object_key", "nothing has been uploaded under this key")]);
+    if !img.object_key.starts_with("images/") || cielo_storage::check_key(&img.object_key).is_err() {
+        return Err(not_uploaded());
+    }
+    match s.storage.size(&img.object_key).await.map_err(ApiError::internal)? {
+        Some(n) if n > 0 => {}
+        _ => return Err(not_uploaded()),
+    }
+    img.url = s.storage.public_url(&img.object_key).await.map_err(ApiError::internal)?;
+    Ok(json(StatusCode::CREATED, &s.catalog.add_image(product, img).await?))
+}
+
+/// Remove an image from a product.
+#[utoipa::path(delete, path = "/api/admin/products/{id}/images/{image_id}", tag = "admin", params(("id" = String, Path), ("image_id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn delete_image(State(s): State<AppState>, _a: AdminAuth, Path((id, image)): Path<(String, String)>) -> Result<Response, ApiError> {
+    s.catalog.delete_image(path_id(&id, "product-not-found")?, path_id(&image, "image-not-found")?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Admin order filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OrderParams {
+    /// Only this status.
+    status: Option<OrderStatus>,
+    /// Created at or after (RFC 3339).
+    from: Option<String>,
+    /// Created before (RFC 3339).
+    to: Option<String>,
+    /// Buyer's email (exact, case-insensitive).
+    email: Option<String>,
+    /// Page size, 1–100.
+    limit: Option<i64>,
+    /// Cursor from the previous page.
+    cursor: Option<String>,
+}
+
+fn parse_time(field: &str, v: Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    v.map(|s| {
+        Timestamp::parse_rfc3339(&s).map_err(|_| {
+            let mut e = ApiError::validation(vec![FieldError::new(field, "must be an RFC 3339 time such as 2026-11-21T00:00:00Z")]);
+            e.status = StatusCode::BAD_REQUEST;
+            e.code = "invalid-query";
+            e
+        })
+    })
+    .transpose()
+}
+
+/// List orders with filters, newest first.
+#[utoipa::path(get, path = "/api/admin/orders", tag = "admin", params(OrderParams),
+    responses((status = 200, body = OrderPage), (status = 400, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn list_orders(State(s): State<AppState>, _a: AdminAuth, Query(p): Query<OrderParams>) -> Result<Response, ApiError> {
+    let filter = OrderFilter {
+        status: p.status,
+        from: parse_time("from", p.from)?,
+        to: parse_time("to", p.to)?,
+        email: p.email,
+        customer_id: None,
+        limit: p.limit,
+        cursor: p.cursor,
+    };
+    Ok(ok(&s.orders.list_orders(filter).await?))
+}
+
+/// Read any order, with its history.
+#[utoipa::path(get, path = "/api/admin/orders/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn get_order(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(ok(&s.orders.get_order(path_id(&id, "order-not-found")?, &OrderAccess::Admin).await?))
+}

@@ -1,0 +1,248 @@
+//! The public store: catalog reads, carts, checkout, and a buyer's orders.
+
+use super::{json, ok};
+use crate::extract::{path_id, Json, MaybeCustomer, Query, CustomerAuth};
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use cielo_catalog::{Category, Product, ProductPage, ProductQuery, ProductSort};
+use cielo_orders::{Buyer, Cart, CheckoutInput, CheckoutResult, LinePatch, NewCart, NewLine, Order, OrderAccess, OrderPage};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products))
+        .routes(routes!(get_product))
+        .routes(routes!(list_categories))
+        .routes(routes!(create_cart))
+        .routes(routes!(get_cart))
+        .routes(routes!(add_line))
+        .routes(routes!(update_line, remove_line))
+        .routes(routes!(checkout))
+        .routes(routes!(my_orders))
+        .routes(routes!(get_order))
+}
+
+/// Product listing parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProductParams {
+    /// Page size, 1–100 (default 20).
+    limit: Option<i64>,
+    /// Cursor from the previous page's `next_cursor`.
+    cursor: Option<String>,
+    /// Category id or handle (subcategories included).
+    category: Option<String>,
+    /// Text to find in product titles.
+    q: Option<String>,
+    /// `newest` (default), `price_asc` or `price_desc`.
+    sort: Option<ProductSort>,
+}
+
+/// List published products.
+#[utoipa::path(get, path = "/api/store/products", tag = "store", params(ProductParams),
+    responses((status = 200, body = ProductPage), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn list_products(State(s): State<AppState>, RawQuery(raw): RawQuery, Query(p): Query<ProductParams>) -> Result<Response, ApiError> {
+    let key = format!("products?{}", raw.unwrap_or_default());
+    let generation = s.catalog.generation();
+    if let Some(body) = s.cache.get(&key, generation) {
+        return Ok(cached_json(body));
+    }
+    let page = s
+        .catalog
+        .list_products(&ProductQuery { limit: p.limit, cursor: p.cursor, category: p.category, q: p.q, sort: p.sort.unwrap_or_default(), include_drafts: false })
+        .await?;
+    let body = Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
+    s.cache.put(key, generation, body.clone());
+    Ok(cached_json(body))
+}
+
+fn cached_json(body: Bytes) -> Response {
+    ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Get a published product by id (`prod_…`) or handle.
+#[utoipa::path(get, path = "/api/store/products/{id_or_handle}", tag = "store",
+    params(("id_or_handle" = String, Path, description = "Product id or handle")),
+    responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn get_product(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let key = format!("product/{id}");
+    let generation = s.catalog.generation();
+    if let Some(body) = s.cache.get(&key, generation) {
+        return Ok(cached_json(body));
+    }
+    let product = s.catalog.get_product(&id, false).await?;
+    let body = Bytes::from(serde_json::to_vec(&product).map_err(ApiError::internal)?);
+    s.cache.put(key, generation, body.clone());
+    Ok(cached_json(body))
+}
+
+/// Categories as returned by the store.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CategoryList {
+    /// Every category; nest them by `parent_id`.
+    categories: Vec<Category>,
+}
+
+/// List categories.
+#[utoipa::path(get, path = "/api/store/categories", tag = "store", responses((status = 200, body = CategoryList)))]
+pub(crate) async fn list_categories(State(s): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(&CategoryList { categories: s.catalog.list_categories().await? }))
+}
+
+fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    let is_json = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "send the body as application/json"));
+    }
+    crate::extract::parse_json(body)
+}
+
+/// Open a cart (owned by the caller when signed in). The body is optional.
+#[utoipa::path(post, path = "/api/store/carts", tag = "store", request_body(content = NewCart, description = "Optional"),
+    responses((status = 201, body = Cart), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn create_cart(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let input: NewCart = read_json_or_default(&headers, &body)?;
+    let cart = s.orders.create_cart(who.map(|p| p.customer_id), input).await?;
+    Ok(json(StatusCode::CREATED, &cart))
+}
+
+/// Get a cart, priced now.
+#[utoipa::path(get, path = "/api/store/carts/{id}", tag = "store", params(("id" = String, Path)),
+    responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn get_cart(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "cart-not-found")?;
+    Ok(ok(&s.orders.get_cart(id, who.map(|p| p.customer_id)).await?))
+}
+
+/// Add a line (variant, quantity, optional personalisation).
+#[utoipa::path(post, path = "/api/store/carts/{id}/lines", tag = "store", params(("id" = String, Path)), request_body = NewLine,
+    responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn add_line(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, Path(id): Path<String>, Json(line): Json<NewLine>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "cart-not-found")?;
+    Ok(ok(&s.orders.add_line(id, who.map(|p| p.customer_id), line).await?))
+}
+
+/// Change a line's quantity.
+#[utoipa::path(patch, path = "/api/store/carts/{id}/lines/{line_id}", tag = "store", params(("id" = String, Path), ("line_id" = String, Path)),
+    request_body = LinePatch,
+    responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn update_line(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path((id, line)): Path<(String, String)>,
+    Json(patch): Json<LinePatch>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "cart-not-found")?;
+    let line = path_id(&line, "cart-line-not-found")?;
+    Ok(ok(&s.orders.update_line(id, line, who.map(|p| p.customer_id), patch).await?))
+}
+
+/// Remove a line.
+#[utoipa::path(delete, path = "/api/store/carts/{id}/lines/{line_id}", tag = "store", params(("id" = String, Path), ("line_id" = String, Path)),
+    responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn remove_line(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, Path((id, line)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let id = path_id(&id, "cart-not-found")?;
+    let line = path_id(&line, "cart-line-not-found")?;
+    Ok(ok(&s.orders.remove_line(id, line, who.map(|p| p.customer_id)).await?))
+}
+
+/// Check out: creates the order (`pending_payment`) and returns where to pay.
+/// Send an `Idempotency-Key` header: a retry with the same key and body gets
+/// the same answer; the same key with a different body is refused.
+#[utoipa::path(post, path = "/api/store/carts/{id}/checkout", tag = "store",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = CheckoutInput,
+    responses((status = 201, body = CheckoutResult), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn checkout(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(input): Json<CheckoutInput>,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "cart-not-found")?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::validation(vec![cielo_core::FieldError::new("Idempotency-Key", "must be visible ASCII")]))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let account_email = match &who {
+        Some(p) => Some(s.accounts.me(p).await?.email),
+        None => None,
+    };
+    let buyer = Buyer { customer_id: who.map(|p| p.customer_id), account_email };
+    let result = s.orders.checkout(id, buyer, key, input).await?;
+    Ok(json(StatusCode::CREATED, &result))
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageParams {
+    /// Page size, 1–100 (default 20).
+    limit: Option<i64>,
+    /// Cursor from the previous page.
+    cursor: Option<String>,
+}
+
+/// The signed-in customer's orders, newest first.
+#[utoipa::path(get, path = "/api/store/orders", tag = "store", params(PageParams),
+    responses((status = 200, body = OrderPage), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn my_orders(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Query(q): Query<PageParams>) -> Result<Response, ApiError> {
+    Ok(ok(&s.orders.customer_orders(p.customer_id, q.limit, q.cursor).await?))
+}
+
+/// Order access for guests.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenParams {
+    /// The access token from checkout (or send `X-Order-Token`).
+    token: Option<String>,
+}
+
+/// Read an order: its owner (signed in) or anyone holding its access token.
+#[utoipa::path(get, path = "/api/store/orders/{id}", tag = "store", params(("id" = String, Path), TokenParams,
+        ("X-Order-Token" = Option<String>, Header, description = "The order's access token")),
+    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn get_order(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path(id): Path<String>,
+    Query(q): Query<TokenParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "order-not-found")?;
+    let token = headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(q.token);
+    // The owner may read it signed in; anyone may with the token.
+    if let Some(p) = who {
+        if let Ok(order) = s.orders.get_order(id, &OrderAccess::Customer(p.customer_id)).await {
+            return Ok(ok(&order));
+        }
+    }
+    match token {
+        Some(t) => Ok(ok(&s.orders.get_order(id, &OrderAccess::Token(t)).await?)),
+        None => Err(ApiError::not_found("order-not-found", "order not found")),
+    }
+}

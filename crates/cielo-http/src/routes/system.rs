@@ -1,0 +1,210 @@
+//! Health, metrics, the OpenAPI document, files, and the pages people see.
+
+use super::ok;
+use crate::problem::{ApiError, Problem};
+use crate::AppState;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use http::{header, StatusCode};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+        .routes(routes!(storefront))
+        .routes(routes!(test_checkout_page))
+}
+
+/// Liveness.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// `ok`.
+    status: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = Health)))]
+pub(crate) async fn healthz() -> Response {
+    ok(&Health { status: "ok" })
+}
+
+/// Readiness.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// Whether the database answered.
+    database: bool,
+    /// Migrations not yet applied, as `domain/version`.
+    pending_migrations: Vec<String>,
+}
+
+/// The database answers and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
+    let database = s.db.ping().await;
+    let pending = if database {
+        match s.db.migration_status(&s.migrations).await {
+            Ok(st) => st.pending.into_iter().map(|(d, v)| format!("{d}/{v}")).collect(),
+            Err(_) => vec!["unknown".to_string()],
+        }
+    } else {
+        Vec::new()
+    };
+    let ready = database && pending.is_empty();
+    let body = Readiness { status: if ready { "ready" } else { "not_ready" }, database, pending_migrations: pending };
+    super::json(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
+pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
+}
+
+pub(crate) async fn openapi_json(doc: Arc<Vec<u8>>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], Bytes::from(doc.as_ref().clone())).into_response()
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("route-not-found", "no such route; see /openapi.json")
+}
+
+/// The storefront page.
+#[utoipa::path(get, path = "/", tag = "system", responses((status = 200, content_type = "text/html", body = String)))]
+pub(crate) async fn storefront(State(s): State<AppState>) -> Response {
+    let page = include_str!("../storefront.html").replace("{{SHOP_NAME}}", &html_escape(&s.config.shop_name));
+    Html(page).into_response()
+}
+
+/// The built-in test provider's payment page.
+#[utoipa::path(get, path = "/checkout/test/{session_id}", tag = "system", params(("session_id" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn test_checkout_page(State(s): State<AppState>, Path(session): Path<String>) -> Result<Response, ApiError> {
+    let order_id = session.strip_prefix("tcs_").map(|rest| format!("ord_{rest}"));
+    let order_id: cielo_orders::OrderId = order_id
+        .as_deref()
+        .and_then(|o| o.parse().ok())
+        .ok_or_else(|| ApiError::not_found("payment-session-not-found", "no such payment session"))?;
+    let order = s
+        .orders
+        .get_order(order_id, &cielo_orders::OrderAccess::Admin)
+        .await
+        .map_err(|_| ApiError::not_found("payment-session-not-found", "no such payment session"))?;
+    let page = format!(
+        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
+         <title>Test payment — {shop}</title><body style='font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem'>\
+         <h1>Test payment</h1><p>Order <code>{id}</code> for <strong>{total}</strong>, status <strong>{status}</strong>.</p>\
+         <p>This is the built-in <em>test</em> payment provider. It opens a payment for the order; taking the payment \
+         (Pay, Decline, Cancel) and the signed webhooks that follow arrive with payment processing.</p>\
+         <p><a href='/'>Back to the shop</a></p></body></html>",
+        shop = html_escape(&s.config.shop_name),
+        id = order.id,
+        total = order.totals.total,
+        status = order.status,
+    );
+    Ok(Html(page).into_response())
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// Documentation of the file routes, which are registered directly because
+/// their keys span several path segments.
+#[derive(OpenApi)]
+#[openapi(paths(upload_object, download_object, media))]
+pub(crate) struct FilesDoc;
+
+pub(crate) fn file_routes() -> Router<AppState> {
+    Router::new()
+        .route("/storage/{*key}", get(download_object).put(upload_object))
+        .route("/media/{*key}", get(media))
+}
+
+/// A signature on a local storage URL.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct Signature {
+    /// Unix time the URL expires.
+    expires: i64,
+    /// Hex HMAC from the signed URL.
+    signature: String,
+}
+
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().unwrap_or("") {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        _ => "application/octet-stream",
+    }
+}
+
+fn storage_error(e: cielo_storage::Error) -> ApiError {
+    match e {
+        cielo_storage::Error::NotFound | cielo_storage::Error::InvalidKey(_) => ApiError::not_found("object-not-found", "no such object"),
+        other => ApiError::internal(other),
+    }
+}
+
+fn file_response(key: &str, bytes: Bytes, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type(key)),
+            (header::CACHE_CONTROL, cache),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            // Uploaded SVGs must never run script in the shop's origin.
+            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Upload through a signed URL (local storage).
+#[utoipa::path(put, path = "/storage/{key}", tag = "system", params(("key" = String, Path), Signature),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn upload_object(State(s): State<AppState>, Path(key): Path<String>, Query(sig): Query<Signature>, body: Bytes) -> Result<Response, ApiError> {
+    if !s.storage.verify_local("PUT", &key, sig.expires, &sig.signature) {
+        return Err(ApiError::forbidden("the upload URL is invalid or has expired"));
+    }
+    if body.is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty-upload", "the upload is empty"));
+    }
+    s.storage.put(&key, body).await.map_err(storage_error)?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// Download through a signed URL (local storage).
+#[utoipa::path(get, path = "/storage/{key}", tag = "system", params(("key" = String, Path), Signature),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn download_object(State(s): State<AppState>, Path(key): Path<String>, Query(sig): Query<Signature>) -> Result<Response, ApiError> {
+    if !s.storage.verify_local("GET", &key, sig.expires, &sig.signature) {
+        return Err(ApiError::forbidden("the download URL is invalid or has expired"));
+    }
+    let bytes = s.storage.get(&key).await.map_err(storage_error)?;
+    Ok(file_response(&key, bytes, "private, max-age=60"))
+}
+
+/// Public product images (only keys under `images/`).
+#[utoipa::path(get, path = "/media/{key}", tag = "system", params(("key" = String, Path)),
+    responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn media(State(s): State<AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+    if !key.starts_with("images/") {
+        return Err(ApiError::not_found("object-not-found", "no such object"));
+    }
+    let bytes = s.storage.get(&key).await.map_err(storage_error)?;
+    Ok(file_response(&key, bytes, "public, max-age=86400"))
+}

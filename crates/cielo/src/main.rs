@@ -1,0 +1,125 @@
+//! The `cielo` command.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use cielo::app::{self, Application, BuildOptions};
+use cielo::Settings;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Cielo: a made-to-order commerce engine. One binary runs the shop: catalog,
+/// accounts, carts, checkout and orders, with a JSON API and a storefront.
+///
+/// With no setup it keeps everything in ./data (SQLite, files) and seeds a
+/// demo catalog. Set CIELO_DATABASE_URL=postgres://… to use PostgreSQL.
+/// Every setting is documented in docs/configuration.md.
+#[derive(Parser, Debug)]
+#[command(name = "cielo", version, about, long_about)]
+struct Cli {
+    /// A TOML configuration file (CIELO_* environment variables override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database, local files and the signing key.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start the shop: API, storefront and admin API (migrations run first).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:80.
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Do not seed the demo catalog into an empty database.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an admin (or make an existing account admin), reading the password from stdin.
+    Create {
+        /// The admin's email.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = &cli.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    cielo::telemetry::init(&settings.log.format, &settings.log.level);
+    for var in Settings::unknown_env_vars() {
+        tracing::warn!(variable = %var, "ignoring unknown CIELO_ environment variable; see docs/configuration.md");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cielo failed");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { bind, no_demo } => {
+            if let Some(b) = bind {
+                settings.http.bind = b;
+            }
+            let app = Application::build(settings, BuildOptions { seed_demo: !no_demo }).await?;
+            eprintln!("Cielo is serving the shop at http://{}/ (API: /api/store, OpenAPI: /openapi.json). Ctrl-C stops it.", app.address());
+            app.run_until_stopped(app::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = app::connect_and_migrate(&settings).await?;
+            let status = db.migration_status(&cielo::migrations()).await?;
+            println!("database {} is up to date ({} pending)", db.url(), status.pending.len());
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { email, password_stdin: _ } } => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let db = app::connect_and_migrate(&settings).await?;
+            let accounts = cielo_accounts::Accounts::new(db, settings.accounts.session_ttl_hours * 3600);
+            match accounts.create_admin(&email, password).await {
+                Ok(admin) => {
+                    println!("admin {} ({}) is ready", admin.email, admin.id);
+                    Ok(())
+                }
+                Err(cielo_accounts::Error::Invalid(errors)) => {
+                    let msg: Vec<_> = errors.iter().map(|e| format!("{}: {}", e.pointer.trim_start_matches("#/"), e.detail)).collect();
+                    anyhow::bail!("{}", msg.join("; "))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! Settings: defaults in code, then a TOML file (`--config`), then `CIELO_*`
+//! environment variables (environment wins), then flags of the command at
+//! hand. Secrets are never read from the file; they come only from the
+//! environment (see `docs/configuration.md`, which documents every key).
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// All settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the SQLite file, local objects and the generated secret live.
+    pub data_dir: PathBuf,
+    /// Database.
+    pub database: DatabaseSettings,
+    /// HTTP server.
+    pub http: HttpSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// The shop.
+    pub shop: ShopSettings,
+    /// Flat shipping rates.
+    pub shipping: ShippingSettings,
+    /// Tax rates.
+    pub tax: TaxSettings,
+    /// Object storage.
+    pub storage: StorageSettings,
+    /// Accounts and sign-in.
+    pub accounts: AccountSettings,
+    /// Payments.
+    pub payments: PaymentSettings,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://…`; default `sqlite://<data_dir>/cielo.db`.
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Address to listen on.
+    pub bind: String,
+    /// Public base URL; default `http://<bind>`.
+    pub public_url: Option<String>,
+    /// Largest JSON body, bytes.
+    pub body_limit_bytes: usize,
+    /// Largest upload through a local signed URL, bytes.
+    pub upload_limit_bytes: usize,
+    /// CORS origins (`*` for any); empty = same-origin only.
+    pub cors_origins: Vec<String>,
+    /// Take the client IP from `X-Forwarded-For` (only behind your own proxy).
+    pub trust_forwarded_for: bool,
+    /// How long store listings may be served from memory, milliseconds (0 = off).
+    pub catalog_cache_ttl_ms: u64,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `auto` (readable on a terminal, JSON otherwise), `json` or `pretty`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,cielo_orders=debug`.
+    pub level: String,
+}
+
+/// `[shop]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopSettings {
+    /// Shop name, shown on pages.
+    pub name: String,
+    /// Currency of new carts (ISO 4217).
+    pub currency: String,
+    /// Seed the demo catalog into an empty database on `serve`.
+    pub demo: bool,
+}
+
+/// `[shipping]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShippingSettings {
+    /// Flat rate for countries not listed, minor units of the shop currency.
+    pub default_rate: i64,
+    /// Rates by ISO country code or `CC-REGION`, minor units.
+    pub rates: BTreeMap<String, i64>,
+}
+
+/// `[tax]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaxSettings {
+    /// Rate for countries not listed, basis points (825 = 8.25 %).
+    pub default_rate_bp: u32,
+    /// Rates by ISO country code, basis points.
+    pub rates: BTreeMap<String, u32>,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `local` or `s3`.
+    pub backend: String,
+    /// Directory for `local`; default `<data_dir>/objects`.
+    pub local_dir: Option<PathBuf>,
+    /// Bucket for `s3`.
+    pub s3_bucket: Option<String>,
+    /// Region for `s3`.
+    pub s3_region: String,
+    /// Endpoint of an S3-compatible service; unset for AWS.
+    pub s3_endpoint: Option<String>,
+    /// Public base URL for images (a CDN in front of the bucket).
+    pub public_base_url: Option<String>,
+}
+
+/// `[accounts]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// How long a session lasts, hours.
+    pub session_ttl_hours: i64,
+    /// Sign-in attempts per client IP per window.
+    pub login_attempts_per_ip: u32,
+    /// Sign-in attempts per account per window.
+    pub login_attempts_per_account: u32,
+    /// The rate-limit window, seconds.
+    pub login_window_secs: u64,
+}
+
+/// `[payments]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentSettings {
+    /// `test` (built in).
+    pub provider: String,
+    /// How long a payment page stays open, minutes.
+    pub session_ttl_minutes: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            database: DatabaseSettings::default(),
+            http: HttpSettings::default(),
+            log: LogSettings::default(),
+            shop: ShopSettings::default(),
+            shipping: ShippingSettings::default(),
+            tax: TaxSettings::default(),
+            storage: StorageSettings::default(),
+            accounts: AccountSettings::default(),
+            payments: PaymentSettings::default(),
+        }
+    }
+}
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: None, max_connections: 16 }
+    }
+}
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            public_url: None,
+            body_limit_bytes: 1024 * 1024,
+            upload_limit_bytes: 20 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            trust_forwarded_for: false,
+            catalog_cache_ttl_ms: 1000,
+        }
+    }
+}
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: "auto".into(), level: "info".into() }
+    }
+}
+impl Default for ShopSettings {
+    fn default() -> Self {
+        Self { name: "Cielo".into(), currency: "USD".into(), demo: true }
+    }
+}
+impl Default for ShippingSettings {
+    fn default() -> Self {
+        Self { default_rate: 1500, rates: [("US".to_string(), 500)].into() }
+    }
+}
+impl Default for TaxSettings {
+    fn default() -> Self {
+        Self { default_rate_bp: 0, rates: BTreeMap::new() }
+    }
+}
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self { backend: "local".into(), local_dir: None, s3_bucket: None, s3_region: "us-east-1".into(), s3_endpoint: None, public_base_url: None }
+    }
+}
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self { session_ttl_hours: 24 * 30, login_attempts_per_ip: 20, login_attempts_per_account: 5, login_window_secs: 300 }
+    }
+}
+impl Default for PaymentSettings {
+    fn default() -> Self {
+        Self { provider: "test".into(), session_ttl_minutes: 60 }
+    }
+}
+
+/// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
+const SECTIONS: &[&str] = &["database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments"];
+
+/// Environment variables that are not settings keys: secrets and test hooks.
+pub const SECRET_VARS: &[&str] = &["CIELO_SECRET_KEY", "CIELO_TEST_DATABASE_URL"];
+
+/// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
+fn env_key(raw: &str) -> String {
+    let key = raw.to_ascii_lowercase();
+    if key == "log" {
+        return "log.level".into();
+    }
+    for s in SECTIONS {
+        if let Some(rest) = key.strip_prefix(s).and_then(|r| r.strip_prefix('_')) {
+            return format!("{s}.{rest}");
+        }
+    }
+    key
+}
+
+/// Secret values, read from the environment only.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    /// Signs local upload/download URLs (`CIELO_SECRET_KEY`).
+    pub secret_key: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets").field("secret_key", &self.secret_key.as_ref().map(|_| "***")).finish()
+    }
+}
+
+impl Secrets {
+    /// Reads secrets from the environment.
+    pub fn from_env() -> Self {
+        Self { secret_key: std::env::var("CIELO_SECRET_KEY").ok().filter(|s| !s.is_empty()) }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig.merge(
+            Env::prefixed("CIELO_")
+                .filter(|k| !SECRET_VARS.iter().any(|s| s.trim_start_matches("CIELO_").eq_ignore_ascii_case(k.as_str())))
+                .map(|k| env_key(k.as_str()).into()),
+        );
+        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Environment variables that start with `CIELO_` but name no setting.
+    pub fn unknown_env_vars() -> Vec<String> {
+        let known = known_keys();
+        std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("CIELO_") && !SECRET_VARS.contains(&k.as_str()))
+            .filter(|k| {
+                let key = env_key(k.trim_start_matches("CIELO_"));
+                !known.iter().any(|known| *known == key || key.starts_with(&format!("{known}.")))
+            })
+            .collect()
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        cielo_core::Currency::parse(&self.shop.currency).map_err(|e| anyhow::anyhow!("shop.currency: {e}"))?;
+        if !["local", "s3"].contains(&self.storage.backend.as_str()) {
+            anyhow::bail!("storage.backend must be `local` or `s3`");
+        }
+        if self.storage.backend == "s3" && self.storage.s3_bucket.is_none() {
+            anyhow::bail!("storage.backend = \"s3\" needs storage.s3_bucket (CIELO_STORAGE_S3_BUCKET)");
+        }
+        if self.payments.provider != "test" {
+            anyhow::bail!("payments.provider must be `test` (Stripe arrives with payment processing)");
+        }
+        if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
+            anyhow::bail!("log.format must be auto, json or pretty");
+        }
+        if self.database.max_connections == 0 {
+            anyhow::bail!("database.max_connections must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("cielo.db").display()))
+    }
+
+    /// The public base URL in force.
+    pub fn public_url(&self, bound: &std::net::SocketAddr) -> String {
+        self.http.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_string()
+    }
+}
+
+/// Every settings key, dotted (`http.bind`), from the defaults' shape.
+pub fn known_keys() -> Vec<String> {
+    fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        if let serde_json::Value::Object(m) = v {
+            for (k, v) in m {
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                if v.is_object() && !matches!(k.as_str(), "rates") {
+                    walk(&key, v, out);
+                } else {
+                    out.push(key);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", &serde_json::to_value(Settings::default()).expect("settings serialise"), &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_map_to_keys() {
+        assert_eq!(env_key("DATABASE_URL"), "database.url");
+        assert_eq!(env_key("HTTP_BODY_LIMIT_BYTES"), "http.body_limit_bytes");
+        assert_eq!(env_key("DATA_DIR"), "data_dir");
+        assert_eq!(env_key("LOG"), "log.level");
+    }
+
+    #[test]
+    fn every_key_is_documented() {
+        let doc = include_str!("../../../docs/configuration.md");
+        for key in known_keys() {
+            assert!(doc.contains(&format!("`{key}`")), "docs/configuration.md does not document `{key}`");
+        }
+    }
+
+    #[test]
+    fn a_file_then_the_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("shop.toml", "[shop]\nname = \"Stars\"\ncurrency = \"EUR\"\n[http]\nbind = \"0.0.0.0:9000\"\n")?;
+            jail.set_env("CIELO_HTTP_BIND", "127.0.0.1:9999");
+            let s = Settings::load(Some(Path::new("shop.toml"))).expect("loads");
+            assert_eq!(s.shop.name, "Stars");
+            assert_eq!(s.shop.currency, "EUR");
+            assert_eq!(s.http.bind, "127.0.0.1:9999", "environment wins over the file");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_in_the_file_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("shop.toml", "secret_key = \"oops\"\n")?;
+            let err = Settings::load(Some(Path::new("shop.toml"))).unwrap_err().to_string();
+            assert!(err.contains("secret_key"), "{err}");
+            Ok(())
+        });
+    }
+}
