@@ -182,7 +182,10 @@ impl Catalog {
         let mut v = Validation::new();
         model::validate_text(&mut v, "title", &input.title, 1, 200);
         let handle = input.handle.clone().unwrap_or_else(|| slugify(&input.title));
-        v.check("handle", model::validate_handle(&handle));
+        // A handle derived from an empty title is not a second mistake to report.
+        if input.handle.is_some() || !input.title.trim().is_empty() {
+            v.check("handle", model::validate_handle(&handle));
+        }
         model::validate_text(&mut v, "description", &input.description, 0, 20_000);
         model::validate_text(&mut v, "product_type", &input.product_type, 0, 64);
         validate_option_names(&mut v, &input.option_names);

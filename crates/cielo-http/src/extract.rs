@@ -62,7 +62,10 @@ fn field_error(path: &str, message: &str) -> FieldError {
     for prefix in ["missing field `", "unknown field `"] {
         if let Some(rest) = message.strip_prefix(prefix) {
             if let Some(name) = rest.split('`').next() {
-                pointer.push(name.to_string());
+                // serde_path_to_error already ends the path at an unknown field.
+                if pointer.last().map(String::as_str) != Some(name) {
+                    pointer.push(name.to_string());
+                }
             }
         }
     }

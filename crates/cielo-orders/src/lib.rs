@@ -64,6 +64,9 @@ pub enum Error {
         /// Requested status.
         to: OrderStatus,
     },
+    /// Another request with the same idempotency key is in flight (retried internally).
+    #[error("a request with this Idempotency-Key is in progress; retry shortly")]
+    IdempotencyRace,
     /// The payment provider failed.
     #[error("payment provider: {0}")]
     Payment(#[from] cielo_payments::PaymentError),
@@ -103,6 +106,7 @@ impl HasErrorKind for Error {
             | Error::CartEmpty
             | Error::OutOfStock(_)
             | Error::IdempotencyKeyReused
+            | Error::IdempotencyRace
             | Error::InvalidTransition { .. } => ErrorKind::Conflict,
             Error::Payment(P::Declined(_)) => ErrorKind::Conflict,
             Error::Payment(_) => ErrorKind::Unavailable,
@@ -119,6 +123,7 @@ impl HasErrorKind for Error {
             Error::CartEmpty => "cart-empty",
             Error::OutOfStock(_) => "out-of-stock",
             Error::IdempotencyKeyReused => "idempotency-key-reused",
+            Error::IdempotencyRace => "idempotency-key-in-use",
             Error::OrderNotFound => "order-not-found",
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Payment(_) => "payment-provider-error",
@@ -369,7 +374,20 @@ impl Orders {
     /// result (even after a crash half-way), and the same key with another
     /// body is refused.
     #[tracing::instrument(skip_all, fields(cart_id = %id))]
-    pub async fn checkout(&self, id: CartId, buyer: Buyer, key: Option<String>, mut input: CheckoutInput) -> Result<CheckoutResult> {
+    pub async fn checkout(&self, id: CartId, buyer: Buyer, key: Option<String>, input: CheckoutInput) -> Result<CheckoutResult> {
+        // Two requests with one key race to insert its record; on PostgreSQL the
+        // loser waits for the winner's commit and then sees a unique violation.
+        // Running again reads the winner's record and answers as it did.
+        let mut attempt = 0;
+        loop {
+            match self.checkout_once(id, buyer.clone(), key.clone(), input.clone()).await {
+                Err(Error::IdempotencyRace) if attempt < 3 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn checkout_once(&self, id: CartId, buyer: Buyer, key: Option<String>, mut input: CheckoutInput) -> Result<CheckoutResult> {
         // Validate before touching the database: bad input writes nothing.
         let mut v = Validation::new();
         let email = match input.email.as_deref().or(buyer.account_email.as_deref()) {

@@ -179,7 +179,8 @@ pub(crate) async fn insert_idempotency(c: &mut AnyConnection, cart: CartId, key:
         .bind(hash)
         .bind(now.as_micros())
         .execute(c)
-        .await?;
+        .await
+        .map_err(|e| if cielo_db::is_unique_violation(&e) { Error::IdempotencyRace } else { e.into() })?;
     Ok(())
 }
 

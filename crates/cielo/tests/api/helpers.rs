@@ -1,0 +1,183 @@
+//! Spawning the app and talking to it like a client would.
+
+use cielo::app::{Application, BuildOptions};
+use cielo::Settings;
+use cielo_db::testing::TestDatabase;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: cielo_http::AppState,
+    _db: TestDatabase,
+    dir: std::path::PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A parsed response.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn from(res: Response) -> Self {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Self { status, headers, body }
+    }
+
+    /// Asserts a problem+json reply with this status and type code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
+        assert_eq!(
+            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "body: {}",
+            self.body
+        );
+        assert_eq!(self.body["type"], format!("urn:cielo:problem:{code}"), "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+
+    /// The JSON pointers named in a validation problem.
+    pub fn pointers(&self) -> Vec<String> {
+        self.body["errors"].as_array().map(|a| a.iter().map(|e| e["pointer"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(false, |_| {}).await
+}
+
+pub async fn spawn_app_with_demo() -> TestApp {
+    spawn_app_with(true, |_| {}).await
+}
+
+pub async fn spawn_app_with(seed_demo: bool, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        cielo::telemetry::init("pretty", "debug");
+    }
+    let db = TestDatabase::create().await;
+    let dir = std::env::temp_dir().join(format!("cielo-api-{}", uuid::Uuid::new_v4().simple()));
+    let mut settings = Settings::default();
+    settings.data_dir = dir.clone();
+    settings.database.url = Some(db.url.expose().to_string());
+    settings.database.max_connections = 5;
+    settings.http.bind = "127.0.0.1:0".into();
+    tweak(&mut settings);
+    let app = Application::build(settings, BuildOptions { seed_demo }).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let server = tokio::spawn(async move {
+        app.run_until_stopped(std::future::pending()).await.expect("server runs");
+    });
+    TestApp { address, client: reqwest::Client::new(), state, _db: db, dir, server }
+}
+
+impl TestApp {
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut rb = self.client.request(method, format!("{}{}", self.address, path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        Reply::from(rb.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, None, None).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> Reply {
+        let res = self
+            .client
+            .post(format!("{}{}", self.address, path))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent");
+        Reply::from(res).await
+    }
+
+    /// Registers a customer and returns their bearer token.
+    pub async fn register(&self, email: &str) -> String {
+        let r = self.post("/api/store/auth/register", &json!({"email": email, "password": "correct horse battery", "name": "Test"})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an admin through the service (as the CLI does) and signs in.
+    pub async fn admin_token(&self) -> String {
+        self.state.accounts.create_admin("admin@shop.test", "shop keeper 2026!").await.expect("admin created");
+        let r = self.post("/api/store/auth/login", &json!({"email": "admin@shop.test", "password": "shop keeper 2026!"})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a published product with one variant per (sku, price) and returns it.
+    pub async fn create_product(&self, admin: &str, title: &str, variants: &[(&str, i64)]) -> Value {
+        let variants: Vec<Value> = variants.iter().map(|(sku, price)| json!({"sku": sku, "price": {"amount": price, "currency": "USD"}})).collect();
+        let r = self.post_as("/api/admin/products", admin, &json!({"title": title, "status": "published", "variants": variants})).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    }
+
+    pub async fn new_cart(&self, token: Option<&str>) -> String {
+        let r = self.request(Method::POST, "/api/store/carts", token, None).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn add_line(&self, cart: &str, token: Option<&str>, variant: &str, quantity: i64) -> Reply {
+        self.request(Method::POST, &format!("/api/store/carts/{cart}/lines"), token, Some(&json!({"variant_id": variant, "quantity": quantity}))).await
+    }
+
+    pub async fn checkout(&self, cart: &str, token: Option<&str>, key: Option<&str>, body: &Value) -> Reply {
+        let mut rb = self.client.post(format!("{}/api/store/carts/{cart}/checkout", self.address)).json(body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            rb = rb.header("idempotency-key", k);
+        }
+        Reply::from(rb.send().await.expect("request sent")).await
+    }
+}
+
+pub fn address() -> Value {
+    json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB"})
+}
+
+pub fn checkout_body(email: &str) -> Value {
+    json!({"email": email, "shipping_address": address()})
+}

@@ -1,0 +1,10 @@
+//! Black-box API tests: each spawns the real application on a random port
+//! with a fresh database (SQLite by default; PostgreSQL when
+//! `CIELO_TEST_DATABASE_URL=postgres://…`) and talks to it over HTTP.
+
+mod accounts;
+mod carts;
+mod catalog;
+mod edge;
+mod helpers;
+mod orders;
