@@ -59,3 +59,8 @@ fn check_file(json: &str) -> (f64, f64, f64) {
 fn sample_cases_agree_with_the_reference_within_tolerance() {
     check_file(include_str!("data/starmap-sample-cases.json"));
 }
+
+#[test]
+fn generated_cases_from_1800_to_2200_and_near_the_poles_agree_within_tolerance() {
+    check_file(include_str!("data/generated-cases.json"));
+}
