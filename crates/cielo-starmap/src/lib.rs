@@ -10,12 +10,27 @@ pub mod catalog;
 pub mod cli;
 mod data;
 pub mod ephemeris;
+pub mod options;
+mod pdf;
 pub mod positions;
+mod raster;
+mod render;
+mod scene;
+mod svg;
+mod text;
 pub mod time;
 
 pub use astro::{Horizontal, Observer, Sky};
 pub use ephemeris::Body;
 pub use positions::{positions, BodyPosition, Positions, StarPosition};
+pub use options::{
+    instant_from_local, sizes, themes, FieldError, PosterSize, StarmapOptions, Theme, MAX_MESSAGE_CHARS,
+    MAX_PLACE_CHARS, MAX_TITLE_CHARS,
+};
+pub use raster::Progress;
+pub use render::{
+    render_png_preview, render_png_with_bands, render_print, render_print_with_progress, OutputFormat, RenderInfo,
+};
 pub use time::TimeScales;
 
 /// Everything that can go wrong in this crate. Validation variants name the field.
@@ -38,6 +53,9 @@ pub enum Error {
         /// What is wrong, for a person.
         message: String,
     },
+    /// One or more options failed validation; each names its field.
+    #[error("invalid options: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<options::FieldError>),
     /// Writing the output failed.
     #[error("writing the output failed: {0}")]
     Io(#[from] std::io::Error),
