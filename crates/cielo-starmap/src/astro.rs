@@ -121,18 +121,19 @@ impl Sky {
 
     /// Apparent direction of a catalogue star as a unit vector (east, north, up).
     pub fn star_enu(&self, s: &Star) -> Vec3 {
-        let plx = if s.parallax_mas > 0.0 { f64::from(s.parallax_mas) } else { 1e-6 };
-        let dist = 1.0 / (plx * 1e-3 * ASEC2RAD).sin();
-        let (sr, cr) = s.ra.sin_cos();
-        let (sd, cd) = s.dec.sin_cos();
-        let p0 = [dist * cd * cr, dist * cd * sr, dist * sd];
-        let pmr = f64::from(s.pm_ra_mas) / (plx * 365.25);
-        let pmd = f64::from(s.pm_dec_mas) / (plx * 365.25);
-        let vel = [-pmr * sr - pmd * sd * cr, pmr * cr - pmd * sd * sr, pmd * cd];
+        self.star_motion_enu(&StarMotion::of(s))
+    }
+
+    /// Apparent directions of every catalogue star, in catalogue order.
+    pub fn all_stars_enu(&self) -> Vec<Vec3> {
+        star_motions().iter().map(|m| self.star_motion_enu(m)).collect()
+    }
+
+    fn star_motion_enu(&self, m: &StarMotion) -> Vec3 {
         // The reference's light-time difference between the observer and the barycentre.
-        let dt = dot(&unit(&p0), &self.obs_pos) / C_AU_PER_DAY;
+        let dt = dot(&m.dir, &self.obs_pos) / C_AU_PER_DAY;
         let span = self.jd_tdb + dt - HIPPARCOS_EPOCH;
-        let p = std::array::from_fn(|i| p0[i] + vel[i] * span - self.obs_pos[i]);
+        let p = std::array::from_fn(|i| m.pos[i] + m.vel[i] * span - self.obs_pos[i]);
         self.apparent_enu(p)
     }
 
@@ -177,7 +178,36 @@ impl Sky {
     }
 }
 
-fn to_horizontal(v: &Vec3) -> Horizontal {
+/// A star's barycentric position (AU) at the catalogue epoch and its space velocity
+/// (AU/day), as the reference builds them (radial velocity 0; parallax ≤ 0 treated as
+/// 1e-6 mas, i.e. very far away).
+struct StarMotion {
+    pos: Vec3,
+    dir: Vec3,
+    vel: Vec3,
+}
+
+impl StarMotion {
+    fn of(s: &Star) -> Self {
+        let plx = if s.parallax_mas > 0.0 { f64::from(s.parallax_mas) } else { 1e-6 };
+        let dist = 1.0 / (plx * 1e-3 * ASEC2RAD).sin();
+        let (sr, cr) = s.ra.sin_cos();
+        let (sd, cd) = s.dec.sin_cos();
+        let dir = [cd * cr, cd * sr, sd];
+        let pmr = f64::from(s.pm_ra_mas) / (plx * 365.25);
+        let pmd = f64::from(s.pm_dec_mas) / (plx * 365.25);
+        let vel = [-pmr * sr - pmd * sd * cr, pmr * cr - pmd * sd * sr, pmd * cd];
+        Self { pos: dir.map(|c| c * dist), dir, vel }
+    }
+}
+
+fn star_motions() -> &'static [StarMotion] {
+    static M: OnceLock<Vec<StarMotion>> = OnceLock::new();
+    M.get_or_init(|| crate::catalog::stars().iter().map(StarMotion::of).collect())
+}
+
+/// Altitude and azimuth of a unit vector (east, north, up).
+pub(crate) fn to_horizontal(v: &Vec3) -> Horizontal {
     let alt = v[2].clamp(-1.0, 1.0).asin().to_degrees();
     let az = v[0].atan2(v[1]).to_degrees().rem_euclid(360.0);
     Horizontal { alt_deg: alt, az_deg: if az >= 360.0 { 0.0 } else { az } }

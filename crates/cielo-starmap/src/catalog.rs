@@ -49,6 +49,12 @@ pub fn stars() -> &'static [Star] {
     })
 }
 
+/// Index of a star in [`stars`] by Hipparcos number.
+pub fn star_index(hip: u32) -> Option<usize> {
+    static I: OnceLock<std::collections::HashMap<u32, usize>> = OnceLock::new();
+    I.get_or_init(|| stars().iter().enumerate().map(|(i, s)| (s.hip, i)).collect()).get(&hip).copied()
+}
+
 /// A vertex of a constellation figure: a catalogue star, or (rarely) a fixed J2000
 /// direction where the source figure has no matching star.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]

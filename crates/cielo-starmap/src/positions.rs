@@ -58,8 +58,9 @@ pub fn positions(lat: f64, lon: f64, at: jiff::Timestamp) -> Result<Positions, E
     let sky = Sky::new(Observer { lat_deg: lat, lon_deg: lon }, time);
     let stars = stars()
         .iter()
-        .map(|s| {
-            let h = sky.star(s);
+        .zip(sky.all_stars_enu())
+        .map(|(s, v)| {
+            let h = crate::astro::to_horizontal(&v);
             StarPosition { hip: s.hip, mag: s.mag, alt_deg: h.alt_deg, az_deg: h.az_deg }
         })
         .collect();

@@ -19,45 +19,139 @@ use miniz_oxide::deflate::core::{
 };
 use tiny_skia::{FillRule, PathBuilder, Pixmap, Shader, Stroke, Transform};
 
+
 use crate::scene::{Color, Paint, Scene, Shape};
 
 /// Progress callback: (bands done, bands in all).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
-/// Draw the part of `scene` that falls in rows `y0..y0 + pixmap.height()`.
-pub(crate) fn draw_band(scene: &Scene, pixmap: &mut Pixmap, y0: u32) {
+/// What the rasteriser fills for each item: stroke outlines and curves flattened to
+/// line segments, made once per render. tiny-skia converts curves to edges in device
+/// fixed-point, so a curve comes out slightly differently depending on where a band
+/// starts; straight edges are exact under the band's integer translation, which makes
+/// a banded render identical to an unbanded one. `None`: splat or nothing to draw.
+pub(crate) fn raster_paths(scene: &Scene) -> Vec<Option<tiny_skia::Path>> {
+    scene
+        .items
+        .iter()
+        .map(|item| {
+            let path = match (&item.shape, item.paint) {
+                (Shape::Circle { r, .. }, Paint::Fill(_)) if *r < SPLAT_RADIUS => return None,
+                (Shape::Circle { cx, cy, r }, _) => PathBuilder::from_circle(*cx, *cy, *r)?,
+                (Shape::Path { path, .. }, _) => path.clone(),
+                (Shape::Text { path, .. }, _) => path.clone()?,
+            };
+            let path = match item.paint {
+                // Under 1 px tiny-skia would switch to hairlines; a 1 px line with the
+                // same ink (see draw_band) looks the same.
+                Paint::Stroke(_, w) => path.stroke(&Stroke { width: w.max(1.0), ..Stroke::default() }, 1.0)?,
+                Paint::Fill(_) => path,
+            };
+            flatten(&path)
+        })
+        .collect()
+}
+
+/// Below this radius (output pixels) a star is splatted instead of filled as a path.
+const SPLAT_RADIUS: f32 = 1.2;
+
+fn flatten(path: &tiny_skia::Path) -> Option<tiny_skia::Path> {
+    use tiny_skia::PathSegment;
+    const TOL: f32 = 0.05;
+    let mut pb = PathBuilder::new();
+    let mut last = tiny_skia::Point::zero();
+    for seg in path.segments() {
+        match seg {
+            PathSegment::MoveTo(p) => {
+                pb.move_to(p.x, p.y);
+                last = p;
+            }
+            PathSegment::LineTo(p) => {
+                pb.line_to(p.x, p.y);
+                last = p;
+            }
+            PathSegment::QuadTo(c, p) => {
+                let dd = ((last.x - 2.0 * c.x + p.x).powi(2) + (last.y - 2.0 * c.y + p.y).powi(2)).sqrt();
+                let n = ((dd / (8.0 * TOL)).sqrt().ceil() as usize).clamp(1, 100);
+                for i in 1..=n {
+                    let t = i as f32 / n as f32;
+                    let u = 1.0 - t;
+                    pb.line_to(u * u * last.x + 2.0 * u * t * c.x + t * t * p.x, u * u * last.y + 2.0 * u * t * c.y + t * t * p.y);
+                }
+                last = p;
+            }
+            PathSegment::CubicTo(c1, c2, p) => {
+                let d1 = ((last.x - 2.0 * c1.x + c2.x).powi(2) + (last.y - 2.0 * c1.y + c2.y).powi(2)).sqrt();
+                let d2 = ((c1.x - 2.0 * c2.x + p.x).powi(2) + (c1.y - 2.0 * c2.y + p.y).powi(2)).sqrt();
+                let n = ((0.75 * d1.max(d2) / TOL).sqrt().ceil() as usize).clamp(1, 100);
+                for i in 1..=n {
+                    let t = i as f32 / n as f32;
+                    let u = 1.0 - t;
+                    let (a, b, cc, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+                    pb.line_to(
+                        a * last.x + b * c1.x + cc * c2.x + d * p.x,
+                        a * last.y + b * c1.y + cc * c2.y + d * p.y,
+                    );
+                }
+                last = p;
+            }
+            PathSegment::Close => pb.close(),
+        }
+    }
+    pb.finish()
+}
+
+/// Draw the part of `scene` that falls in rows `y0..y0 + pixmap.height()`; `paths`
+/// comes from [`raster_paths`].
+pub(crate) fn draw_band(scene: &Scene, paths: &[Option<tiny_skia::Path>], pixmap: &mut Pixmap, y0: u32) {
     let bg = scene.background;
     pixmap.fill(tiny_skia::Color::from_rgba8(bg.r, bg.g, bg.b, 255));
     let top = y0 as f32;
     let bottom = top + pixmap.height() as f32;
     let t = Transform::from_translate(0.0, -top);
-    for item in &scene.items {
+    for (item, path) in scene.items.iter().zip(paths) {
         if item.y1 < top || item.y0 > bottom {
             continue;
         }
-        let (color, stroke) = match item.paint {
-            Paint::Fill(c) => (c, None),
-            Paint::Stroke(c, w) => (c, Some(Stroke { width: w, ..Stroke::default() })),
-        };
-        let paint = paint_of(color);
-        match &item.shape {
-            Shape::Circle { cx, cy, r } => {
-                if let Some(path) = PathBuilder::from_circle(*cx, *cy, *r) {
-                    match &stroke {
-                        Some(s) => pixmap.stroke_path(&path, &paint, s, t, None),
-                        None => pixmap.fill_path(&path, &paint, FillRule::Winding, t, None),
-                    }
-                }
+        match (item.paint, &item.shape, path) {
+            (Paint::Fill(c), Shape::Circle { cx, cy, r }, None) => splat(pixmap, *cx, *cy - top, *r, c),
+            (_, _, None) => {}
+            (Paint::Stroke(c, w), _, Some(path)) => {
+                let c = Color { a: c.a * w.min(1.0), ..c };
+                pixmap.fill_path(path, &paint_of(c), FillRule::Winding, t, None);
             }
-            Shape::Path { path, even_odd } => match &stroke {
-                Some(s) => pixmap.stroke_path(path, &paint, s, t, None),
-                None => {
-                    let rule = if *even_odd { FillRule::EvenOdd } else { FillRule::Winding };
-                    pixmap.fill_path(path, &paint, rule, t, None)
-                }
-            },
-            Shape::Text { path: Some(path), .. } => pixmap.fill_path(path, &paint, FillRule::Winding, t, None),
-            Shape::Text { path: None, .. } => {}
+            (Paint::Fill(c), shape, Some(path)) => {
+                let rule = match shape {
+                    Shape::Path { even_odd: true, .. } => FillRule::EvenOdd,
+                    _ => FillRule::Winding,
+                };
+                pixmap.fill_path(path, &paint_of(c), rule, t, None);
+            }
+        }
+    }
+}
+
+/// A dot smaller than a pixel or two, drawn as a square of the same area with exact
+/// pixel coverage: the same light as the anti-aliased disc, without the cost of a path
+/// fill (thousands of faint stars in a preview are most of its drawing time).
+fn splat(pixmap: &mut Pixmap, cx: f32, cy: f32, r: f32, c: Color) {
+    let half = 0.5 * std::f32::consts::PI.sqrt() * r;
+    let (x0, x1, y0, y1) = (cx - half, cx + half, cy - half, cy + half);
+    let (w, h) = (pixmap.width() as i32, pixmap.height() as i32);
+    let data = pixmap.data_mut();
+    for py in (y0.floor() as i32).max(0)..(y1.ceil() as i32).min(h) {
+        let cov_y = (y1.min(py as f32 + 1.0) - y0.max(py as f32)).max(0.0);
+        for px in (x0.floor() as i32).max(0)..(x1.ceil() as i32).min(w) {
+            let cov_x = (x1.min(px as f32 + 1.0) - x0.max(px as f32)).max(0.0);
+            let a = c.a * cov_x * cov_y;
+            if a <= 0.0 {
+                continue;
+            }
+            let i = (py * w + px) as usize * 4;
+            let blend = |d: u8, s: u8| (f32::from(s) * a + f32::from(d) * (1.0 - a)).round() as u8;
+            data[i] = blend(data[i], c.r);
+            data[i + 1] = blend(data[i + 1], c.g);
+            data[i + 2] = blend(data[i + 2], c.b);
         }
     }
 }
@@ -104,6 +198,8 @@ pub(crate) fn write_png<W: Write>(
     phys.push(1);
     chunk(&mut out, b"pHYs", &phys)?;
 
+    let paths = raster_paths(scene);
+    let paths = &paths;
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<(usize, Band)>(threads * 2);
     std::thread::scope(|s| -> std::io::Result<()> {
@@ -128,7 +224,7 @@ pub(crate) fn write_png<W: Write>(
                     if rows != pixmap.height() {
                         pixmap = Pixmap::new(width, rows).expect("band size is positive");
                     }
-                    draw_band(scene, &mut pixmap, y0);
+                    draw_band(scene, paths, &mut pixmap, y0);
                     filter_rows(&pixmap, &mut raw);
                     compressor.reset();
                     let last = i + 1 == nbands;
@@ -175,14 +271,17 @@ pub(crate) fn write_png<W: Write>(
 /// Rows of the band as PNG scanlines: RGB (the background is opaque, so premultiplied
 /// equals straight colour) with the Sub filter, which needs no row from another band.
 fn filter_rows(pixmap: &Pixmap, raw: &mut Vec<u8>) {
-    raw.clear();
     let w = pixmap.width() as usize;
-    for row in pixmap.data().chunks_exact(w * 4) {
-        raw.push(1);
-        let (mut pr, mut pg, mut pb) = (0u8, 0u8, 0u8);
-        for px in row.chunks_exact(4) {
-            raw.extend_from_slice(&[px[0].wrapping_sub(pr), px[1].wrapping_sub(pg), px[2].wrapping_sub(pb)]);
-            (pr, pg, pb) = (px[0], px[1], px[2]);
+    let stride = 1 + 3 * w;
+    raw.resize(stride * pixmap.height() as usize, 0);
+    for (src, dst) in pixmap.data().chunks_exact(w * 4).zip(raw.chunks_exact_mut(stride)) {
+        dst[0] = 1;
+        let mut prev = [0u8; 3];
+        for (px, out) in src.chunks_exact(4).zip(dst[1..].chunks_exact_mut(3)) {
+            out[0] = px[0].wrapping_sub(prev[0]);
+            out[1] = px[1].wrapping_sub(prev[1]);
+            out[2] = px[2].wrapping_sub(prev[2]);
+            prev = [px[0], px[1], px[2]];
         }
     }
 }

@@ -123,3 +123,12 @@ pub fn render_png_with_bands(opts: &StarmapOptions, max_px: u32, band_rows: u32,
     write_png(&scene, w, h, opts.dpi, band_rows, threads, &mut out, None)?;
     Ok(out)
 }
+
+/// Build the preview scene only and return its item count (benchmarks).
+#[doc(hidden)]
+pub fn build_preview_scene(opts: &StarmapOptions, max_px: u32) -> Result<usize, Error> {
+    let (pw, ph) = opts.print_pixels();
+    let scale = f64::from(max_px) / f64::from(pw.max(ph));
+    let scene = build(opts, f64::from(opts.dpi) / 25.4 * scale, pw as f32 * scale as f32, ph as f32 * scale as f32)?;
+    Ok(scene.items.len())
+}

@@ -4,7 +4,7 @@
 use tiny_skia::{Path, PathBuilder, Rect};
 
 use crate::astro::{Observer, Sky};
-use crate::catalog::{constellations, stars, Vertex};
+use crate::catalog::{constellations, star_index, stars, Vertex};
 use crate::ephemeris::Body;
 use crate::options::{Rgb, StarmapOptions, Theme};
 use crate::text::{layout, line_path, wrap, Font, Line};
@@ -110,15 +110,16 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     let proj = Projection { cx, cy, r: radius };
 
     scene.push(Shape::Circle { cx, cy, r: radius }, Paint::Fill(Color::of(theme.disc, 1.0)));
-    let hair = (0.0009 * w).max(0.6);
+    let hair = 0.0009 * w;
     if opts.grid {
         grid(&mut scene, &proj, theme, hair);
     }
-    constellation_lines(&mut scene, &sky, &proj, theme, hair * 1.3);
+    let star_dirs = sky.all_stars_enu();
+    constellation_lines(&mut scene, &sky, &star_dirs, &proj, theme, hair);
     if opts.constellation_names {
         constellation_names(&mut scene, &sky, &proj, theme, w);
     }
-    draw_stars(&mut scene, &sky, &proj, theme);
+    draw_stars(&mut scene, &star_dirs, &proj, theme);
     bodies(&mut scene, &sky, &proj, theme, w);
 
     // Everything outside the horizon is painted over with the background: this clips
@@ -165,24 +166,23 @@ fn enu(alt_deg: f64, az_deg: f64) -> [f64; 3] {
 
 fn grid(scene: &mut Scene, proj: &Projection, theme: &Theme, hair: f32) {
     let color = Color::of(theme.grid, theme.grid_alpha);
-    let mut pb = PathBuilder::new();
     for alt in [15.0, 30.0, 45.0, 60.0, 75.0] {
         let (_, y) = proj.project(&enu(alt, 0.0));
-        pb.push_circle(proj.cx, proj.cy, proj.cy - y);
+        scene.push(Shape::Circle { cx: proj.cx, cy: proj.cy, r: proj.cy - y }, Paint::Stroke(color, hair));
     }
     for az in (0..360).step_by(30) {
         let (x0, y0) = proj.project(&enu(75.0, f64::from(az)));
         let (x1, y1) = proj.project(&enu(0.0, f64::from(az)));
+        let mut pb = PathBuilder::new();
         pb.move_to(x0, y0);
         pb.line_to(x1, y1);
-    }
-    if let Some(path) = pb.finish() {
-        scene.push(Shape::Path { path, even_odd: false }, Paint::Stroke(color, hair));
+        if let Some(path) = pb.finish() {
+            scene.push(Shape::Path { path, even_odd: false }, Paint::Stroke(color, hair));
+        }
     }
 }
 
-fn constellation_lines(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, width: f32) {
-    let by_hip: std::collections::HashMap<u32, &crate::catalog::Star> = stars().iter().map(|s| (s.hip, s)).collect();
+fn constellation_lines(scene: &mut Scene, sky: &Sky, star_dirs: &[[f64; 3]], proj: &Projection, theme: &Theme, width: f32) {
     let color = Color::of(theme.lines, theme.lines_alpha);
     for c in constellations() {
         let mut pb = PathBuilder::new();
@@ -190,7 +190,7 @@ fn constellation_lines(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &
             let mut prev: Option<[f64; 3]> = None;
             for v in polyline {
                 let p = match v {
-                    Vertex::Star(h) => by_hip.get(h).map(|s| sky.star_enu(s)),
+                    Vertex::Star(h) => star_index(*h).map(|i| star_dirs[i]),
                     Vertex::Fixed([ra, dec]) => Some(sky.fixed_enu(*ra, *dec)),
                 };
                 let Some(p) = p else { continue };
@@ -246,18 +246,17 @@ fn bv_rgb(bv: f32) -> (f32, f32, f32) {
     (c0.0 + (c1.0 - c0.0) * f, c0.1 + (c1.1 - c0.1) * f, c0.2 + (c1.2 - c0.2) * f)
 }
 
-fn draw_stars(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme) {
-    let base = 2.0 * proj.r * 0.0036;
+fn draw_stars(scene: &mut Scene, star_dirs: &[[f64; 3]], proj: &Projection, theme: &Theme) {
+    let base = 2.0 * proj.r * 0.0042;
     // Below about half an output unit a disc turns to mush; keep its light by trading
     // size for opacity, which also keeps a downscaled print and a preview alike.
     let min_r = 0.55;
     let tint = theme.star_tint.clamp(0.0, 1.0);
-    for s in stars() {
-        let v = sky.star_enu(s);
+    for (s, v) in stars().iter().zip(star_dirs) {
         if v[2] < -0.02 {
             continue;
         }
-        let (x, y) = proj.project(&v);
+        let (x, y) = proj.project(v);
         let r = base * 10f32.powf(-0.16 * (s.mag + 1.0));
         let (tr, tg, tb) = bv_rgb(s.bv);
         let st = theme.star;
