@@ -154,13 +154,14 @@ fn pdf_output_is_well_formed_with_the_font_embedded() {
     let text = String::from_utf8_lossy(&out);
     assert!(text.contains("/FontFile2"), "TrueType font embedded");
     assert!(text.contains("/ToUnicode"), "text extractable");
-    // every xref offset points at "N 0 obj"
-    let xref = text.rfind("\nxref\n").expect("xref table") + 1;
-    let mut lines = text[xref..].lines().skip(1);
+    // every xref offset points at "N 0 obj" (byte offsets: the file is binary)
+    let xref_at = out.windows(6).rposition(|w| w == b"\nxref\n").expect("xref table") + 1;
+    let xref = String::from_utf8_lossy(&out[xref_at..]).into_owned();
+    let mut lines = xref.lines().skip(1);
     let count: usize = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
     for (id, line) in lines.take(count).enumerate().skip(1) {
         let offset: usize = line[..10].parse().unwrap();
-        assert!(text[offset..].starts_with(&format!("{id} 0 obj")), "object {id} at {offset}");
+        assert!(out[offset..].starts_with(format!("{id} 0 obj").as_bytes()), "object {id} at {offset}");
     }
 }
 
