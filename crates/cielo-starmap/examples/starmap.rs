@@ -14,6 +14,7 @@ struct Cli {
 }
 
 #[derive(clap::Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
 enum Cmd {
     #[command(flatten)]
     Starmap(cielo_starmap::cli::StarmapCommand),

@@ -249,7 +249,7 @@ fn earth_rotation_angle(jd_ut1: f64) -> f64 {
 }
 
 fn gmst_precession_arcsec(t: f64) -> f64 {
-    0.014_506 + ((((-0.000_000_036_8 * t - 0.000_029_956) * t - 0.000_000_44) * t + 1.391_581_7) * t + 4612.156_534) * t
+    0.014_506 + ((((-0.000_000_036_8 * t - 0.000_029_956) * t - 0.000_000_44) * t + 1.391_581_7) * t + 4_612.156_534) * t
 }
 
 /// The two largest complementary terms of the equation of the equinoxes (the rest are
@@ -266,7 +266,7 @@ fn mean_obliquity_arcsec(t: f64) -> f64 {
 
 fn precession_matrix(t: f64) -> Mat3 {
     let eps0 = 84_381.406 * ASEC2RAD;
-    let psia = ((((-0.000_000_095_1 * t + 0.000_132_851) * t - 0.001_140_45) * t - 1.079_006_9) * t + 5038.481_507)
+    let psia = ((((-0.000_000_095_1 * t + 0.000_132_851) * t - 0.001_140_45) * t - 1.079_006_9) * t + 5_038.481_507)
         * t
         * ASEC2RAD;
     let omegaa = (((((0.000_000_333_7 * t - 0.000_000_467) * t - 0.007_725_03) * t + 0.051_262_3) * t - 0.025_754)

@@ -157,10 +157,11 @@ fn splat(pixmap: &mut Pixmap, cx: f32, cy: f32, r: f32, c: Color) {
 }
 
 fn paint_of(c: Color) -> tiny_skia::Paint<'static> {
-    let mut p = tiny_skia::Paint::default();
-    p.shader = Shader::SolidColor(tiny_skia::Color::from_rgba8(c.r, c.g, c.b, (c.a * 255.0).round() as u8));
-    p.anti_alias = true;
-    p
+    tiny_skia::Paint {
+        shader: Shader::SolidColor(tiny_skia::Color::from_rgba8(c.r, c.g, c.b, (c.a * 255.0).round() as u8)),
+        anti_alias: true,
+        ..tiny_skia::Paint::default()
+    }
 }
 
 struct Band {
@@ -171,6 +172,7 @@ struct Band {
 
 /// Encode `scene` as an sRGB PNG of `width`×`height` pixels, rendering `band_rows`
 /// rows at a time on `threads` threads.
+#[allow(clippy::too_many_arguments)] // one call site per caller; a struct would only rename them
 pub(crate) fn write_png<W: Write>(
     scene: &Scene,
     width: u32,

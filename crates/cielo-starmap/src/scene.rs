@@ -247,7 +247,7 @@ fn bv_rgb(bv: f32) -> (f32, f32, f32) {
 }
 
 fn draw_stars(scene: &mut Scene, star_dirs: &[[f64; 3]], proj: &Projection, theme: &Theme) {
-    let base = 2.0 * proj.r * 0.0042;
+    let base = 2.0 * proj.r * 0.0055;
     // Below about half an output unit a disc turns to mush; keep its light by trading
     // size for opacity, which also keeps a downscaled print and a preview alike.
     let min_r = 0.55;
@@ -257,7 +257,7 @@ fn draw_stars(scene: &mut Scene, star_dirs: &[[f64; 3]], proj: &Projection, them
             continue;
         }
         let (x, y) = proj.project(v);
-        let r = base * 10f32.powf(-0.16 * (s.mag + 1.0));
+        let r = base * 10f32.powf(-0.17 * (s.mag + 1.0));
         let (tr, tg, tb) = bv_rgb(s.bv);
         let st = theme.star;
         let mix = |a: u8, b: f32| (f32::from(a) * (1.0 - tint) + b * tint).round().clamp(0.0, 255.0) as u8;
