@@ -423,3 +423,35 @@ pub(crate) fn coordinates_text(lat: f64, lon: f64) -> String {
     let ew = if lon >= 0.0 { 'E' } else { 'W' };
     format!("{:.4}° {ns} · {:.4}° {ew}", lat.abs(), lon.abs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chart_has_north_up_east_left_and_the_zenith_in_the_centre() {
+        let p = Projection { cx: 100.0, cy: 100.0, r: 50.0 };
+        let near = |(x, y): (f32, f32), (ex, ey): (f32, f32)| (x - ex).abs() < 1e-3 && (y - ey).abs() < 1e-3;
+        assert!(near(p.project(&enu(90.0, 0.0)), (100.0, 100.0)), "zenith");
+        assert!(near(p.project(&enu(0.0, 0.0)), (100.0, 50.0)), "north on top");
+        assert!(near(p.project(&enu(0.0, 90.0)), (50.0, 100.0)), "east on the left");
+        assert!(near(p.project(&enu(0.0, 180.0)), (100.0, 150.0)), "south at the bottom");
+        assert!(near(p.project(&enu(0.0, 270.0)), (150.0, 100.0)), "west on the right");
+        // stereographic: r = R tan(z / 2)
+        let (_, y) = p.project(&enu(45.0, 180.0));
+        assert!((y - 100.0 - 50.0 * (22.5f32).to_radians().tan()).abs() < 1e-3);
+    }
+
+    #[test]
+    fn polaris_is_drawn_due_north_of_the_centre_from_madrid() {
+        let at: jiff::Timestamp = "2024-08-12T22:30:00Z".parse().unwrap();
+        let sky = Sky::new(Observer { lat_deg: 40.4, lon_deg: -3.7 }, TimeScales::from_timestamp(at).unwrap());
+        let polaris = stars().iter().find(|s| s.hip == 11767).unwrap();
+        let p = Projection { cx: 500.0, cy: 500.0, r: 400.0 };
+        let (x, y) = p.project(&sky.star_enu(polaris));
+        // altitude ≈ latitude, so z ≈ 49.6° and r = 400 tan(z / 2) ≈ 185 above the centre
+        let expected = 500.0 - 400.0 * (49.6f32 / 2.0).to_radians().tan();
+        assert!((y - expected).abs() < 3.0, "above the centre at the pole's altitude: {y} vs {expected}");
+        assert!((x - 500.0).abs() < 10.0, "on the meridian: {x}");
+    }
+}
