@@ -209,13 +209,7 @@ pub(crate) fn write_png<W: Write>(
             let tx = tx.clone();
             let next = &next;
             s.spawn(move || {
-                let mut pixmap = Pixmap::new(width, band_rows).expect("band size is positive");
-                let mut raw = Vec::with_capacity((width as usize * 3 + 1) * band_rows as usize);
-                let mut compressor = CompressorOxide::new(create_comp_flags_from_zip_params(
-                    1,
-                    -15,
-                    CompressionStrategy::RLE as i32,
-                ));
+                let Scratch { mut pixmap, mut raw, mut compressor } = Scratch::take(width, band_rows);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= nbands {
@@ -235,6 +229,7 @@ pub(crate) fn write_png<W: Write>(
                         break;
                     }
                 }
+                Scratch { pixmap, raw, compressor }.give_back();
             });
         }
         drop(tx);
@@ -268,6 +263,50 @@ pub(crate) fn write_png<W: Write>(
         Ok(())
     })?;
     out.flush()
+}
+
+/// A worker's buffers, kept between renders: a preview is short enough that fresh
+/// allocations (and the page faults of touching them) would be a tenth of its time.
+struct Scratch {
+    pixmap: Pixmap,
+    raw: Vec<u8>,
+    compressor: Box<CompressorOxide>,
+}
+
+static SCRATCH: std::sync::Mutex<Vec<Scratch>> = std::sync::Mutex::new(Vec::new());
+
+impl Scratch {
+    fn take(width: u32, rows: u32) -> Self {
+        let pooled = SCRATCH.lock().map(|mut v| v.pop()).unwrap_or(None);
+        match pooled {
+            Some(mut s) => {
+                if (s.pixmap.width(), s.pixmap.height()) != (width, rows) {
+                    s.pixmap = Pixmap::new(width, rows).expect("band size is positive");
+                }
+                s
+            }
+            None => Scratch {
+                pixmap: Pixmap::new(width, rows).expect("band size is positive"),
+                raw: Vec::new(),
+                compressor: Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                    1,
+                    -15,
+                    CompressionStrategy::RLE as i32,
+                ))),
+            },
+        }
+    }
+
+    fn give_back(self) {
+        // Print-sized buffers are not worth keeping around between jobs.
+        if self.pixmap.data().len() <= 16 << 20 {
+            if let Ok(mut v) = SCRATCH.lock() {
+                if v.len() < 4 {
+                    v.push(self);
+                }
+            }
+        }
+    }
 }
 
 /// Rows of the band as PNG scanlines: RGB (the background is opaque, so premultiplied

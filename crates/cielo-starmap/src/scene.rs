@@ -109,7 +109,9 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     let sky = Sky::new(Observer { lat_deg: opts.lat, lon_deg: opts.lon }, time);
     let proj = Projection { cx, cy, r: radius };
 
-    scene.push(Shape::Circle { cx, cy, r: radius }, Paint::Fill(Color::of(theme.disc, 1.0)));
+    if theme.disc != theme.background {
+        scene.push(Shape::Circle { cx, cy, r: radius }, Paint::Fill(Color::of(theme.disc, 1.0)));
+    }
     let hair = 0.0009 * w;
     if opts.grid {
         grid(&mut scene, &proj, theme, hair);
@@ -122,10 +124,11 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     draw_stars(&mut scene, &star_dirs, &proj, theme);
     bodies(&mut scene, &sky, &proj, theme, w);
 
-    // Everything outside the horizon is painted over with the background: this clips
-    // lines, star halos and labels to the disc without a per-pixel mask.
+    // Lines are clipped to the horizon geometrically; what else may poke out (halos,
+    // labels, the Moon near the rim, all within 0.12 R) is painted over by a ring of
+    // background, which clips without a per-pixel mask or a full-page fill.
     let mut pb = PathBuilder::new();
-    pb.push_rect(Rect::from_xywh(0.0, 0.0, out_w, out_h).expect("positive size"));
+    pb.push_circle(cx, cy, radius * 1.12);
     pb.push_circle(cx, cy, radius);
     if let Some(path) = pb.finish() {
         scene.push(Shape::Path { path, even_odd: true }, Paint::Fill(Color::of(theme.background, 1.0)));
@@ -155,6 +158,28 @@ impl Projection {
     pub(crate) fn project(&self, v: &[f64; 3]) -> (f32, f32) {
         let k = f64::from(self.r) / (1.0 + v[2]).max(1e-9);
         (self.cx - (v[0] * k) as f32, self.cy - (v[1] * k) as f32)
+    }
+}
+
+impl Projection {
+    /// The part of the straight segment a→b inside the horizon circle, if any.
+    pub(crate) fn clip(&self, a: (f32, f32), b: (f32, f32)) -> Option<((f32, f32), (f32, f32))> {
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let (fx, fy) = (a.0 - self.cx, a.1 - self.cy);
+        let qa = dx * dx + dy * dy;
+        let qb = 2.0 * (fx * dx + fy * dy);
+        let qc = fx * fx + fy * fy - self.r * self.r;
+        if qa < 1e-12 {
+            return (qc <= 0.0).then_some((a, b));
+        }
+        let disc = qb * qb - 4.0 * qa * qc;
+        if disc <= 0.0 {
+            return None;
+        }
+        let sq = disc.sqrt();
+        let t0 = ((-qb - sq) / (2.0 * qa)).max(0.0);
+        let t1 = ((-qb + sq) / (2.0 * qa)).min(1.0);
+        (t0 < t1).then(|| ((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
     }
 }
 
@@ -197,11 +222,12 @@ fn constellation_lines(scene: &mut Scene, sky: &Sky, star_dirs: &[[f64; 3]], pro
                 if let Some(q) = prev {
                     // Segments reaching far below the horizon would project far outside
                     // the disc; the horizon cut-out hides the rest.
-                    if q[2] > -0.35 && p[2] > -0.35 && (q[2] > 0.0 || p[2] > 0.0) {
-                        let (x0, y0) = proj.project(&q);
-                        let (x1, y1) = proj.project(&p);
-                        pb.move_to(x0, y0);
-                        pb.line_to(x1, y1);
+                    // Far below the horizon the projection runs off to infinity.
+                    if q[2] > -0.5 && p[2] > -0.5 && (q[2] > 0.0 || p[2] > 0.0) {
+                        if let Some(((x0, y0), (x1, y1))) = proj.clip(proj.project(&q), proj.project(&p)) {
+                            pb.move_to(x0, y0);
+                            pb.line_to(x1, y1);
+                        }
                     }
                 }
                 prev = Some(p);
@@ -437,6 +463,9 @@ mod tests {
         assert!(near(p.project(&enu(0.0, 90.0)), (50.0, 100.0)), "east on the left");
         assert!(near(p.project(&enu(0.0, 180.0)), (100.0, 150.0)), "south at the bottom");
         assert!(near(p.project(&enu(0.0, 270.0)), (150.0, 100.0)), "west on the right");
+        let (a, b) = p.clip((100.0, 100.0), (200.0, 100.0)).unwrap();
+        assert!(near(a, (100.0, 100.0)) && near(b, (150.0, 100.0)), "lines stop at the horizon");
+        assert!(p.clip((0.0, 0.0), (0.0, 200.0)).is_none(), "lines outside stay out");
         // stereographic: r = R tan(z / 2)
         let (_, y) = p.project(&enu(45.0, 180.0));
         assert!((y - 100.0 - 50.0 * (22.5f32).to_radians().tan()).abs() < 1e-3);
