@@ -179,7 +179,7 @@ impl Projection {
         let sq = disc.sqrt();
         let t0 = ((-qb - sq) / (2.0 * qa)).max(0.0);
         let t1 = ((-qb + sq) / (2.0 * qa)).min(1.0);
-        (t0 < t1).then(|| ((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+        (t0 < t1).then_some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
     }
 }
 
