@@ -92,10 +92,15 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
         StarmapCommand::Positions { lat, lon, at, json: _ } => {
             let p = crate::positions(lat, lon, at)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer(&mut out, &p)?;
-            writeln!(out)?;
-            out.flush()?;
-            Ok(ExitCode::SUCCESS)
+            let written = serde_json::to_writer(&mut out, &p)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+                .and_then(|()| out.flush());
+            match written {
+                // `... | head` closing the pipe early is not a failure of ours.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                other => other.map(|()| ExitCode::SUCCESS).context("writing the positions"),
+            }
         }
         StarmapCommand::Render {
             lat,
