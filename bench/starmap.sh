@@ -30,7 +30,7 @@ echo "# $(nproc) cores, loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
-walls=(); rsss=()
+walls=(); rsss=(); cpus=()
 for i in $(seq 1 $((WARMUP + RUNS))); do
   tfile="$WORK/time.txt"
   t0=$(date +%s%N)
@@ -43,15 +43,19 @@ for i in $(seq 1 $((WARMUP + RUNS))); do
   fi
   t1=$(date +%s%N)
   wall=$(( (t1 - t0) / 1000000 ))
-  rss=""
-  [ -n "$TIME_BIN" ] && rss=$(awk -F': *' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$tfile")
-  if [ "$i" -gt "$WARMUP" ]; then walls+=("$wall"); rsss+=("${rss:-0}"); fi
-  echo "# print run $i: ${wall} ms, peak RSS ${rss:-?} MB" >&2
+  rss=""; cpu=""
+  if [ -n "$TIME_BIN" ]; then
+    rss=$(awk -F': *' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$tfile")
+    cpu=$(awk -F': *' '/User time|System time/ {s += $2} END {printf "%.0f", s * 1000}' "$tfile")
+  fi
+  if [ "$i" -gt "$WARMUP" ]; then walls+=("$wall"); rsss+=("${rss:-0}"); cpus+=("${cpu:-0}"); fi
+  echo "# print run $i: ${wall} ms wall, ${cpu:-?} ms CPU, peak RSS ${rss:-?} MB" >&2
 done
 PRINT_MS=$(printf '%s\n' "${walls[@]}" | median)
 PRINT_RSS=$(printf '%s\n' "${rsss[@]}" | median)
+PRINT_CPU=$(printf '%s\n' "${cpus[@]}" | median)
 PRINT_BYTES=$(stat -c %s "$WORK/print.png")
-echo "# print 7200x10800: median ${PRINT_MS} ms, peak RSS ${PRINT_RSS} MB, $PRINT_BYTES bytes" >&2
+echo "# print 7200x10800: median ${PRINT_MS} ms wall, ${PRINT_CPU} ms CPU, peak RSS ${PRINT_RSS} MB, $PRINT_BYTES bytes" >&2
 
 PREVIEW_JSON=$("$BIN" preview-bench --runs 21)
 PREVIEW_MS=$(echo "$PREVIEW_JSON" | sed -E 's/.*"median_ms":([0-9.]+).*/\1/')
@@ -72,4 +76,4 @@ if [ -z "${SKIP_PEER:-}" ] && [ -d "$PEER_SRC" ] && command -v node >/dev/null; 
   echo "# print speed-up over the peer: ${RATIO}x" >&2
 fi
 
-echo "{\"print_wall_ms\":$PRINT_MS,\"print_peak_rss_mb\":$PRINT_RSS,\"print_png_bytes\":$PRINT_BYTES,\"preview_in_process_ms\":$PREVIEW_MS,\"peer_print_wall_ms\":$PEER_PRINT_MS,\"peer_print_peak_rss_mb\":$PEER_RSS,\"peer_preview_total_ms\":$PEER_PREVIEW_MS,\"print_speedup\":$RATIO,\"runs\":$RUNS,\"cores\":$(nproc)}"
+echo "{\"print_wall_ms\":$PRINT_MS,\"print_cpu_ms\":$PRINT_CPU,\"print_peak_rss_mb\":$PRINT_RSS,\"print_png_bytes\":$PRINT_BYTES,\"preview_in_process_ms\":$PREVIEW_MS,\"peer_print_wall_ms\":$PEER_PRINT_MS,\"peer_print_peak_rss_mb\":$PEER_RSS,\"peer_preview_total_ms\":$PEER_PREVIEW_MS,\"print_speedup\":$RATIO,\"runs\":$RUNS,\"cores\":$(nproc),\"loadavg_end\":$(cut -d' ' -f1 /proc/loadavg)}"
