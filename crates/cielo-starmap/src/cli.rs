@@ -71,6 +71,9 @@ pub enum StarmapCommand {
         /// Personal message under the title.
         #[arg(long, allow_hyphen_values = true)]
         message: Option<String>,
+        /// Language of the poster's fixed words: en, es.
+        #[arg(long, default_value = "en")]
+        lang: String,
         /// Bleed on each side, millimetres.
         #[arg(long, default_value_t = 0.0)]
         bleed_mm: f64,
@@ -113,6 +116,7 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             theme,
             title,
             message,
+            lang,
             bleed_mm,
             no_names,
             no_grid,
@@ -128,11 +132,13 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             opts.title = title;
             opts.message = message;
             opts.bleed_mm = bleed_mm;
+            opts.language = lang;
             opts.constellation_names = !no_names;
             opts.grid = !no_grid;
             if let Err(errors) = opts.validate() {
                 for e in &errors {
-                    eprintln!("error: --{}: {}", e.field.replace('_', "-"), e.message);
+                    let flag = if e.field == "language" { "lang".to_owned() } else { e.field.replace('_', "-") };
+                    eprintln!("error: --{flag}: {}", e.message);
                 }
                 return Ok(ExitCode::from(2));
             }

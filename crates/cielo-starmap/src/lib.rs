@@ -24,7 +24,7 @@ pub use astro::{Horizontal, Observer, Sky};
 pub use ephemeris::Body;
 pub use positions::{positions, BodyPosition, Positions, StarPosition};
 pub use options::{
-    instant_from_local, sizes, themes, FieldError, PosterSize, StarmapOptions, Theme, MAX_MESSAGE_CHARS,
+    instant_from_local, sizes, themes, FieldError, PosterSize, StarmapOptions, Theme, LANGUAGES, MAX_MESSAGE_CHARS,
     MAX_PLACE_CHARS, MAX_TITLE_CHARS,
 };
 pub use raster::Progress;

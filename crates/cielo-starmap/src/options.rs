@@ -115,6 +115,10 @@ pub fn size(id: &str) -> Option<&'static PosterSize> {
     SIZES.iter().find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
+/// Languages the poster's fixed words (date, compass points, planet and constellation
+/// names, default title) can be printed in.
+pub const LANGUAGES: [&str; 2] = ["en", "es"];
+
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
@@ -146,10 +150,12 @@ pub struct StarmapOptions {
     pub dpi: u32,
     /// Bleed added on each side, millimetres (0..=10).
     pub bleed_mm: f64,
-    /// Title (default "THE NIGHT SKY"; an empty string prints none).
+    /// Title (default "THE NIGHT SKY" / "EL CIELO NOCTURNO"; an empty string prints none).
     pub title: Option<String>,
     /// Personal message under the title.
     pub message: Option<String>,
+    /// Language of the poster's fixed words: `en` or `es` (see [`LANGUAGES`]).
+    pub language: String,
     /// Draw constellation names.
     pub constellation_names: bool,
     /// Draw the altitude/azimuth grid.
@@ -172,6 +178,7 @@ impl StarmapOptions {
             bleed_mm: 0.0,
             title: None,
             message: None,
+            language: "en".into(),
             constellation_names: true,
             grid: true,
         }
@@ -202,6 +209,9 @@ impl StarmapOptions {
         if size(&self.size).is_none() {
             let ids: Vec<&str> = sizes().iter().map(|s| s.id).collect();
             err("size", format!("unknown size {:?}; one of {}", self.size, ids.join(", ")));
+        }
+        if !LANGUAGES.contains(&self.language.as_str()) {
+            err("language", format!("unknown language {:?}; one of {}", self.language, LANGUAGES.join(", ")));
         }
         if !(72..=600).contains(&self.dpi) {
             err("dpi", "resolution must be between 72 and 600 DPI".into());
@@ -243,6 +253,11 @@ impl StarmapOptions {
     /// The chosen size (falls back to 24×36 in if unknown; validate first).
     pub fn size_data(&self) -> &'static PosterSize {
         size(&self.size).unwrap_or(&SIZES[6])
+    }
+
+    /// Whether the fixed words are Spanish.
+    pub(crate) fn spanish(&self) -> bool {
+        self.language == "es"
     }
 
     /// Pixel size of the print at the chosen DPI, bleed included.

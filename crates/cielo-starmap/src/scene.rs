@@ -119,10 +119,10 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     let star_dirs = sky.all_stars_enu();
     constellation_lines(&mut scene, &sky, &star_dirs, &proj, theme, hair);
     if opts.constellation_names {
-        constellation_names(&mut scene, &sky, &proj, theme, w);
+        constellation_names(&mut scene, &sky, &proj, theme, w, opts.spanish());
     }
     draw_stars(&mut scene, &star_dirs, &proj, theme);
-    bodies(&mut scene, &sky, &proj, theme, w);
+    bodies(&mut scene, &sky, &proj, theme, w, opts.spanish());
 
     // Lines are clipped to the horizon geometrically; what else may poke out (halos,
     // labels, the Moon near the rim, all within 0.12 R) is painted over by a ring of
@@ -134,7 +134,7 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
         scene.push(Shape::Path { path, even_odd: true }, Paint::Fill(Color::of(theme.background, 1.0)));
     }
     scene.push(Shape::Circle { cx, cy, r: radius }, Paint::Stroke(Color::of(theme.disc_edge, 0.9), hair * 2.2));
-    cardinal_points(&mut scene, &proj, theme, w, label_room);
+    cardinal_points(&mut scene, &proj, theme, w, label_room, opts.spanish());
 
     let inset = 0.035 * w;
     if let Some(frame) = Rect::from_xywh(bleed + inset, bleed + inset, w - 2.0 * inset, h - 2.0 * inset) {
@@ -239,7 +239,7 @@ fn constellation_lines(scene: &mut Scene, sky: &Sky, star_dirs: &[[f64; 3]], pro
     }
 }
 
-fn constellation_names(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32) {
+fn constellation_names(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32, spanish: bool) {
     let size = 0.0085 * w;
     let color = Color::of(theme.names, 0.9);
     for c in constellations() {
@@ -248,7 +248,9 @@ fn constellation_names(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &
             continue;
         }
         let (x, y) = proj.project(&v);
-        let line = layout(Font::Sans, &c.name.to_uppercase(), size, size * 0.18);
+        // The source separates words with U+2005; a plain space reads the same.
+        let name = if spanish { c.es.replace('\u{2005}', " ") } else { c.name.clone() };
+        let line = layout(Font::Sans, &name.to_uppercase(), size, size * 0.18);
         scene.text(line, x, y + size * 0.35, color);
     }
 }
@@ -296,7 +298,7 @@ fn draw_stars(scene: &mut Scene, star_dirs: &[[f64; 3]], proj: &Projection, them
     }
 }
 
-fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32) {
+fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32, spanish: bool) {
     let label = 0.0085 * w;
     for body in [Body::Mercury, Body::Venus, Body::Mars, Body::Jupiter, Body::Saturn] {
         let v = sky.body_enu(body);
@@ -308,9 +310,7 @@ fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32
         let c = Color::of(theme.planet, 1.0);
         scene.push(Shape::Circle { cx: x, cy: y, r: r * 2.2 }, Paint::Fill(Color::of(theme.planet, 0.18)));
         scene.push(Shape::Circle { cx: x, cy: y, r }, Paint::Fill(c));
-        let name = body.name();
-        let mut title = name[..1].to_uppercase();
-        title.push_str(&name[1..]);
+        let title = planet_name(body, spanish);
         scene.text(layout(Font::Sans, &title, label, label * 0.1), x, y + r * 2.2 + label, Color::of(theme.planet, 0.85));
     }
     let sun = sky.body_enu(Body::Sun);
@@ -367,7 +367,25 @@ fn moon_with_phase(scene: &mut Scene, proj: &Projection, theme: &Theme, moon: &[
     }
 }
 
-fn cardinal_points(scene: &mut Scene, proj: &Projection, theme: &Theme, w: f32, room: f32) {
+fn planet_name(body: Body, spanish: bool) -> &'static str {
+    match (body, spanish) {
+        (Body::Mercury, false) => "Mercury",
+        (Body::Mercury, true) => "Mercurio",
+        (Body::Venus, _) => "Venus",
+        (Body::Mars, false) => "Mars",
+        (Body::Mars, true) => "Marte",
+        (Body::Jupiter, false) => "Jupiter",
+        (Body::Jupiter, true) => "Júpiter",
+        (Body::Saturn, false) => "Saturn",
+        (Body::Saturn, true) => "Saturno",
+        (Body::Sun, false) => "Sun",
+        (Body::Sun, true) => "Sol",
+        (Body::Moon, false) => "Moon",
+        (Body::Moon, true) => "Luna",
+    }
+}
+
+fn cardinal_points(scene: &mut Scene, proj: &Projection, theme: &Theme, w: f32, room: f32, spanish: bool) {
     let size = 0.012 * w;
     let c = Color::of(theme.text_muted, 1.0);
     let off = proj.r + room * 0.55;
@@ -376,7 +394,8 @@ fn cardinal_points(scene: &mut Scene, proj: &Projection, theme: &Theme, w: f32, 
     scene.text(layout(Font::Sans, "S", size, 0.0), proj.cx, proj.cy + off + mid, c);
     // East is on the left: the chart is the sky seen looking up.
     scene.text(layout(Font::Sans, "E", size, 0.0), proj.cx - off, proj.cy + mid, c);
-    scene.text(layout(Font::Sans, "W", size, 0.0), proj.cx + off, proj.cy + mid, c);
+    let west = if spanish { "O" } else { "W" };
+    scene.text(layout(Font::Sans, west, size, 0.0), proj.cx + off, proj.cy + mid, c);
 }
 
 /// The title, message, place, date and coordinates under the disc.
@@ -391,7 +410,8 @@ impl TextBlock {
         let text = Color::of(theme.text, 1.0);
         let muted = Color::of(theme.text_muted, 1.0);
         let max_w = 0.8 * w;
-        let title = opts.title.clone().unwrap_or_else(|| "THE NIGHT SKY".to_owned());
+        let default_title = if opts.spanish() { "EL CIELO NOCTURNO" } else { "THE NIGHT SKY" };
+        let title = opts.title.clone().unwrap_or_else(|| default_title.to_owned());
         if !title.trim().is_empty() {
             let mut size = 0.05 * w;
             let mut line = layout(Font::Serif, title.trim(), size, size * 0.08);
@@ -414,7 +434,7 @@ impl TextBlock {
             facts.push(place.trim().to_uppercase());
         }
         facts.push(local_time_text(opts));
-        facts.push(coordinates_text(opts.lat, opts.lon));
+        facts.push(coordinates_text(opts.lat, opts.lon, opts.spanish()));
         for (i, f) in facts.into_iter().enumerate() {
             let lead = if i == 0 { small * 2.6 } else { small * 1.9 };
             let mut line = layout(Font::Sans, &f, small, spacing);
@@ -436,17 +456,32 @@ impl TextBlock {
     }
 }
 
-/// "12 AUGUST 2024 · 00:30 CEST" in the option's time zone (UTC if none).
+/// "13 AUGUST 2024 · 00:30 CEST" (or "13 DE AGOSTO DE 2024 · 00:30 CEST") in the
+/// option's time zone (UTC if none).
 pub(crate) fn local_time_text(opts: &StarmapOptions) -> String {
+    const ES_MONTHS: [&str; 12] = [
+        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+        "noviembre", "diciembre",
+    ];
     let tz = opts.tz.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
     let zoned = opts.at.to_zoned(tz);
-    zoned.strftime("%-d %B %Y · %H:%M %Z").to_string().to_uppercase()
+    let text = if opts.spanish() {
+        let month = ES_MONTHS[usize::from(zoned.month().unsigned_abs()) - 1];
+        format!("{} de {month} de {} · {}", zoned.day(), zoned.year(), zoned.strftime("%H:%M %Z"))
+    } else {
+        zoned.strftime("%-d %B %Y · %H:%M %Z").to_string()
+    };
+    text.to_uppercase()
 }
 
-/// "40.4168° N · 3.7038° W"
-pub(crate) fn coordinates_text(lat: f64, lon: f64) -> String {
+/// "40.4168° N · 3.7038° W" (west is "O" in Spanish)
+pub(crate) fn coordinates_text(lat: f64, lon: f64, spanish: bool) -> String {
     let ns = if lat >= 0.0 { 'N' } else { 'S' };
-    let ew = if lon >= 0.0 { 'E' } else { 'W' };
+    let ew = match (lon >= 0.0, spanish) {
+        (true, _) => 'E',
+        (false, false) => 'W',
+        (false, true) => 'O',
+    };
     format!("{:.4}° {ns} · {:.4}° {ew}", lat.abs(), lon.abs())
 }
 
@@ -482,5 +517,25 @@ mod tests {
         let expected = 500.0 - 400.0 * (49.6f32 / 2.0).to_radians().tan();
         assert!((y - expected).abs() < 3.0, "above the centre at the pole's altitude: {y} vs {expected}");
         assert!((x - 500.0).abs() < 10.0, "on the meridian: {x}");
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn the_date_line_speaks_the_posters_language() {
+        let mut o = StarmapOptions::new(40.4, -3.7, "2024-08-12T22:30:00Z".parse().unwrap());
+        o.tz = Some("Europe/Madrid".into());
+        assert_eq!(local_time_text(&o), "13 AUGUST 2024 · 00:30 CEST");
+        o.language = "es".into();
+        assert_eq!(local_time_text(&o), "13 DE AGOSTO DE 2024 · 00:30 CEST");
+    }
+
+    #[test]
+    fn coordinates_read_with_hemisphere_letters() {
+        assert_eq!(coordinates_text(-33.9, 18.4232, false), "33.9000° S · 18.4232° E");
+        assert_eq!(coordinates_text(40.4168, -3.7038, true), "40.4168° N · 3.7038° O");
     }
 }
