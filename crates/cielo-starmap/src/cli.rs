@@ -23,6 +23,7 @@ use crate::{render_print_with_progress, OutputFormat, StarmapOptions};
 
 /// `cielo starmap ...`
 #[derive(Debug, Clone, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process; boxing would only obscure the fields
 pub enum StarmapCommand {
     /// Print apparent topocentric positions of every catalogue star and the bodies.
     Positions {

@@ -311,7 +311,7 @@ fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32
         scene.push(Shape::Circle { cx: x, cy: y, r: r * 2.2 }, Paint::Fill(Color::of(theme.planet, 0.18)));
         scene.push(Shape::Circle { cx: x, cy: y, r }, Paint::Fill(c));
         let title = planet_name(body, spanish);
-        scene.text(layout(Font::Sans, &title, label, label * 0.1), x, y + r * 2.2 + label, Color::of(theme.planet, 0.85));
+        scene.text(layout(Font::Sans, title, label, label * 0.1), x, y + r * 2.2 + label, Color::of(theme.planet, 0.85));
     }
     let sun = sky.body_enu(Body::Sun);
     if sun[2] > 0.0 {
