@@ -172,3 +172,30 @@ fn invalid_options_are_refused_before_rendering() {
     let err = render_png_preview(&o, 300).unwrap_err();
     assert!(err.to_string().contains("theme"), "{err}");
 }
+
+#[test]
+fn every_theme_and_size_renders_at_the_edges_of_the_supported_range() {
+    let cases = [
+        (90.0, 180.0, "1800-01-01T00:00:00Z"),
+        (-90.0, -180.0, "2200-12-31T23:59:59Z"),
+        (0.0, 0.0, "2024-04-08T18:20:00Z"), // near new Moon (eclipse day)
+        (51.5, -0.1, "2024-09-18T02:30:00Z"), // full Moon
+    ];
+    let mut combos = Vec::new();
+    for theme in cielo_starmap::themes() {
+        for case in cases {
+            combos.push((theme.id.clone(), "a4", case));
+        }
+    }
+    for (i, size) in cielo_starmap::sizes().iter().enumerate() {
+        combos.push(("classic-dark".to_owned(), size.id, cases[i % cases.len()]));
+    }
+    for (theme, size, (lat, lon, at)) in combos {
+        let mut o = StarmapOptions::new(lat, lon, at.parse().unwrap());
+        o.theme = theme.clone();
+        o.size = size.into();
+        o.bleed_mm = 3.0;
+        let img = decode(&render_png_preview(&o, 160).unwrap());
+        assert_eq!(img.w.max(img.h), 160, "{theme} {size} {at}");
+    }
+}
