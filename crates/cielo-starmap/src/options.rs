@@ -130,7 +130,11 @@ pub struct FieldError {
 
 /// Everything that defines one poster. Build it, call [`StarmapOptions::validate`],
 /// then render with [`crate::render_png_preview`] or [`crate::render_print`].
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serde-ready for a cart line or a query string: only `lat`, `lon` and `at` (RFC 3339)
+/// are required, the rest take the defaults of [`StarmapOptions::new`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StarmapOptions {
     /// Geodetic latitude in degrees, north positive.
     pub lat: f64,
@@ -139,27 +143,56 @@ pub struct StarmapOptions {
     /// The moment of the sky (see [`instant_from_local`] for a local date and time).
     pub at: jiff::Timestamp,
     /// IANA time zone used to print the local date and time (`None`: UTC).
+    #[serde(default)]
     pub tz: Option<String>,
     /// Place name printed on the poster, e.g. `Madrid, España`.
+    #[serde(default)]
     pub place: Option<String>,
     /// Theme id, see [`themes`].
+    #[serde(default = "defaults::theme")]
     pub theme: String,
     /// Size id, see [`sizes`].
+    #[serde(default = "defaults::size")]
     pub size: String,
     /// Resolution of raster output in dots per inch (72..=600).
+    #[serde(default = "defaults::dpi")]
     pub dpi: u32,
     /// Bleed added on each side, millimetres (0..=10).
+    #[serde(default)]
     pub bleed_mm: f64,
     /// Title (default "THE NIGHT SKY" / "EL CIELO NOCTURNO"; an empty string prints none).
+    #[serde(default)]
     pub title: Option<String>,
     /// Personal message under the title.
+    #[serde(default)]
     pub message: Option<String>,
     /// Language of the poster's fixed words: `en` or `es` (see [`LANGUAGES`]).
+    #[serde(default = "defaults::language")]
     pub language: String,
     /// Draw constellation names.
+    #[serde(default = "defaults::yes")]
     pub constellation_names: bool,
     /// Draw the altitude/azimuth grid.
+    #[serde(default = "defaults::yes")]
     pub grid: bool,
+}
+
+mod defaults {
+    pub(super) fn theme() -> String {
+        "classic-dark".into()
+    }
+    pub(super) fn size() -> String {
+        "24x36in".into()
+    }
+    pub(super) fn dpi() -> u32 {
+        300
+    }
+    pub(super) fn language() -> String {
+        "en".into()
+    }
+    pub(super) fn yes() -> bool {
+        true
+    }
 }
 
 impl StarmapOptions {
@@ -172,13 +205,13 @@ impl StarmapOptions {
             at,
             tz: None,
             place: None,
-            theme: "classic-dark".into(),
-            size: "24x36in".into(),
-            dpi: 300,
+            theme: defaults::theme(),
+            size: defaults::size(),
+            dpi: defaults::dpi(),
             bleed_mm: 0.0,
             title: None,
             message: None,
-            language: "en".into(),
+            language: defaults::language(),
             constellation_names: true,
             grid: true,
         }
@@ -324,6 +357,17 @@ mod tests {
         let mut o = opts();
         o.bleed_mm = 3.0;
         assert_eq!(o.print_pixels(), (7271, 10871));
+    }
+
+    #[test]
+    fn options_deserialize_from_json_with_defaults() {
+        let o: StarmapOptions =
+            serde_json::from_str(r#"{"lat": 40.4168, "lon": -3.7038, "at": "2024-08-12T22:30:00Z", "theme": "colour"}"#)
+                .unwrap();
+        assert_eq!(o, StarmapOptions { theme: "colour".into(), ..opts() });
+        let back: StarmapOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        assert!(serde_json::from_str::<StarmapOptions>(r#"{"lat": 1, "lon": 2, "at": "x"}"#).is_err());
     }
 
     #[test]

@@ -68,8 +68,9 @@ pub fn render_png_preview(opts: &StarmapOptions, max_px: u32) -> Result<Vec<u8>,
     let units_per_mm = f64::from(opts.dpi) / 25.4 * scale;
     let scene = build(opts, units_per_mm, w as f32, h as f32)?;
     let mut out = Vec::with_capacity((w * h / 4) as usize);
-    // Few, larger bands: at preview size the band count, not the pixels, costs time.
-    write_png(&scene, w, h, opts.dpi, h.div_ceil(4).max(16), threads(), &mut out, None)?;
+    // A dozen bands: the disc's bands cost several times the margins', so smaller
+    // pieces keep both cores busy to the end; more would only add per-band overhead.
+    write_png(&scene, w, h, opts.dpi, h.div_ceil(12).max(16), threads(), &mut out, None)?;
     Ok(out)
 }
 
