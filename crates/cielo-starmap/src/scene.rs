@@ -422,9 +422,15 @@ impl TextBlock {
             lines.push((line, text, size * 1.45));
         }
         if let Some(msg) = opts.message.as_deref().filter(|m| !m.trim().is_empty()) {
-            let size = 0.021 * w;
-            for l in wrap(Font::Serif, msg.trim(), size, 0.7 * w).into_iter().take(4) {
-                lines.push((l, text, size * 1.5));
+            // Up to four lines; a longer message gets a smaller type rather than cut.
+            let mut size = 0.021 * w;
+            let mut wrapped = wrap(Font::Serif, msg.trim(), size, 0.7 * w);
+            while wrapped.len() > 4 && size > 0.011 * w {
+                size *= 0.92;
+                wrapped = wrap(Font::Serif, msg.trim(), size, 0.76 * w);
+            }
+            for (i, l) in wrapped.into_iter().enumerate() {
+                lines.push((l, text, if i == 0 { size * 2.1 } else { size * 1.5 }));
             }
         }
         let small = 0.0155 * w;
