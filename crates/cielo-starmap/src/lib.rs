@@ -1,7 +1,7 @@
 //! Cielo star maps: the sky over a place at a moment, and the poster that shows it.
 //!
 //! The astronomy reproduces the reference computation (Skyfield with JPL DE440 and
-//! the Hipparcos new reduction) to well inside 0.1 arcminute; see [`positions`]. The
+//! the Hipparcos new reduction) to well inside 0.1 arcminute; see [`positions()`]. The
 //! poster is drawn by one renderer for preview and print.
 #![warn(missing_docs)]
 
