@@ -64,7 +64,7 @@ echo "# preview 1200x1800 in-process: $PREVIEW_JSON" >&2
 PEER_PRINT_MS=null; PEER_PREVIEW_MS=null; PEER_RSS=null; RATIO=null
 if [ -z "${SKIP_PEER:-}" ] && [ -d "$PEER_SRC" ] && command -v node >/dev/null; then
   # The peer folder is read-only here: run a copy (node_modules cached between runs).
-  PEER="${PEER_WORK:-${TMPDIR:-/tmp}/cielo-starmap-peer}"
+  PEER="${PEER_WORK:-$CARGO_TARGET_DIR/starmap-peer}"
   mkdir -p "$PEER"
   cp "$PEER_SRC"/{package.json,package-lock.json,render.mjs,resize.mjs,run.sh} "$PEER"/
   echo "# running the Node peer" >&2
