@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Star maps: sky positions and poster rendering (no database needed).
+    Starmap {
+        #[command(subcommand)]
+        command: cielo_starmap::cli::StarmapCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,6 +67,16 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Star-map commands are pure computation: no settings, database or runtime.
+    if let Command::Starmap { command } = cli.command {
+        return match cielo_starmap::cli::run(command) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mut settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -103,6 +118,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             println!("database {} is up to date ({} pending)", db.url(), status.pending.len());
             Ok(())
         }
+        Command::Starmap { .. } => unreachable!("handled before the runtime starts"),
         Command::Admin { command: AdminCommand::Create { email, password_stdin: _ } } => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;

@@ -1,0 +1,378 @@
+//! What a customer chooses for a poster, its validation, and the catalogues of themes
+//! and sizes.
+
+use std::sync::OnceLock;
+
+use crate::Error;
+
+const THEMES_JSON: &str = include_str!("../data/themes.json");
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 60;
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 240;
+/// Longest place name, in characters.
+pub const MAX_PLACE_CHARS: usize = 80;
+
+/// An sRGB colour as `#rrggbb` in the theme data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rgb(pub u8, pub u8, pub u8);
+
+impl<'de> serde::Deserialize<'de> for Rgb {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let hex = s.strip_prefix('#').filter(|h| h.len() == 6).ok_or_else(|| serde::de::Error::custom("colour must be #rrggbb"))?;
+        let v = u32::from_str_radix(hex, 16).map_err(serde::de::Error::custom)?;
+        Ok(Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8))
+    }
+}
+
+/// A poster theme: colours and a few weights, defined as data in `data/themes.json`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct Theme {
+    /// Identifier used in options and on the command line, e.g. `classic-dark`.
+    pub id: String,
+    /// Name for people.
+    pub name: String,
+    /// Poster background.
+    pub background: Rgb,
+    /// Sky disc fill.
+    pub disc: Rgb,
+    /// Horizon ring.
+    pub disc_edge: Rgb,
+    /// Thin frame around the poster.
+    pub frame: Rgb,
+    /// Star colour before tinting.
+    pub star: Rgb,
+    /// How much the B−V colour tints the stars, 0..1.
+    pub star_tint: f32,
+    /// Opacity of the halo around bright stars, 0..1.
+    pub glow: f32,
+    /// Constellation lines.
+    pub lines: Rgb,
+    /// Opacity of constellation lines.
+    pub lines_alpha: f32,
+    /// Constellation names.
+    pub names: Rgb,
+    /// Grid lines.
+    pub grid: Rgb,
+    /// Opacity of grid lines.
+    pub grid_alpha: f32,
+    /// Title and main text.
+    pub text: Rgb,
+    /// Secondary text (date, coordinates, compass points).
+    pub text_muted: Rgb,
+    /// Lit part of the Moon.
+    pub moon: Rgb,
+    /// Unlit part of the Moon.
+    pub moon_dark: Rgb,
+    /// Planets.
+    pub planet: Rgb,
+}
+
+/// All themes, in the order a shop would list them.
+pub fn themes() -> &'static [Theme] {
+    static T: OnceLock<Vec<Theme>> = OnceLock::new();
+    T.get_or_init(|| serde_json::from_str(THEMES_JSON).expect("embedded themes.json is valid"))
+}
+
+/// Find a theme by id.
+pub fn theme(id: &str) -> Option<&'static Theme> {
+    themes().iter().find(|t| t.id == id)
+}
+
+/// A poster size (trim size, without bleed).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PosterSize {
+    /// Identifier used in options and on the command line, e.g. `24x36in`, `a3`.
+    pub id: &'static str,
+    /// Name for people.
+    pub name: &'static str,
+    /// Width in millimetres (portrait).
+    pub width_mm: f64,
+    /// Height in millimetres.
+    pub height_mm: f64,
+}
+
+const IN: f64 = 25.4;
+const SIZES: [PosterSize; 7] = [
+    PosterSize { id: "a4", name: "A4", width_mm: 210.0, height_mm: 297.0 },
+    PosterSize { id: "a3", name: "A3", width_mm: 297.0, height_mm: 420.0 },
+    PosterSize { id: "a2", name: "A2", width_mm: 420.0, height_mm: 594.0 },
+    PosterSize { id: "8x10in", name: "8×10 in", width_mm: 8.0 * IN, height_mm: 10.0 * IN },
+    PosterSize { id: "12x16in", name: "12×16 in", width_mm: 12.0 * IN, height_mm: 16.0 * IN },
+    PosterSize { id: "18x24in", name: "18×24 in", width_mm: 18.0 * IN, height_mm: 24.0 * IN },
+    PosterSize { id: "24x36in", name: "24×36 in", width_mm: 24.0 * IN, height_mm: 36.0 * IN },
+];
+
+/// All poster sizes.
+pub fn sizes() -> &'static [PosterSize] {
+    &SIZES
+}
+
+/// Find a size by id (case-insensitive).
+pub fn size(id: &str) -> Option<&'static PosterSize> {
+    SIZES.iter().find(|s| s.id.eq_ignore_ascii_case(id))
+}
+
+/// Languages the poster's fixed words (date, compass points, planet and constellation
+/// names, default title) can be printed in.
+pub const LANGUAGES: [&str; 2] = ["en", "es"];
+
+/// One field that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// The option's name (`lat`, `lon`, `at`, `tz`, `theme`, `size`, `title`, ...).
+    pub field: &'static str,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// Everything that defines one poster. Build it, call [`StarmapOptions::validate`],
+/// then render with [`crate::render_png_preview`] or [`crate::render_print`].
+///
+/// Serde-ready for a cart line or a query string: only `lat`, `lon` and `at` (RFC 3339)
+/// are required, the rest take the defaults of [`StarmapOptions::new`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarmapOptions {
+    /// Geodetic latitude in degrees, north positive.
+    pub lat: f64,
+    /// Longitude in degrees, east positive.
+    pub lon: f64,
+    /// The moment of the sky (see [`instant_from_local`] for a local date and time).
+    pub at: jiff::Timestamp,
+    /// IANA time zone used to print the local date and time (`None`: UTC).
+    #[serde(default)]
+    pub tz: Option<String>,
+    /// Place name printed on the poster, e.g. `Madrid, España`.
+    #[serde(default)]
+    pub place: Option<String>,
+    /// Theme id, see [`themes`].
+    #[serde(default = "defaults::theme")]
+    pub theme: String,
+    /// Size id, see [`sizes`].
+    #[serde(default = "defaults::size")]
+    pub size: String,
+    /// Resolution of raster output in dots per inch (72..=600).
+    #[serde(default = "defaults::dpi")]
+    pub dpi: u32,
+    /// Bleed added on each side, millimetres (0..=10).
+    #[serde(default)]
+    pub bleed_mm: f64,
+    /// Title (default "THE NIGHT SKY" / "EL CIELO NOCTURNO"; an empty string prints none).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Personal message under the title.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Language of the poster's fixed words: `en` or `es` (see [`LANGUAGES`]).
+    #[serde(default = "defaults::language")]
+    pub language: String,
+    /// Draw constellation names.
+    #[serde(default = "defaults::yes")]
+    pub constellation_names: bool,
+    /// Draw the altitude/azimuth grid.
+    #[serde(default = "defaults::yes")]
+    pub grid: bool,
+}
+
+mod defaults {
+    pub(super) fn theme() -> String {
+        "classic-dark".into()
+    }
+    pub(super) fn size() -> String {
+        "24x36in".into()
+    }
+    pub(super) fn dpi() -> u32 {
+        300
+    }
+    pub(super) fn language() -> String {
+        "en".into()
+    }
+    pub(super) fn yes() -> bool {
+        true
+    }
+}
+
+impl StarmapOptions {
+    /// Options with the defaults: classic dark theme, 24×36 in, 300 DPI, no bleed,
+    /// constellation names and grid on.
+    pub fn new(lat: f64, lon: f64, at: jiff::Timestamp) -> Self {
+        Self {
+            lat,
+            lon,
+            at,
+            tz: None,
+            place: None,
+            theme: defaults::theme(),
+            size: defaults::size(),
+            dpi: defaults::dpi(),
+            bleed_mm: 0.0,
+            title: None,
+            message: None,
+            language: defaults::language(),
+            constellation_names: true,
+            grid: true,
+        }
+    }
+
+    /// Check every field; on failure, every failing field is listed by name.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut err = |field, message: String| errors.push(FieldError { field, message });
+        if !(-90.0..=90.0).contains(&self.lat) || !self.lat.is_finite() {
+            err("lat", "latitude must be between -90 and 90 degrees".into());
+        }
+        if !(-180.0..=180.0).contains(&self.lon) || !self.lon.is_finite() {
+            err("lon", "longitude must be between -180 and 180 degrees".into());
+        }
+        if crate::time::TimeScales::from_timestamp(self.at).is_err() {
+            err("at", "the date must be between 1800-01-01 and 2200-12-31".into());
+        }
+        if let Some(tz) = &self.tz {
+            if jiff::tz::TimeZone::get(tz).is_err() {
+                err("tz", format!("unknown time zone {tz:?} (use an IANA name such as Europe/Madrid)"));
+            }
+        }
+        if theme(&self.theme).is_none() {
+            let ids: Vec<&str> = themes().iter().map(|t| t.id.as_str()).collect();
+            err("theme", format!("unknown theme {:?}; one of {}", self.theme, ids.join(", ")));
+        }
+        if size(&self.size).is_none() {
+            let ids: Vec<&str> = sizes().iter().map(|s| s.id).collect();
+            err("size", format!("unknown size {:?}; one of {}", self.size, ids.join(", ")));
+        }
+        if !LANGUAGES.contains(&self.language.as_str()) {
+            err("language", format!("unknown language {:?}; one of {}", self.language, LANGUAGES.join(", ")));
+        }
+        if !(72..=600).contains(&self.dpi) {
+            err("dpi", "resolution must be between 72 and 600 DPI".into());
+        }
+        if !(0.0..=10.0).contains(&self.bleed_mm) || !self.bleed_mm.is_finite() {
+            err("bleed_mm", "bleed must be between 0 and 10 mm".into());
+        }
+        for (field, value, max) in [
+            ("title", &self.title, MAX_TITLE_CHARS),
+            ("message", &self.message, MAX_MESSAGE_CHARS),
+            ("place", &self.place, MAX_PLACE_CHARS),
+        ] {
+            if let Some(v) = value {
+                if v.chars().count() > max {
+                    err(field, format!("at most {max} characters"));
+                }
+                if v.chars().any(|c| c.is_control() && c != '\n') {
+                    err(field, "must not contain control characters".into());
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// [`StarmapOptions::validate`] folded into this crate's [`Error`].
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        self.validate().map_err(Error::Validation)
+    }
+
+    /// The chosen theme (falls back to the first one if unknown; validate first).
+    pub fn theme_data(&self) -> &'static Theme {
+        theme(&self.theme).unwrap_or(&themes()[0])
+    }
+
+    /// The chosen size (falls back to 24×36 in if unknown; validate first).
+    pub fn size_data(&self) -> &'static PosterSize {
+        size(&self.size).unwrap_or(&SIZES[6])
+    }
+
+    /// Whether the fixed words are Spanish.
+    pub(crate) fn spanish(&self) -> bool {
+        self.language == "es"
+    }
+
+    /// Pixel size of the print at the chosen DPI, bleed included.
+    pub fn print_pixels(&self) -> (u32, u32) {
+        let s = self.size_data();
+        let px = |mm: f64| ((mm + 2.0 * self.bleed_mm) / IN * f64::from(self.dpi)).round() as u32;
+        (px(s.width_mm), px(s.height_mm))
+    }
+}
+
+/// The instant of a local date and time in an IANA zone, e.g.
+/// `instant_from_local("2024-08-13T00:30", "Europe/Madrid")`. In a repeated hour the
+/// earlier instant is taken; a skipped hour moves forward, as clocks do.
+pub fn instant_from_local(local: &str, tz: &str) -> Result<jiff::Timestamp, Error> {
+    let dt: jiff::civil::DateTime = local
+        .parse()
+        .map_err(|e| Error::Invalid { field: "local_time", message: format!("not a local date and time: {e}") })?;
+    let zone = jiff::tz::TimeZone::get(tz)
+        .map_err(|_| Error::Invalid { field: "tz", message: format!("unknown time zone {tz:?}") })?;
+    let zoned = zone
+        .to_ambiguous_zoned(dt)
+        .compatible()
+        .map_err(|e| Error::Invalid { field: "local_time", message: e.to_string() })?;
+    Ok(zoned.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> StarmapOptions {
+        StarmapOptions::new(40.4168, -3.7038, "2024-08-12T22:30:00Z".parse().unwrap())
+    }
+
+    #[test]
+    fn default_options_are_valid() {
+        assert_eq!(opts().validate(), Ok(()));
+    }
+
+    #[test]
+    fn validation_names_every_failing_field() {
+        let mut o = opts();
+        o.lat = 91.0;
+        o.lon = -181.0;
+        o.at = "1799-06-01T00:00:00Z".parse().unwrap();
+        o.theme = "neon".into();
+        o.size = "a9".into();
+        o.title = Some("x".repeat(61));
+        o.tz = Some("Mars/Olympus".into());
+        let fields: Vec<&str> = o.validate().unwrap_err().iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["lat", "lon", "at", "tz", "theme", "size", "title"]);
+    }
+
+    #[test]
+    fn there_are_at_least_four_themes_and_the_seven_sizes() {
+        assert!(themes().len() >= 4);
+        let ids: Vec<&str> = sizes().iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["a4", "a3", "a2", "8x10in", "12x16in", "18x24in", "24x36in"]);
+    }
+
+    #[test]
+    fn a_24x36_print_at_300_dpi_is_7200_by_10800_pixels() {
+        assert_eq!(opts().print_pixels(), (7200, 10800));
+        let mut o = opts();
+        o.bleed_mm = 3.0;
+        assert_eq!(o.print_pixels(), (7271, 10871));
+    }
+
+    #[test]
+    fn options_deserialize_from_json_with_defaults() {
+        let o: StarmapOptions =
+            serde_json::from_str(r#"{"lat": 40.4168, "lon": -3.7038, "at": "2024-08-12T22:30:00Z", "theme": "colour"}"#)
+                .unwrap();
+        assert_eq!(o, StarmapOptions { theme: "colour".into(), ..opts() });
+        let back: StarmapOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+        assert!(serde_json::from_str::<StarmapOptions>(r#"{"lat": 1, "lon": 2, "at": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn local_time_in_a_zone_becomes_the_right_instant() {
+        let t = instant_from_local("2024-08-13T00:30", "Europe/Madrid").unwrap();
+        assert_eq!(t, "2024-08-12T22:30:00Z".parse().unwrap());
+    }
+}
