@@ -213,10 +213,11 @@ impl Orders {
     pub async fn create_cart(&self, owner: Option<CustomerId>, input: NewCart) -> Result<Cart> {
         let currency = input.currency.unwrap_or(self.pricing.currency);
         let id = CartId::new();
-        let mut tx = self.db.begin_write().await?;
-        store::insert_cart(&mut tx, id, owner, currency, Timestamp::now()).await?;
-        tx.commit().await?;
-        self.get_cart(id, owner).await
+        let now = Timestamp::now();
+        // One statement, so no transaction: the cheapest durable write there is.
+        store::insert_cart(&mut *self.db.pool().acquire().await?, id, owner, currency, now).await?;
+        let row = store::CartRow { id, customer_id: owner, currency, status: CartStatus::Open, order_id: None, created_at: now, updated_at: now };
+        self.priced(row, Vec::new(), &Default::default())
     }
 
     /// A cart with current prices. Someone else's cart is "not found".
@@ -232,6 +233,16 @@ impl Orders {
         let mut conn = self.db.pool().acquire().await?;
         let sale = self.catalog.variants_for_sale(&mut conn, &ids).await?;
         drop(conn);
+        self.priced(row, lines, &sale)
+    }
+
+    /// Prices `lines` with catalog data already read.
+    fn priced(
+        &self,
+        row: store::CartRow,
+        lines: Vec<store::LineRow>,
+        sale: &std::collections::HashMap<cielo_catalog::VariantId, cielo_catalog::SaleVariant>,
+    ) -> Result<Cart> {
         let mut priced = Vec::with_capacity(lines.len());
         let mut subtotal = Money::zero(row.currency);
         for l in lines {
@@ -295,7 +306,12 @@ impl Orders {
         if row.status != CartStatus::Open {
             return Err(Error::CartCompleted);
         }
-        let sale = self.catalog.variants_for_sale(&mut tx, &[input.variant_id]).await?;
+        // Read every line and price them all in this transaction, so the answer
+        // needs no second round of reads after the commit.
+        let mut lines = store::cart_lines(&mut **tx, id).await?;
+        let mut ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+        ids.push(input.variant_id);
+        let sale = self.catalog.variants_for_sale(&mut tx, &ids).await?;
         let variant = sale
             .get(&input.variant_id)
             .filter(|v| v.published)
@@ -307,25 +323,30 @@ impl Orders {
             )]));
         }
         let options_key = canonical_options(&input.options);
-        let existing = store::find_line(&mut tx, id, input.variant_id, &options_key).await?;
-        let quantity = existing.as_ref().map(|l| l.quantity).unwrap_or(0) + input.quantity;
+        let existing = lines.iter().position(|l| l.variant_id == input.variant_id && l.options_key == options_key);
+        let quantity = existing.map(|i| lines[i].quantity).unwrap_or(0) + input.quantity;
         if quantity > MAX_QUANTITY {
             return Err(Error::Invalid(vec![FieldError::new("quantity", format!("a line holds at most {MAX_QUANTITY}"))]));
         }
         check_stock(variant, quantity)?;
         let now = Timestamp::now();
         match existing {
-            Some(line) => store::set_line_quantity(&mut tx, id, line.id, quantity, now).await?,
+            Some(i) => {
+                store::set_line_quantity(&mut tx, id, lines[i].id, quantity, now).await?;
+                lines[i].quantity = quantity;
+            }
             None => {
-                if store::cart_lines(&mut **tx, id).await?.len() >= MAX_LINES {
+                if lines.len() >= MAX_LINES {
                     return Err(Error::Invalid(vec![FieldError::new("", format!("a cart holds at most {MAX_LINES} lines"))]));
                 }
-                store::insert_line(&mut tx, id, CartLineId::new(), input.variant_id, input.quantity, &options_key, now).await?;
+                let line_id = CartLineId::new();
+                store::insert_line(&mut tx, id, line_id, input.variant_id, input.quantity, &options_key, now).await?;
+                lines.push(store::LineRow { id: line_id, variant_id: input.variant_id, quantity, options: input.options.clone(), options_key });
             }
         };
         store::touch_cart(&mut tx, id, now).await?;
         tx.commit().await?;
-        self.get_cart(id, caller).await
+        self.priced(store::CartRow { updated_at: now, ..row }, lines, &sale)
     }
 
     /// Sets a line's quantity.
