@@ -10,8 +10,10 @@ use std::time::Duration;
 pub struct JobsSettings {
     /// Jobs one worker process runs at the same time.
     pub concurrency: usize,
-    /// Extra jobs a worker claims ahead of free slots, so claims come in
-    /// batches (one commit for many jobs). 0 claims only for free slots.
+    /// Extra jobs a worker claims ahead of its free slots, so that claims come
+    /// in batches (one commit for many jobs) and a slot that frees up finds
+    /// its next job already claimed. Such a job waits in this worker even if
+    /// another worker is idle: with long jobs and many workers, set it to 0.
     pub prefetch: usize,
     /// How long a claimed job is reserved for its worker before another may
     /// take it (the visibility timeout). Long jobs extend it with a heartbeat.
@@ -47,7 +49,7 @@ impl Default for JobsSettings {
     fn default() -> Self {
         Self {
             concurrency: 10,
-            prefetch: 0,
+            prefetch: 10,
             lease_seconds: 60,
             poll_interval_ms: 1000,
             reap_interval_ms: 5000,

@@ -263,14 +263,24 @@ fn json_list_sql(backend: Backend, param: &str) -> String {
     }
 }
 
-/// Deletes finished jobs that `token` still holds. Returns how many.
-pub(crate) async fn complete(conn: &mut AnyConnection, backend: Backend, token: &str, ids: &[String]) -> Result<u64, sqlx::Error> {
-    let sql = format!(
-        "delete from jobs_job where state = 'running' and lease_token = $1 and id in ({})",
-        json_list_sql(backend, "$2")
-    );
-    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    Ok(sqlx::query(&sql).bind(token).bind(list).execute(&mut *conn).await?.rows_affected())
+/// Deletes finished jobs, each only if its claim (`token`) still holds it,
+/// in one statement whatever the number. Returns how many.
+pub(crate) async fn complete(conn: &mut AnyConnection, backend: Backend, finished: &[(String, String)]) -> Result<u64, sqlx::Error> {
+    let sql = match backend {
+        Backend::Postgres => {
+            "delete from jobs_job j
+             using (select f->>0 as id, f->>1 as token from json_array_elements(cast($1 as json)) f) done
+             where j.id = done.id and j.lease_token = done.token and j.state = 'running'"
+        }
+        Backend::Sqlite => {
+            "delete from jobs_job
+             where state = 'running'
+               and id in (select json_extract(value, '$[0]') from json_each($1))
+               and lease_token = (select json_extract(f.value, '$[1]') from json_each($1) f where json_extract(f.value, '$[0]') = jobs_job.id)"
+        }
+    };
+    let list = serde_json::to_string(finished).unwrap_or_else(|_| "[]".into());
+    Ok(sqlx::query(sql).bind(list).execute(&mut *conn).await?.rows_affected())
 }
 
 /// What becomes of a job that did not succeed.

@@ -26,9 +26,10 @@ create table jobs_job (
     finished_at bigint
 );
 
--- The claim query walks this index: runnable jobs of a queue, best first.
-create index jobs_job_runnable on jobs_job (queue, priority desc, run_at, id) where state = 'pending';
-create index jobs_job_pending_run_at on jobs_job (run_at) where state = 'pending';
+-- Claims walk these indexes: waiting jobs best first, across queues or
+-- within one queue (queues with their own concurrency limit).
+create index jobs_job_runnable on jobs_job (priority desc, run_at, id) where state = 'pending';
+create index jobs_job_runnable_in_queue on jobs_job (queue, priority desc, run_at, id) where state = 'pending';
 -- Expired leases are found here.
 create index jobs_job_leases on jobs_job (leased_until) where state = 'running';
 create index jobs_job_dead on jobs_job (queue, finished_at) where state = 'dead';
