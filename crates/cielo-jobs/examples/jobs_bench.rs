@@ -31,12 +31,17 @@ struct Args {
     callers: usize,
     #[arg(long, default_value_t = 10)]
     concurrency: usize,
-    #[arg(long, default_value_t = 0)]
-    prefetch: usize,
+    /// Default: the crate's default.
+    #[arg(long)]
+    prefetch: Option<usize>,
     #[arg(long, default_value_t = 200)]
     rate: u64,
     #[arg(long, default_value_t = 200)]
     warmup: usize,
+    /// Latency: run the worker in this process (the supported set-up on
+    /// SQLite, whose wake-ups are in-process) instead of a child process.
+    #[arg(long)]
+    in_process: bool,
 }
 
 fn payload(i: usize) -> serde_json::Value {
@@ -152,7 +157,9 @@ async fn drain(a: &Args) -> anyhow::Result<()> {
             Ok(())
         }
     });
-    let settings = JobsSettings { concurrency: a.concurrency, prefetch: a.prefetch, ..Default::default() };
+    let mut settings = JobsSettings { concurrency: a.concurrency, ..Default::default() };
+    settings.prefetch = a.prefetch.unwrap_or(settings.prefetch);
+    let settings_prefetch = settings.prefetch;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let worker = tokio::spawn(Worker::new(db.clone(), Arc::new(registry), settings).run(shutdown.clone()));
@@ -165,7 +172,7 @@ async fn drain(a: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(left == 0, "{left} jobs left after the drain");
     println!(
         "{}",
-        json!({"figure": "drain_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "concurrency": a.concurrency, "prefetch": a.prefetch})
+        json!({"figure": "drain_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "concurrency": a.concurrency, "prefetch": settings_prefetch})
     );
     Ok(())
 }
@@ -174,6 +181,9 @@ async fn latency(a: &Args) -> anyhow::Result<()> {
     use std::io::BufRead;
     let db = connect(&a.database_url).await?;
     clear(&db).await?;
+    if a.in_process {
+        return latency_in_process(a, db).await;
+    }
     let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
         .args(["latency-worker", "--database-url", &a.database_url, "--concurrency", &a.concurrency.to_string()])
@@ -184,18 +194,7 @@ async fn latency(a: &Args) -> anyhow::Result<()> {
     let first = tokio::task::block_in_place(|| lines.next()).transpose()?;
     anyhow::ensure!(first.as_deref() == Some("ready"), "worker did not start");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let total = a.warmup + a.jobs;
-    let period = Duration::from_micros(1_000_000 / a.rate.max(1));
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let started = Instant::now();
-    for i in 0..total {
-        ticker.tick().await;
-        let mut tx = db.begin_write().await?;
-        enqueue(&mut tx, NewJob::new("lat", json!({"i": i, "t": micros(), "warmup": i < a.warmup}))).await?;
-        tx.commit().await?;
-    }
-    let enqueue_s = started.elapsed().as_secs_f64();
+    let achieved = enqueue_at_rate(a, &db).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let left: i64 = sqlx::Row::try_get(&sqlx::query("select count(*) from jobs_job").fetch_one(db.pool()).await?, 0)?;
@@ -209,18 +208,52 @@ async fn latency(a: &Args) -> anyhow::Result<()> {
     tokio::task::block_in_place(|| child.wait())?;
     let mut v: serde_json::Value = serde_json::from_str(&stats)?;
     v["rate_jobs_s"] = json!(a.rate);
-    v["achieved_rate_jobs_s"] = json!((total as f64 / enqueue_s).round());
+    v["achieved_rate_jobs_s"] = json!(achieved);
+    v["worker"] = json!("separate process");
     println!("{v}");
     Ok(())
 }
 
-async fn latency_worker(a: &Args) -> anyhow::Result<()> {
-    let db = connect(&a.database_url).await?;
+/// Enqueues `warmup + jobs` jobs, one per transaction, at a steady rate.
+async fn enqueue_at_rate(a: &Args, db: &Db) -> anyhow::Result<f64> {
+    let total = a.warmup + a.jobs;
+    let period = Duration::from_micros(1_000_000 / a.rate.max(1));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    for i in 0..total {
+        ticker.tick().await;
+        let mut tx = db.begin_write().await?;
+        enqueue(&mut tx, NewJob::new("lat", json!({"i": i, "t": micros(), "warmup": i < a.warmup}))).await?;
+        tx.commit().await?;
+    }
+    Ok((total as f64 / started.elapsed().as_secs_f64()).round())
+}
+
+async fn latency_in_process(a: &Args, db: Db) -> anyhow::Result<()> {
     let samples = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(latency_worker_task(db.clone(), samples.clone(), a.concurrency).run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let achieved = enqueue_at_rate(a, &db).await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while samples.lock().unwrap().len() < a.jobs && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    shutdown.cancel();
+    worker.await??;
+    let mut v = percentiles(&samples.lock().unwrap());
+    v["rate_jobs_s"] = json!(a.rate);
+    v["achieved_rate_jobs_s"] = json!(achieved);
+    v["worker"] = json!("in-process");
+    println!("{v}");
+    Ok(())
+}
+
+fn latency_worker_task(db: Db, samples: Arc<Mutex<Vec<i64>>>, concurrency: usize) -> Worker {
     let mut registry = Registry::new();
-    let s = samples.clone();
     registry.handle("lat", move |_, p| {
-        let s = s.clone();
+        let s = samples.clone();
         async move {
             let started = micros();
             if p["warmup"].as_bool() != Some(true) {
@@ -229,9 +262,27 @@ async fn latency_worker(a: &Args) -> anyhow::Result<()> {
             Ok(())
         }
     });
-    let settings = JobsSettings { concurrency: a.concurrency, ..Default::default() };
+    Worker::new(db, Arc::new(registry), JobsSettings { concurrency, ..Default::default() })
+}
+
+fn percentiles(samples: &[i64]) -> serde_json::Value {
+    let mut v = samples.to_vec();
+    v.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+        (v[idx] as f64 / 1000.0 * 100.0).round() / 100.0
+    };
+    json!({"figure": "latency_ms", "samples": v.len(), "p50": pct(50.0), "p95": pct(95.0), "p99": pct(99.0), "max": pct(100.0)})
+}
+
+async fn latency_worker(a: &Args) -> anyhow::Result<()> {
+    let db = connect(&a.database_url).await?;
+    let samples = Arc::new(Mutex::new(Vec::<i64>::new()));
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(Worker::new(db, Arc::new(registry), settings).run(shutdown.clone()));
+    let worker = tokio::spawn(latency_worker_task(db, samples.clone(), a.concurrency).run(shutdown.clone()));
     println!("ready");
     // The parent closes our stdin when it has seen every job finish.
     tokio::task::spawn_blocking(|| {
@@ -241,18 +292,6 @@ async fn latency_worker(a: &Args) -> anyhow::Result<()> {
     .await?;
     shutdown.cancel();
     worker.await??;
-    let mut v = samples.lock().unwrap().clone();
-    v.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if v.is_empty() {
-            return f64::NAN;
-        }
-        let idx = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
-        (v[idx] as f64 / 1000.0 * 100.0).round() / 100.0
-    };
-    println!(
-        "{}",
-        json!({"figure": "latency_ms", "samples": v.len(), "p50": pct(50.0), "p95": pct(95.0), "p99": pct(99.0), "max": pct(100.0)})
-    );
+    println!("{}", percentiles(&samples.lock().unwrap()));
     Ok(())
 }
