@@ -10,11 +10,15 @@ use std::time::Duration;
 pub struct JobsSettings {
     /// Jobs one worker process runs at the same time.
     pub concurrency: usize,
-    /// Extra jobs a worker claims ahead of its free slots, so that claims come
+    /// Most jobs a worker claims ahead of its free slots, so that claims come
     /// in batches (one commit for many jobs) and a slot that frees up finds
-    /// its next job already claimed. Such a job waits in this worker even if
-    /// another worker is idle: with long jobs and many workers, set it to 0.
+    /// its next job already claimed. The worker claims ahead only as much work
+    /// as it expects to start within `prefetch_horizon_ms` (from the recent
+    /// average job duration), so slow jobs are not hoarded while another
+    /// worker is idle. 0 turns claiming ahead off.
     pub prefetch: usize,
+    /// See `prefetch`.
+    pub prefetch_horizon_ms: u64,
     /// How long a claimed job is reserved for its worker before another may
     /// take it (the visibility timeout). Long jobs extend it with a heartbeat.
     pub lease_seconds: u64,
@@ -49,7 +53,8 @@ impl Default for JobsSettings {
     fn default() -> Self {
         Self {
             concurrency: 10,
-            prefetch: 10,
+            prefetch: 200,
+            prefetch_horizon_ms: 50,
             lease_seconds: 60,
             poll_interval_ms: 1000,
             reap_interval_ms: 5000,

@@ -380,6 +380,22 @@ pub async fn run_pending_with(db: &Db, registry: &Registry, settings: &JobsSetti
 struct Held {
     total: usize,
     by_queue: HashMap<String, usize>,
+    /// Moving average of recent attempt durations, in microseconds.
+    avg_job_micros: Option<f64>,
+}
+
+impl Held {
+    /// Slots plus the jobs worth claiming ahead: as many as the worker
+    /// expects to start within the prefetch horizon, at most `prefetch`.
+    fn capacity(&self, settings: &JobsSettings) -> usize {
+        let slots = settings.concurrency.max(1);
+        let ahead = match self.avg_job_micros {
+            // No estimate yet: one batch's worth, at most.
+            None => slots,
+            Some(avg) => (slots as f64 * settings.prefetch_horizon_ms as f64 * 1000.0 / avg.max(1.0)) as usize,
+        };
+        slots + ahead.min(settings.prefetch)
+    }
 }
 
 /// State shared by the worker's tasks.
@@ -397,9 +413,13 @@ struct Shared {
 }
 
 impl Shared {
-    fn release_hold(&self, queue: &str) {
+    fn release_hold(&self, queue: &str, ran_for: Option<Duration>) {
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(d) = ran_for {
+                let us = d.as_micros() as f64;
+                held.avg_job_micros = Some(held.avg_job_micros.map_or(us, |avg| avg * 0.9 + us * 0.1));
+            }
             held.total -= 1;
             if let Some(n) = held.by_queue.get_mut(queue) {
                 *n -= 1;
@@ -490,19 +510,19 @@ impl Worker {
 
 /// Claims jobs while there is room, hands each to its own task.
 async fn fetch_loop(shared: &Arc<Shared>, job_wake: &Notify, shutdown: &CancellationToken, running: &mut JoinSet<()>) -> Result<(), Error> {
-    let capacity = shared.settings.concurrency.max(1) + shared.settings.prefetch;
     let limited: Vec<(String, usize)> = shared.settings.queues.iter().map(|(q, s)| (q.clone(), s.concurrency)).collect();
     let others = QueueFilter::Except(limited.iter().map(|(q, _)| q.clone()).collect());
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         while running.try_join_next().is_some() {}
+        let capacity = shared.held.lock().unwrap_or_else(|p| p.into_inner()).capacity(&shared.settings);
         let mut claimed = 0;
         let mut full = true;
         let round: Result<(), Error> = async {
             for (queue, limit) in &limited {
                 let free = {
                     let held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
-                    limit.saturating_sub(held.by_queue.get(queue).copied().unwrap_or(0)).min(capacity - held.total)
+                    limit.saturating_sub(held.by_queue.get(queue).copied().unwrap_or(0)).min(capacity.saturating_sub(held.total))
                 };
                 if free > 0 {
                     let jobs = claim_batch(&shared.db, &QueueFilter::Only(queue.clone()), free, shared.settings.lease()).await?;
@@ -511,7 +531,7 @@ async fn fetch_loop(shared: &Arc<Shared>, job_wake: &Notify, shutdown: &Cancella
                     start_jobs(shared, shutdown, running, jobs);
                 }
             }
-            let free = capacity - shared.held.lock().unwrap_or_else(|p| p.into_inner()).total;
+            let free = capacity.saturating_sub(shared.held.lock().unwrap_or_else(|p| p.into_inner()).total);
             if free > 0 {
                 let jobs = claim_batch(&shared.db, &others, free, shared.settings.lease()).await?;
                 full &= jobs.len() == free;
@@ -583,7 +603,7 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
     };
     let Some(_permit) = permit else {
         let _ = shared.done.send(Done::Unstarted { id: job.id.clone(), token: job.token.clone() });
-        shared.release_hold(&job.queue);
+        shared.release_hold(&job.queue, None);
         return;
     };
     // A job that waited in the prefetch buffer for a while gets its lease
@@ -593,7 +613,7 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
         let hb = Heartbeat { db: shared.db.clone(), id: job.id.clone(), token: job.token.clone(), lease };
         if hb.beat().await.is_err() {
             tracing::warn!(job_id = %job.id, "lease lost before the job started; skipping it");
-            shared.release_hold(&job.queue);
+            shared.release_hold(&job.queue, None);
             return;
         }
     }
@@ -605,7 +625,7 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
     shared.metrics.record(&job.queue, elapsed, outcome);
     let _ = shared.done.send(done);
     guard.disarm();
-    shared.release_hold(&job.queue);
+    shared.release_hold(&job.queue, Some(elapsed));
 }
 
 /// When an attempt is aborted at the shutdown timeout, its job goes back to
@@ -629,7 +649,7 @@ impl Drop for ReleaseOnDrop {
                 run_at: Timestamp::now().as_micros(),
                 error: "interrupted by worker shutdown".into(),
             });
-            self.shared.release_hold(&job.queue);
+            self.shared.release_hold(&job.queue, None);
         }
     }
 }
