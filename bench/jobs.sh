@@ -38,7 +38,7 @@ cielo_round() {
     run "$e" enqueue_bulk enqueue-bulk --database-url "$U" --jobs 20000 --batch 1000
     run "$e" enqueue_single enqueue-single --database-url "$U" --jobs 2000 --callers 10
     run "$e" drain_default drain --database-url "$U" --jobs 20000 --concurrency 10
-    run "$e" drain_prefetch190 drain --database-url "$U" --jobs 20000 --concurrency 10 --prefetch 190
+    run "$e" drain_no_prefetch drain --database-url "$U" --jobs 20000 --concurrency 10 --prefetch 0
     if [ "$e" = postgres ]; then
       run "$e" latency latency --database-url "$U" --jobs 2000 --warmup 200 --rate 200
     else
@@ -61,7 +61,7 @@ done
 echo "== medians over $RUNS round(s)" >&2
 median() { jq -s 'sort | .[(length - 1) / 2 | floor]'; }
 printf '| figure | PostgreSQL | SQLite |\n| --- | --- | --- |\n'
-for label in enqueue_bulk enqueue_single drain_default drain_prefetch190; do
+for label in enqueue_bulk enqueue_single drain_default drain_no_prefetch; do
   pg="$(jq -r --arg l "$label" 'select(.engine=="postgres" and .label==$l) | .value' "$OUT/cielo.jsonl" | median)"
   sq="$(jq -r --arg l "$label" 'select(.engine=="sqlite" and .label==$l) | .value' "$OUT/cielo.jsonl" | median)"
   printf '| %s, jobs/s | %s | %s |\n' "$label" "$pg" "$sq"
