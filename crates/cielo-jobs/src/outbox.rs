@@ -26,7 +26,7 @@ pub async fn publish_with_request_id(
     let now = Timestamp::now().as_micros();
     store::insert_event(conn, &id.to_string(), topic, &payload.to_string(), request_id, now).await?;
     store::notify(conn, backend_of(conn), "event").await?;
-    crate::worker::wake_local_workers();
+    crate::worker::wake_local_dispatchers();
     Ok(id)
 }
 
@@ -76,6 +76,9 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
         store::notify(&mut tx, db.backend(), "job").await?;
     }
     tx.commit().await?;
+    if !inserted.is_empty() {
+        crate::worker::wake_local_workers();
+    }
     tracing::debug!(events = events.len(), jobs = inserted.len(), "dispatched outbox events");
     Ok(events.len())
 }

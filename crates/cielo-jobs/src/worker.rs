@@ -22,8 +22,13 @@ use tracing::Instrument;
 static LOCAL_JOB_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 static LOCAL_EVENT_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
+/// A job was written in this process.
 pub(crate) fn wake_local_workers() {
     LOCAL_JOB_WAKE.notify_one();
+}
+
+/// An outbox event was written in this process.
+pub(crate) fn wake_local_dispatchers() {
     LOCAL_EVENT_WAKE.notify_one();
 }
 

@@ -44,6 +44,35 @@ async fn a_running_worker_picks_up_a_new_job_without_waiting_for_its_poll_interv
 }
 
 #[tokio::test]
+async fn a_running_worker_dispatches_a_published_event_and_runs_its_subscriber_promptly() {
+    // Arrange: as above, only a wake-up can explain a pick-up within the deadline.
+    let t = fresh().await;
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut registry = Registry::new();
+    let r = ran.clone();
+    registry.subscribe("order.paid", "notify.confirmation").handle("notify.confirmation", move |ctx, _| {
+        let r = r.clone();
+        async move {
+            assert!(ctx.event_id.is_some());
+            r.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), JobError>(())
+        }
+    });
+    let (shutdown, handle) = start(&t.db, registry, JobsSettings { poll_interval_ms: 60_000, ..fast_settings() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Act
+    let mut tx = t.db.begin_write().await.unwrap();
+    cielo_jobs::publish(&mut tx, "order.paid", json!({"order": "ord_1"})).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Assert
+    wait_until(Duration::from_secs(5), "the subscriber ran", || async { ran.load(Ordering::SeqCst) == 1 }).await;
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn a_queue_never_runs_more_jobs_at_once_than_its_limit() {
     // Arrange
     let t = fresh().await;
