@@ -750,3 +750,23 @@ async fn listen(url: String, job_wake: Arc<Notify>, event_wake: Arc<Notify>, sto
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_claims_ahead_only_the_work_it_can_start_soon() {
+        let settings = JobsSettings { concurrency: 10, prefetch: 200, prefetch_horizon_ms: 50, ..Default::default() };
+        let mut held = Held::default();
+        assert_eq!(held.capacity(&settings), 20, "no estimate yet: one batch ahead");
+        held.avg_job_micros = Some(100.0);
+        assert_eq!(held.capacity(&settings), 210, "fast jobs: up to the prefetch cap");
+        held.avg_job_micros = Some(20_000.0);
+        assert_eq!(held.capacity(&settings), 35, "20 ms jobs: 50 ms of work for 10 slots");
+        held.avg_job_micros = Some(5_000_000.0);
+        assert_eq!(held.capacity(&settings), 10, "slow jobs: nothing ahead");
+        let off = JobsSettings { prefetch: 0, ..settings };
+        assert_eq!(Held::default().capacity(&off), 10);
+    }
+}

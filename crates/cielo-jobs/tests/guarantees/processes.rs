@@ -33,6 +33,34 @@ async fn a_worker_killed_mid_job_leaves_it_to_another_after_the_lease_and_the_ef
 }
 
 #[tokio::test]
+async fn a_job_whose_worker_died_on_its_last_attempt_lands_in_dead_letters() {
+    // Arrange
+    let t = fresh().await;
+    let mut tx = t.db.begin_write().await.unwrap();
+    let id = enqueue(&mut tx, NewJob::new("effect", json!({"key": "k", "hang_on_first_attempt": true})).max_attempts(1))
+        .await
+        .unwrap()
+        .id();
+    tx.commit().await.unwrap();
+    let mut first = Node::start(&t, "worker", "first", 2);
+    wait_until(Duration::from_secs(20), "the job started", || async { count(&t.db, "select count(*) from jobs_test_run").await == 1 }).await;
+
+    // Act
+    first.kill();
+    let _second = Node::start(&t, "worker", "second", 2);
+    wait_until(Duration::from_secs(30), "the job is dead", || async {
+        count(&t.db, "select count(*) from jobs_job where state = 'dead'").await == 1
+    })
+    .await;
+
+    // Assert
+    let job = cielo_jobs::show_job(&t.db, &id).await.unwrap();
+    assert!(job.last_error.unwrap().contains("lease expired"));
+    assert_eq!(count(&t.db, "select count(*) from jobs_test_run").await, 1, "not run again after its last attempt");
+    assert_eq!(count(&t.db, "select count(*) from jobs_test_effect").await, 0);
+}
+
+#[tokio::test]
 async fn two_worker_processes_never_run_the_same_job_at_the_same_time() {
     if !postgres_only("two_worker_processes_never_run_the_same_job_at_the_same_time") {
         return;

@@ -167,3 +167,23 @@ async fn a_permanent_error_or_a_panic_is_handled_without_losing_the_job() {
     assert_eq!(panics.state, cielo_jobs::JobState::Pending, "a panic is a failed attempt, retried later");
     assert!(panics.last_error.unwrap().contains("bug in handler"));
 }
+
+#[tokio::test]
+async fn a_job_without_a_handler_is_retried_not_lost_and_a_handler_can_ask_for_a_delay() {
+    let t = fresh().await;
+    let mut registry = Registry::new();
+    registry.handle("rate-limited", |_, _| async { Err::<(), _>(JobError::retry_after("429 from the lab", std::time::Duration::from_secs(120))) });
+    let mut tx = t.db.begin_write().await.unwrap();
+    let orphan = enqueue(&mut tx, NewJob::new("nobody-handles-this", json!({}))).await.unwrap().id();
+    let limited = enqueue(&mut tx, NewJob::new("rate-limited", json!({}))).await.unwrap().id();
+    tx.commit().await.unwrap();
+
+    let before = Timestamp::now();
+    assert_eq!(run_pending(&t.db, &registry).await.unwrap(), 2);
+
+    let orphan = cielo_jobs::show_job(&t.db, &orphan).await.unwrap();
+    assert_eq!(orphan.state, cielo_jobs::JobState::Pending);
+    assert!(orphan.last_error.unwrap().contains("no handler"));
+    let limited = cielo_jobs::show_job(&t.db, &limited).await.unwrap();
+    assert!(limited.run_at >= before.plus_seconds(119), "the handler's delay wins over the backoff");
+}
