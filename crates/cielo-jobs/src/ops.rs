@@ -102,14 +102,8 @@ pub struct JobPage {
 pub async fn list_jobs(db: &Db, filter: &JobFilter) -> Result<JobPage, Error> {
     let limit = filter.limit.unwrap_or(50).clamp(1, 500) as i64;
     let mut conn = db.pool().acquire().await?;
-    let rows = store::list_jobs(
-        &mut conn,
-        filter.queue.as_deref(),
-        filter.state.map(|s| s.as_str()),
-        filter.cursor.as_deref(),
-        limit + 1,
-    )
-    .await?;
+    let rows =
+        store::list_jobs(&mut conn, filter.queue.as_deref(), filter.state.map(|s| s.as_str()), filter.cursor.as_deref(), limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let jobs = rows.into_iter().take(limit as usize).map(JobView::from_row).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if more { jobs.last().map(|j| j.id.to_string()) } else { None };
@@ -118,11 +112,8 @@ pub async fn list_jobs(db: &Db, filter: &JobFilter) -> Result<JobPage, Error> {
 
 /// The dead letters, optionally of one queue.
 pub async fn dead_letters(db: &Db, queue: Option<&str>, cursor: Option<&str>, limit: Option<u32>) -> Result<JobPage, Error> {
-    list_jobs(
-        db,
-        &JobFilter { queue: queue.map(str::to_string), state: Some(JobState::Dead), cursor: cursor.map(str::to_string), limit },
-    )
-    .await
+    list_jobs(db, &JobFilter { queue: queue.map(str::to_string), state: Some(JobState::Dead), cursor: cursor.map(str::to_string), limit })
+        .await
 }
 
 /// One job.

@@ -57,8 +57,7 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
     let now = Timestamp::now().as_micros();
     let mut jobs = Vec::new();
     for event in &events {
-        let payload: serde_json::Value =
-            serde_json::from_str(&event.payload).map_err(|_| Error::MalformedPayload(event.id.clone()))?;
+        let payload: serde_json::Value = serde_json::from_str(&event.payload).map_err(|_| Error::MalformedPayload(event.id.clone()))?;
         for sub in registry.subscribers(&event.topic) {
             let mut job = NewJob::new(sub.kind.clone(), payload.clone())
                 .queue(sub.queue.clone())

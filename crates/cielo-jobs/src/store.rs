@@ -315,7 +315,13 @@ pub(crate) async fn fail(conn: &mut AnyConnection, f: &Failure<'_>, now: i64) ->
 
 /// Gives jobs back to the queue without counting the attempt (claimed but
 /// never started, e.g. at shutdown).
-pub(crate) async fn release_unstarted(conn: &mut AnyConnection, backend: Backend, token: &str, ids: &[String], now: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn release_unstarted(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    token: &str,
+    ids: &[String],
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "update jobs_job set state = 'pending', attempts = attempts - 1, lease_token = null, leased_until = null, updated_at = $3
          where state = 'running' and lease_token = $1 and id in ({})",
@@ -327,16 +333,14 @@ pub(crate) async fn release_unstarted(conn: &mut AnyConnection, backend: Backend
 
 /// Extends a running job's lease. Zero rows: the lease was lost.
 pub(crate) async fn extend_lease(conn: &mut AnyConnection, id: &str, token: &str, leased_until: i64, now: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "update jobs_job set leased_until = $3, updated_at = $4 where id = $1 and lease_token = $2 and state = 'running'",
-    )
-    .bind(id)
-    .bind(token)
-    .bind(leased_until)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    Ok(sqlx::query("update jobs_job set leased_until = $3, updated_at = $4 where id = $1 and lease_token = $2 and state = 'running'")
+        .bind(id)
+        .bind(token)
+        .bind(leased_until)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }
 
 /// Returns jobs whose lease ran out (their worker died or hung) to the queue,
@@ -446,16 +450,14 @@ pub(crate) async fn insert_event(
     request_id: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into jobs_event (id, topic, payload, request_id, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)",
-    )
-    .bind(id)
-    .bind(topic)
-    .bind(payload)
-    .bind(request_id.map(str::to_string))
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("insert into jobs_event (id, topic, payload, request_id, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)")
+        .bind(id)
+        .bind(topic)
+        .bind(payload)
+        .bind(request_id.map(str::to_string))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -474,20 +476,18 @@ pub(crate) async fn lock_undispatched_events(conn: &mut AnyConnection, backend: 
         Backend::Postgres => " for update skip locked",
         Backend::Sqlite => "",
     };
-    let sql = format!(
-        "select id, topic, payload, request_id from jobs_event where dispatched_at is null order by created_at, id limit $1{lock}"
-    );
+    let sql =
+        format!("select id, topic, payload, request_id from jobs_event where dispatched_at is null order by created_at, id limit $1{lock}");
     let rows = sqlx::query(&sql).bind(limit).fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|r| Ok(EventRow { id: col(r, "id")?, topic: col(r, "topic")?, payload: col(r, "payload")?, request_id: col(r, "request_id")? }))
+        .map(|r| {
+            Ok(EventRow { id: col(r, "id")?, topic: col(r, "topic")?, payload: col(r, "payload")?, request_id: col(r, "request_id")? })
+        })
         .collect()
 }
 
 pub(crate) async fn mark_dispatched(conn: &mut AnyConnection, backend: Backend, ids: &[String], now: i64) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "update jobs_event set dispatched_at = $1, updated_at = $1 where id in ({})",
-        json_list_sql(backend, "$2")
-    );
+    let sql = format!("update jobs_event set dispatched_at = $1, updated_at = $1 where id in ({})", json_list_sql(backend, "$2"));
     let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     sqlx::query(&sql).bind(now).bind(list).execute(&mut *conn).await?;
     Ok(())
@@ -505,7 +505,13 @@ pub(crate) async fn delete_old_events(conn: &mut AnyConnection, before: i64) -> 
 
 /// Creates the schedule's row if missing, starting from `initial_tick` (so a
 /// new entry waits for its next tick instead of firing at once).
-pub(crate) async fn ensure_schedule(conn: &mut AnyConnection, name: &str, cron: &str, initial_tick: i64, now: i64) -> Result<(), sqlx::Error> {
+pub(crate) async fn ensure_schedule(
+    conn: &mut AnyConnection,
+    name: &str,
+    cron: &str,
+    initial_tick: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into jobs_schedule (name, cron, last_tick, created_at, updated_at) values ($1, $2, $3, $4, $4)
          on conflict (name) do update set cron = excluded.cron, updated_at = excluded.updated_at

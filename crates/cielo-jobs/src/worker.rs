@@ -234,7 +234,8 @@ async fn run_attempt(db: &Db, registry: &Registry, job: &Claimed, lease: Duratio
     let Some(handler) = registry.handlers.get(&job.kind).cloned() else {
         return Err(JobError::retry(format!("no handler is registered for job kind {}", job.kind)));
     };
-    let payload: serde_json::Value = serde_json::from_str(&job.payload).map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
+    let payload: serde_json::Value =
+        serde_json::from_str(&job.payload).map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
     let id = JobId::parse(&job.id).map_err(|e| JobError::permanent(format!("malformed job id: {e}")))?;
     let ctx = JobContext {
         id,
@@ -264,10 +265,22 @@ fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 /// What to write after an attempt.
 #[derive(Debug)]
 enum Done {
-    Succeeded { id: String, token: String },
-    Failed { id: String, token: String, state: &'static str, run_at: i64, error: String },
+    Succeeded {
+        id: String,
+        token: String,
+    },
+    Failed {
+        id: String,
+        token: String,
+        state: &'static str,
+        run_at: i64,
+        error: String,
+    },
     /// Claimed but never started: back to the queue, attempt not counted.
-    Unstarted { id: String, token: String },
+    Unstarted {
+        id: String,
+        token: String,
+    },
 }
 
 fn outcome_of(job: &Claimed, result: Result<(), JobError>, settings: &JobsSettings) -> (Done, AttemptOutcome) {

@@ -56,10 +56,11 @@ async fn each_subscriber_gets_exactly_one_job_per_event_carrying_the_event_id() 
     let ev = Some(event.to_string());
     assert_eq!(
         seen,
-        vec![
-            ("notify.confirmation".to_string(), ev.clone(), json!("ord_1")),
-            ("render.artwork".to_string(), ev, json!("ord_1")),
-        ]
+        vec![("notify.confirmation".to_string(), ev.clone(), json!("ord_1")), ("render.artwork".to_string(), ev, json!("ord_1")),]
     );
-    assert_eq!(count(&t.db, "select count(*) from jobs_event where dispatched_at is null").await, 0, "an event without subscribers is dispatched too");
+    assert_eq!(
+        count(&t.db, "select count(*) from jobs_event where dispatched_at is null").await,
+        0,
+        "an event without subscribers is dispatched too"
+    );
 }

@@ -37,13 +37,12 @@ async fn a_job_whose_worker_died_on_its_last_attempt_lands_in_dead_letters() {
     // Arrange
     let t = fresh().await;
     let mut tx = t.db.begin_write().await.unwrap();
-    let id = enqueue(&mut tx, NewJob::new("effect", json!({"key": "k", "hang_on_first_attempt": true})).max_attempts(1))
-        .await
-        .unwrap()
-        .id();
+    let id =
+        enqueue(&mut tx, NewJob::new("effect", json!({"key": "k", "hang_on_first_attempt": true})).max_attempts(1)).await.unwrap().id();
     tx.commit().await.unwrap();
     let mut first = Node::start(&t, "worker", "first", 2);
-    wait_until(Duration::from_secs(20), "the job started", || async { count(&t.db, "select count(*) from jobs_test_run").await == 1 }).await;
+    wait_until(Duration::from_secs(20), "the job started", || async { count(&t.db, "select count(*) from jobs_test_run").await == 1 })
+        .await;
 
     // Act
     first.kill();

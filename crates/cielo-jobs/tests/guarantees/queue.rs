@@ -172,7 +172,9 @@ async fn a_permanent_error_or_a_panic_is_handled_without_losing_the_job() {
 async fn a_job_without_a_handler_is_retried_not_lost_and_a_handler_can_ask_for_a_delay() {
     let t = fresh().await;
     let mut registry = Registry::new();
-    registry.handle("rate-limited", |_, _| async { Err::<(), _>(JobError::retry_after("429 from the lab", std::time::Duration::from_secs(120))) });
+    registry.handle("rate-limited", |_, _| async {
+        Err::<(), _>(JobError::retry_after("429 from the lab", std::time::Duration::from_secs(120)))
+    });
     let mut tx = t.db.begin_write().await.unwrap();
     let orphan = enqueue(&mut tx, NewJob::new("nobody-handles-this", json!({}))).await.unwrap().id();
     let limited = enqueue(&mut tx, NewJob::new("rate-limited", json!({}))).await.unwrap().id();

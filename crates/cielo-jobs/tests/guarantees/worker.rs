@@ -6,7 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-fn start(db: &cielo_db::Db, registry: Registry, settings: JobsSettings) -> (CancellationToken, tokio::task::JoinHandle<Result<(), cielo_jobs::Error>>) {
+fn start(
+    db: &cielo_db::Db,
+    registry: Registry,
+    settings: JobsSettings,
+) -> (CancellationToken, tokio::task::JoinHandle<Result<(), cielo_jobs::Error>>) {
     let shutdown = CancellationToken::new();
     let worker = Worker::new(db.clone(), Arc::new(registry), settings);
     let handle = tokio::spawn(worker.run(shutdown.clone()));
@@ -191,9 +195,13 @@ async fn metrics_show_depth_age_and_dead_letters_per_queue() {
     enqueue(&mut tx, NewJob::new("waits", json!({})).queue("mail").run_at(old)).await.unwrap();
     enqueue(&mut tx, NewJob::new("fails", json!({})).queue("render").priority(100)).await.unwrap();
     tx.commit().await.unwrap();
-    let (shutdown, handle) = start(&t.db, registry, JobsSettings { queues: [("mail".to_string(), QueueSettings { concurrency: 0 })].into(), ..fast_settings() });
+    let (shutdown, handle) =
+        start(&t.db, registry, JobsSettings { queues: [("mail".to_string(), QueueSettings { concurrency: 0 })].into(), ..fast_settings() });
     let worker_metrics = Arc::new(cielo_jobs::JobMetrics::default());
-    wait_until(Duration::from_secs(5), "the failing job is dead", || async { count(&t.db, "select count(*) from jobs_job where state = 'dead'").await == 1 }).await;
+    wait_until(Duration::from_secs(5), "the failing job is dead", || async {
+        count(&t.db, "select count(*) from jobs_job where state = 'dead'").await == 1
+    })
+    .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
 
