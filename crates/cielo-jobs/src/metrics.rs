@@ -97,6 +97,71 @@ pub struct MetricsSnapshot {
     pub counters: Vec<QueueCounters>,
 }
 
+impl MetricsSnapshot {
+    /// The snapshot in the Prometheus text exposition format (version 0.0.4),
+    /// for the app's `/metrics`.
+    pub fn prometheus_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let gauge = |out: &mut String, name: &str, help: &str, values: &mut dyn Iterator<Item = (&str, f64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for (queue, v) in values {
+                let _ = writeln!(out, "{name}{{queue=\"{}\"}} {v}", escape(queue));
+            }
+        };
+        let q = &self.queues;
+        gauge(
+            &mut out,
+            "cielo_jobs_runnable",
+            "Jobs runnable now (queue depth).",
+            &mut q.iter().map(|s| (s.queue.as_str(), s.runnable as f64)),
+        );
+        gauge(
+            &mut out,
+            "cielo_jobs_scheduled",
+            "Jobs waiting for a later run time.",
+            &mut q.iter().map(|s| (s.queue.as_str(), s.scheduled as f64)),
+        );
+        gauge(&mut out, "cielo_jobs_running", "Jobs claimed by a worker.", &mut q.iter().map(|s| (s.queue.as_str(), s.running as f64)));
+        gauge(&mut out, "cielo_jobs_dead", "Dead letters waiting for a person.", &mut q.iter().map(|s| (s.queue.as_str(), s.dead as f64)));
+        gauge(
+            &mut out,
+            "cielo_jobs_oldest_runnable_age_seconds",
+            "How long the oldest runnable job has waited.",
+            &mut q.iter().map(|s| (s.queue.as_str(), s.oldest_runnable_age_seconds)),
+        );
+        let c = &self.counters;
+        let _ = writeln!(
+            out,
+            "# HELP cielo_jobs_attempts_total Attempts finished by this process, by outcome.\n# TYPE cielo_jobs_attempts_total counter"
+        );
+        for s in c {
+            let queue = escape(&s.queue);
+            let _ = writeln!(out, "cielo_jobs_attempts_total{{queue=\"{queue}\",outcome=\"succeeded\"}} {}", s.succeeded);
+            let _ = writeln!(out, "cielo_jobs_attempts_total{{queue=\"{queue}\",outcome=\"failed\"}} {}", s.failed);
+        }
+        let _ = writeln!(out, "# HELP cielo_jobs_dead_letters_total Jobs this process moved to the dead letters.\n# TYPE cielo_jobs_dead_letters_total counter");
+        for s in c {
+            let _ = writeln!(out, "cielo_jobs_dead_letters_total{{queue=\"{}\"}} {}", escape(&s.queue), s.dead);
+        }
+        let _ = writeln!(out, "# HELP cielo_jobs_duration_seconds Duration of job attempts.\n# TYPE cielo_jobs_duration_seconds histogram");
+        for s in c {
+            let queue = escape(&s.queue);
+            for (bound, n) in DURATION_BUCKETS_SECONDS.iter().zip(&s.duration.buckets) {
+                let _ = writeln!(out, "cielo_jobs_duration_seconds_bucket{{queue=\"{queue}\",le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(out, "cielo_jobs_duration_seconds_bucket{{queue=\"{queue}\",le=\"+Inf\"}} {}", s.duration.count);
+            let _ = writeln!(out, "cielo_jobs_duration_seconds_sum{{queue=\"{queue}\"}} {}", s.duration.sum_seconds);
+            let _ = writeln!(out, "cielo_jobs_duration_seconds_count{{queue=\"{queue}\"}} {}", s.duration.count);
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +178,28 @@ mod tests {
         assert_eq!(s[0].duration.buckets[1], 1, "3 ms is below 5 ms");
         assert_eq!(s[0].duration.buckets[8], 2, "both are below 1 s");
         assert_eq!(s[0].duration.count, 2);
+    }
+
+    #[test]
+    fn a_snapshot_renders_as_prometheus_text() {
+        let m = JobMetrics::default();
+        m.record("render", Duration::from_millis(30), AttemptOutcome::Succeeded);
+        let snap = MetricsSnapshot {
+            queues: vec![crate::QueueStats {
+                queue: "render".into(),
+                runnable: 3,
+                scheduled: 1,
+                running: 2,
+                dead: 1,
+                oldest_runnable_age_seconds: 4.5,
+            }],
+            counters: m.snapshot(),
+        };
+        let text = snap.prometheus_text();
+        assert!(text.contains("cielo_jobs_runnable{queue=\"render\"} 3\n"), "{text}");
+        assert!(text.contains("cielo_jobs_oldest_runnable_age_seconds{queue=\"render\"} 4.5\n"), "{text}");
+        assert!(text.contains("cielo_jobs_duration_seconds_bucket{queue=\"render\",le=\"0.05\"} 1\n"), "{text}");
+        assert!(text.contains("cielo_jobs_duration_seconds_bucket{queue=\"render\",le=\"0.025\"} 0\n"), "{text}");
+        assert!(text.contains("cielo_jobs_attempts_total{queue=\"render\",outcome=\"succeeded\"} 1\n"), "{text}");
     }
 }

@@ -123,3 +123,33 @@ async fn three_scheduler_processes_enqueue_each_tick_once() {
     // A clean hand-over of the lease neither repeats nor skips a tick.
     assert!(ticks.windows(2).all(|w| w[1] - w[0] == 1), "ticks are not consecutive seconds: {ticks:?}");
 }
+
+#[tokio::test]
+async fn a_scheduler_killed_while_leading_is_replaced_without_repeating_a_tick() {
+    if !postgres_only("a_scheduler_killed_while_leading_is_replaced_without_repeating_a_tick") {
+        return;
+    }
+    // Arrange: the first process is alone, so it leads.
+    let t = fresh().await;
+    let ticks = || count(&t.db, "select count(*) from jobs_job where kind = 'tick'");
+    let mut first = Node::start(&t, "scheduler", "first", 2);
+    wait_until(Duration::from_secs(30), "two ticks were enqueued", || async { ticks().await >= 2 }).await;
+    let mut second = Node::start(&t, "scheduler", "second", 2);
+
+    // Act: SIGKILL the leader; its lease must expire before the other takes over.
+    first.kill();
+    let before = ticks().await;
+    wait_until(Duration::from_secs(30), "the second process enqueued two ticks", || async { ticks().await >= before + 2 }).await;
+    second.stop();
+
+    // Assert
+    let rows = sqlx::query("select payload from jobs_job where kind = 'tick'").fetch_all(t.db.pool()).await.unwrap();
+    let mut seen: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.get::<String, _>("payload")).unwrap()["tick"].as_str().unwrap().to_string())
+        .collect();
+    let n = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), n, "a tick was enqueued twice: {seen:?}");
+}
