@@ -16,7 +16,7 @@ RUNS="${RUNS:-3}"
 PEER="${PEER:-1}"
 PG_URL="${JOBS_BENCH_PG:-postgres://postgres@127.0.0.1:5432/jobs_bench}"
 PEER_DIR="${PEER_DIR:-../shared/peers/queue-graphile}"
-OUT="$(mktemp -d "${TMPDIR:-/tmp}/jobs-bench.XXXXXX")"
+OUT="$(mktemp -d -t jobs-bench.XXXXXX)"
 
 echo "== building the benchmark (release)" >&2
 cargo build --release -q -p cielo-jobs --example jobs_bench
@@ -31,7 +31,7 @@ run() { # engine label args...
 
 cielo_round() {
   "$BIN" reset --database-url "$PG_URL"
-  local sqlite_dir; sqlite_dir="$(mktemp -d "${TMPDIR:-/tmp}/jobs-bench-sqlite.XXXXXX")"
+  local sqlite_dir; sqlite_dir="$(mktemp -d -t jobs-bench-sqlite.XXXXXX)"
   local SQ="sqlite://$sqlite_dir/bench.db"
   for e in postgres sqlite; do
     local U="$PG_URL"; [ "$e" = sqlite ] && U="$SQ"
