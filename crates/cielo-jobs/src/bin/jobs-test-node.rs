@@ -27,6 +27,8 @@ struct Args {
     concurrency: usize,
     #[arg(long, default_value = "node")]
     name: String,
+    #[arg(long, default_value_t = 100)]
+    poll_interval_ms: u64,
 }
 
 fn micros() -> i64 {
@@ -80,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = JobsSettings {
         concurrency: args.concurrency,
         lease_seconds: args.lease_seconds,
-        poll_interval_ms: 100,
+        poll_interval_ms: args.poll_interval_ms,
         reap_interval_ms: 200,
         shutdown_timeout_seconds: 5,
         backoff_base_ms: 50,

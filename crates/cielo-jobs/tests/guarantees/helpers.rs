@@ -74,9 +74,14 @@ pub struct Node {
 
 impl Node {
     pub fn start(db: &TestDb, role: &str, name: &str, lease_seconds: u64) -> Node {
+        Self::start_with(db, role, name, lease_seconds, &[])
+    }
+
+    pub fn start_with(db: &TestDb, role: &str, name: &str, lease_seconds: u64, extra: &[&str]) -> Node {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_jobs-test-node"))
             .args(["--database-url", db.tdb.url.expose(), "--role", role, "--name", name])
             .args(["--lease-seconds", &lease_seconds.to_string()])
+            .args(extra)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("start jobs-test-node");

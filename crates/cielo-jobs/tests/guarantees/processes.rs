@@ -60,6 +60,35 @@ async fn a_job_whose_worker_died_on_its_last_attempt_lands_in_dead_letters() {
 }
 
 #[tokio::test]
+async fn a_worker_process_is_woken_by_a_commit_in_another_process() {
+    if !postgres_only("a_worker_process_is_woken_by_a_commit_in_another_process") {
+        return;
+    }
+    // Arrange: a worker that polls only once a minute; its first job proves it is up.
+    let t = fresh().await;
+    let _worker = Node::start_with(&t, "worker", "w", 30, &["--poll-interval-ms", "60000"]);
+    let enqueue_one = || async {
+        let mut tx = t.db.begin_write().await.unwrap();
+        enqueue(&mut tx, NewJob::new("record", json!({}))).await.unwrap();
+        tx.commit().await.unwrap();
+    };
+    enqueue_one().await;
+    wait_until(Duration::from_secs(20), "the worker finished its first job", || async {
+        count(&t.db, "select count(*) from jobs_test_run").await == 1 && count(&t.db, "select count(*) from jobs_job").await == 0
+    })
+    .await;
+
+    // Act
+    enqueue_one().await;
+
+    // Assert: far sooner than the next poll, so NOTIFY woke it.
+    wait_until(Duration::from_secs(5), "the worker ran the second job", || async {
+        count(&t.db, "select count(*) from jobs_test_run").await == 2
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn two_worker_processes_never_run_the_same_job_at_the_same_time() {
     if !postgres_only("two_worker_processes_never_run_the_same_job_at_the_same_time") {
         return;
