@@ -147,7 +147,7 @@ async fn shutdown_lets_the_running_job_finish_and_gives_unstarted_ones_back() {
 
 #[tokio::test]
 async fn a_heartbeat_keeps_a_long_job_from_being_handed_to_another_worker() {
-    // Arrange: a 1 s lease, a 2.5 s job that beats every 300 ms, and two workers.
+    // Arrange: a 2 s lease, a 3.6 s job that beats every 300 ms, and two workers.
     let t = fresh().await;
     let runs = Arc::new(AtomicUsize::new(0));
     let make_registry = || {
@@ -157,7 +157,7 @@ async fn a_heartbeat_keeps_a_long_job_from_being_handed_to_another_worker() {
             let r = r.clone();
             async move {
                 r.fetch_add(1, Ordering::SeqCst);
-                for _ in 0..8 {
+                for _ in 0..12 {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     ctx.heartbeat().beat().await?;
                 }
@@ -166,7 +166,7 @@ async fn a_heartbeat_keeps_a_long_job_from_being_handed_to_another_worker() {
         });
         registry
     };
-    let settings = JobsSettings { lease_seconds: 1, ..fast_settings() };
+    let settings = JobsSettings { lease_seconds: 2, ..fast_settings() };
     let (stop_a, a) = start(&t.db, make_registry(), settings.clone());
     let (stop_b, b) = start(&t.db, make_registry(), settings);
     let mut tx = t.db.begin_write().await.unwrap();
