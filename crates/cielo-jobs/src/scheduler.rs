@@ -163,6 +163,14 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_reads_its_expression_in_its_time_zone() {
+        let mut e = entry("0 9 * * *");
+        e.tz = TimeZone::get("Europe/Paris").unwrap();
+        let now = Timestamp::parse_rfc3339("2026-11-21T12:00:00Z").unwrap();
+        assert_eq!(latest_tick(&e, now).unwrap().unwrap().to_string(), "2026-11-21T08:00:00Z", "09:00 in Paris is 08:00 UTC in winter");
+    }
+
+    #[test]
     fn a_bad_expression_is_rejected_with_the_entry_name() {
         let bad = ScheduleEntry {
             name: "broken".into(),

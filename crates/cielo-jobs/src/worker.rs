@@ -196,6 +196,25 @@ impl Registry {
         self
     }
 
+    /// Registers the handler of jobs of `kind` whose payload deserialises to
+    /// `T`; a payload that does not is a permanent failure (retrying cannot
+    /// fix it).
+    pub fn handle_json<T, F, Fut>(&mut self, kind: &str, handler: F) -> &mut Self
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        F: Fn(JobContext, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobError>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.handle(kind, move |ctx, payload| {
+            let handler = handler.clone();
+            async move {
+                let args: T = serde_json::from_value(payload).map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
+                handler(ctx, args).await
+            }
+        })
+    }
+
     /// Subscribes job kind `kind` (on the `default` queue, 10 attempts) to
     /// events of `topic`.
     pub fn subscribe(&mut self, topic: &str, kind: &str) -> &mut Self {

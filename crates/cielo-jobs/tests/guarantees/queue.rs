@@ -189,3 +189,33 @@ async fn a_job_without_a_handler_is_retried_not_lost_and_a_handler_can_ask_for_a
     let limited = cielo_jobs::show_job(&t.db, &limited).await.unwrap();
     assert!(limited.run_at >= before.plus_seconds(119), "the handler's delay wins over the backoff");
 }
+
+#[tokio::test]
+async fn a_typed_handler_gets_its_arguments_and_a_malformed_payload_is_dead_at_once() {
+    #[derive(serde::Deserialize)]
+    struct Submit {
+        order: String,
+    }
+    let t = fresh().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut registry = Registry::new();
+    let s = seen.clone();
+    registry.handle_json("submit", move |_ctx, args: Submit| {
+        let s = s.clone();
+        async move {
+            s.lock().unwrap().push(args.order);
+            Ok(())
+        }
+    });
+    let mut tx = t.db.begin_write().await.unwrap();
+    enqueue(&mut tx, NewJob::new("submit", json!({"order": "ord_7"}))).await.unwrap();
+    let bad = enqueue(&mut tx, NewJob::new("submit", json!({"orden": 7}))).await.unwrap().id();
+    tx.commit().await.unwrap();
+
+    assert_eq!(run_pending(&t.db, &registry).await.unwrap(), 2);
+
+    assert_eq!(*seen.lock().unwrap(), vec!["ord_7"]);
+    let bad = cielo_jobs::show_job(&t.db, &bad).await.unwrap();
+    assert_eq!(bad.state, cielo_jobs::JobState::Dead);
+    assert!(bad.last_error.unwrap().contains("malformed payload"));
+}
