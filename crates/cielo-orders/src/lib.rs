@@ -500,6 +500,7 @@ impl Orders {
             store::insert_order_line(&mut tx, order_id, pos as i64, l, v, *line_total, now).await?;
         }
         store::insert_history(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout", now).await?;
+        publish_status(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout").await?;
         store::complete_cart(&mut tx, id, order_id, now).await?;
         if let Some(k) = &key {
             store::idempotency_order(&mut tx, id, k, order_id, &secret, now).await?;
@@ -604,6 +605,9 @@ impl Orders {
             return Err(Error::Internal(anyhow::anyhow!("order {id} changed status concurrently")));
         }
         store::insert_history(&mut *conn, id, Some(from), to, cause, now).await?;
+        // Announced in the same transaction: subscribers (artwork, the print
+        // lab, notifications) hear of it exactly when it really happened.
+        publish_status(conn, id, Some(from), to, cause).await?;
         Ok(true)
     }
 
@@ -613,6 +617,58 @@ impl Orders {
         let changed = self.transition(&mut tx, id, to, cause).await?;
         tx.commit().await?;
         Ok(changed)
+    }
+}
+
+/// Outbox topic of an order entering `status`: `order.paid`, `order.shipped`…
+pub fn status_topic(status: OrderStatus) -> String {
+    format!("order.{}", status.as_str())
+}
+
+async fn publish_status(
+    conn: &mut cielo_db::sqlx::AnyConnection,
+    id: OrderId,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    cause: &str,
+) -> Result<()> {
+    let payload = serde_json::json!({"order_id": id, "from": from, "to": to, "cause": cause});
+    cielo_jobs::publish(conn, &status_topic(to), payload).await.map_err(|e| Error::Internal(anyhow::Error::new(e).context("publishing order event")))?;
+    Ok(())
+}
+
+impl Orders {
+    /// Cancels orders still waiting for payment that were created before
+    /// `cutoff`, and puts their stock back. Each order is its own transaction,
+    /// so one failure does not hold the others. Returns how many were cancelled.
+    ///
+    /// A payment that arrives later for a cancelled order is never dropped: the
+    /// transition table sends it to `needs_attention`.
+    pub async fn expire_unpaid(&self, cutoff: Timestamp) -> Result<usize> {
+        let ids = store::unpaid_before(self.db.pool(), cutoff).await?;
+        let mut cancelled = 0;
+        for id in ids {
+            let mut tx = self.db.begin_write().await?;
+            // Re-checked inside the transaction: a payment may have just landed.
+            if store::order_status(&mut tx, id).await? != Some(OrderStatus::PendingPayment) {
+                continue;
+            }
+            let order = store::order(self.db.pool(), id).await?.ok_or(Error::OrderNotFound)?;
+            let items: Vec<_> = order.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+            self.catalog.return_stock(&mut tx, &items).await?;
+            self.transition(&mut tx, id, OrderStatus::Cancelled, "expired: not paid in time").await?;
+            tx.commit().await?;
+            cancelled += 1;
+        }
+        Ok(cancelled)
+    }
+
+    /// Deletes open carts untouched since `cutoff`. Returns how many.
+    pub async fn expire_stale_carts(&self, cutoff: Timestamp) -> Result<usize> {
+        let mut tx = self.db.begin_write().await?;
+        let n = store::delete_open_carts_before(&mut tx, cutoff).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }
 

@@ -485,3 +485,20 @@ pub(crate) async fn list_orders(pool: &AnyPool, f: &OrderFilter, limit: i64, cur
     };
     Ok(OrderPage { orders, next_cursor })
 }
+
+pub(crate) async fn unpaid_before(pool: &AnyPool, cutoff: Timestamp) -> Result<Vec<OrderId>> {
+    let rows = sqlx::query("select id from orders_order where status = 'pending_payment' and created_at < $1 order by created_at limit 1000")
+        .bind(cutoff.as_micros())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| OrderId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("order id", e))).collect()
+}
+
+pub(crate) async fn delete_open_carts_before(c: &mut AnyConnection, cutoff: Timestamp) -> Result<usize> {
+    sqlx::query("delete from orders_cart_line where cart_id in (select id from orders_cart where status = 'open' and updated_at < $1)")
+        .bind(cutoff.as_micros())
+        .execute(&mut *c)
+        .await?;
+    let done = sqlx::query("delete from orders_cart where status = 'open' and updated_at < $1").bind(cutoff.as_micros()).execute(c).await?;
+    Ok(done.rows_affected() as usize)
+}

@@ -7,4 +7,5 @@ mod carts;
 mod catalog;
 mod edge;
 mod helpers;
+mod jobs;
 mod orders;
