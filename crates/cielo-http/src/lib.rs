@@ -73,6 +73,8 @@ pub struct AppState {
     pub migrations: Arc<Vec<MigrationSet>>,
     /// This process's job counters, for `/metrics`.
     pub job_metrics: Arc<cielo_jobs::JobMetrics>,
+    /// Payments: webhooks, the test payment page, refunds.
+    pub payments: Option<Arc<cielo_payments::Payments>>,
     cache: Arc<cache::ResponseCache>,
 }
 
@@ -101,6 +103,7 @@ impl AppState {
             config: Arc::new(config),
             migrations: Arc::new(migrations),
             job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
+            payments: None,
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }
     }
@@ -115,6 +118,7 @@ impl AppState {
         (name = "account", description = "Customer sign-up, sign-in, profile and addresses"),
         (name = "admin", description = "Shop administration (admin role)"),
         (name = "system", description = "Health, metrics and files"),
+        (name = "webhooks", description = "Provider callbacks, verified on the raw body"),
     )
 )]
 struct ApiDoc;
@@ -139,6 +143,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::account::router())
         .merge(routes::admin::router())
         .merge(routes::system::router())
+        .merge(routes::payments::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());
     let openapi_json = Arc::new(serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"));

@@ -5,6 +5,21 @@
 //! Vendor types never cross the trait.
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod event;
+pub mod inbox;
+pub mod service;
+pub mod signature;
+pub mod stripe;
+pub mod test_provider;
+
+pub use service::{CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome};
+pub use test_provider::{Delivery, TestProvider};
+
+/// The payments migrations.
+pub const MIGRATIONS: cielo_db::MigrationSet =
+    cielo_db::MigrationSet { domain: "payments", migrations: &[cielo_db::migration!(20261121000500, "payments")] };
+
 use cielo_core::{Money, Timestamp};
 use std::sync::Arc;
 
@@ -67,6 +82,36 @@ pub enum PaymentError {
     Misconfigured(String),
 }
 
+/// A refund the provider accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    /// The provider's refund id.
+    pub id: String,
+    /// Amount refunded by this refund, minor units.
+    pub amount: i64,
+    /// The provider's status (`succeeded`, `pending`, …).
+    pub status: String,
+}
+
+/// What a refund is for.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// Our order id.
+    pub order_id: String,
+    /// The payment's PaymentIntent.
+    pub payment_intent: String,
+    /// Amount to refund (minor units); `None` refunds what is left.
+    pub amount: Option<i64>,
+    /// Refunded before this one, minor units.
+    pub already_refunded: i64,
+    /// The amount originally paid.
+    pub paid: i64,
+    /// Currency (lowercase ISO).
+    pub currency: String,
+    /// Sent as the idempotency key, so a retried request refunds once.
+    pub idempotency_key: String,
+}
+
 /// A payment provider.
 #[async_trait::async_trait]
 pub trait PaymentProvider: Send + Sync {
@@ -75,38 +120,16 @@ pub trait PaymentProvider: Send + Sync {
     /// Opens a hosted payment for an order. Calling it twice for the same
     /// order must not open a second payment.
     async fn create_checkout(&self, request: &CheckoutRequest) -> Result<PaymentSession, PaymentError>;
-}
-
-/// The built-in provider: a payment page served by Cielo itself, so the whole
-/// path runs on a laptop with no account anywhere.
-pub struct TestProvider {
-    public_url: String,
-    session_ttl_secs: i64,
-}
-
-impl TestProvider {
-    /// A test provider whose pages live under `public_url` (the shop's base URL).
-    pub fn new(public_url: &str, session_ttl_secs: i64) -> Self {
-        Self { public_url: public_url.trim_end_matches('/').to_string(), session_ttl_secs }
-    }
-}
-
-#[async_trait::async_trait]
-impl PaymentProvider for TestProvider {
-    fn name(&self) -> &'static str {
-        "test"
-    }
-
-    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<PaymentSession, PaymentError> {
-        // Derived from the order id, so a retried checkout gets the same session.
-        let session_id = format!("tcs_{}", request.order_id.trim_start_matches("ord_"));
-        Ok(PaymentSession {
-            provider: self.name().to_string(),
-            redirect_url: format!("{}/checkout/test/{}", self.public_url, session_id),
-            session_id,
-            expires_at: Timestamp::now().plus_seconds(self.session_ttl_secs),
-        })
-    }
+    /// Events created at or after `since` (unix seconds), oldest first,
+    /// following pagination, as raw event JSON. For the catch-up.
+    async fn list_events(&self, since: i64) -> Result<Vec<serde_json::Value>, PaymentError>;
+    /// Asks about one payment session directly: an event-shaped
+    /// `checkout.session.completed` (with a stable id derived from the
+    /// session) when it is complete, so it can go through the inbox; `None`
+    /// while it is still open.
+    async fn poll_session(&self, session_id: &str) -> Result<Option<serde_json::Value>, PaymentError>;
+    /// Refunds all or part of a payment.
+    async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentError>;
 }
 
 /// A shared provider handle.
@@ -114,29 +137,8 @@ pub type SharedProvider = Arc<dyn PaymentProvider>;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use cielo_core::Currency;
-
-    fn request() -> CheckoutRequest {
-        let usd = Currency::parse("USD").unwrap();
-        CheckoutRequest {
-            order_id: "ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b".into(),
-            email: "a@example.com".into(),
-            lines: vec![],
-            shipping: Money::zero(usd),
-            tax: Money::zero(usd),
-            total: Money::new(100, usd),
-            success_url: String::new(),
-            cancel_url: String::new(),
-        }
-    }
-
-    #[tokio::test]
-    async fn the_test_provider_gives_one_session_per_order() {
-        let p = TestProvider::new("http://127.0.0.1:8080/", 3600);
-        let a = p.create_checkout(&request()).await.unwrap();
-        let b = p.create_checkout(&request()).await.unwrap();
-        assert_eq!(a.session_id, b.session_id);
-        assert_eq!(a.redirect_url, "http://127.0.0.1:8080/checkout/test/tcs_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b");
+    #[test]
+    fn both_engines_list_the_same_migrations() {
+        cielo_db::check_set(&super::MIGRATIONS).unwrap();
     }
 }

@@ -11,7 +11,6 @@ use cielo_core::Currency;
 use cielo_db::{DatabaseUrl, Db, PoolOptions};
 use cielo_http::{AppState, HttpConfig};
 use cielo_orders::{Orders, Pricing};
-use cielo_payments::TestProvider;
 use cielo_storage::{S3Settings, Storage};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -72,6 +71,7 @@ pub struct Application {
     jobs: cielo_jobs::JobsSettings,
     schedule: Vec<cielo_jobs::ScheduleEntry>,
     job_metrics: Arc<cielo_jobs::JobMetrics>,
+    catch_up_on_start: bool,
 }
 
 /// The job handlers and event subscriptions of this build of Cielo.
@@ -176,7 +176,7 @@ impl Application {
         let currency = Currency::parse(&settings.shop.currency)?;
         let catalog = Catalog::new(db.clone());
         let accounts = Accounts::new(db.clone(), settings.accounts.session_ttl_hours * 3600);
-        let payments = Arc::new(TestProvider::new(&public_url, settings.payments.session_ttl_minutes * 60));
+        let (provider, test_provider, webhooks) = crate::payments::build(&db, &settings, &secrets, &public_url)?;
         let pricing = Pricing {
             currency,
             default_shipping: settings.shipping.default_rate,
@@ -184,7 +184,8 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(db.clone(), catalog.clone(), payments, pricing, &public_url);
+        let orders = Orders::new(db.clone(), catalog.clone(), provider.clone(), pricing, &public_url);
+        let payments = crate::payments::service(&db, &settings, &orders, &catalog, provider, test_provider, webhooks);
 
         if options.seed_demo && settings.shop.demo && catalog.count_products().await? == 0 && catalog.list_categories().await?.is_empty() {
             let n = crate::demo::seed(&catalog, &storage, currency).await?;
@@ -205,10 +206,13 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let registry = Arc::new(registry(&orders, &settings));
+        let mut registry = registry(&orders, &settings);
+        crate::payments::register(&mut registry, &payments);
+        let registry = Arc::new(registry);
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(db, catalog, accounts, orders, storage, limiter, http, crate::migrations());
         state.job_metrics = job_metrics.clone();
+        state.payments = Some(Arc::new(payments));
         let (router, _openapi) = cielo_http::router(state.clone());
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {
@@ -221,6 +225,7 @@ impl Application {
             jobs: settings.jobs.clone(),
             schedule: settings.schedule.clone(),
             job_metrics,
+            catch_up_on_start: settings.payments.catch_up_on_start,
         })
     }
 
@@ -250,6 +255,17 @@ impl Application {
         let db = self.state.db.clone();
         let stop = tokio_util::sync::CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
+        if self.catch_up_on_start && (self.role.runs_worker() || self.role.runs_scheduler()) {
+            // Recovery at start-up: whatever was missed while nothing ran is
+            // looked for once now, not only at the next scheduled tick.
+            let mut tx = db.begin_write().await?;
+            let job = cielo_jobs::NewJob::new(crate::payments::KIND_CATCH_UP, serde_json::json!({"reason": "start-up"}))
+                .queue("maintenance")
+                .max_attempts(3)
+                .unique_key(crate::payments::KIND_CATCH_UP);
+            cielo_jobs::enqueue(&mut tx, job).await?;
+            tx.commit().await?;
+        }
         if self.role.runs_worker() {
             let worker = cielo_jobs::Worker::new(db.clone(), self.registry.clone(), self.jobs.clone()).with_metrics(self.job_metrics.clone());
             let stop = stop.clone();

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod demo;
+pub mod payments;
 pub mod settings;
 pub mod telemetry;
 
@@ -12,5 +13,5 @@ pub use settings::Settings;
 
 /// Every domain's migrations, in dependency order.
 pub fn migrations() -> Vec<cielo_db::MigrationSet> {
-    vec![cielo_jobs::MIGRATIONS, cielo_catalog::MIGRATIONS, cielo_accounts::MIGRATIONS, cielo_orders::MIGRATIONS]
+    vec![cielo_jobs::MIGRATIONS, cielo_catalog::MIGRATIONS, cielo_accounts::MIGRATIONS, cielo_orders::MIGRATIONS, cielo_payments::MIGRATIONS]
 }

@@ -55,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Payment webhooks: check a signature (no database needed).
+    Webhooks {
+        #[command(subcommand)]
+        command: cielo_payments::cli::WebhooksCommand,
+    },
     /// Star maps: sky positions and poster rendering (no database needed).
     Starmap {
         #[command(subcommand)]
@@ -105,6 +110,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    if let Command::Webhooks { command } = cli.command {
+        return cielo_payments::cli::run(command);
     }
     let mut settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -158,6 +166,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             println!("database {} is up to date ({} pending)", db.url(), status.pending.len());
             Ok(())
         }
+        Command::Webhooks { .. } => unreachable!("handled before the runtime starts"),
         Command::Starmap { .. } => unreachable!("handled before the runtime starts"),
         Command::Admin { command: AdminCommand::Create { email, password_stdin: _ } } => {
             let mut password = String::new();

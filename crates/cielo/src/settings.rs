@@ -71,6 +71,7 @@ pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
     vec![
         entry("expire-unpaid-orders", "*/10 * * * *", crate::app::KIND_EXPIRE_UNPAID),
         entry("expire-stale-carts", "17 * * * *", crate::app::KIND_EXPIRE_CARTS),
+        entry("payments-catch-up", "*/5 * * * *", crate::payments::KIND_CATCH_UP),
     ]
 }
 
@@ -182,10 +183,24 @@ pub struct AccountSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PaymentSettings {
-    /// `test` (built in).
+    /// `test` (built in) or `stripe`.
     pub provider: String,
     /// How long a payment page stays open, minutes.
     pub session_ttl_minutes: i64,
+    /// Stripe's API base URL.
+    pub stripe_api_base: String,
+    /// Oldest accepted webhook signature, seconds (0 turns the check off).
+    pub webhook_tolerance_secs: i64,
+    /// How far back of its cursor the catch-up lists events again, seconds.
+    pub catch_up_overlap_secs: i64,
+    /// How far back the first catch-up looks, seconds.
+    pub catch_up_initial_secs: i64,
+    /// Orders waiting for payment longer than this are asked about directly, minutes.
+    pub recover_after_minutes: i64,
+    /// How the test provider delivers webhooks: `immediate`, `late:SECONDS`, `twice`, `never`.
+    pub test_delivery: String,
+    /// Run the catch-up once when the process starts.
+    pub catch_up_on_start: bool,
 }
 
 impl Default for Settings {
@@ -257,7 +272,17 @@ impl Default for AccountSettings {
 }
 impl Default for PaymentSettings {
     fn default() -> Self {
-        Self { provider: "test".into(), session_ttl_minutes: 60 }
+        Self {
+            provider: "test".into(),
+            session_ttl_minutes: 60,
+            stripe_api_base: "https://api.stripe.com".into(),
+            webhook_tolerance_secs: 300,
+            catch_up_overlap_secs: 300,
+            catch_up_initial_secs: 3 * 86_400,
+            recover_after_minutes: 15,
+            test_delivery: "immediate".into(),
+            catch_up_on_start: true,
+        }
     }
 }
 
@@ -265,7 +290,13 @@ impl Default for PaymentSettings {
 const SECTIONS: &[&str] = &["database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments", "orders", "jobs"];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
-pub const SECRET_VARS: &[&str] = &["CIELO_SECRET_KEY", "CIELO_TEST_DATABASE_URL"];
+pub const SECRET_VARS: &[&str] = &[
+    "CIELO_SECRET_KEY",
+    "CIELO_TEST_DATABASE_URL",
+    "CIELO_STRIPE_SECRET_KEY",
+    "CIELO_STRIPE_WEBHOOK_SECRETS",
+    "CIELO_TEST_WEBHOOK_SECRET",
+];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
 fn env_key(raw: &str) -> String {
@@ -286,18 +317,36 @@ fn env_key(raw: &str) -> String {
 pub struct Secrets {
     /// Signs local upload/download URLs (`CIELO_SECRET_KEY`).
     pub secret_key: Option<String>,
+    /// Stripe secret key (`CIELO_STRIPE_SECRET_KEY`).
+    pub stripe_secret_key: Option<String>,
+    /// Stripe webhook signing secrets, several during rotation (`CIELO_STRIPE_WEBHOOK_SECRETS`, comma-separated).
+    pub stripe_webhook_secrets: Vec<String>,
+    /// The test provider's webhook secret (`CIELO_TEST_WEBHOOK_SECRET`).
+    pub test_webhook_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secrets").field("secret_key", &self.secret_key.as_ref().map(|_| "***")).finish()
+        f.debug_struct("Secrets")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("stripe_secret_key", &self.stripe_secret_key.as_ref().map(|_| "***"))
+            .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
+            .finish()
     }
 }
 
 impl Secrets {
     /// Reads secrets from the environment.
     pub fn from_env() -> Self {
-        Self { secret_key: std::env::var("CIELO_SECRET_KEY").ok().filter(|s| !s.is_empty()) }
+        let var = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+        Self {
+            secret_key: var("CIELO_SECRET_KEY"),
+            stripe_secret_key: var("CIELO_STRIPE_SECRET_KEY"),
+            stripe_webhook_secrets: var("CIELO_STRIPE_WEBHOOK_SECRETS")
+                .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+                .unwrap_or_default(),
+            test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
+        }
     }
 }
 
@@ -342,8 +391,11 @@ impl Settings {
         if self.storage.backend == "s3" && self.storage.s3_bucket.is_none() {
             anyhow::bail!("storage.backend = \"s3\" needs storage.s3_bucket (CIELO_STORAGE_S3_BUCKET)");
         }
-        if self.payments.provider != "test" {
-            anyhow::bail!("payments.provider must be `test` (Stripe arrives with payment processing)");
+        if !["test", "stripe"].contains(&self.payments.provider.as_str()) {
+            anyhow::bail!("payments.provider must be `test` or `stripe`");
+        }
+        if cielo_payments::Delivery::parse(&self.payments.test_delivery).is_none() {
+            anyhow::bail!("payments.test_delivery must be immediate, late:SECONDS, twice or never");
         }
         if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
             anyhow::bail!("log.format must be auto, json or pretty");

@@ -20,7 +20,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(readyz))
         .routes(routes!(metrics))
         .routes(routes!(storefront))
-        .routes(routes!(test_checkout_page))
 }
 
 /// Liveness.
@@ -95,36 +94,7 @@ pub(crate) async fn storefront(State(s): State<AppState>) -> Response {
     Html(page).into_response()
 }
 
-/// The built-in test provider's payment page.
-#[utoipa::path(get, path = "/checkout/test/{session_id}", tag = "system", params(("session_id" = String, Path)),
-    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn test_checkout_page(State(s): State<AppState>, Path(session): Path<String>) -> Result<Response, ApiError> {
-    let order_id = session.strip_prefix("tcs_").map(|rest| format!("ord_{rest}"));
-    let order_id: cielo_orders::OrderId = order_id
-        .as_deref()
-        .and_then(|o| o.parse().ok())
-        .ok_or_else(|| ApiError::not_found("payment-session-not-found", "no such payment session"))?;
-    let order = s
-        .orders
-        .get_order(order_id, &cielo_orders::OrderAccess::Admin)
-        .await
-        .map_err(|_| ApiError::not_found("payment-session-not-found", "no such payment session"))?;
-    let page = format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
-         <title>Test payment — {shop}</title><body style='font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem'>\
-         <h1>Test payment</h1><p>Order <code>{id}</code> for <strong>{total}</strong>, status <strong>{status}</strong>.</p>\
-         <p>This is the built-in <em>test</em> payment provider. It opens a payment for the order; taking the payment \
-         (Pay, Decline, Cancel) and the signed webhooks that follow arrive with payment processing.</p>\
-         <p><a href='/'>Back to the shop</a></p></body></html>",
-        shop = html_escape(&s.config.shop_name),
-        id = order.id,
-        total = order.totals.total,
-        status = order.status,
-    );
-    Ok(Html(page).into_response())
-}
-
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 

@@ -1,0 +1,284 @@
+//! The webhook inbox: verify, store, enqueue — in that order, and nothing else
+//! on the request path.
+//!
+//! A verified event is written to `payments_inbox` keyed by the provider's
+//! event id, and the job that processes it is enqueued in the same
+//! transaction; the 2xx goes out once that commits. A duplicate finds the row
+//! already there, stores nothing and enqueues nothing. The catch-up feeds the
+//! events it lists through the same [`store_event`].
+
+use crate::signature::{self, SignatureError};
+use cielo_core::Timestamp;
+use cielo_db::sqlx::{self, AnyConnection, Row};
+use cielo_db::Db;
+use std::collections::HashMap;
+
+/// Job kind that processes one stored event.
+pub const KIND_PROCESS_EVENT: &str = "payments.process_event";
+/// Outbox topic of payment alerts (amount mismatch, dispute, payment after cancellation).
+pub const TOPIC_ALERT: &str = "payments.alert";
+
+/// Why a webhook was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// No webhook endpoint for this provider.
+    #[error("no webhooks are accepted for provider `{0}`")]
+    UnknownProvider(String),
+    /// The signature did not verify.
+    #[error("invalid signature: {0}")]
+    Signature(#[from] SignatureError),
+    /// Verified, but not an event we can read.
+    #[error("{0}")]
+    Malformed(String),
+    /// Storing failed; the provider should retry.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What happened to a webhook that verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// New: stored, and its processing enqueued.
+    Stored,
+    /// Seen before: nothing stored.
+    Duplicate,
+}
+
+/// The webhook endpoints: which providers accept webhooks, with which secrets.
+#[derive(Clone, Default)]
+pub struct Webhooks {
+    db: Option<Db>,
+    secrets: HashMap<String, Vec<String>>,
+    tolerance_secs: i64,
+}
+
+impl std::fmt::Debug for Webhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks").field("providers", &self.secrets.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Head {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    created: i64,
+}
+
+impl Webhooks {
+    /// Endpoints storing into `db`, accepting signatures up to `tolerance_secs` old.
+    pub fn new(db: Db, tolerance_secs: i64) -> Self {
+        Self { db: Some(db), secrets: HashMap::new(), tolerance_secs }
+    }
+
+    /// Accepts webhooks for `provider` signed with any of `secrets`.
+    pub fn accept(mut self, provider: &str, secrets: Vec<String>) -> Self {
+        self.secrets.insert(provider.to_string(), secrets.into_iter().filter(|s| !s.is_empty()).collect());
+        self
+    }
+
+    /// Verifies a webhook on its raw bytes and stores it. Nothing is stored
+    /// unless the signature verifies.
+    pub async fn receive(&self, provider: &str, header: Option<&str>, body: &[u8]) -> Result<Received, WebhookError> {
+        let (Some(db), Some(secrets)) = (&self.db, self.secrets.get(provider)) else {
+            return Err(WebhookError::UnknownProvider(provider.to_string()));
+        };
+        let now = Timestamp::now().as_unix_seconds();
+        signature::verify(header.unwrap_or(""), body, secrets, now, self.tolerance_secs)?;
+        let text = std::str::from_utf8(body).map_err(|_| WebhookError::Malformed("the body is not UTF-8".into()))?;
+        let head: Head = serde_json::from_str(text).map_err(|e| WebhookError::Malformed(format!("not an event: {e}")))?;
+        if head.id.is_empty() {
+            return Err(WebhookError::Malformed("the event has no id".into()));
+        }
+        let mut tx = db.begin_write().await.map_err(anyhow::Error::from)?;
+        let stored = store_event(&mut tx, provider, &head.id, &head.kind, head.created, text, "webhook").await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(if stored { Received::Stored } else { Received::Duplicate })
+    }
+}
+
+/// Stores an event in the inbox and enqueues its processing, in the caller's
+/// transaction. Returns false (and does nothing) when it is there already.
+pub async fn store_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event_id: &str,
+    event_type: &str,
+    created: i64,
+    payload: &str,
+    source: &str,
+) -> anyhow::Result<bool> {
+    let inserted = sqlx::query(
+        "insert into payments_inbox (provider, event_id, event_type, created, payload, source, received_at)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (provider, event_id) do nothing",
+    )
+    .bind(provider)
+    .bind(event_id)
+    .bind(event_type)
+    .bind(created)
+    .bind(payload)
+    .bind(source)
+    .bind(Timestamp::now().as_micros())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        let job = cielo_jobs::NewJob::new(KIND_PROCESS_EVENT, serde_json::json!({"provider": provider, "event_id": event_id}))
+            .queue("payments")
+            .max_attempts(20);
+        cielo_jobs::enqueue(conn, job).await?;
+    }
+    Ok(inserted)
+}
+
+/// One stored event.
+#[derive(Debug, Clone)]
+pub struct InboxEvent {
+    /// Provider name.
+    pub provider: String,
+    /// The provider's event id.
+    pub event_id: String,
+    /// The raw JSON as received.
+    pub payload: String,
+    /// When processing finished, if it did.
+    pub processed_at: Option<Timestamp>,
+    /// What processing did.
+    pub outcome: Option<String>,
+}
+
+/// Reads a stored event.
+pub async fn load_event(conn: &mut AnyConnection, provider: &str, event_id: &str) -> anyhow::Result<Option<InboxEvent>> {
+    let row = sqlx::query("select provider, event_id, payload, processed_at, outcome from payments_inbox where provider = $1 and event_id = $2")
+        .bind(provider)
+        .bind(event_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        None => None,
+        Some(r) => Some(InboxEvent {
+            provider: r.try_get("provider")?,
+            event_id: r.try_get("event_id")?,
+            payload: r.try_get("payload")?,
+            processed_at: r.try_get::<Option<i64>, _>("processed_at")?.map(Timestamp::from_micros),
+            outcome: r.try_get("outcome")?,
+        }),
+    })
+}
+
+/// Marks an event processed, with what it did.
+pub async fn mark_processed(conn: &mut AnyConnection, provider: &str, event_id: &str, outcome: &str) -> anyhow::Result<()> {
+    sqlx::query("update payments_inbox set processed_at = $3, outcome = $4 where provider = $1 and event_id = $2")
+        .bind(provider)
+        .bind(event_id)
+        .bind(Timestamp::now().as_micros())
+        .bind(outcome)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Counts stored events (all, unprocessed), for tests and tools.
+pub async fn count_events(db: &Db) -> anyhow::Result<(i64, i64)> {
+    let r = sqlx::query("select count(*) as n, coalesce(sum(case when processed_at is null then 1 else 0 end), 0) as pending from payments_inbox")
+        .fetch_one(db.pool())
+        .await?;
+    Ok((r.try_get("n")?, r.try_get("pending")?))
+}
+
+/// What we know of an order's payment.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentRecord {
+    /// Our order id.
+    pub order_id: String,
+    /// Provider name.
+    pub provider: String,
+    /// Checkout Session id.
+    pub session_id: Option<String>,
+    /// PaymentIntent id.
+    pub payment_intent: Option<String>,
+    /// Amount taken.
+    pub amount: Option<i64>,
+    /// Currency.
+    pub currency: Option<String>,
+    /// Refunded so far.
+    pub amount_refunded: i64,
+}
+
+/// Records (or updates) what we know of an order's payment; known values are kept.
+pub async fn upsert_payment(conn: &mut AnyConnection, p: &PaymentRecord) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into payments_payment (order_id, provider, session_id, payment_intent, amount, currency, amount_refunded, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (order_id) do update set
+            session_id = coalesce(excluded.session_id, payments_payment.session_id),
+            payment_intent = coalesce(excluded.payment_intent, payments_payment.payment_intent),
+            amount = coalesce(excluded.amount, payments_payment.amount),
+            currency = coalesce(excluded.currency, payments_payment.currency),
+            amount_refunded = case when excluded.amount_refunded > payments_payment.amount_refunded
+                                   then excluded.amount_refunded else payments_payment.amount_refunded end,
+            updated_at = excluded.updated_at",
+    )
+    .bind(&p.order_id)
+    .bind(&p.provider)
+    .bind(&p.session_id)
+    .bind(&p.payment_intent)
+    .bind(p.amount)
+    .bind(&p.currency)
+    .bind(p.amount_refunded)
+    .bind(Timestamp::now().as_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn payment_from_row(r: &cielo_db::sqlx::any::AnyRow) -> anyhow::Result<PaymentRecord> {
+    Ok(PaymentRecord {
+        order_id: r.try_get("order_id")?,
+        provider: r.try_get("provider")?,
+        session_id: r.try_get("session_id")?,
+        payment_intent: r.try_get("payment_intent")?,
+        amount: r.try_get("amount")?,
+        currency: r.try_get("currency")?,
+        amount_refunded: r.try_get("amount_refunded")?,
+    })
+}
+
+/// The payment of an order.
+pub async fn payment_of_order(conn: &mut AnyConnection, order_id: &str) -> anyhow::Result<Option<PaymentRecord>> {
+    let r = sqlx::query("select * from payments_payment where order_id = $1").bind(order_id).fetch_optional(&mut *conn).await?;
+    r.as_ref().map(payment_from_row).transpose()
+}
+
+/// The payment with this PaymentIntent (refund and dispute events point at it).
+pub async fn payment_by_intent(conn: &mut AnyConnection, provider: &str, intent: &str) -> anyhow::Result<Option<PaymentRecord>> {
+    let r = sqlx::query("select * from payments_payment where provider = $1 and payment_intent = $2")
+        .bind(provider)
+        .bind(intent)
+        .fetch_optional(&mut *conn)
+        .await?;
+    r.as_ref().map(payment_from_row).transpose()
+}
+
+/// The catch-up cursor of a provider (unix seconds), if any.
+pub async fn cursor(conn: &mut AnyConnection, provider: &str) -> anyhow::Result<Option<i64>> {
+    let r = sqlx::query("select created from payments_cursor where provider = $1").bind(provider).fetch_optional(&mut *conn).await?;
+    Ok(r.map(|r| r.try_get("created")).transpose()?)
+}
+
+/// Moves a provider's catch-up cursor forward (never back).
+pub async fn advance_cursor(conn: &mut AnyConnection, provider: &str, created: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into payments_cursor (provider, created, updated_at) values ($1, $2, $3)
+         on conflict (provider) do update set created = case when excluded.created > payments_cursor.created
+             then excluded.created else payments_cursor.created end, updated_at = excluded.updated_at",
+    )
+    .bind(provider)
+    .bind(created)
+    .bind(Timestamp::now().as_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

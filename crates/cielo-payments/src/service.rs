@@ -1,0 +1,370 @@
+//! The payments service: processes stored events, runs the catch-up and
+//! refunds. Orders are reached through [`OrderBook`], which the application
+//! implements over the orders domain (this crate sits below it).
+
+use crate::event::{decide, Action, EventKind, OrderFacts, OrderState, PaymentEvent};
+use crate::inbox::{self, PaymentRecord, Webhooks};
+use crate::test_provider::TestProvider;
+use crate::{PaymentError, RefundRequest, SharedProvider};
+use cielo_core::Timestamp;
+use cielo_db::sqlx::AnyConnection;
+use cielo_db::Db;
+use std::sync::Arc;
+
+/// The orders, as payments needs them.
+#[async_trait::async_trait]
+pub trait OrderBook: Send + Sync {
+    /// An order's facts, or `None` when there is no such order.
+    async fn facts(&self, order_id: &str) -> anyhow::Result<Option<OrderFacts>>;
+    /// Applies `action` to the order inside the caller's transaction.
+    /// Returns whether the status changed. An error means "try again".
+    async fn apply(&self, conn: &mut AnyConnection, order_id: &str, action: &Action, cause: &str) -> anyhow::Result<bool>;
+    /// Orders still waiting for payment created before `before` (oldest first, a bounded batch).
+    async fn awaiting_payment(&self, before: Timestamp) -> anyhow::Result<Vec<String>>;
+}
+
+/// Catch-up settings.
+#[derive(Debug, Clone)]
+pub struct CatchUpSettings {
+    /// Listing restarts this far before the cursor (seconds), to cover late writes.
+    pub overlap_secs: i64,
+    /// The first listing looks back this far (seconds).
+    pub initial_secs: i64,
+    /// Orders waiting this long (seconds) are asked about directly.
+    pub recover_after_secs: i64,
+}
+
+/// What one catch-up pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatchUpReport {
+    /// Events listed by the provider.
+    pub listed: usize,
+    /// Of those, new to the inbox.
+    pub stored: usize,
+    /// Orders asked about directly.
+    pub polled: usize,
+    /// Of those, with news stored to the inbox.
+    pub recovered: usize,
+}
+
+/// Why processing must be tried again, or can never work.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Temporary; retry.
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// Retrying cannot help.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Why a refund was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    /// No such order.
+    #[error("order not found")]
+    OrderNotFound,
+    /// The order has no captured payment to refund.
+    #[error("{0}")]
+    NotRefundable(String),
+    /// The provider said no, or is unavailable.
+    #[error(transparent)]
+    Provider(#[from] PaymentError),
+    /// Unexpected failure.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A refund as the admin API reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RefundOutcome {
+    /// The provider's refund id.
+    pub refund_id: String,
+    /// Refunded by this refund, minor units.
+    pub amount: i64,
+    /// Refunded in total so far.
+    pub total_refunded: i64,
+    /// The provider's status.
+    pub status: String,
+}
+
+/// The payments service.
+#[derive(Clone)]
+pub struct Payments {
+    db: Db,
+    provider: SharedProvider,
+    test: Option<Arc<TestProvider>>,
+    webhooks: Webhooks,
+    book: Arc<dyn OrderBook>,
+    catch_up: CatchUpSettings,
+}
+
+impl Payments {
+    /// The service over `provider`; `test` is the built-in provider when it
+    /// is the one in use (its payment page needs it).
+    pub fn new(
+        db: Db,
+        provider: SharedProvider,
+        test: Option<Arc<TestProvider>>,
+        webhooks: Webhooks,
+        book: Arc<dyn OrderBook>,
+        catch_up: CatchUpSettings,
+    ) -> Self {
+        Self { db, provider, test, webhooks, book, catch_up }
+    }
+
+    /// The webhook endpoints.
+    pub fn webhooks(&self) -> &Webhooks {
+        &self.webhooks
+    }
+
+    /// The built-in test provider, when it is in use.
+    pub fn test_provider(&self) -> Option<&Arc<TestProvider>> {
+        self.test.as_ref()
+    }
+
+    /// The provider in use.
+    pub fn provider(&self) -> &SharedProvider {
+        &self.provider
+    }
+
+    /// Processes one stored event, once: what it does to its order, the
+    /// payment facts it carries, and an alert when something does not add up.
+    /// Running it again for a processed event changes nothing.
+    pub async fn process_event(&self, provider: &str, event_id: &str) -> Result<String, ProcessError> {
+        let retry = |e: anyhow::Error| ProcessError::Retry(e);
+        // Read and decide before taking the write transaction; the
+        // transaction re-checks, and the order's status changes by compare-and-set.
+        let mut conn = self.db.pool().acquire().await.map_err(|e| retry(e.into()))?;
+        let stored = inbox::load_event(&mut conn, provider, event_id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| ProcessError::Permanent(format!("no stored event {provider}/{event_id}")))?;
+        if stored.processed_at.is_some() {
+            return Ok(format!("already processed: {}", stored.outcome.unwrap_or_default()));
+        }
+        let plan = match PaymentEvent::from_json(&stored.payload) {
+            Err(e) => Plan::Skip(e.to_string()),
+            Ok(event) => self.plan(&mut conn, provider, event).await.map_err(retry)?,
+        };
+        drop(conn);
+
+        let mut tx = self.db.begin_write().await.map_err(|e| retry(e.into()))?;
+        match inbox::load_event(&mut tx, provider, event_id).await.map_err(retry)? {
+            Some(e) if e.processed_at.is_none() => {}
+            _ => return Ok("already processed".into()),
+        }
+        let outcome = match plan {
+            Plan::Skip(why) => format!("ignored: {why}"),
+            Plan::Act { event, order_id, action } => {
+                let cause = format!("{provider} event {} ({})", event.id, event_type(&event));
+                let changed = self.book.apply(&mut tx, &order_id, &action, &cause).await.map_err(retry)?;
+                if let Action::Attention(reason) = &action {
+                    let alert = serde_json::json!({
+                        "order_id": order_id, "provider": provider, "event_id": event.id,
+                        "event_type": event_type(&event), "reason": reason,
+                    });
+                    cielo_jobs::publish(&mut tx, inbox::TOPIC_ALERT, alert).await.map_err(|e| retry(e.into()))?;
+                    tracing::warn!(order_id = %order_id, event_id = %event.id, reason = %reason, "payment needs attention");
+                }
+                record_payment(&mut tx, provider, &order_id, &event).await.map_err(retry)?;
+                match (&action, changed) {
+                    (Action::Nothing(why), _) => format!("no change: {why}"),
+                    (a, true) => format!("{}: {order_id}", action_name(a)),
+                    (a, false) => format!("{} (already so): {order_id}", action_name(a)),
+                }
+            }
+        };
+        inbox::mark_processed(&mut tx, provider, event_id, &outcome).await.map_err(retry)?;
+        tx.commit().await.map_err(|e| retry(e.into()))?;
+        tracing::info!(provider, event_id, outcome = %outcome, "payment event processed");
+        Ok(outcome)
+    }
+
+    async fn plan(&self, conn: &mut AnyConnection, provider: &str, event: PaymentEvent) -> anyhow::Result<Plan> {
+        if let EventKind::Other(t) = &event.kind {
+            return Ok(Plan::Skip(format!("{t} is not acted on")));
+        }
+        let mut order_id = event.order_id.clone();
+        if order_id.is_none() {
+            if let Some(pi) = &event.payment_intent {
+                order_id = inbox::payment_by_intent(conn, provider, pi).await?.map(|p| p.order_id);
+            }
+        }
+        let Some(order_id) = order_id else {
+            return Ok(Plan::Skip("the event names no order of this shop".into()));
+        };
+        let Some(facts) = self.book.facts(&order_id).await? else {
+            return Ok(Plan::Skip(format!("no order {order_id}")));
+        };
+        let mut action = decide(&event, &facts);
+        if matches!(action, Action::Refunded | Action::PartiallyRefunded) {
+            // A refund made through the admin API is recorded when it is made;
+            // its event then brings nothing new.
+            let known = inbox::payment_of_order(conn, &order_id).await?.map(|p| p.amount_refunded).unwrap_or(0);
+            if event.amount_refunded.is_some_and(|r| r <= known) {
+                action = Action::Nothing("refund already recorded".into());
+            }
+        }
+        Ok(Plan::Act { event, order_id, action })
+    }
+
+    /// One catch-up pass: lists the provider's events since the stored cursor
+    /// (minus an overlap) into the inbox, then asks the provider about orders
+    /// that have waited for payment too long. Everything found goes through
+    /// the inbox and its jobs, like a webhook.
+    pub async fn catch_up(&self) -> anyhow::Result<CatchUpReport> {
+        let name = self.provider.name();
+        let now = Timestamp::now().as_unix_seconds();
+        let mut report = CatchUpReport::default();
+        let since = {
+            let mut conn = self.db.pool().acquire().await?;
+            match inbox::cursor(&mut conn, name).await? {
+                Some(c) => c - self.catch_up.overlap_secs,
+                None => now - self.catch_up.initial_secs,
+            }
+        };
+        let events = self.provider.list_events(since.max(0)).await?;
+        report.listed = events.len();
+        let mut newest = since.max(0);
+        for chunk in events.chunks(100) {
+            let mut tx = self.db.begin_write().await?;
+            for e in chunk {
+                if let Some(stored) = store_listed(&mut tx, name, e, "catch_up").await? {
+                    report.stored += usize::from(stored);
+                }
+                newest = newest.max(e["created"].as_i64().unwrap_or(0));
+            }
+            inbox::advance_cursor(&mut tx, name, newest).await?;
+            tx.commit().await?;
+        }
+        if events.is_empty() {
+            let mut conn = self.db.pool().acquire().await?;
+            inbox::advance_cursor(&mut conn, name, since.max(0)).await?;
+        }
+
+        let cutoff = Timestamp::now().plus_seconds(-self.catch_up.recover_after_secs);
+        for order_id in self.book.awaiting_payment(cutoff).await? {
+            let Some(facts) = self.book.facts(&order_id).await? else { continue };
+            let Some(session) = facts.session_id.clone() else { continue };
+            report.polled += 1;
+            match self.provider.poll_session(&session).await {
+                Ok(Some(event)) => {
+                    let mut tx = self.db.begin_write().await?;
+                    if store_listed(&mut tx, name, &event, "catch_up").await? == Some(true) {
+                        report.recovered += 1;
+                    }
+                    tx.commit().await?;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(order_id = %order_id, error = %e, "could not ask the provider about a waiting order"),
+            }
+        }
+        if report.stored > 0 || report.recovered > 0 {
+            tracing::info!(?report, "payments catch-up found events");
+        }
+        Ok(report)
+    }
+
+    /// Refunds all (`amount` None) or part of an order's payment, and records
+    /// it on the order at once (the provider's event later changes nothing).
+    pub async fn refund(&self, order_id: &str, amount: Option<i64>) -> Result<RefundOutcome, RefundError> {
+        let facts = self.book.facts(order_id).await?.ok_or(RefundError::OrderNotFound)?;
+        if !matches!(facts.state, OrderState::Paid | OrderState::PartiallyRefunded | OrderState::NeedsAttention) {
+            return Err(RefundError::NotRefundable(format!("the order is not paid ({:?})", facts.state)));
+        }
+        let record = {
+            let mut conn = self.db.pool().acquire().await.map_err(anyhow::Error::from)?;
+            inbox::payment_of_order(&mut conn, order_id).await?
+        };
+        let Some(record) = record else {
+            return Err(RefundError::NotRefundable("no payment is recorded for this order".into()));
+        };
+        let (Some(intent), Some(paid)) = (record.payment_intent.clone(), record.amount) else {
+            return Err(RefundError::NotRefundable("the payment has no payment intent to refund".into()));
+        };
+        let left = paid - record.amount_refunded;
+        if let Some(a) = amount {
+            if a <= 0 || a > left {
+                return Err(RefundError::NotRefundable(format!("the amount must be between 1 and {left}")));
+            }
+        }
+        if left <= 0 {
+            return Err(RefundError::NotRefundable("the payment is refunded in full already".into()));
+        }
+        let this = amount.unwrap_or(left);
+        let request = RefundRequest {
+            order_id: order_id.to_string(),
+            payment_intent: intent,
+            amount,
+            already_refunded: record.amount_refunded,
+            paid,
+            currency: record.currency.clone().unwrap_or_else(|| facts.currency.to_ascii_lowercase()),
+            // Same order, same refunded-so-far, same amount: the same refund.
+            idempotency_key: format!("refund:{order_id}:{}:{this}", record.amount_refunded),
+        };
+        let refund = self.provider.refund(&request).await?;
+        let total = record.amount_refunded + refund.amount;
+        let mut tx = self.db.begin_write().await.map_err(anyhow::Error::from)?;
+        let action = if total >= paid { Action::Refunded } else { Action::PartiallyRefunded };
+        self.book.apply(&mut tx, order_id, &action, &format!("refund {} by an admin", refund.id)).await?;
+        inbox::upsert_payment(
+            &mut tx,
+            &PaymentRecord { order_id: order_id.into(), provider: self.provider.name().into(), amount_refunded: total, ..Default::default() },
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        Ok(RefundOutcome { refund_id: refund.id, amount: refund.amount, total_refunded: total, status: refund.status })
+    }
+}
+
+enum Plan {
+    Skip(String),
+    Act { event: PaymentEvent, order_id: String, action: Action },
+}
+
+fn event_type(e: &PaymentEvent) -> String {
+    match &e.kind {
+        EventKind::SessionCompleted => "checkout.session.completed".into(),
+        EventKind::AsyncPaymentSucceeded => "checkout.session.async_payment_succeeded".into(),
+        EventKind::AsyncPaymentFailed => "checkout.session.async_payment_failed".into(),
+        EventKind::SessionExpired => "checkout.session.expired".into(),
+        EventKind::PaymentFailed => "payment_intent.payment_failed".into(),
+        EventKind::ChargeRefunded => "charge.refunded".into(),
+        EventKind::DisputeCreated => "charge.dispute.created".into(),
+        EventKind::Other(t) => t.clone(),
+    }
+}
+
+fn action_name(a: &Action) -> &'static str {
+    match a {
+        Action::MarkPaid => "paid",
+        Action::Cancel => "cancelled",
+        Action::Refunded => "refunded",
+        Action::PartiallyRefunded => "partially refunded",
+        Action::Attention(_) => "needs attention",
+        Action::Nothing(_) => "no change",
+    }
+}
+
+async fn record_payment(conn: &mut AnyConnection, provider: &str, order_id: &str, e: &PaymentEvent) -> anyhow::Result<()> {
+    let mut p = PaymentRecord { order_id: order_id.into(), provider: provider.into(), ..Default::default() };
+    p.session_id = e.session_id.clone();
+    p.payment_intent = e.payment_intent.clone();
+    match e.kind {
+        EventKind::SessionCompleted | EventKind::AsyncPaymentSucceeded if e.paid => {
+            p.amount = e.amount;
+            p.currency = e.currency.clone();
+        }
+        EventKind::ChargeRefunded => p.amount_refunded = e.amount_refunded.unwrap_or(0),
+        _ => {}
+    }
+    inbox::upsert_payment(conn, &p).await
+}
+
+/// Stores one listed event in the inbox. `None` when it is not an event.
+async fn store_listed(conn: &mut AnyConnection, provider: &str, e: &serde_json::Value, source: &str) -> anyhow::Result<Option<bool>> {
+    let (Some(id), Some(kind)) = (e["id"].as_str(), e["type"].as_str()) else { return Ok(None) };
+    let created = e["created"].as_i64().unwrap_or(0);
+    Ok(Some(inbox::store_event(conn, provider, id, kind, created, &e.to_string(), source).await?))
+}
