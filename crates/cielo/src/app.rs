@@ -145,7 +145,11 @@ fn signing_key(settings: &Settings, secrets: &Secrets) -> anyhow::Result<Vec<u8>
 impl Application {
     /// Builds everything and binds the listener.
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
-        let secrets = Secrets::from_env();
+        Self::build_with_secrets(settings, options, Secrets::from_env()).await
+    }
+
+    /// Builds with secrets given here instead of read from the environment (tests).
+    pub async fn build_with_secrets(settings: Settings, options: BuildOptions, secrets: Secrets) -> anyhow::Result<Self> {
         let db = connect_and_migrate(&settings).await?;
         if db.backend() == cielo_db::Backend::Sqlite && options.role != Role::All {
             tracing::warn!(role = ?options.role, "on SQLite the job queue is correct within one process only; split roles on PostgreSQL");

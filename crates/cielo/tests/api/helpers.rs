@@ -1,6 +1,7 @@
 //! Spawning the app and talking to it like a client would.
 
 use cielo::app::{Application, BuildOptions, Role};
+use cielo::settings::Secrets;
 use cielo::Settings;
 use cielo_db::testing::TestDatabase;
 use reqwest::{Method, Response, StatusCode};
@@ -11,7 +12,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: cielo_http::AppState,
     pub registry: std::sync::Arc<cielo_jobs::Registry>,
-    _db: TestDatabase,
+    db: Option<TestDatabase>,
+    settings: Settings,
+    secrets: Secrets,
     dir: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
@@ -19,7 +22,9 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -80,6 +85,11 @@ pub async fn spawn_full_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 async fn spawn(seed_demo: bool, role: Role, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_with_secrets(seed_demo, role, tweak, Secrets::default()).await
+}
+
+/// An app with these secrets (the environment's are never read by tests).
+pub async fn spawn_with_secrets(seed_demo: bool, role: Role, tweak: impl FnOnce(&mut Settings), secrets: Secrets) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         cielo::telemetry::init("pretty", "debug");
     }
@@ -91,17 +101,35 @@ async fn spawn(seed_demo: bool, role: Role, tweak: impl FnOnce(&mut Settings)) -
     settings.database.max_connections = 5;
     settings.http.bind = "127.0.0.1:0".into();
     tweak(&mut settings);
-    let app = Application::build(settings, BuildOptions { seed_demo, role }).await.expect("app builds");
+    start(settings, BuildOptions { seed_demo, role }, secrets, db, dir).await
+}
+
+async fn start(settings: Settings, options: BuildOptions, secrets: Secrets, db: TestDatabase, dir: std::path::PathBuf) -> TestApp {
+    let app = Application::build_with_secrets(settings.clone(), options, secrets.clone()).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     let registry = app.registry();
     let server = tokio::spawn(async move {
         app.run_until_stopped(std::future::pending()).await.expect("server runs");
     });
-    TestApp { address, client: reqwest::Client::new(), state, registry, _db: db, dir, server }
+    TestApp { address, client: reqwest::Client::new(), state, registry, db: Some(db), settings, secrets, dir, server }
 }
 
 impl TestApp {
+    /// Stops this process abruptly (nothing in flight finishes) and starts a
+    /// new one on the same database and data directory, serving HTTP only.
+    pub async fn restart(mut self) -> TestApp {
+        self.server.abort();
+        let _ = (&mut self.server).await;
+        self.state.db.close().await;
+        let db = self.db.take().expect("the database");
+        let dir = std::mem::take(&mut self.dir);
+        let (mut settings, secrets) = (self.settings.clone(), self.secrets.clone());
+        settings.http.bind = "127.0.0.1:0".into();
+        drop(self);
+        start(settings, BuildOptions { seed_demo: false, role: Role::Api }, secrets, db, dir).await
+    }
+
     /// Runs every runnable job (and dispatches outbox events) now, in this task.
     pub async fn run_pending_jobs(&self) -> usize {
         cielo_jobs::run_pending(&self.state.db, &self.registry).await.expect("jobs run")

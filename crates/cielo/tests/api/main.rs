@@ -9,3 +9,4 @@ mod edge;
 mod helpers;
 mod jobs;
 mod orders;
+mod payments;
