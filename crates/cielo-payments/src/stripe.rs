@@ -23,6 +23,8 @@ pub struct StripeConfig {
     pub secret_key: String,
     /// How long a Checkout Session stays open (clamped to Stripe's 30 min – 24 h).
     pub session_ttl_secs: i64,
+    /// Events per page when listing (1–100).
+    pub page_size: u32,
 }
 
 impl std::fmt::Debug for StripeConfig {
@@ -147,7 +149,7 @@ impl PaymentProvider for StripeProvider {
         // Stripe pages newest first; some fakes oldest first. Follow `has_more`
         // either way, and sort at the end.
         for _ in 0..100 {
-            let mut q = vec![("created[gte]", since.to_string()), ("limit", "100".to_string())];
+            let mut q = vec![("created[gte]", since.to_string()), ("limit", self.config.page_size.clamp(1, 100).to_string())];
             if let Some(s) = &starting_after {
                 q.push(("starting_after", s.clone()));
             }
@@ -187,13 +189,13 @@ impl PaymentProvider for StripeProvider {
             ("payment_intent".to_string(), request.payment_intent.clone()),
             ("metadata[order_id]".to_string(), request.order_id.clone()),
         ];
-        if let Some(a) = request.amount {
-            form.push(("amount".into(), a.to_string()));
-        }
+        // Always explicit: "the rest" is computed here, not left to the server.
+        let amount = request.amount.unwrap_or(request.paid - request.already_refunded);
+        form.push(("amount".into(), amount.to_string()));
         let r = self.post("/v1/refunds", &form, &request.idempotency_key).await?;
         Ok(Refund {
             id: r["id"].as_str().unwrap_or_default().to_string(),
-            amount: r["amount"].as_i64().unwrap_or(request.amount.unwrap_or(request.paid - request.already_refunded)),
+            amount: r["amount"].as_i64().unwrap_or(amount),
             status: r["status"].as_str().unwrap_or("pending").to_string(),
         })
     }

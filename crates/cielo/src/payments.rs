@@ -131,7 +131,7 @@ pub fn build(
             if secrets.stripe_webhook_secrets.is_empty() {
                 tracing::warn!("CIELO_STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe refuses everything; only the catch-up sees payments");
             }
-            let provider = StripeProvider::new(StripeConfig { api_base: p.stripe_api_base.clone(), secret_key: key, session_ttl_secs: ttl });
+            let provider = StripeProvider::new(StripeConfig { api_base: p.stripe_api_base.clone(), secret_key: key, session_ttl_secs: ttl, page_size: 100 });
             Ok((Arc::new(provider), None, webhooks))
         }
         _ => {

@@ -10,3 +10,4 @@ mod helpers;
 mod jobs;
 mod orders;
 mod payments;
+mod stripe;
