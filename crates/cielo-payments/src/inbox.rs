@@ -45,11 +45,78 @@ pub enum Received {
 }
 
 /// The webhook endpoints: which providers accept webhooks, with which secrets.
+///
+/// Verified events are written by a few writer tasks that each commit many
+/// concurrent webhooks in one transaction (group commit); a request is
+/// answered only after the transaction holding its event has committed.
 #[derive(Clone, Default)]
 pub struct Webhooks {
     db: Option<Db>,
     secrets: HashMap<String, Vec<String>>,
     tolerance_secs: i64,
+    writer: Option<tokio::sync::mpsc::Sender<Pending>>,
+}
+
+/// Most events one transaction stores.
+const MAX_BATCH: usize = 512;
+
+struct Pending {
+    provider: String,
+    event_id: String,
+    event_type: String,
+    created: i64,
+    payload: String,
+    reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
+}
+
+async fn write_batch(db: &Db, batch: &[Pending]) -> anyhow::Result<Vec<bool>> {
+    let mut tx = db.begin_write().await?;
+    let mut stored = Vec::with_capacity(batch.len());
+    let mut jobs = Vec::new();
+    for p in batch {
+        let new = insert_event(&mut tx, &p.provider, &p.event_id, &p.event_type, p.created, &p.payload, "webhook").await?;
+        if new {
+            jobs.push(process_job(&p.provider, &p.event_id));
+        }
+        stored.push(new);
+    }
+    if !jobs.is_empty() {
+        cielo_jobs::enqueue_many(&mut tx, &jobs).await?;
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn writer(db: Db, rx: std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<Pending>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut rx = rx.lock().await;
+            match rx.recv().await {
+                Some(first) => batch.push(first),
+                None => return,
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+        }
+        match write_batch(&db, &batch).await {
+            Ok(stored) => {
+                for (p, s) in batch.into_iter().zip(stored) {
+                    let _ = p.reply.send(Ok(s));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), events = batch.len(), "storing webhooks failed; the provider will retry");
+                for p in batch {
+                    let _ = p.reply.send(Err(format!("{e:#}")));
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Webhooks {
@@ -69,8 +136,16 @@ struct Head {
 
 impl Webhooks {
     /// Endpoints storing into `db`, accepting signatures up to `tolerance_secs` old.
+    /// Must be called inside a tokio runtime: it starts the writer tasks.
     pub fn new(db: Db, tolerance_secs: i64) -> Self {
-        Self { db: Some(db), secrets: HashMap::new(), tolerance_secs }
+        let (tx, rx) = tokio::sync::mpsc::channel(8 * MAX_BATCH);
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        // SQLite has one writer anyway; PostgreSQL commits several batches at once.
+        let writers = if db.backend() == cielo_db::Backend::Sqlite { 1 } else { 4 };
+        for _ in 0..writers {
+            tokio::spawn(writer(db.clone(), rx.clone()));
+        }
+        Self { db: Some(db), secrets: HashMap::new(), tolerance_secs, writer: Some(tx) }
     }
 
     /// Accepts webhooks for `provider` signed with any of `secrets`.
@@ -92,9 +167,27 @@ impl Webhooks {
         if head.id.is_empty() {
             return Err(WebhookError::Malformed("the event has no id".into()));
         }
-        let mut tx = db.begin_write().await.map_err(anyhow::Error::from)?;
-        let stored = store_event(&mut tx, provider, &head.id, &head.kind, head.created, text, "webhook").await?;
-        tx.commit().await.map_err(anyhow::Error::from)?;
+        let stored = match &self.writer {
+            Some(writer) => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let pending = Pending {
+                    provider: provider.to_string(),
+                    event_id: head.id,
+                    event_type: head.kind,
+                    created: head.created,
+                    payload: text.to_string(),
+                    reply,
+                };
+                writer.send(pending).await.map_err(|_| anyhow::anyhow!("the webhook writer has stopped"))?;
+                answer.await.map_err(|_| anyhow::anyhow!("the webhook writer has stopped"))?.map_err(|e| anyhow::anyhow!(e))?
+            }
+            None => {
+                let mut tx = db.begin_write().await.map_err(anyhow::Error::from)?;
+                let stored = store_event(&mut tx, provider, &head.id, &head.kind, head.created, text, "webhook").await?;
+                tx.commit().await.map_err(anyhow::Error::from)?;
+                stored
+            }
+        };
         Ok(if stored { Received::Stored } else { Received::Duplicate })
     }
 }
@@ -102,6 +195,28 @@ impl Webhooks {
 /// Stores an event in the inbox and enqueues its processing, in the caller's
 /// transaction. Returns false (and does nothing) when it is there already.
 pub async fn store_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event_id: &str,
+    event_type: &str,
+    created: i64,
+    payload: &str,
+    source: &str,
+) -> anyhow::Result<bool> {
+    let inserted = insert_event(conn, provider, event_id, event_type, created, payload, source).await?;
+    if inserted {
+        cielo_jobs::enqueue(conn, process_job(provider, event_id)).await?;
+    }
+    Ok(inserted)
+}
+
+fn process_job(provider: &str, event_id: &str) -> cielo_jobs::NewJob {
+    cielo_jobs::NewJob::new(KIND_PROCESS_EVENT, serde_json::json!({"provider": provider, "event_id": event_id}))
+        .queue("payments")
+        .max_attempts(20)
+}
+
+async fn insert_event(
     conn: &mut AnyConnection,
     provider: &str,
     event_id: &str,
@@ -125,12 +240,6 @@ pub async fn store_event(
     .await?
     .rows_affected()
         == 1;
-    if inserted {
-        let job = cielo_jobs::NewJob::new(KIND_PROCESS_EVENT, serde_json::json!({"provider": provider, "event_id": event_id}))
-            .queue("payments")
-            .max_attempts(20);
-        cielo_jobs::enqueue(conn, job).await?;
-    }
     Ok(inserted)
 }
 

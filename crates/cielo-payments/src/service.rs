@@ -238,9 +238,11 @@ impl Payments {
             inbox::advance_cursor(&mut tx, name, newest).await?;
             tx.commit().await?;
         }
-        if events.is_empty() {
+        // Everything created before this pass started has been listed; the
+        // overlap covers events the provider makes visible late.
+        {
             let mut conn = self.db.pool().acquire().await?;
-            inbox::advance_cursor(&mut conn, name, since.max(0)).await?;
+            inbox::advance_cursor(&mut conn, name, newest.max(now)).await?;
         }
 
         let cutoff = Timestamp::now().plus_seconds(-self.catch_up.recover_after_secs);
