@@ -11,6 +11,7 @@
 # env:   PG_URL=postgres://user@host:port/db   use this server (a database is created on it);
 #        otherwise a throwaway PostgreSQL cluster is started from the installed binaries.
 #        RATES="500 1000 2000 3000 4000 5000"  SECONDS_PER_RATE=10  KILL_RATE=2000
+#        ROLE=api   serve HTTP only (ingest alone; the stored events wait for a worker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENGINES=${1:-both}
@@ -36,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 start_server() { # dir
-  CIELO_TEST_WEBHOOK_SECRET=$SECRET CIELO_LOG=warn "$BIN" --data-dir "$1" serve --no-demo --bind "127.0.0.1:$PORT" >>"$1/server.log" 2>&1 &
+  CIELO_TEST_WEBHOOK_SECRET=$SECRET CIELO_LOG=warn "$BIN" --data-dir "$1" serve --no-demo --role "${ROLE:-all}" --bind "127.0.0.1:$PORT" >>"$1/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -sf "$B/readyz" >/dev/null && return; sleep 0.1; done
   echo "server did not start" >&2; cat "$1/server.log" >&2; exit 1
