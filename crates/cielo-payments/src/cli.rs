@@ -36,12 +36,12 @@ pub fn run(command: WebhooksCommand) -> ExitCode {
         WebhooksCommand::Verify { provider, secret, header, now, tolerance } => {
             if provider != "stripe" && provider != "test" {
                 println!("invalid: unknown provider `{provider}` (stripe, test)");
-                return ExitCode::from(2);
+                return ExitCode::FAILURE;
             }
             let mut payload = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut payload) {
                 println!("invalid: cannot read the payload from stdin: {e}");
-                return ExitCode::from(2);
+                return ExitCode::FAILURE;
             }
             let now = now.unwrap_or_else(|| cielo_core::Timestamp::now().as_unix_seconds());
             match signature::verify(&header, &payload, &secret, now, tolerance) {
