@@ -374,6 +374,8 @@ pub struct SaleVariant {
     pub title: String,
     /// SKU.
     pub sku: String,
+    /// Option values, e.g. `{"size": "A3"}` (personalised products check them).
+    pub option_values: BTreeMap<String, String>,
     /// Current price.
     pub price: Money,
     /// Stock, when tracked.

@@ -9,10 +9,12 @@
 #![warn(missing_docs)]
 
 mod model;
+pub mod personalisation;
 pub mod status;
 mod store;
 
 pub use model::*;
+pub use personalisation::{LineContext, LineOptionsValidator};
 pub use status::OrderStatus;
 
 use cielo_accounts::CustomerId;
@@ -169,6 +171,8 @@ pub struct Orders {
     payments: SharedProvider,
     pricing: std::sync::Arc<Pricing>,
     public_url: String,
+    /// Options validators by product type (see [`personalisation`]).
+    line_options: std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
 }
 
 fn digest(s: &str) -> String {
@@ -201,7 +205,21 @@ impl Orders {
     /// The orders service. `public_url` is the shop's base URL, for the return
     /// links of payment pages.
     pub fn new(db: Db, catalog: Catalog, payments: SharedProvider, pricing: Pricing, public_url: &str) -> Self {
-        Self { db, catalog, payments, pricing: std::sync::Arc::new(pricing), public_url: public_url.trim_end_matches('/').into() }
+        Self {
+            db,
+            catalog,
+            payments,
+            pricing: std::sync::Arc::new(pricing),
+            public_url: public_url.trim_end_matches('/').into(),
+            line_options: Default::default(),
+        }
+    }
+
+    /// Validates (and normalises) the options of lines whose product is of
+    /// `product_type` with `validator`; such lines then need options that pass it.
+    pub fn with_line_options_validator(mut self, product_type: &str, validator: std::sync::Arc<dyn LineOptionsValidator>) -> Self {
+        std::sync::Arc::make_mut(&mut self.line_options).insert(product_type.to_string(), validator);
+        self
     }
 
     /// The pricing rules in force.
@@ -306,7 +324,21 @@ impl Orders {
                 format!("is priced in {}, but this cart is in {}", variant.price.currency, row.currency),
             )]));
         }
-        let options_key = canonical_options(&input.options);
+        // Personalised products: their validator decides what is stored.
+        let options = match self.line_options.get(&variant.product_type) {
+            None => input.options,
+            Some(validator) => {
+                let line = LineContext { product_type: &variant.product_type, sku: &variant.sku, option_values: &variant.option_values };
+                let normalised =
+                    validator.validate(&line, input.options.as_ref()).map_err(|e| Error::Invalid(personalisation::under_options(e)))?;
+                let normalised = Some(normalised);
+                let mut v = Validation::new();
+                validate_options(&mut v, &normalised);
+                v.finish().map_err(Error::Invalid)?;
+                normalised
+            }
+        };
+        let options_key = canonical_options(&options);
         let existing = store::find_line(&mut tx, id, input.variant_id, &options_key).await?;
         let quantity = existing.as_ref().map(|l| l.quantity).unwrap_or(0) + input.quantity;
         if quantity > MAX_QUANTITY {
