@@ -4,8 +4,8 @@
 use cielo_core::FieldError;
 use cielo_orders::{LineContext, LineOptionsValidator};
 use cielo_starmap::options::{size as poster_size, theme as poster_theme};
-use cielo_starmap::{instant_from_local, StarmapOptions, LANGUAGES};
-use serde_json::{Map, Value};
+use cielo_starmap::{instant_from_local, StarmapOptions};
+use serde_json::Value;
 
 use crate::places;
 
@@ -146,7 +146,6 @@ fn boolean(v: &Value) -> Option<bool> {
 /// Field errors name the option (`lat`, `date`, …); all are reported at once.
 pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<StarmapLine, Vec<FieldError>> {
     let mut e = Errors(Vec::new());
-    let empty = Map::new();
     let o = match options {
         None => {
             return Err(vec![FieldError::new(
@@ -173,7 +172,6 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
             }
         }
     };
-    let _ = &empty;
 
     // Where: a place from the search, or coordinates (which win when both are given).
     let place = match get("place_id") {
@@ -192,7 +190,7 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
             }
         },
     };
-    let mut coord = |e: &mut Errors, k: &str, range: f64, from_place: Option<f64>| -> Option<f64> {
+    let coord = |e: &mut Errors, k: &str, range: f64, from_place: Option<f64>| -> Option<f64> {
         match get(k) {
             Some(v) => match number(v) {
                 Some(x) if (-range..=range).contains(&x) => Some(x),

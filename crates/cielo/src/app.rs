@@ -105,7 +105,10 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(db.clone(), catalog.clone(), payments, pricing, &public_url);
+        let orders = Orders::new(db.clone(), catalog.clone(), payments, pricing, &public_url).with_line_options_validator(
+            cielo_starmap_product::PRODUCT_TYPE,
+            Arc::new(cielo_starmap_product::StarmapLineValidator),
+        );
 
         if options.seed_demo && settings.shop.demo && catalog.count_products().await? == 0 && catalog.list_categories().await?.is_empty() {
             let n = crate::demo::seed(&catalog, &storage, currency).await?;

@@ -8,3 +8,4 @@ mod catalog;
 mod edge;
 mod helpers;
 mod orders;
+mod starmap;
