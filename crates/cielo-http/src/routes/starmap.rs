@@ -191,7 +191,8 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[utoipa::path(get, path = "/api/store/starmap/preview", tag = "store", params(PreviewParams),
     responses((status = 200, description = "The poster as a PNG image", content_type = "image/png"),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn preview(RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
     let mut map = serde_json::Map::new();
     let mut px = PREVIEW_PX;
@@ -222,7 +223,15 @@ pub(crate) async fn preview(RawQuery(raw): RawQuery, headers: HeaderMap) -> Resu
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.to_str().unwrap_or_default().to_string())]).into_response());
     }
     let options = line.print_options();
-    let _slot = PREVIEW_SLOTS.acquire().await.map_err(ApiError::internal)?;
+    // A burst waits its turn for a while, then is told to come back.
+    let _slot = match tokio::time::timeout(std::time::Duration::from_secs(5), PREVIEW_SLOTS.acquire()).await {
+        Ok(slot) => slot.map_err(ApiError::internal)?,
+        Err(_) => {
+            let mut busy = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many previews are being drawn; retry in a moment");
+            busy.retry_after = Some(1);
+            return Err(busy);
+        }
+    };
     let span = tracing::Span::current();
     let png = tokio::task::spawn_blocking(move || span.in_scope(|| cielo_starmap::render_png_preview(&options, px)))
         .await
