@@ -301,11 +301,7 @@ impl Orders {
         validate_options(&mut v, &input.options);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        let row = open_cart(&mut tx, id, caller).await?;
         // Read every line and price them all in this transaction, so the answer
         // needs no second round of reads after the commit.
         let mut lines = store::cart_lines(&mut **tx, id).await?;
@@ -355,11 +351,7 @@ impl Orders {
         validate_quantity(&mut v, patch.quantity);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        open_cart(&mut tx, id, caller).await?;
         let existing = store::cart_lines(&mut **tx, id).await?.into_iter().find(|l| l.id == line).ok_or(Error::LineNotFound)?;
         let sale = self.catalog.variants_for_sale(&mut tx, &[existing.variant_id]).await?;
         if let Some(variant) = sale.get(&existing.variant_id) {
@@ -375,11 +367,7 @@ impl Orders {
     /// Removes a line.
     pub async fn remove_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>) -> Result<Cart> {
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        open_cart(&mut tx, id, caller).await?;
         let now = Timestamp::now();
         if !store::delete_line(&mut tx, id, line).await? {
             return Err(Error::LineNotFound);
@@ -446,11 +434,7 @@ impl Orders {
             }
         }
 
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, buyer.customer_id)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        let row = open_cart(&mut tx, id, buyer.customer_id).await?;
         let lines = store::cart_lines(&mut **tx, id).await?;
         if lines.is_empty() {
             return Err(Error::CartEmpty);
@@ -670,6 +654,17 @@ impl Orders {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// The cart `caller` may change: someone else's is "not found", a checked-out
+/// one is a conflict.
+async fn open_cart(conn: &mut cielo_db::sqlx::AnyConnection, id: CartId, caller: Option<CustomerId>) -> Result<store::CartRow> {
+    let row = store::cart(&mut *conn, id).await?.ok_or(Error::CartNotFound)?;
+    check_owner(&row, caller)?;
+    if row.status != CartStatus::Open {
+        return Err(Error::CartCompleted);
+    }
+    Ok(row)
 }
 
 fn check_owner(row: &store::CartRow, caller: Option<CustomerId>) -> Result<()> {
