@@ -391,8 +391,8 @@ async fn maintain(db: &Db, settings: &JobsSettings) -> Result<(), Error> {
 
 /// Runs every runnable job now, one at a time, in priority order, in this
 /// task; dispatches outbox events first and again after each job. Jobs that
-/// fail are rescheduled with backoff (so they are not run again by this call)
-/// or go dead. Returns the number of attempts run. For tests and tools: the
+/// fail are rescheduled with backoff or go dead; a job this call already
+/// attempted is never run again by it (the call stops there and hands it back). Returns the number of attempts run. For tests and tools: the
 /// app's `run_pending_jobs()`.
 pub async fn run_pending(db: &Db, registry: &Registry) -> Result<usize, Error> {
     run_pending_with(db, registry, &JobsSettings::default()).await
@@ -401,10 +401,19 @@ pub async fn run_pending(db: &Db, registry: &Registry) -> Result<usize, Error> {
 /// [`run_pending`] with explicit settings (backoff, lease).
 pub async fn run_pending_with(db: &Db, registry: &Registry, settings: &JobsSettings) -> Result<usize, Error> {
     let mut ran = 0;
+    // A failed job's backoff can expire before this loop comes round again
+    // (short test backoffs on a busy machine): it is handed back, not run twice.
+    let mut attempted = std::collections::HashSet::new();
     loop {
         crate::dispatch_events(db, registry).await?;
         let mut jobs = claim_batch(db, &QueueFilter::Except(vec![]), 1, settings.lease()).await?;
         let Some(job) = jobs.pop() else { return Ok(ran) };
+        if !attempted.insert(job.id.clone()) {
+            let mut tx = db.begin_write().await?;
+            store::release_unstarted(&mut tx, db.backend(), &job.token, std::slice::from_ref(&job.id), Timestamp::now().as_micros()).await?;
+            tx.commit().await?;
+            return Ok(ran);
+        }
         let result = run_attempt(db, registry, &job, settings.lease()).await;
         let (done, _) = outcome_of(&job, result, settings);
         write_outcomes(db, &[done]).await?;
