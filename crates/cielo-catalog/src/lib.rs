@@ -433,6 +433,17 @@ impl Catalog {
         Ok(())
     }
 
+    /// Puts `quantity` of each variant back into stock (a cancelled order), in
+    /// the caller's transaction. Variants that do not track stock, or no longer
+    /// exist, are skipped.
+    pub async fn return_stock(&self, conn: &mut cielo_db::sqlx::AnyConnection, items: &[(VariantId, i64)]) -> Result<()> {
+        for (variant, quantity) in items {
+            store::put_back_stock(conn, *variant, *quantity).await?;
+        }
+        self.changed();
+        Ok(())
+    }
+
     /// Number of products (for seeding and health output).
     pub async fn count_products(&self) -> Result<i64> {
         store::count_products(self.db.pool()).await

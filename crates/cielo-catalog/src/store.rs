@@ -597,3 +597,12 @@ pub(crate) async fn take_stock(c: &mut AnyConnection, variant: VariantId, quanti
 pub(crate) async fn count_products(pool: &AnyPool) -> Result<i64> {
     Ok(sqlx::query("select count(*) as n from catalog_product").fetch_one(pool).await?.try_get("n")?)
 }
+
+pub(crate) async fn put_back_stock(c: &mut AnyConnection, variant: VariantId, quantity: i64) -> Result<()> {
+    sqlx::query("update catalog_variant set stock = stock + $2 where id = $1 and stock is not null")
+        .bind(variant.to_string())
+        .bind(quantity)
+        .execute(c)
+        .await?;
+    Ok(())
+}

@@ -71,6 +71,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Every domain's migrations, for `/readyz`.
     pub migrations: Arc<Vec<MigrationSet>>,
+    /// This process's job counters, for `/metrics`.
+    pub job_metrics: Arc<cielo_jobs::JobMetrics>,
     cache: Arc<cache::ResponseCache>,
 }
 
@@ -98,6 +100,7 @@ impl AppState {
             login_limiter: Arc::new(login_limiter),
             config: Arc::new(config),
             migrations: Arc::new(migrations),
+            job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }
     }

@@ -231,10 +231,11 @@ impl Orders {
     pub async fn create_cart(&self, owner: Option<CustomerId>, input: NewCart) -> Result<Cart> {
         let currency = input.currency.unwrap_or(self.pricing.currency);
         let id = CartId::new();
-        let mut tx = self.db.begin_write().await?;
-        store::insert_cart(&mut tx, id, owner, currency, Timestamp::now()).await?;
-        tx.commit().await?;
-        self.get_cart(id, owner).await
+        let now = Timestamp::now();
+        // One statement, so no transaction: the cheapest durable write there is.
+        store::insert_cart(&mut *self.db.pool().acquire().await?, id, owner, currency, now).await?;
+        let row = store::CartRow { id, customer_id: owner, currency, status: CartStatus::Open, order_id: None, created_at: now, updated_at: now };
+        self.priced(row, Vec::new(), &Default::default())
     }
 
     /// A cart with current prices. Someone else's cart is "not found".
@@ -250,6 +251,16 @@ impl Orders {
         let mut conn = self.db.pool().acquire().await?;
         let sale = self.catalog.variants_for_sale(&mut conn, &ids).await?;
         drop(conn);
+        self.priced(row, lines, &sale)
+    }
+
+    /// Prices `lines` with catalog data already read.
+    fn priced(
+        &self,
+        row: store::CartRow,
+        lines: Vec<store::LineRow>,
+        sale: &std::collections::HashMap<cielo_catalog::VariantId, cielo_catalog::SaleVariant>,
+    ) -> Result<Cart> {
         let mut priced = Vec::with_capacity(lines.len());
         let mut subtotal = Money::zero(row.currency);
         for l in lines {
@@ -308,12 +319,13 @@ impl Orders {
         validate_options(&mut v, &input.options);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
-        let sale = self.catalog.variants_for_sale(&mut tx, &[input.variant_id]).await?;
+        let row = open_cart(&mut tx, id, caller).await?;
+        // Read every line and price them all in this transaction, so the answer
+        // needs no second round of reads after the commit.
+        let mut lines = store::cart_lines(&mut **tx, id).await?;
+        let mut ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+        ids.push(input.variant_id);
+        let sale = self.catalog.variants_for_sale(&mut tx, &ids).await?;
         let variant = sale
             .get(&input.variant_id)
             .filter(|v| v.published)
@@ -339,25 +351,30 @@ impl Orders {
             }
         };
         let options_key = canonical_options(&options);
-        let existing = store::find_line(&mut tx, id, input.variant_id, &options_key).await?;
-        let quantity = existing.as_ref().map(|l| l.quantity).unwrap_or(0) + input.quantity;
+        let existing = lines.iter().position(|l| l.variant_id == input.variant_id && l.options_key == options_key);
+        let quantity = existing.map(|i| lines[i].quantity).unwrap_or(0) + input.quantity;
         if quantity > MAX_QUANTITY {
             return Err(Error::Invalid(vec![FieldError::new("quantity", format!("a line holds at most {MAX_QUANTITY}"))]));
         }
         check_stock(variant, quantity)?;
         let now = Timestamp::now();
         match existing {
-            Some(line) => store::set_line_quantity(&mut tx, id, line.id, quantity, now).await?,
+            Some(i) => {
+                store::set_line_quantity(&mut tx, id, lines[i].id, quantity, now).await?;
+                lines[i].quantity = quantity;
+            }
             None => {
-                if store::cart_lines(&mut **tx, id).await?.len() >= MAX_LINES {
+                if lines.len() >= MAX_LINES {
                     return Err(Error::Invalid(vec![FieldError::new("", format!("a cart holds at most {MAX_LINES} lines"))]));
                 }
-                store::insert_line(&mut tx, id, CartLineId::new(), input.variant_id, input.quantity, &options_key, now).await?;
+                let line_id = CartLineId::new();
+                store::insert_line(&mut tx, id, line_id, input.variant_id, input.quantity, &options_key, now).await?;
+                lines.push(store::LineRow { id: line_id, variant_id: input.variant_id, quantity, options, options_key });
             }
         };
         store::touch_cart(&mut tx, id, now).await?;
         tx.commit().await?;
-        self.get_cart(id, caller).await
+        self.priced(store::CartRow { updated_at: now, ..row }, lines, &sale)
     }
 
     /// Sets a line's quantity.
@@ -366,11 +383,7 @@ impl Orders {
         validate_quantity(&mut v, patch.quantity);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        open_cart(&mut tx, id, caller).await?;
         let existing = store::cart_lines(&mut **tx, id).await?.into_iter().find(|l| l.id == line).ok_or(Error::LineNotFound)?;
         let sale = self.catalog.variants_for_sale(&mut tx, &[existing.variant_id]).await?;
         if let Some(variant) = sale.get(&existing.variant_id) {
@@ -386,11 +399,7 @@ impl Orders {
     /// Removes a line.
     pub async fn remove_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>) -> Result<Cart> {
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        open_cart(&mut tx, id, caller).await?;
         let now = Timestamp::now();
         if !store::delete_line(&mut tx, id, line).await? {
             return Err(Error::LineNotFound);
@@ -457,11 +466,7 @@ impl Orders {
             }
         }
 
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, buyer.customer_id)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        let row = open_cart(&mut tx, id, buyer.customer_id).await?;
         let lines = store::cart_lines(&mut **tx, id).await?;
         if lines.is_empty() {
             return Err(Error::CartEmpty);
@@ -511,6 +516,7 @@ impl Orders {
             store::insert_order_line(&mut tx, order_id, pos as i64, l, v, *line_total, now).await?;
         }
         store::insert_history(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout", now).await?;
+        publish_status(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout").await?;
         store::complete_cart(&mut tx, id, order_id, now).await?;
         if let Some(k) = &key {
             store::idempotency_order(&mut tx, id, k, order_id, &secret, now).await?;
@@ -615,6 +621,9 @@ impl Orders {
             return Err(Error::Internal(anyhow::anyhow!("order {id} changed status concurrently")));
         }
         store::insert_history(&mut *conn, id, Some(from), to, cause, now).await?;
+        // Announced in the same transaction: subscribers (artwork, the print
+        // lab, notifications) hear of it exactly when it really happened.
+        publish_status(conn, id, Some(from), to, cause).await?;
         Ok(true)
     }
 
@@ -625,6 +634,69 @@ impl Orders {
         tx.commit().await?;
         Ok(changed)
     }
+}
+
+/// Outbox topic of an order entering `status`: `order.paid`, `order.shipped`…
+pub fn status_topic(status: OrderStatus) -> String {
+    format!("order.{}", status.as_str())
+}
+
+async fn publish_status(
+    conn: &mut cielo_db::sqlx::AnyConnection,
+    id: OrderId,
+    from: Option<OrderStatus>,
+    to: OrderStatus,
+    cause: &str,
+) -> Result<()> {
+    let payload = serde_json::json!({"order_id": id, "from": from, "to": to, "cause": cause});
+    cielo_jobs::publish(conn, &status_topic(to), payload).await.map_err(|e| Error::Internal(anyhow::Error::new(e).context("publishing order event")))?;
+    Ok(())
+}
+
+impl Orders {
+    /// Cancels orders still waiting for payment that were created before
+    /// `cutoff`, and puts their stock back. Each order is its own transaction,
+    /// so one failure does not hold the others. Returns how many were cancelled.
+    ///
+    /// A payment that arrives later for a cancelled order is never dropped: the
+    /// transition table sends it to `needs_attention`.
+    pub async fn expire_unpaid(&self, cutoff: Timestamp) -> Result<usize> {
+        let ids = store::unpaid_before(self.db.pool(), cutoff).await?;
+        let mut cancelled = 0;
+        for id in ids {
+            let mut tx = self.db.begin_write().await?;
+            // Re-checked inside the transaction: a payment may have just landed.
+            if store::order_status(&mut tx, id).await? != Some(OrderStatus::PendingPayment) {
+                continue;
+            }
+            let order = store::order(self.db.pool(), id).await?.ok_or(Error::OrderNotFound)?;
+            let items: Vec<_> = order.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+            self.catalog.return_stock(&mut tx, &items).await?;
+            self.transition(&mut tx, id, OrderStatus::Cancelled, "expired: not paid in time").await?;
+            tx.commit().await?;
+            cancelled += 1;
+        }
+        Ok(cancelled)
+    }
+
+    /// Deletes open carts untouched since `cutoff`. Returns how many.
+    pub async fn expire_stale_carts(&self, cutoff: Timestamp) -> Result<usize> {
+        let mut tx = self.db.begin_write().await?;
+        let n = store::delete_open_carts_before(&mut tx, cutoff).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// The cart `caller` may change: someone else's is "not found", a checked-out
+/// one is a conflict.
+async fn open_cart(conn: &mut cielo_db::sqlx::AnyConnection, id: CartId, caller: Option<CustomerId>) -> Result<store::CartRow> {
+    let row = store::cart(&mut *conn, id).await?.ok_or(Error::CartNotFound)?;
+    check_owner(&row, caller)?;
+    if row.status != CartStatus::Open {
+        return Err(Error::CartCompleted);
+    }
+    Ok(row)
 }
 
 fn check_owner(row: &store::CartRow, caller: Option<CustomerId>) -> Result<()> {

@@ -33,6 +33,8 @@ pub(crate) struct LineRow {
     pub variant_id: VariantId,
     pub quantity: i64,
     pub options: Option<serde_json::Value>,
+    /// Canonical JSON of the options, as stored ('' for none).
+    pub options_key: String,
 }
 
 pub(crate) async fn insert_cart(c: &mut AnyConnection, id: CartId, owner: Option<CustomerId>, currency: Currency, now: Timestamp) -> Result<()> {
@@ -70,6 +72,7 @@ fn line_row(r: &AnyRow) -> Result<LineRow> {
         variant_id: VariantId::parse(&r.try_get::<String, _>("variant_id")?).map_err(|e| bad("variant id", e))?,
         quantity: r.try_get("quantity")?,
         options: if options.is_empty() { None } else { serde_json::from_str(&options).ok() },
+        options_key: options,
     })
 }
 
@@ -79,16 +82,6 @@ pub(crate) async fn cart_lines<'e, E: sqlx::Executor<'e, Database = Any>>(ex: E,
         .fetch_all(ex)
         .await?;
     rows.iter().map(line_row).collect()
-}
-
-pub(crate) async fn find_line(c: &mut AnyConnection, cart: CartId, variant: VariantId, options: &str) -> Result<Option<LineRow>> {
-    let row = sqlx::query("select * from orders_cart_line where cart_id = $1 and variant_id = $2 and options = $3")
-        .bind(cart.to_string())
-        .bind(variant.to_string())
-        .bind(options)
-        .fetch_optional(c)
-        .await?;
-    row.as_ref().map(line_row).transpose()
 }
 
 pub(crate) async fn insert_line(
@@ -491,4 +484,21 @@ pub(crate) async fn list_orders(pool: &AnyPool, f: &OrderFilter, limit: i64, cur
         None
     };
     Ok(OrderPage { orders, next_cursor })
+}
+
+pub(crate) async fn unpaid_before(pool: &AnyPool, cutoff: Timestamp) -> Result<Vec<OrderId>> {
+    let rows = sqlx::query("select id from orders_order where status = 'pending_payment' and created_at < $1 order by created_at limit 1000")
+        .bind(cutoff.as_micros())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| OrderId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("order id", e))).collect()
+}
+
+pub(crate) async fn delete_open_carts_before(c: &mut AnyConnection, cutoff: Timestamp) -> Result<usize> {
+    sqlx::query("delete from orders_cart_line where cart_id in (select id from orders_cart where status = 'open' and updated_at < $1)")
+        .bind(cutoff.as_micros())
+        .execute(&mut *c)
+        .await?;
+    let done = sqlx::query("delete from orders_cart where status = 'open' and updated_at < $1").bind(cutoff.as_micros()).execute(c).await?;
+    Ok(done.rows_affected() as usize)
 }

@@ -19,19 +19,90 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// Job kind: cancel orders left unpaid too long.
+pub const KIND_EXPIRE_UNPAID: &str = "orders.expire_unpaid";
+/// Job kind: delete abandoned carts.
+pub const KIND_EXPIRE_CARTS: &str = "carts.expire_stale";
+
+/// What a process does. `All` is one process doing everything (the default);
+/// on PostgreSQL the others let any number of API and worker processes and a
+/// pair of schedulers share one database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    /// API, worker and scheduler.
+    #[default]
+    All,
+    /// HTTP only.
+    Api,
+    /// Runs jobs only.
+    Worker,
+    /// Enqueues periodic jobs only.
+    Scheduler,
+}
+
+impl Role {
+    fn serves_http(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+    fn runs_worker(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+    fn runs_scheduler(self) -> bool {
+        matches!(self, Role::All | Role::Scheduler)
+    }
+}
+
 /// Choices made by the command, not the configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct BuildOptions {
     /// Seed the demo catalog into an empty database.
     pub seed_demo: bool,
+    /// What this process runs.
+    pub role: Role,
 }
 
 /// A built, not yet running, Cielo.
 pub struct Application {
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     router: axum::Router,
     state: AppState,
     address: SocketAddr,
+    role: Role,
+    registry: Arc<cielo_jobs::Registry>,
+    jobs: cielo_jobs::JobsSettings,
+    schedule: Vec<cielo_jobs::ScheduleEntry>,
+    job_metrics: Arc<cielo_jobs::JobMetrics>,
+}
+
+/// The job handlers and event subscriptions of this build of Cielo.
+pub fn registry(orders: &Orders, settings: &Settings) -> cielo_jobs::Registry {
+    use cielo_jobs::JobError;
+    let mut r = cielo_jobs::Registry::new();
+    let (o, minutes) = (orders.clone(), settings.orders.unpaid_expiry_minutes);
+    r.handle(KIND_EXPIRE_UNPAID, move |_ctx, _payload| {
+        let o = o.clone();
+        async move {
+            let cutoff = cielo_core::Timestamp::now().plus_seconds(-minutes * 60);
+            let n = o.expire_unpaid(cutoff).await.map_err(JobError::retry)?;
+            if n > 0 {
+                tracing::info!(cancelled = n, "expired unpaid orders");
+            }
+            Ok(())
+        }
+    });
+    let (o, days) = (orders.clone(), settings.orders.stale_cart_days);
+    r.handle(KIND_EXPIRE_CARTS, move |_ctx, _payload| {
+        let o = o.clone();
+        async move {
+            let cutoff = cielo_core::Timestamp::now().plus_seconds(-days * 86_400);
+            let n = o.expire_stale_carts(cutoff).await.map_err(JobError::retry)?;
+            if n > 0 {
+                tracing::info!(deleted = n, "deleted stale carts");
+            }
+            Ok(())
+        }
+    });
+    r
 }
 
 /// Connects to the configured database and applies pending migrations.
@@ -76,10 +147,18 @@ impl Application {
     pub async fn build(settings: Settings, options: BuildOptions) -> anyhow::Result<Self> {
         let secrets = Secrets::from_env();
         let db = connect_and_migrate(&settings).await?;
-        let listener = TcpListener::bind(&settings.http.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http.bind))?;
-        let address = listener.local_addr()?;
+        if db.backend() == cielo_db::Backend::Sqlite && options.role != Role::All {
+            tracing::warn!(role = ?options.role, "on SQLite the job queue is correct within one process only; split roles on PostgreSQL");
+        }
+        let (listener, address) = if options.role.serves_http() {
+            let l = TcpListener::bind(&settings.http.bind)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http.bind))?;
+            let a = l.local_addr()?;
+            (Some(l), a)
+        } else {
+            (None, settings.http.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))))
+        };
         let public_url = settings.public_url(&address);
 
         let storage = match settings.storage.backend.as_str() {
@@ -129,10 +208,28 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let state = AppState::new(db, catalog, accounts, orders, storage, limiter, http, crate::migrations());
+        let registry = Arc::new(registry(&orders, &settings));
+        let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
+        let mut state = AppState::new(db, catalog, accounts, orders, storage, limiter, http, crate::migrations());
+        state.job_metrics = job_metrics.clone();
         let (router, _openapi) = cielo_http::router(state.clone());
-        tracing::info!(address = %address, public_url = %public_url, database = %state.db.url(), "cielo is ready");
-        Ok(Self { listener, router, state, address })
+        tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
+        Ok(Self {
+            listener,
+            router,
+            state,
+            address,
+            role: options.role,
+            registry,
+            jobs: settings.jobs.clone(),
+            schedule: settings.schedule.clone(),
+            job_metrics,
+        })
+    }
+
+    /// The job handlers, for tests that drain the queue themselves.
+    pub fn registry(&self) -> Arc<cielo_jobs::Registry> {
+        self.registry.clone()
     }
 
     /// The port actually bound.
@@ -150,15 +247,50 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Runs this process's role until `shutdown` completes; then in-flight
+    /// requests finish, running jobs finish or are released, and it returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let db = self.state.db.clone();
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        if self.role.runs_worker() {
+            let worker = cielo_jobs::Worker::new(db.clone(), self.registry.clone(), self.jobs.clone()).with_metrics(self.job_metrics.clone());
+            let stop = stop.clone();
+            tasks.spawn(async move { worker.run(stop).await.map_err(anyhow::Error::from) });
+        }
+        if self.role.runs_scheduler() && !self.schedule.is_empty() {
+            let scheduler = cielo_jobs::Scheduler::new(db.clone(), &self.schedule, &self.jobs)?;
+            let stop = stop.clone();
+            tasks.spawn(async move { scheduler.run(stop).await.map_err(anyhow::Error::from) });
+        }
+        if let Some(listener) = self.listener {
+            let stop = stop.clone();
+            let router = self.router;
+            tasks.spawn(async move {
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                    .map_err(anyhow::Error::from)
+            });
+        }
+        let trigger = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        let mut result = Ok(());
+        while let Some(done) = tasks.join_next().await {
+            // One part failing stops the others: a half-running process hides problems.
+            let outcome = done.map_err(anyhow::Error::from).and_then(|r| r);
+            if let Err(e) = outcome {
+                tracing::error!(error = %format!("{e:#}"), "a part of cielo failed; stopping");
+                stop.cancel();
+                result = Err(e);
+            }
+        }
         db.close().await;
         tracing::info!("stopped");
-        Ok(())
+        result
     }
 }
 

@@ -12,5 +12,5 @@ pub use settings::Settings;
 
 /// Every domain's migrations, in dependency order.
 pub fn migrations() -> Vec<cielo_db::MigrationSet> {
-    vec![cielo_catalog::MIGRATIONS, cielo_accounts::MIGRATIONS, cielo_orders::MIGRATIONS]
+    vec![cielo_jobs::MIGRATIONS, cielo_catalog::MIGRATIONS, cielo_accounts::MIGRATIONS, cielo_orders::MIGRATIONS]
 }

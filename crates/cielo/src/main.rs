@@ -37,6 +37,16 @@ enum Command {
         /// Do not seed the demo catalog into an empty database.
         #[arg(long)]
         no_demo: bool,
+        /// What this process runs: everything (`all`), or one part to scale out
+        /// on PostgreSQL (`api`, `worker`, `scheduler`; run the scheduler twice
+        /// for safety, it takes a lease).
+        #[arg(long, value_enum, default_value_t = RoleArg::All)]
+        role: RoleArg,
+    },
+    /// Inspect the job queue and retry dead letters.
+    Jobs {
+        #[command(subcommand)]
+        command: cielo_jobs::cli::JobsCommand,
     },
     /// Apply pending database migrations and exit.
     Migrate,
@@ -50,6 +60,25 @@ enum Command {
         #[command(subcommand)]
         command: cielo_starmap::cli::StarmapCommand,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum RoleArg {
+    All,
+    Api,
+    Worker,
+    Scheduler,
+}
+
+impl From<RoleArg> for app::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::All => app::Role::All,
+            RoleArg::Api => app::Role::Api,
+            RoleArg::Worker => app::Role::Worker,
+            RoleArg::Scheduler => app::Role::Scheduler,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,13 +133,24 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve { bind, no_demo } => {
+        Command::Serve { bind, no_demo, role } => {
             if let Some(b) = bind {
                 settings.http.bind = b;
             }
-            let app = Application::build(settings, BuildOptions { seed_demo: !no_demo }).await?;
-            eprintln!("Cielo is serving the shop at http://{}/ (API: /api/store, OpenAPI: /openapi.json). Ctrl-C stops it.", app.address());
+            let role = app::Role::from(role);
+            let app = Application::build(settings, BuildOptions { seed_demo: !no_demo && role == app::Role::All, role }).await?;
+            match role {
+                app::Role::All | app::Role::Api => eprintln!(
+                    "Cielo is serving the shop at http://{}/ (API: /api/store, OpenAPI: /openapi.json). Ctrl-C stops it.",
+                    app.address()
+                ),
+                other => eprintln!("Cielo is running as {other:?}. Ctrl-C stops it."),
+            }
             app.run_until_stopped(app::shutdown_signal()).await
+        }
+        Command::Jobs { command } => {
+            let db = app::connect_and_migrate(&settings).await?;
+            cielo_jobs::cli::run_cli(&db, command).await
         }
         Command::Migrate => {
             let db = app::connect_and_migrate(&settings).await?;

@@ -33,6 +33,45 @@ pub struct Settings {
     pub accounts: AccountSettings,
     /// Payments.
     pub payments: PaymentSettings,
+    /// Order housekeeping.
+    pub orders: OrderSettings,
+    /// The background job queue.
+    pub jobs: cielo_jobs::JobsSettings,
+    /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
+    pub schedule: Vec<cielo_jobs::ScheduleEntry>,
+}
+
+/// `[orders]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrderSettings {
+    /// Orders still unpaid this long after checkout are cancelled (their stock returns).
+    pub unpaid_expiry_minutes: i64,
+    /// Open carts untouched this long are deleted.
+    pub stale_cart_days: i64,
+}
+
+impl Default for OrderSettings {
+    fn default() -> Self {
+        Self { unpaid_expiry_minutes: 24 * 60, stale_cart_days: 30 }
+    }
+}
+
+/// The periodic jobs Cielo runs unless `[[schedule]]` says otherwise.
+pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
+    let entry = |name: &str, cron: &str, kind: &str| cielo_jobs::ScheduleEntry {
+        name: name.into(),
+        cron: cron.into(),
+        kind: kind.into(),
+        queue: "maintenance".into(),
+        payload: serde_json::json!({}),
+        max_attempts: 3,
+        timezone: None,
+    };
+    vec![
+        entry("expire-unpaid-orders", "*/10 * * * *", crate::app::KIND_EXPIRE_UNPAID),
+        entry("expire-stale-carts", "17 * * * *", crate::app::KIND_EXPIRE_CARTS),
+    ]
 }
 
 /// `[database]`
@@ -162,6 +201,9 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             accounts: AccountSettings::default(),
             payments: PaymentSettings::default(),
+            orders: OrderSettings::default(),
+            jobs: cielo_jobs::JobsSettings::default(),
+            schedule: default_schedule(),
         }
     }
 }
@@ -220,7 +262,7 @@ impl Default for PaymentSettings {
 }
 
 /// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
-const SECTIONS: &[&str] = &["database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments"];
+const SECTIONS: &[&str] = &["database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments", "orders", "jobs"];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
 pub const SECRET_VARS: &[&str] = &["CIELO_SECRET_KEY", "CIELO_TEST_DATABASE_URL"];
@@ -306,6 +348,14 @@ impl Settings {
         if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
             anyhow::bail!("log.format must be auto, json or pretty");
         }
+        if self.jobs.concurrency == 0 {
+            anyhow::bail!("jobs.concurrency must be at least 1");
+        }
+        for e in &self.schedule {
+            if e.name.trim().is_empty() || e.kind.trim().is_empty() {
+                anyhow::bail!("every [[schedule]] entry needs a name and a kind");
+            }
+        }
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");
         }
@@ -329,7 +379,7 @@ pub fn known_keys() -> Vec<String> {
         if let serde_json::Value::Object(m) = v {
             for (k, v) in m {
                 let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                if v.is_object() && !matches!(k.as_str(), "rates") {
+                if v.is_object() && !matches!(k.as_str(), "rates" | "queues") {
                     walk(&key, v, out);
                 } else {
                     out.push(key);

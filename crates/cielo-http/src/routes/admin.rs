@@ -31,6 +31,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_image))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(list_jobs))
+        .routes(routes!(dead_jobs))
+        .routes(routes!(job_stats))
+        .routes(routes!(show_job))
+        .routes(routes!(retry_job))
 }
 
 /// Admin product listing parameters.
@@ -285,4 +290,58 @@ pub(crate) async fn list_orders(State(s): State<AppState>, _a: AdminAuth, Query(
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn get_order(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
     Ok(ok(&s.orders.get_order(path_id(&id, "order-not-found")?, &OrderAccess::Admin).await?))
+}
+
+/// List waiting, running and dead jobs, newest first.
+#[utoipa::path(get, path = "/api/admin/jobs", tag = "admin", params(cielo_jobs::JobFilter),
+    responses((status = 200, body = cielo_jobs::JobPage), (status = 400, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn list_jobs(State(s): State<AppState>, _a: AdminAuth, Query(f): Query<cielo_jobs::JobFilter>) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::list_jobs(&s.db, &f).await?))
+}
+
+/// Dead-letter filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeadParams {
+    /// Only this queue.
+    queue: Option<String>,
+    /// Cursor from the previous page.
+    cursor: Option<String>,
+    /// Page size (default 50, at most 500).
+    limit: Option<u32>,
+}
+
+/// Dead letters: jobs that failed their last attempt and wait for a person.
+#[utoipa::path(get, path = "/api/admin/jobs/dead", tag = "admin", params(DeadParams),
+    responses((status = 200, body = cielo_jobs::JobPage)), security(("bearer" = [])))]
+pub(crate) async fn dead_jobs(State(s): State<AppState>, _a: AdminAuth, Query(p): Query<DeadParams>) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::dead_letters(&s.db, p.queue.as_deref(), p.cursor.as_deref(), p.limit).await?))
+}
+
+/// Per-queue statistics.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueueStatsList {
+    /// One entry per queue.
+    queues: Vec<cielo_jobs::QueueStats>,
+}
+
+/// Per-queue depth, age of the oldest runnable job, and dead letters.
+#[utoipa::path(get, path = "/api/admin/jobs/stats", tag = "admin", responses((status = 200, body = QueueStatsList)), security(("bearer" = [])))]
+pub(crate) async fn job_stats(State(s): State<AppState>, _a: AdminAuth) -> Result<Response, ApiError> {
+    Ok(ok(&QueueStatsList { queues: cielo_jobs::queue_stats(&s.db).await? }))
+}
+
+/// One job, with its payload and last error.
+#[utoipa::path(get, path = "/api/admin/jobs/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = cielo_jobs::JobView), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn show_job(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::show_job(&s.db, &path_id(&id, "job-not-found")?).await?))
+}
+
+/// Put a dead job back in its queue with a fresh set of attempts.
+#[utoipa::path(post, path = "/api/admin/jobs/{id}/retry", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = cielo_jobs::JobView), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn retry_job(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::retry_job(&s.db, &path_id(&id, "job-not-found")?).await?))
 }

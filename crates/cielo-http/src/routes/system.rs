@@ -67,7 +67,12 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], s.metrics.render()).into_response()
+    let mut text = s.metrics.render();
+    match cielo_jobs::metrics_snapshot(&s.db, &s.job_metrics).await {
+        Ok(snapshot) => text.push_str(&snapshot.prometheus_text()),
+        Err(e) => tracing::warn!(error = %e, "job queue metrics unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// This document (OpenAPI 3.1, generated from the code).

@@ -1,6 +1,6 @@
 //! Spawning the app and talking to it like a client would.
 
-use cielo::app::{Application, BuildOptions};
+use cielo::app::{Application, BuildOptions, Role};
 use cielo::Settings;
 use cielo_db::testing::TestDatabase;
 use reqwest::{Method, Response, StatusCode};
@@ -10,6 +10,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub state: cielo_http::AppState,
+    pub registry: std::sync::Arc<cielo_jobs::Registry>,
     _db: TestDatabase,
     dir: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
@@ -67,7 +68,18 @@ pub async fn spawn_app_with_demo() -> TestApp {
     spawn_app_with(true, |_| {}).await
 }
 
+/// An app that serves HTTP only: tests drain the job queue themselves with
+/// [`TestApp::run_pending_jobs`], so nothing runs behind their back.
 pub async fn spawn_app_with(seed_demo: bool, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(seed_demo, Role::Api, tweak).await
+}
+
+/// A whole process: API, worker and scheduler, as `cielo serve` runs it.
+pub async fn spawn_full_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(false, Role::All, tweak).await
+}
+
+async fn spawn(seed_demo: bool, role: Role, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         cielo::telemetry::init("pretty", "debug");
     }
@@ -79,16 +91,30 @@ pub async fn spawn_app_with(seed_demo: bool, tweak: impl FnOnce(&mut Settings)) 
     settings.database.max_connections = 5;
     settings.http.bind = "127.0.0.1:0".into();
     tweak(&mut settings);
-    let app = Application::build(settings, BuildOptions { seed_demo }).await.expect("app builds");
+    let app = Application::build(settings, BuildOptions { seed_demo, role }).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
+    let registry = app.registry();
     let server = tokio::spawn(async move {
         app.run_until_stopped(std::future::pending()).await.expect("server runs");
     });
-    TestApp { address, client: reqwest::Client::new(), state, _db: db, dir, server }
+    TestApp { address, client: reqwest::Client::new(), state, registry, _db: db, dir, server }
 }
 
 impl TestApp {
+    /// Runs every runnable job (and dispatches outbox events) now, in this task.
+    pub async fn run_pending_jobs(&self) -> usize {
+        cielo_jobs::run_pending(&self.state.db, &self.registry).await.expect("jobs run")
+    }
+
+    /// Enqueues a job as any domain would, in its own transaction.
+    pub async fn enqueue(&self, job: cielo_jobs::NewJob) -> String {
+        let mut tx = self.state.db.begin_write().await.unwrap();
+        let outcome = cielo_jobs::enqueue(&mut tx, job).await.expect("enqueued");
+        tx.commit().await.unwrap();
+        outcome.id().to_string()
+    }
+
     pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
         let mut rb = self.client.request(method, format!("{}{}", self.address, path));
         if let Some(t) = token {

@@ -7,5 +7,6 @@ mod carts;
 mod catalog;
 mod edge;
 mod helpers;
+mod jobs;
 mod orders;
 mod starmap;

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The storefront API under load: product listing and product detail with wrk
+# (32 connections, 2 threads, 30 s after a 10 s warm-up), the server's peak
+# RSS, and creating a cart + adding a line 200 times in sequence.
+# The shop holds the demo catalog plus 1,000 generated products.
+#
+# usage: bench/api.sh [sqlite|postgres|both]     (default both)
+# env:   PG_URL=postgres://user@host:port/db   use this server (a database is created on it);
+#        otherwise a throwaway PostgreSQL cluster is started from the installed binaries.
+#        DURATION=30s WARMUP=10s CONNECTIONS=32 THREADS=2 PRODUCTS=1000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ENGINES=${1:-both}
+DURATION=${DURATION:-30s}
+WARMUP=${WARMUP:-10s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+PRODUCTS=${PRODUCTS:-1000}
+PORT=${PORT:-18090}
+B="http://127.0.0.1:$PORT"
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+echo "building release binary..." >&2
+cargo build --release -p cielo -q
+BIN="${CARGO_TARGET_DIR:-target}/release/cielo"
+WORK=$(mktemp -d)
+SERVER_PID=""
+PG_STARTED=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  if [ -n "$PG_STARTED" ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+to_ms() { # wrk prints 850.00us, 1.23ms or 1.02s
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
+}
+
+load() { # name url
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" "$2" >/dev/null
+  local out; out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$2")
+  local rps p50 p99 errors
+  rps=$(echo "$out" | awk '/Requests\/sec/ { print $2 }')
+  p50=$(to_ms "$(echo "$out" | awk '$1 == "50%" { print $2 }')")
+  p99=$(to_ms "$(echo "$out" | awk '$1 == "99%" { print $2 }')")
+  errors=$(echo "$out" | awk '/Non-2xx/ { print $NF }')
+  printf '%-8s %-9s %10s req/s   p50 %6s ms   p99 %6s ms   non-2xx %s\n' "$ENGINE" "$1" "$rps" "$p50" "$p99" "${errors:-0}"
+}
+
+run_engine() { # name database-url
+  ENGINE=$1
+  local dir="$WORK/$1"
+  mkdir -p "$dir"
+  export CIELO_DATABASE_URL="$2" CIELO_LOG=warn
+  echo "shop keeper passphrase" | "$BIN" --data-dir "$dir" admin create --email bench@cielo.test --password-stdin >/dev/null
+  "$BIN" --data-dir "$dir" serve --bind "127.0.0.1:$PORT" >"$dir/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -sf "$B/readyz" >/dev/null && break; sleep 0.1; done
+  echo "[$ENGINE] seeding $PRODUCTS products..." >&2
+  python3 bench/seed_products.py "$B" bench@cielo.test "shop keeper passphrase" "$PRODUCTS"
+  local handle; handle=$(printf 'generated-print-%04d' $((PRODUCTS / 2)))
+  local idle; idle=$(awk '/VmRSS/ { print $2 }' "/proc/$SERVER_PID/status")
+  load list "$B/api/store/products?limit=20"
+  load detail "$B/api/store/products/$handle"
+  local peak; peak=$(awk '/VmHWM/ { print $2 }' "/proc/$SERVER_PID/status")
+  printf '%-8s rss       idle %s MB, peak %s MB\n' "$ENGINE" "$((idle / 1024))" "$((peak / 1024))"
+  local variant
+  variant=$(curl -s "$B/api/store/products/$handle" | python3 -c 'import sys, json; print(json.load(sys.stdin)["variants"][0]["id"])')
+  printf '%-8s cart+line x200   %s\n' "$ENGINE" "$(python3 bench/cart_timing.py "$B" "$variant" 200)"
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo); $(date -u +%FT%TZ)"
+if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
+  run_engine sqlite "sqlite://$WORK/sqlite/cielo.db"
+fi
+if [ "$ENGINES" = postgres ] || [ "$ENGINES" = both ]; then
+  if [ -z "${PG_URL:-}" ]; then
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    mkdir -p "$WORK/pg" && chown postgres "$WORK" "$WORK/pg"
+    runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg" -U postgres --auth=trust >/dev/null
+    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -o "-p 55433 -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
+    PG_STARTED=1
+    PG_URL="postgres://postgres@127.0.0.1:55433/postgres"
+  fi
+  DB="cielo_bench_$(date +%s)"
+  psql "$PG_URL" -qc "create database $DB" >/dev/null
+  run_engine postgres "${PG_URL%/*}/$DB"
+  psql "$PG_URL" -qc "drop database $DB with (force)" >/dev/null || true
+fi
