@@ -53,7 +53,7 @@ impl Default for JobsSettings {
     fn default() -> Self {
         Self {
             concurrency: 10,
-            prefetch: 200,
+            prefetch: 1000,
             prefetch_horizon_ms: 50,
             lease_seconds: 60,
             poll_interval_ms: 1000,

@@ -697,7 +697,7 @@ async fn complete_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Done>) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
-        while batch.len() < 1000 {
+        while batch.len() < 5000 {
             match rx.try_recv() {
                 Ok(d) => batch.push(d),
                 Err(_) => break,
