@@ -525,7 +525,7 @@ impl Worker {
         }
         helpers.spawn(dispatch_loop(shared.clone(), event_wake, background.clone()));
         helpers.spawn(maintain_loop(shared.clone(), background.clone()));
-        let completer = tokio::spawn(complete_loop(shared.db.clone(), done_rx));
+        let completer = tokio::spawn(complete_loop(shared.db.clone(), done_rx, shared.settings.outcome_interval()));
 
         let mut running = JoinSet::new();
         let result = fetch_loop(&shared, &job_wake, &shutdown, &mut running).await;
@@ -700,13 +700,18 @@ impl Drop for ReleaseOnDrop {
     }
 }
 
-/// Writes outcomes as they arrive, as many per transaction as are waiting,
-/// so completions share commits without waiting on a timer.
-async fn complete_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Done>) {
+/// Writes outcomes in batches: everything that arrives within
+/// `outcome_interval_ms` of the first waiting one shares one transaction.
+async fn complete_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Done>, gather: Duration) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
-        while batch.len() < 1000 {
+        // Fewer, larger commits: each flush of the disk that outcomes do not
+        // take is one that enqueues and claims do not wait behind.
+        if !gather.is_zero() {
+            tokio::time::sleep(gather).await;
+        }
+        while batch.len() < 5000 {
             match rx.try_recv() {
                 Ok(d) => batch.push(d),
                 Err(_) => break,
