@@ -26,7 +26,10 @@ use sha2::{Digest, Sha256};
 
 /// The orders migrations.
 pub const MIGRATIONS: MigrationSet =
-    MigrationSet { domain: "orders", migrations: &[cielo_db::migration!(20261121000300, "orders")] };
+    MigrationSet {
+        domain: "orders",
+        migrations: &[cielo_db::migration!(20261121000300, "orders"), cielo_db::migration!(20261121000400, "artwork")],
+    };
 
 /// Orders errors.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,9 @@ pub enum Error {
     /// Another request with the same idempotency key is in flight (retried internally).
     #[error("a request with this Idempotency-Key is in progress; retry shortly")]
     IdempotencyRace,
+    /// No print file (yet) for this line.
+    #[error("no artwork for this order line (yet)")]
+    ArtworkNotFound,
     /// The payment provider failed.
     #[error("payment provider: {0}")]
     Payment(#[from] cielo_payments::PaymentError),
@@ -103,7 +109,7 @@ impl HasErrorKind for Error {
         use cielo_payments::PaymentError as P;
         match self {
             Error::Invalid(_) | Error::Unavailable(_) => ErrorKind::Invalid,
-            Error::CartNotFound | Error::LineNotFound | Error::OrderNotFound => ErrorKind::NotFound,
+            Error::CartNotFound | Error::LineNotFound | Error::OrderNotFound | Error::ArtworkNotFound => ErrorKind::NotFound,
             Error::CartCompleted
             | Error::CartEmpty
             | Error::OutOfStock(_)
@@ -127,6 +133,7 @@ impl HasErrorKind for Error {
             Error::IdempotencyKeyReused => "idempotency-key-reused",
             Error::IdempotencyRace => "idempotency-key-in-use",
             Error::OrderNotFound => "order-not-found",
+            Error::ArtworkNotFound => "artwork-not-found",
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Payment(_) => "payment-provider-error",
             Error::Internal(_) => "internal",
@@ -633,6 +640,27 @@ impl Orders {
         let changed = self.transition(&mut tx, id, to, cause).await?;
         tx.commit().await?;
         Ok(changed)
+    }
+}
+
+impl Orders {
+    /// Records the print file made for one line of an order. Recording the
+    /// same line again replaces the record (a re-render makes the same file).
+    pub async fn record_artwork(&self, order: OrderId, line: OrderLineId, artwork: &NewArtwork) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        let known = store::order(self.db.pool(), order).await?.ok_or(Error::OrderNotFound)?;
+        if !known.lines.iter().any(|l| l.id == line) {
+            return Err(Error::Internal(anyhow::anyhow!("order {order} has no line {line}")));
+        }
+        store::upsert_artwork(&mut tx, order, line, artwork, Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where a line's print file is, if `access` may read the order.
+    pub async fn artwork(&self, order: OrderId, line: OrderLineId, access: &OrderAccess) -> Result<(Artwork, String)> {
+        self.get_order(order, access).await?;
+        store::artwork_with_key(self.db.pool(), order, line).await?.ok_or(Error::ArtworkNotFound)
     }
 }
 

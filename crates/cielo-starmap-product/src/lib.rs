@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod line;
+pub mod artwork;
 pub mod places;
 
 pub use line::{print_options, resolve, StarmapLine, StarmapLineValidator, DATE_RANGE, OPTION_NAMES, PRINT_DPI};

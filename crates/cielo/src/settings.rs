@@ -57,6 +57,14 @@ impl Default for OrderSettings {
     }
 }
 
+/// Job settings, with print renders limited to one at a time per worker: a
+/// 24×36 in poster uses both cores on its own.
+fn default_jobs() -> cielo_jobs::JobsSettings {
+    let mut jobs = cielo_jobs::JobsSettings::default();
+    jobs.queues.insert(crate::app::RENDER_QUEUE.to_string(), cielo_jobs::QueueSettings { concurrency: 1 });
+    jobs
+}
+
 /// The periodic jobs Cielo runs unless `[[schedule]]` says otherwise.
 pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
     let entry = |name: &str, cron: &str, kind: &str| cielo_jobs::ScheduleEntry {
@@ -202,7 +210,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             payments: PaymentSettings::default(),
             orders: OrderSettings::default(),
-            jobs: cielo_jobs::JobsSettings::default(),
+            jobs: default_jobs(),
             schedule: default_schedule(),
         }
     }
