@@ -1,6 +1,6 @@
 //! Catalog types: what the store and admin APIs read and write.
 
-use cielo_core::{typed_id, Currency, FieldError, Money, Timestamp};
+use cielo_core::{typed_id, FieldError, Money, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -374,6 +374,8 @@ pub struct SaleVariant {
     pub title: String,
     /// SKU.
     pub sku: String,
+    /// Option values, e.g. `{"size": "A3"}` (personalised products check them).
+    pub option_values: BTreeMap<String, String>,
     /// Current price.
     pub price: Money,
     /// Stock, when tracked.
@@ -468,14 +470,8 @@ pub(crate) fn finish(v: cielo_core::error::Validation) -> Result<(), crate::Erro
     v.finish().map_err(crate::Error::Invalid)
 }
 
-#[allow(dead_code)]
 pub(crate) fn field(field: &str, detail: &str) -> crate::Error {
     crate::Error::Invalid(vec![FieldError::new(field, detail)])
-}
-
-#[allow(dead_code)]
-pub(crate) fn currency_of(code: &str) -> Currency {
-    Currency::parse(code).unwrap_or_else(|_| Currency::parse("USD").expect("USD is known"))
 }
 
 #[cfg(test)]

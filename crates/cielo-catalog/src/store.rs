@@ -558,6 +558,7 @@ pub(crate) async fn sale_variants(c: &mut AnyConnection, ids: &[VariantId]) -> R
                 product_type: r.try_get("product_type")?,
                 title: v.title,
                 sku: v.sku,
+                option_values: v.option_values,
                 price: v.price,
                 stock: v.stock,
                 stock_policy: v.stock_policy,

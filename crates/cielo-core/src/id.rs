@@ -41,6 +41,7 @@ macro_rules! typed_id {
 
         impl $name {
             /// The prefix this id carries on the wire.
+            #[allow(dead_code)]
             pub const PREFIX: &'static str = $prefix;
             /// A new, time-ordered id.
             pub fn new() -> Self {

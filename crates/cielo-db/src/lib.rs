@@ -187,6 +187,11 @@ impl Db {
             .max_connections(options.max_connections)
             .min_connections(if backend == Backend::Sqlite { 1 } else { 0 })
             .acquire_timeout(options.acquire_timeout)
+            // No ping before each checkout: it costs a round trip per
+            // transaction, and a dead connection fails its first query anyway
+            // (the pool then drops it); idle ones are recycled below.
+            .test_before_acquire(false)
+            .idle_timeout(Some(Duration::from_secs(300)))
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     if conn.backend_name() == "SQLite" {

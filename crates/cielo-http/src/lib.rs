@@ -140,6 +140,7 @@ impl utoipa::Modify for SecurityAddon {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (api, mut openapi) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
         .merge(routes::store::router())
+        .merge(routes::starmap::router())
         .merge(routes::account::router())
         .merge(routes::admin::router())
         .merge(routes::system::router())

@@ -42,6 +42,9 @@ struct Args {
     /// SQLite, whose wake-ups are in-process) instead of a child process.
     #[arg(long)]
     in_process: bool,
+    /// Default: the crate's default.
+    #[arg(long)]
+    outcome_interval_ms: Option<u64>,
 }
 
 fn payload(i: usize) -> serde_json::Value {
@@ -187,6 +190,7 @@ async fn latency(a: &Args) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
         .args(["latency-worker", "--database-url", &a.database_url, "--concurrency", &a.concurrency.to_string()])
+        .args(a.outcome_interval_ms.map(|ms| vec!["--outcome-interval-ms".to_string(), ms.to_string()]).unwrap_or_default())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()?;
@@ -233,7 +237,7 @@ async fn enqueue_at_rate(a: &Args, db: &Db) -> anyhow::Result<f64> {
 async fn latency_in_process(a: &Args, db: Db) -> anyhow::Result<()> {
     let samples = Arc::new(Mutex::new(Vec::<i64>::new()));
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(latency_worker_task(db.clone(), samples.clone(), a.concurrency).run(shutdown.clone()));
+    let worker = tokio::spawn(latency_worker_task(db.clone(), samples.clone(), a.concurrency, a.outcome_interval_ms).run(shutdown.clone()));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let achieved = enqueue_at_rate(a, &db).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -250,7 +254,7 @@ async fn latency_in_process(a: &Args, db: Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn latency_worker_task(db: Db, samples: Arc<Mutex<Vec<i64>>>, concurrency: usize) -> Worker {
+fn latency_worker_task(db: Db, samples: Arc<Mutex<Vec<i64>>>, concurrency: usize, outcome_interval_ms: Option<u64>) -> Worker {
     let mut registry = Registry::new();
     registry.handle("lat", move |_, p| {
         let s = samples.clone();
@@ -262,7 +266,11 @@ fn latency_worker_task(db: Db, samples: Arc<Mutex<Vec<i64>>>, concurrency: usize
             Ok(())
         }
     });
-    Worker::new(db, Arc::new(registry), JobsSettings { concurrency, ..Default::default() })
+    let mut settings = JobsSettings { concurrency, ..Default::default() };
+    if let Some(ms) = outcome_interval_ms {
+        settings.outcome_interval_ms = ms;
+    }
+    Worker::new(db, Arc::new(registry), settings)
 }
 
 fn percentiles(samples: &[i64]) -> serde_json::Value {
@@ -282,7 +290,7 @@ async fn latency_worker(a: &Args) -> anyhow::Result<()> {
     let db = connect(&a.database_url).await?;
     let samples = Arc::new(Mutex::new(Vec::<i64>::new()));
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(latency_worker_task(db, samples.clone(), a.concurrency).run(shutdown.clone()));
+    let worker = tokio::spawn(latency_worker_task(db, samples.clone(), a.concurrency, a.outcome_interval_ms).run(shutdown.clone()));
     println!("ready");
     // The parent closes our stdin when it has seen every job finish.
     tokio::task::spawn_blocking(|| {

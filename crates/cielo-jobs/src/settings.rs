@@ -25,6 +25,10 @@ pub struct JobsSettings {
     /// The longest a worker waits before looking for jobs again when nothing
     /// woke it (wake-ups come from LISTEN/NOTIFY or in-process enqueues).
     pub poll_interval_ms: u64,
+    /// Outcomes (success, failure) that arrive within this time share one
+    /// commit. A finished job's row stays `running` that much longer; if the
+    /// process dies in between, the job runs again (at least once).
+    pub outcome_interval_ms: u64,
     /// How often a worker returns jobs with expired leases to the queue.
     pub reap_interval_ms: u64,
     /// How long shutdown waits for running jobs before releasing them.
@@ -53,10 +57,11 @@ impl Default for JobsSettings {
     fn default() -> Self {
         Self {
             concurrency: 10,
-            prefetch: 200,
+            prefetch: 1000,
             prefetch_horizon_ms: 50,
             lease_seconds: 60,
             poll_interval_ms: 1000,
+            outcome_interval_ms: 20,
             reap_interval_ms: 5000,
             shutdown_timeout_seconds: 30,
             backoff_base_ms: 1000,
@@ -74,6 +79,9 @@ impl JobsSettings {
     }
     pub(crate) fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms.max(1))
+    }
+    pub(crate) fn outcome_interval(&self) -> Duration {
+        Duration::from_millis(self.outcome_interval_ms)
     }
     pub(crate) fn reap_interval(&self) -> Duration {
         Duration::from_millis(self.reap_interval_ms.max(10))

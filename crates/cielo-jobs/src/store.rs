@@ -263,24 +263,41 @@ fn json_list_sql(backend: Backend, param: &str) -> String {
     }
 }
 
-/// Deletes finished jobs, each only if its claim (`token`) still holds it,
-/// in one statement whatever the number. Returns how many.
+/// Deletes finished jobs, each only if its claim (`token`) still holds it.
+/// Returns how many.
 pub(crate) async fn complete(conn: &mut AnyConnection, backend: Backend, finished: &[(String, String)]) -> Result<u64, sqlx::Error> {
-    let sql = match backend {
+    match backend {
+        // One statement whatever the number of jobs and claims.
         Backend::Postgres => {
-            "delete from jobs_job j
-             using (select f->>0 as id, f->>1 as token from json_array_elements(cast($1 as json)) f) done
-             where j.id = done.id and j.lease_token = done.token and j.state = 'running'"
+            let list = serde_json::to_string(finished).unwrap_or_else(|_| "[]".into());
+            let sql = "delete from jobs_job j
+                 using (select f->>0 as id, f->>1 as token from json_array_elements(cast($1 as json)) f) done
+                 where j.id = done.id and j.lease_token = done.token and j.state = 'running'";
+            Ok(sqlx::query(sql).bind(list).execute(&mut *conn).await?.rows_affected())
         }
+        // One statement per claim (a handful per batch): SQLite has no cheap
+        // join against a JSON list of pairs, and a correlated lookup per row
+        // would be quadratic in the batch size.
         Backend::Sqlite => {
-            "delete from jobs_job
-             where state = 'running'
-               and id in (select json_extract(value, '$[0]') from json_each($1))
-               and lease_token = (select json_extract(f.value, '$[1]') from json_each($1) f where json_extract(f.value, '$[0]') = jobs_job.id)"
+            let mut by_token: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+            for (id, token) in finished {
+                by_token.entry(token.as_str()).or_default().push(id.as_str());
+            }
+            let mut n = 0;
+            for (token, ids) in by_token {
+                let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+                n += sqlx::query(
+                    "delete from jobs_job where state = 'running' and lease_token = $1 and id in (select value from json_each($2))",
+                )
+                .bind(token)
+                .bind(list)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            }
+            Ok(n)
         }
-    };
-    let list = serde_json::to_string(finished).unwrap_or_else(|_| "[]".into());
-    Ok(sqlx::query(sql).bind(list).execute(&mut *conn).await?.rows_affected())
+    }
 }
 
 /// What becomes of a job that did not succeed.

@@ -391,8 +391,8 @@ async fn maintain(db: &Db, settings: &JobsSettings) -> Result<(), Error> {
 
 /// Runs every runnable job now, one at a time, in priority order, in this
 /// task; dispatches outbox events first and again after each job. Jobs that
-/// fail are rescheduled with backoff (so they are not run again by this call)
-/// or go dead. Returns the number of attempts run. For tests and tools: the
+/// fail are rescheduled with backoff or go dead; a job this call already
+/// attempted is never run again by it (the call stops there and hands it back). Returns the number of attempts run. For tests and tools: the
 /// app's `run_pending_jobs()`.
 pub async fn run_pending(db: &Db, registry: &Registry) -> Result<usize, Error> {
     run_pending_with(db, registry, &JobsSettings::default()).await
@@ -401,10 +401,19 @@ pub async fn run_pending(db: &Db, registry: &Registry) -> Result<usize, Error> {
 /// [`run_pending`] with explicit settings (backoff, lease).
 pub async fn run_pending_with(db: &Db, registry: &Registry, settings: &JobsSettings) -> Result<usize, Error> {
     let mut ran = 0;
+    // A failed job's backoff can expire before this loop comes round again
+    // (short test backoffs on a busy machine): it is handed back, not run twice.
+    let mut attempted = std::collections::HashSet::new();
     loop {
         crate::dispatch_events(db, registry).await?;
         let mut jobs = claim_batch(db, &QueueFilter::Except(vec![]), 1, settings.lease()).await?;
         let Some(job) = jobs.pop() else { return Ok(ran) };
+        if !attempted.insert(job.id.clone()) {
+            let mut tx = db.begin_write().await?;
+            store::release_unstarted(&mut tx, db.backend(), &job.token, std::slice::from_ref(&job.id), Timestamp::now().as_micros()).await?;
+            tx.commit().await?;
+            return Ok(ran);
+        }
         let result = run_attempt(db, registry, &job, settings.lease()).await;
         let (done, _) = outcome_of(&job, result, settings);
         write_outcomes(db, &[done]).await?;
@@ -516,7 +525,7 @@ impl Worker {
         }
         helpers.spawn(dispatch_loop(shared.clone(), event_wake, background.clone()));
         helpers.spawn(maintain_loop(shared.clone(), background.clone()));
-        let completer = tokio::spawn(complete_loop(shared.db.clone(), done_rx));
+        let completer = tokio::spawn(complete_loop(shared.db.clone(), done_rx, shared.settings.outcome_interval()));
 
         let mut running = JoinSet::new();
         let result = fetch_loop(&shared, &job_wake, &shutdown, &mut running).await;
@@ -691,13 +700,18 @@ impl Drop for ReleaseOnDrop {
     }
 }
 
-/// Writes outcomes as they arrive, as many per transaction as are waiting,
-/// so completions share commits without waiting on a timer.
-async fn complete_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Done>) {
+/// Writes outcomes in batches: everything that arrives within
+/// `outcome_interval_ms` of the first waiting one shares one transaction.
+async fn complete_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Done>, gather: Duration) {
     let mut batch = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
-        while batch.len() < 1000 {
+        // Fewer, larger commits: each flush of the disk that outcomes do not
+        // take is one that enqueues and claims do not wait behind.
+        if !gather.is_zero() {
+            tokio::time::sleep(gather).await;
+        }
+        while batch.len() < 5000 {
             match rx.try_recv() {
                 Ok(d) => batch.push(d),
                 Err(_) => break,

@@ -9,10 +9,12 @@
 #![warn(missing_docs)]
 
 mod model;
+pub mod personalisation;
 pub mod status;
 mod store;
 
 pub use model::*;
+pub use personalisation::{LineContext, LineOptionsValidator};
 pub use status::OrderStatus;
 
 use cielo_accounts::CustomerId;
@@ -24,7 +26,10 @@ use sha2::{Digest, Sha256};
 
 /// The orders migrations.
 pub const MIGRATIONS: MigrationSet =
-    MigrationSet { domain: "orders", migrations: &[cielo_db::migration!(20261121000300, "orders")] };
+    MigrationSet {
+        domain: "orders",
+        migrations: &[cielo_db::migration!(20261121000300, "orders"), cielo_db::migration!(20261121000400, "artwork")],
+    };
 
 /// Orders errors.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,9 @@ pub enum Error {
     /// Another request with the same idempotency key is in flight (retried internally).
     #[error("a request with this Idempotency-Key is in progress; retry shortly")]
     IdempotencyRace,
+    /// No print file (yet) for this line.
+    #[error("no artwork for this order line (yet)")]
+    ArtworkNotFound,
     /// The payment provider failed.
     #[error("payment provider: {0}")]
     Payment(#[from] cielo_payments::PaymentError),
@@ -101,7 +109,7 @@ impl HasErrorKind for Error {
         use cielo_payments::PaymentError as P;
         match self {
             Error::Invalid(_) | Error::Unavailable(_) => ErrorKind::Invalid,
-            Error::CartNotFound | Error::LineNotFound | Error::OrderNotFound => ErrorKind::NotFound,
+            Error::CartNotFound | Error::LineNotFound | Error::OrderNotFound | Error::ArtworkNotFound => ErrorKind::NotFound,
             Error::CartCompleted
             | Error::CartEmpty
             | Error::OutOfStock(_)
@@ -125,6 +133,7 @@ impl HasErrorKind for Error {
             Error::IdempotencyKeyReused => "idempotency-key-reused",
             Error::IdempotencyRace => "idempotency-key-in-use",
             Error::OrderNotFound => "order-not-found",
+            Error::ArtworkNotFound => "artwork-not-found",
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Payment(_) => "payment-provider-error",
             Error::Internal(_) => "internal",
@@ -169,6 +178,8 @@ pub struct Orders {
     payments: SharedProvider,
     pricing: std::sync::Arc<Pricing>,
     public_url: String,
+    /// Options validators by product type (see [`personalisation`]).
+    line_options: std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
 }
 
 fn digest(s: &str) -> String {
@@ -201,7 +212,21 @@ impl Orders {
     /// The orders service. `public_url` is the shop's base URL, for the return
     /// links of payment pages.
     pub fn new(db: Db, catalog: Catalog, payments: SharedProvider, pricing: Pricing, public_url: &str) -> Self {
-        Self { db, catalog, payments, pricing: std::sync::Arc::new(pricing), public_url: public_url.trim_end_matches('/').into() }
+        Self {
+            db,
+            catalog,
+            payments,
+            pricing: std::sync::Arc::new(pricing),
+            public_url: public_url.trim_end_matches('/').into(),
+            line_options: Default::default(),
+        }
+    }
+
+    /// Validates (and normalises) the options of lines whose product is of
+    /// `product_type` with `validator`; such lines then need options that pass it.
+    pub fn with_line_options_validator(mut self, product_type: &str, validator: std::sync::Arc<dyn LineOptionsValidator>) -> Self {
+        std::sync::Arc::make_mut(&mut self.line_options).insert(product_type.to_string(), validator);
+        self
     }
 
     /// The pricing rules in force.
@@ -301,11 +326,7 @@ impl Orders {
         validate_options(&mut v, &input.options);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        let row = open_cart(&mut tx, id, caller).await?;
         // Read every line and price them all in this transaction, so the answer
         // needs no second round of reads after the commit.
         let mut lines = store::cart_lines(&mut **tx, id).await?;
@@ -322,7 +343,21 @@ impl Orders {
                 format!("is priced in {}, but this cart is in {}", variant.price.currency, row.currency),
             )]));
         }
-        let options_key = canonical_options(&input.options);
+        // Personalised products: their validator decides what is stored.
+        let options = match self.line_options.get(&variant.product_type) {
+            None => input.options,
+            Some(validator) => {
+                let line = LineContext { product_type: &variant.product_type, sku: &variant.sku, option_values: &variant.option_values };
+                let normalised =
+                    validator.validate(&line, input.options.as_ref()).map_err(|e| Error::Invalid(personalisation::under_options(e)))?;
+                let normalised = Some(normalised);
+                let mut v = Validation::new();
+                validate_options(&mut v, &normalised);
+                v.finish().map_err(Error::Invalid)?;
+                normalised
+            }
+        };
+        let options_key = canonical_options(&options);
         let existing = lines.iter().position(|l| l.variant_id == input.variant_id && l.options_key == options_key);
         let quantity = existing.map(|i| lines[i].quantity).unwrap_or(0) + input.quantity;
         if quantity > MAX_QUANTITY {
@@ -341,7 +376,7 @@ impl Orders {
                 }
                 let line_id = CartLineId::new();
                 store::insert_line(&mut tx, id, line_id, input.variant_id, input.quantity, &options_key, now).await?;
-                lines.push(store::LineRow { id: line_id, variant_id: input.variant_id, quantity, options: input.options.clone(), options_key });
+                lines.push(store::LineRow { id: line_id, variant_id: input.variant_id, quantity, options, options_key });
             }
         };
         store::touch_cart(&mut tx, id, now).await?;
@@ -355,11 +390,7 @@ impl Orders {
         validate_quantity(&mut v, patch.quantity);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        open_cart(&mut tx, id, caller).await?;
         let existing = store::cart_lines(&mut **tx, id).await?.into_iter().find(|l| l.id == line).ok_or(Error::LineNotFound)?;
         let sale = self.catalog.variants_for_sale(&mut tx, &[existing.variant_id]).await?;
         if let Some(variant) = sale.get(&existing.variant_id) {
@@ -375,11 +406,7 @@ impl Orders {
     /// Removes a line.
     pub async fn remove_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>) -> Result<Cart> {
         let mut tx = self.db.begin_write().await?;
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, caller)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        open_cart(&mut tx, id, caller).await?;
         let now = Timestamp::now();
         if !store::delete_line(&mut tx, id, line).await? {
             return Err(Error::LineNotFound);
@@ -446,11 +473,7 @@ impl Orders {
             }
         }
 
-        let row = store::cart(&mut **tx, id).await?.ok_or(Error::CartNotFound)?;
-        check_owner(&row, buyer.customer_id)?;
-        if row.status != CartStatus::Open {
-            return Err(Error::CartCompleted);
-        }
+        let row = open_cart(&mut tx, id, buyer.customer_id).await?;
         let lines = store::cart_lines(&mut **tx, id).await?;
         if lines.is_empty() {
             return Err(Error::CartEmpty);
@@ -620,6 +643,27 @@ impl Orders {
     }
 }
 
+impl Orders {
+    /// Records the print file made for one line of an order. Recording the
+    /// same line again replaces the record (a re-render makes the same file).
+    pub async fn record_artwork(&self, order: OrderId, line: OrderLineId, artwork: &NewArtwork) -> Result<()> {
+        let mut tx = self.db.begin_write().await?;
+        let known = store::order(self.db.pool(), order).await?.ok_or(Error::OrderNotFound)?;
+        if !known.lines.iter().any(|l| l.id == line) {
+            return Err(Error::Internal(anyhow::anyhow!("order {order} has no line {line}")));
+        }
+        store::upsert_artwork(&mut tx, order, line, artwork, Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Where a line's print file is, if `access` may read the order.
+    pub async fn artwork(&self, order: OrderId, line: OrderLineId, access: &OrderAccess) -> Result<(Artwork, String)> {
+        self.get_order(order, access).await?;
+        store::artwork_with_key(self.db.pool(), order, line).await?.ok_or(Error::ArtworkNotFound)
+    }
+}
+
 /// Outbox topic of an order entering `status`: `order.paid`, `order.shipped`…
 pub fn status_topic(status: OrderStatus) -> String {
     format!("order.{}", status.as_str())
@@ -670,6 +714,17 @@ impl Orders {
         tx.commit().await?;
         Ok(n)
     }
+}
+
+/// The cart `caller` may change: someone else's is "not found", a checked-out
+/// one is a conflict.
+async fn open_cart(conn: &mut cielo_db::sqlx::AnyConnection, id: CartId, caller: Option<CustomerId>) -> Result<store::CartRow> {
+    let row = store::cart(&mut *conn, id).await?.ok_or(Error::CartNotFound)?;
+    check_owner(&row, caller)?;
+    if row.status != CartStatus::Open {
+        return Err(Error::CartCompleted);
+    }
+    Ok(row)
 }
 
 fn check_owner(row: &store::CartRow, caller: Option<CustomerId>) -> Result<()> {

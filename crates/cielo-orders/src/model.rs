@@ -218,6 +218,38 @@ pub struct OrderLine {
     pub line_total: Money,
     /// Personalisation.
     pub options: Option<serde_json::Value>,
+    /// The print file made for this line, once rendered.
+    pub artwork: Option<Artwork>,
+}
+
+/// A print file made for an order line.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Artwork {
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Width in pixels.
+    pub width_px: i64,
+    /// Height in pixels.
+    pub height_px: i64,
+    /// `png`, `pdf` or `svg`.
+    pub format: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// A print file to record.
+#[derive(Debug, Clone)]
+pub struct NewArtwork {
+    /// Object-storage key.
+    pub object_key: String,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Width in pixels.
+    pub width_px: i64,
+    /// Height in pixels.
+    pub height_px: i64,
+    /// `png`, `pdf` or `svg`.
+    pub format: String,
 }
 
 /// One status change.

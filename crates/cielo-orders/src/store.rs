@@ -355,9 +355,17 @@ pub(crate) async fn order_with_token(pool: &AnyPool, id: OrderId) -> Result<Opti
                 quantity: l.try_get("quantity")?,
                 line_total: Money::new(l.try_get("line_total_minor")?, cur),
                 options: options.and_then(|o| serde_json::from_str(&o).ok()),
+                artwork: None,
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut lines = lines;
+    for a in sqlx::query("select * from orders_line_artwork where order_id = $1").bind(id.to_string()).fetch_all(pool).await? {
+        let line: String = a.try_get("order_line_id")?;
+        if let Some(l) = lines.iter_mut().find(|l| l.id.to_string() == line) {
+            l.artwork = Some(artwork_row(&a)?);
+        }
+    }
     let history = sqlx::query("select * from orders_order_history where order_id = $1 order by at, id")
         .bind(id.to_string())
         .fetch_all(pool)
@@ -501,4 +509,42 @@ pub(crate) async fn delete_open_carts_before(c: &mut AnyConnection, cutoff: Time
         .await?;
     let done = sqlx::query("delete from orders_cart where status = 'open' and updated_at < $1").bind(cutoff.as_micros()).execute(c).await?;
     Ok(done.rows_affected() as usize)
+}
+
+fn artwork_row(r: &AnyRow) -> Result<Artwork> {
+    Ok(Artwork {
+        sha256: r.try_get("sha256")?,
+        width_px: r.try_get("width_px")?,
+        height_px: r.try_get("height_px")?,
+        format: r.try_get("format")?,
+        created_at: Timestamp::from_micros(r.try_get("created_at")?),
+    })
+}
+
+pub(crate) async fn upsert_artwork(c: &mut AnyConnection, order: OrderId, line: OrderLineId, a: &NewArtwork, now: Timestamp) -> Result<()> {
+    sqlx::query("delete from orders_line_artwork where order_line_id = $1").bind(line.to_string()).execute(&mut *c).await?;
+    sqlx::query(
+        "insert into orders_line_artwork (order_line_id, order_id, object_key, sha256, width_px, height_px, format, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(line.to_string())
+    .bind(order.to_string())
+    .bind(&a.object_key)
+    .bind(&a.sha256)
+    .bind(a.width_px)
+    .bind(a.height_px)
+    .bind(&a.format)
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn artwork_with_key(pool: &AnyPool, order: OrderId, line: OrderLineId) -> Result<Option<(Artwork, String)>> {
+    let row = sqlx::query("select * from orders_line_artwork where order_id = $1 and order_line_id = $2")
+        .bind(order.to_string())
+        .bind(line.to_string())
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| Ok((artwork_row(&r)?, r.try_get("object_key")?))).transpose()
 }

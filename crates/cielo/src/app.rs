@@ -22,6 +22,10 @@ use tokio::net::TcpListener;
 pub const KIND_EXPIRE_UNPAID: &str = "orders.expire_unpaid";
 /// Job kind: delete abandoned carts.
 pub const KIND_EXPIRE_CARTS: &str = "carts.expire_stale";
+/// Job kind: render the print files of a paid order (subscribed to `order.paid`).
+pub const KIND_RENDER_ARTWORK: &str = "artwork.render";
+/// Queue of render jobs, so they can be limited apart from quick jobs.
+pub const RENDER_QUEUE: &str = "render";
 
 /// What a process does. `All` is one process doing everything (the default);
 /// on PostgreSQL the others let any number of API and worker processes and a
@@ -74,10 +78,27 @@ pub struct Application {
     catch_up_on_start: bool,
 }
 
+/// Payload of `order.<status>` events.
+#[derive(serde::Deserialize)]
+struct OrderEvent {
+    order_id: cielo_orders::OrderId,
+}
+
 /// The job handlers and event subscriptions of this build of Cielo.
-pub fn registry(orders: &Orders, settings: &Settings) -> cielo_jobs::Registry {
+pub fn registry(orders: &Orders, storage: &Storage, settings: &Settings) -> cielo_jobs::Registry {
     use cielo_jobs::JobError;
     let mut r = cielo_jobs::Registry::new();
+    r.subscribe_with(&cielo_orders::status_topic(cielo_orders::OrderStatus::Paid), KIND_RENDER_ARTWORK, RENDER_QUEUE, 5);
+    let (o, st) = (orders.clone(), storage.clone());
+    r.handle_json(KIND_RENDER_ARTWORK, move |ctx, event: OrderEvent| {
+        let (o, st) = (o.clone(), st.clone());
+        async move {
+            let cause = format!("artwork ready (job {})", ctx.id);
+            let done = cielo_starmap_product::artwork::render_order(&o, &st, event.order_id, &cause).await.map_err(|e| JobError::retry(format!("{e:#}")))?;
+            tracing::info!(rendered = done.rendered, moved_on = done.order_moved_on, "artwork job done");
+            Ok(())
+        }
+    });
     let (o, minutes) = (orders.clone(), settings.orders.unpaid_expiry_minutes);
     r.handle(KIND_EXPIRE_UNPAID, move |_ctx, _payload| {
         let o = o.clone();
@@ -188,7 +209,10 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(db.clone(), catalog.clone(), provider.clone(), pricing, &public_url);
+        let orders = Orders::new(db.clone(), catalog.clone(), provider.clone(), pricing, &public_url).with_line_options_validator(
+            cielo_starmap_product::PRODUCT_TYPE,
+            Arc::new(cielo_starmap_product::StarmapLineValidator),
+        );
         let payments = crate::payments::service(&db, &settings, &orders, &catalog, provider, test_provider, webhooks);
 
         if options.seed_demo && settings.shop.demo && catalog.count_products().await? == 0 && catalog.list_categories().await?.is_empty() {
@@ -210,7 +234,7 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let mut registry = registry(&orders, &settings);
+        let mut registry = registry(&orders, &storage, &settings);
         crate::payments::register(&mut registry, &payments);
         let registry = Arc::new(registry);
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());

@@ -126,7 +126,9 @@ pub async fn seed(catalog: &Catalog, storage: &Storage, currency: Currency) -> a
             .await?;
         categories.insert(handle, c.id);
     }
-    for (n, item) in ITEMS.iter().enumerate() {
+    // Created in reverse so the flagship (listed first here) is the newest, and
+    // so first in the default newest-first listing.
+    for (n, item) in ITEMS.iter().enumerate().rev() {
         let variants = item
             .variants
             .iter()

@@ -57,6 +57,14 @@ impl Default for OrderSettings {
     }
 }
 
+/// Job settings, with print renders limited to one at a time per worker: a
+/// 24×36 in poster uses both cores on its own.
+fn default_jobs() -> cielo_jobs::JobsSettings {
+    let mut jobs = cielo_jobs::JobsSettings::default();
+    jobs.queues.insert(crate::app::RENDER_QUEUE.to_string(), cielo_jobs::QueueSettings { concurrency: 1 });
+    jobs
+}
+
 /// The periodic jobs Cielo runs unless `[[schedule]]` says otherwise.
 pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
     let entry = |name: &str, cron: &str, kind: &str| cielo_jobs::ScheduleEntry {
@@ -217,7 +225,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             payments: PaymentSettings::default(),
             orders: OrderSettings::default(),
-            jobs: cielo_jobs::JobsSettings::default(),
+            jobs: default_jobs(),
             schedule: default_schedule(),
         }
     }
@@ -360,26 +368,25 @@ impl Settings {
             }
             fig = fig.merge(Toml::file_exact(path));
         }
+        // Only variables that name a setting reach the settings; the others
+        // (secrets, test hooks, typos) are warned about by the binary, never fatal.
+        let known = known_keys();
         fig = fig.merge(
-            Env::prefixed("CIELO_")
-                .filter(|k| !SECRET_VARS.iter().any(|s| s.trim_start_matches("CIELO_").eq_ignore_ascii_case(k.as_str())))
-                .map(|k| env_key(k.as_str()).into()),
+            Env::prefixed("CIELO_").filter(move |k| is_known(&known, &env_key(k.as_str()))).map(|k| env_key(k.as_str()).into()),
         );
         let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         settings.validate()?;
         Ok(settings)
     }
 
-    /// Environment variables that start with `CIELO_` but name no setting.
+    /// Environment variables that start with `CIELO_` but name no setting
+    /// (secrets and test hooks are known and not listed).
     pub fn unknown_env_vars() -> Vec<String> {
         let known = known_keys();
         std::env::vars()
             .map(|(k, _)| k)
-            .filter(|k| k.starts_with("CIELO_") && !SECRET_VARS.contains(&k.as_str()))
-            .filter(|k| {
-                let key = env_key(k.trim_start_matches("CIELO_"));
-                !known.iter().any(|known| *known == key || key.starts_with(&format!("{known}.")))
-            })
+            .filter(|k| k.starts_with("CIELO_") && !SECRET_VARS.contains(&k.as_str()) && !k.starts_with("CIELO_TEST_"))
+            .filter(|k| !is_known(&known, &env_key(k.trim_start_matches("CIELO_"))))
             .collect()
     }
 
@@ -423,6 +430,11 @@ impl Settings {
     pub fn public_url(&self, bound: &std::net::SocketAddr) -> String {
         self.http.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_string()
     }
+}
+
+/// True when `key` is a setting or lies inside a map setting (`shipping.rates.US`).
+fn is_known(known: &[String], key: &str) -> bool {
+    known.iter().any(|k| k == key || key.starts_with(&format!("{k}.")))
 }
 
 /// Every settings key, dotted (`http.bind`), from the defaults' shape.
@@ -473,6 +485,19 @@ mod tests {
             assert_eq!(s.shop.name, "Stars");
             assert_eq!(s.shop.currency, "EUR");
             assert_eq!(s.http.bind, "127.0.0.1:9999", "environment wins over the file");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_ignored_not_fatal() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CIELO_TEST_S3_ENDPOINT", "http://127.0.0.1:1");
+            jail.set_env("CIELO_HTTP_BNID", "typo");
+            jail.set_env("CIELO_SHOP_NAME", "Stars");
+            let s = Settings::load(None).expect("loads");
+            assert_eq!(s.shop.name, "Stars");
+            assert_eq!(Settings::unknown_env_vars(), vec!["CIELO_HTTP_BNID".to_string()]);
             Ok(())
         });
     }

@@ -31,6 +31,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_image))
         .routes(routes!(list_orders))
         .routes(routes!(get_order))
+        .routes(routes!(artwork_link))
         .routes(routes!(list_jobs))
         .routes(routes!(dead_jobs))
         .routes(routes!(job_stats))
@@ -344,4 +345,11 @@ pub(crate) async fn show_job(State(s): State<AppState>, _a: AdminAuth, Path(id):
         (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn retry_job(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
     Ok(ok(&cielo_jobs::retry_job(&s.db, &path_id(&id, "job-not-found")?).await?))
+}
+
+/// A time-limited download link to the print file of any order line.
+#[utoipa::path(get, path = "/api/admin/orders/{id}/lines/{line_id}/artwork", tag = "admin", params(("id" = String, Path), ("line_id" = String, Path)),
+    responses((status = 200, body = super::store::ArtworkLink), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub(crate) async fn artwork_link(State(s): State<AppState>, _a: AdminAuth, Path((id, line)): Path<(String, String)>) -> Result<Response, ApiError> {
+    super::store::artwork_response(&s, path_id(&id, "order-not-found")?, &line, &OrderAccess::Admin).await
 }

@@ -26,6 +26,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout))
         .routes(routes!(my_orders))
         .routes(routes!(get_order))
+        .routes(routes!(artwork_link))
 }
 
 /// Product listing parameters.
@@ -235,14 +236,67 @@ pub(crate) async fn get_order(
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "order-not-found")?;
     let token = headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(q.token);
-    // The owner may read it signed in; anyone may with the token.
+    let access = order_access(&s, id, who, token).await?;
+    Ok(ok(&s.orders.get_order(id, &access).await?))
+}
+
+/// The owner may read an order signed in; anyone may with its token.
+async fn order_access(
+    s: &AppState,
+    id: cielo_orders::OrderId,
+    who: Option<cielo_accounts::Principal>,
+    token: Option<String>,
+) -> Result<OrderAccess, ApiError> {
     if let Some(p) = who {
-        if let Ok(order) = s.orders.get_order(id, &OrderAccess::Customer(p.customer_id)).await {
-            return Ok(ok(&order));
+        if s.orders.get_order(id, &OrderAccess::Customer(p.customer_id)).await.is_ok() {
+            return Ok(OrderAccess::Customer(p.customer_id));
         }
     }
     match token {
-        Some(t) => Ok(ok(&s.orders.get_order(id, &OrderAccess::Token(t)).await?)),
+        Some(t) => Ok(OrderAccess::Token(t)),
         None => Err(ApiError::not_found("order-not-found", "order not found")),
     }
+}
+
+
+/// A time-limited link to a print file.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ArtworkLink {
+    /// Signed URL serving the file until `expires_at`.
+    url: String,
+    /// When the link stops working.
+    expires_at: cielo_core::Timestamp,
+    /// The file.
+    #[serde(flatten)]
+    artwork: cielo_orders::Artwork,
+}
+
+/// How long artwork download links live.
+const ARTWORK_LINK_SECONDS: u64 = 15 * 60;
+
+/// A signed link to a print file of one order line (`artwork_key` stays private).
+pub(crate) async fn artwork_response(s: &AppState, id: cielo_orders::OrderId, line: &str, access: &OrderAccess) -> Result<Response, ApiError> {
+    let line = path_id(line, "artwork-not-found")?;
+    let (artwork, key) = s.orders.artwork(id, line, access).await?;
+    let link = s.storage.download_url(&key, std::time::Duration::from_secs(ARTWORK_LINK_SECONDS)).await.map_err(ApiError::internal)?;
+    Ok(ok(&ArtworkLink { url: link.url, expires_at: cielo_core::Timestamp::from_micros(link.expires_at * 1_000_000), artwork }))
+}
+
+/// A time-limited download link to the print file of an order line, for the
+/// order's owner or anyone holding its access token.
+#[utoipa::path(get, path = "/api/store/orders/{id}/lines/{line_id}/artwork", tag = "store",
+    params(("id" = String, Path), ("line_id" = String, Path), TokenParams, ("X-Order-Token" = Option<String>, Header, description = "The order's access token")),
+    responses((status = 200, body = ArtworkLink), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+pub(crate) async fn artwork_link(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path((id, line)): Path<(String, String)>,
+    Query(q): Query<TokenParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = path_id(&id, "order-not-found")?;
+    let token = headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(q.token);
+    let access = order_access(&s, id, who, token).await?;
+    artwork_response(&s, id, &line, &access).await
 }

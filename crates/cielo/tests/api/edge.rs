@@ -37,7 +37,7 @@ async fn the_openapi_document_is_3_1_and_every_documented_operation_is_routed() 
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 30, "only {} paths documented", paths.len());
-    for must in ["/api/store/products", "/api/store/carts/{id}/checkout", "/api/admin/orders", "/healthz", "/readyz", "/metrics", "/openapi.json"] {
+    for must in ["/api/store/products", "/api/store/carts/{id}/checkout", "/api/admin/orders", "/api/store/starmap/preview", "/api/store/starmap/places", "/api/store/starmap/options", "/healthz", "/readyz", "/metrics", "/openapi.json"] {
         assert!(paths.contains_key(must), "{must} is not documented");
     }
     // Each documented operation reaches a handler (not the router's fallback).

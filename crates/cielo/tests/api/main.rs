@@ -3,6 +3,7 @@
 //! `CIELO_TEST_DATABASE_URL=postgres://…`) and talks to it over HTTP.
 
 mod accounts;
+mod artwork;
 mod carts;
 mod catalog;
 mod edge;
@@ -11,3 +12,4 @@ mod jobs;
 mod orders;
 mod payments;
 mod stripe;
+mod starmap;
