@@ -28,10 +28,10 @@ BIN="${CARGO_TARGET_DIR:-target}/release/cielo"
 LOAD="${CARGO_TARGET_DIR:-target}/release/examples/webhook_load"
 WORK=$(mktemp -d)
 SERVER_PID=""
-PG_STARTED=""
+source bench/lib.sh
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-  if [ -n "$PG_STARTED" ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true; fi
+  bench_postgres_stop
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -80,16 +80,6 @@ if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
   run_engine sqlite "sqlite://$WORK/sqlite/cielo.db"
 fi
 if [ "$ENGINES" = postgres ] || [ "$ENGINES" = both ]; then
-  if [ -z "${PG_URL:-}" ]; then
-    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-    mkdir -p "$WORK/pg" && chown postgres "$WORK" "$WORK/pg"
-    runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg" -U postgres --auth=trust >/dev/null
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -o "-p 55434 -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
-    PG_STARTED=1
-    PG_URL="postgres://postgres@127.0.0.1:55434/postgres"
-  fi
-  DB="cielo_bench_$(date +%s)"
-  psql "$PG_URL" -qc "create database $DB" >/dev/null
-  run_engine postgres "${PG_URL%/*}/$DB"
-  psql "$PG_URL" -qc "drop database $DB with (force)" >/dev/null || true
+  bench_postgres 55434
+  with_bench_database run_engine postgres
 fi

@@ -1,0 +1,29 @@
+# Shared by the bench scripts (sourced, not run). Expects $WORK, a scratch
+# directory the calling script removes on exit.
+
+PG_STARTED=""
+
+# Sets PG_URL to a server the benchmark may create databases on: $PG_URL as
+# given, or a throwaway cluster on port $1 started from the installed binaries.
+bench_postgres() {
+  [ -n "${PG_URL:-}" ] && return
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  mkdir -p "$WORK/pg" && chown postgres "$WORK" "$WORK/pg"
+  runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg" -U postgres --auth=trust >/dev/null
+  runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -o "-p $1 -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
+  PG_STARTED=1
+  PG_URL="postgres://postgres@127.0.0.1:$1/postgres"
+}
+
+# Stops the throwaway cluster, if bench_postgres started one.
+bench_postgres_stop() {
+  if [ -n "$PG_STARTED" ]; then runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg" -m fast stop >/dev/null 2>&1 || true; fi
+}
+
+# Runs "$@ DATABASE_URL" against a fresh database on $PG_URL, dropped afterwards.
+with_bench_database() {
+  local db="cielo_bench_$(date +%s)"
+  psql "$PG_URL" -qc "create database $db" >/dev/null
+  "$@" "${PG_URL%/*}/$db"
+  psql "$PG_URL" -qc "drop database $db with (force)" >/dev/null || true
+}
