@@ -7,7 +7,9 @@ pub mod limiter;
 pub mod password;
 mod store;
 
-use cielo_core::{typed_id, ErrorKind, FieldError, HasErrorKind, PostalAddress, Timestamp, Validation};
+use cielo_core::{
+    typed_id, ErrorKind, FieldError, HasErrorKind, PostalAddress, Timestamp, Validation,
+};
 use cielo_db::{Db, MigrationSet};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -15,11 +17,17 @@ use utoipa::ToSchema;
 
 typed_id!(CustomerId, "cus", "A customer or admin account.");
 typed_id!(SessionId, "sess", "A login session.");
-typed_id!(AddressId, "addr", "An address in a customer's address book.");
+typed_id!(
+    AddressId,
+    "addr",
+    "An address in a customer's address book."
+);
 
 /// The accounts migrations.
-pub const MIGRATIONS: MigrationSet =
-    MigrationSet { domain: "accounts", migrations: &[cielo_db::migration!(20261121000200, "accounts")] };
+pub const MIGRATIONS: MigrationSet = MigrationSet {
+    domain: "accounts",
+    migrations: &[cielo_db::migration!(20261121000200, "accounts")],
+};
 
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -70,7 +78,10 @@ impl SessionToken {
     fn generate() -> Self {
         use base64::Engine as _;
         let bytes: [u8; 32] = rand::random();
-        Self(format!("cst_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
+        Self(format!(
+            "cst_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        ))
     }
     /// Wraps a token received from a client.
     pub fn from_client(s: &str) -> Self {
@@ -209,7 +220,10 @@ impl HasErrorKind for Error {
     fn field_errors(&self) -> Vec<FieldError> {
         match self {
             Error::Invalid(e) => e.clone(),
-            Error::EmailTaken => vec![FieldError::new("email", "an account with this email exists")],
+            Error::EmailTaken => vec![FieldError::new(
+                "email",
+                "an account with this email exists",
+            )],
             _ => Vec::new(),
         }
     }
@@ -233,7 +247,9 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
         && !domain.contains("..")
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && !domain.contains('@')
-        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
     if ok {
         Ok(email)
     } else {
@@ -250,13 +266,18 @@ pub struct Accounts {
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f)).await.map_err(|e| Error::Internal(e.into()))
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .map_err(|e| Error::Internal(e.into()))
 }
 
 impl Accounts {
     /// Accounts over `db`; sessions last `session_ttl_secs`.
     pub fn new(db: Db, session_ttl_secs: i64) -> Self {
-        Self { db, session_ttl_secs }
+        Self {
+            db,
+            session_ttl_secs,
+        }
     }
 
     /// Registers a customer and signs them in.
@@ -274,7 +295,9 @@ impl Accounts {
         let email = email.expect("validated");
         let pw = input.password.clone();
         let hash = blocking(move || password::hash(&pw)).await??;
-        let customer = self.insert_account(&email, input.name.trim(), &hash, Role::Customer).await?;
+        let customer = self
+            .insert_account(&email, input.name.trim(), &hash, Role::Customer)
+            .await?;
         let token = self.start_session(customer.id).await?;
         Ok((customer, token))
     }
@@ -296,14 +319,29 @@ impl Accounts {
                 let mut tx = self.db.begin_write().await?;
                 store::promote_admin(&mut tx, &email, &hash, Timestamp::now()).await?;
                 tx.commit().await?;
-                store::customer_by_email(self.db.pool(), &email).await?.map(|(c, _)| c).ok_or(Error::CustomerNotFound)
+                store::customer_by_email(self.db.pool(), &email)
+                    .await?
+                    .map(|(c, _)| c)
+                    .ok_or(Error::CustomerNotFound)
             }
             other => other,
         }
     }
 
-    async fn insert_account(&self, email: &str, name: &str, hash: &str, role: Role) -> Result<Customer> {
-        let customer = Customer { id: CustomerId::new(), email: email.to_string(), name: name.to_string(), role, created_at: Timestamp::now() };
+    async fn insert_account(
+        &self,
+        email: &str,
+        name: &str,
+        hash: &str,
+        role: Role,
+    ) -> Result<Customer> {
+        let customer = Customer {
+            id: CustomerId::new(),
+            email: email.to_string(),
+            name: name.to_string(),
+            role,
+            created_at: Timestamp::now(),
+        };
         let mut tx = self.db.begin_write().await?;
         store::insert_customer(&mut tx, &customer, hash).await?;
         tx.commit().await?;
@@ -316,7 +354,10 @@ impl Accounts {
     pub async fn login(&self, email: &str, password: &str) -> Result<(Customer, SessionToken)> {
         let email = parse_email(email).map_err(|_| Error::BadCredentials)?;
         let found = store::customer_by_email(self.db.pool(), &email).await?;
-        let hash = found.as_ref().map(|(_, h)| h.clone()).unwrap_or_else(|| password::decoy_hash().to_string());
+        let hash = found
+            .as_ref()
+            .map(|(_, h)| h.clone())
+            .unwrap_or_else(|| password::decoy_hash().to_string());
         let pw = password.to_string();
         let ok = blocking(move || password::verify(&pw, &hash)).await?;
         match found {
@@ -332,14 +373,24 @@ impl Accounts {
         let token = SessionToken::generate();
         let now = Timestamp::now();
         let mut tx = self.db.begin_write().await?;
-        store::insert_session(&mut tx, SessionId::new(), customer, &token.digest(), now, now.plus_seconds(self.session_ttl_secs)).await?;
+        store::insert_session(
+            &mut tx,
+            SessionId::new(),
+            customer,
+            &token.digest(),
+            now,
+            now.plus_seconds(self.session_ttl_secs),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
 
     /// Resolves a bearer token to its account, if the session is live.
     pub async fn authenticate(&self, token: &SessionToken) -> Result<Principal> {
-        store::session_principal(self.db.pool(), &token.digest(), Timestamp::now()).await?.ok_or(Error::Unauthenticated)
+        store::session_principal(self.db.pool(), &token.digest(), Timestamp::now())
+            .await?
+            .ok_or(Error::Unauthenticated)
     }
 
     /// Ends the session the token belongs to.
@@ -352,31 +403,57 @@ impl Accounts {
 
     /// The caller's own account.
     pub async fn me(&self, principal: &Principal) -> Result<Customer> {
-        store::customer_by_id(self.db.pool(), principal.customer_id).await?.ok_or(Error::CustomerNotFound)
+        store::customer_by_id(self.db.pool(), principal.customer_id)
+            .await?
+            .ok_or(Error::CustomerNotFound)
     }
 
     /// Updates the caller's profile.
-    pub async fn update_profile(&self, principal: &Principal, patch: ProfilePatch) -> Result<Customer> {
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        patch: ProfilePatch,
+    ) -> Result<Customer> {
         if let Some(name) = &patch.name {
             if name.chars().count() > 200 {
-                return Err(Error::Invalid(vec![FieldError::new("name", "must be at most 200 characters")]));
+                return Err(Error::Invalid(vec![FieldError::new(
+                    "name",
+                    "must be at most 200 characters",
+                )]));
             }
             let mut tx = self.db.begin_write().await?;
-            store::set_name(&mut tx, principal.customer_id, name.trim(), Timestamp::now()).await?;
+            store::set_name(
+                &mut tx,
+                principal.customer_id,
+                name.trim(),
+                Timestamp::now(),
+            )
+            .await?;
             tx.commit().await?;
         }
         self.me(principal).await
     }
 
     /// Changes the caller's password and ends every other session.
-    pub async fn change_password(&self, principal: &Principal, current: &str, new: &str) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+    ) -> Result<()> {
         let me = self.me(principal).await?;
-        let (_, hash) = store::customer_by_email(self.db.pool(), &me.email).await?.ok_or(Error::CustomerNotFound)?;
+        let (_, hash) = store::customer_by_email(self.db.pool(), &me.email)
+            .await?
+            .ok_or(Error::CustomerNotFound)?;
         let cur = current.to_string();
         if !blocking(move || password::verify(&cur, &hash)).await? {
-            return Err(Error::Invalid(vec![FieldError::new("current_password", "is not your current password")]));
+            return Err(Error::Invalid(vec![FieldError::new(
+                "current_password",
+                "is not your current password",
+            )]));
         }
-        password::check_strength(new, &me.email).map_err(|e| Error::Invalid(vec![FieldError::new("new_password", e)]))?;
+        password::check_strength(new, &me.email)
+            .map_err(|e| Error::Invalid(vec![FieldError::new("new_password", e)]))?;
         let pw = new.to_string();
         let new_hash = blocking(move || password::hash(&pw)).await??;
         let mut tx = self.db.begin_write().await?;
@@ -393,31 +470,66 @@ impl Accounts {
 
     /// One of the caller's addresses.
     pub async fn address(&self, principal: &Principal, id: AddressId) -> Result<Address> {
-        store::address(self.db.pool(), principal.customer_id, id).await?.ok_or(Error::AddressNotFound)
+        store::address(self.db.pool(), principal.customer_id, id)
+            .await?
+            .ok_or(Error::AddressNotFound)
     }
 
     /// Adds an address to the caller's book.
-    pub async fn add_address(&self, principal: &Principal, mut input: AddressInput) -> Result<Address> {
+    pub async fn add_address(
+        &self,
+        principal: &Principal,
+        mut input: AddressInput,
+    ) -> Result<Address> {
         let mut v = Validation::new();
         input.address.validate(&mut v, "");
         v.finish().map_err(Error::Invalid)?;
         let id = AddressId::new();
         let mut tx = self.db.begin_write().await?;
-        if store::addresses(&mut **tx, principal.customer_id).await?.len() >= 50 {
-            return Err(Error::Invalid(vec![FieldError::new("", "an address book holds at most 50 addresses")]));
+        if store::addresses(&mut **tx, principal.customer_id)
+            .await?
+            .len()
+            >= 50
+        {
+            return Err(Error::Invalid(vec![FieldError::new(
+                "",
+                "an address book holds at most 50 addresses",
+            )]));
         }
-        store::upsert_address(&mut tx, principal.customer_id, id, &input, Timestamp::now(), true).await?;
+        store::upsert_address(
+            &mut tx,
+            principal.customer_id,
+            id,
+            &input,
+            Timestamp::now(),
+            true,
+        )
+        .await?;
         tx.commit().await?;
         self.address(principal, id).await
     }
 
     /// Replaces one of the caller's addresses.
-    pub async fn replace_address(&self, principal: &Principal, id: AddressId, mut input: AddressInput) -> Result<Address> {
+    pub async fn replace_address(
+        &self,
+        principal: &Principal,
+        id: AddressId,
+        mut input: AddressInput,
+    ) -> Result<Address> {
         let mut v = Validation::new();
         input.address.validate(&mut v, "");
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
-        if !store::upsert_address(&mut tx, principal.customer_id, id, &input, Timestamp::now(), false).await? {
+        if !store::upsert_address(
+            &mut tx,
+            principal.customer_id,
+            id,
+            &input,
+            Timestamp::now(),
+            false,
+        )
+        .await?
+        {
             return Err(Error::AddressNotFound);
         }
         tx.commit().await?;
@@ -436,7 +548,9 @@ impl Accounts {
 
     /// An account by id (admin use).
     pub async fn customer(&self, id: CustomerId) -> Result<Customer> {
-        store::customer_by_id(self.db.pool(), id).await?.ok_or(Error::CustomerNotFound)
+        store::customer_by_id(self.db.pool(), id)
+            .await?
+            .ok_or(Error::CustomerNotFound)
     }
 }
 
@@ -446,8 +560,20 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(parse_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@exa..mple.com", "a@b@c.com"] {
+        assert_eq!(
+            parse_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a da@example.com",
+            "ada@exa..mple.com",
+            "a@b@c.com",
+        ] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }
     }

@@ -1,6 +1,8 @@
 //! Password rules and argon2id hashing.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 /// Why a password is refused.
@@ -18,8 +20,9 @@ pub fn check_strength(password: &str, email: &str) -> Result<(), String> {
         return Err("must not contain your email address".into());
     }
     const COMMON: &[&str] = &[
-        "password", "123456", "qwerty", "letmein", "welcome", "iloveyou", "admin", "abc123", "111111", "monkey",
-        "dragon", "football", "baseball", "sunshine", "princess", "starmap", "cielo",
+        "password", "123456", "qwerty", "letmein", "welcome", "iloveyou", "admin", "abc123",
+        "111111", "monkey", "dragon", "football", "baseball", "sunshine", "princess", "starmap",
+        "cielo",
     ];
     let distinct = {
         let mut c: Vec<char> = password.chars().collect();
@@ -27,7 +30,11 @@ pub fn check_strength(password: &str, email: &str) -> Result<(), String> {
         c.dedup();
         c.len()
     };
-    if distinct < 5 || COMMON.iter().any(|w| lower.contains(w) && lower.len() < w.len() + 6) {
+    if distinct < 5
+        || COMMON
+            .iter()
+            .any(|w| lower.contains(w) && lower.len() < w.len() + 6)
+    {
         return Err("is too easy to guess; use a longer phrase".into());
     }
     let classes = [
@@ -57,7 +64,9 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 /// True when `password` matches the PHC-format `hash`.
 pub fn verify(password: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -66,7 +75,9 @@ pub fn verify(password: &str, hash: &str) -> bool {
 /// exist so that unknown emails take as long as wrong passwords.
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DECOY.get_or_init(|| hash("decoy password that never matches 7fa1").expect("argon2 with default params works"))
+    DECOY.get_or_init(|| {
+        hash("decoy password that never matches 7fa1").expect("argon2 with default params works")
+    })
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The catalog's migrations.
-pub const MIGRATIONS: MigrationSet =
-    MigrationSet { domain: "catalog", migrations: &[cielo_db::migration!(20261121000100, "catalog")] };
+pub const MIGRATIONS: MigrationSet = MigrationSet {
+    domain: "catalog",
+    migrations: &[cielo_db::migration!(20261121000100, "catalog")],
+};
 
 /// Catalog errors.
 #[derive(Debug, thiserror::Error)]
@@ -55,8 +57,6 @@ pub enum Error {
     Internal(#[from] anyhow::Error),
 }
 
-
-
 impl From<cielo_db::sqlx::Error> for Error {
     fn from(e: cielo_db::sqlx::Error) -> Self {
         Error::Internal(anyhow::Error::new(e).context("catalog query"))
@@ -72,10 +72,13 @@ impl HasErrorKind for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::Invalid(_) => ErrorKind::Invalid,
-            Error::ProductNotFound | Error::VariantNotFound | Error::CategoryNotFound | Error::ImageNotFound => {
-                ErrorKind::NotFound
+            Error::ProductNotFound
+            | Error::VariantNotFound
+            | Error::CategoryNotFound
+            | Error::ImageNotFound => ErrorKind::NotFound,
+            Error::DuplicateHandle(_) | Error::DuplicateSku(_) | Error::OutOfStock { .. } => {
+                ErrorKind::Conflict
             }
-            Error::DuplicateHandle(_) | Error::DuplicateSku(_) | Error::OutOfStock { .. } => ErrorKind::Conflict,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -116,7 +119,10 @@ pub struct Catalog {
 impl Catalog {
     /// A catalog over `db`.
     pub fn new(db: Db) -> Self {
-        Self { db, generation: Arc::new(AtomicU64::new(1)) }
+        Self {
+            db,
+            generation: Arc::new(AtomicU64::new(1)),
+        }
     }
 
     /// Changes every time this process writes to the catalog.
@@ -133,10 +139,16 @@ impl Catalog {
     pub async fn list_products(&self, query: &ProductQuery) -> Result<ProductPage> {
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::Invalid(vec![FieldError::new("limit", format!("must be between 1 and {MAX_LIMIT}"))]));
+            return Err(Error::Invalid(vec![FieldError::new(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            )]));
         }
         let cursor = match &query.cursor {
-            Some(c) => Some(store::Cursor::decode(c).ok_or_else(|| model::field("cursor", "is not a cursor this API gave out"))?),
+            Some(c) => Some(
+                store::Cursor::decode(c)
+                    .ok_or_else(|| model::field("cursor", "is not a cursor this API gave out"))?,
+            ),
             None => None,
         };
         let categories = match &query.category {
@@ -155,7 +167,9 @@ impl Catalog {
 
     /// One product by id (`prod_…`) or handle.
     pub async fn get_product(&self, id_or_handle: &str, include_drafts: bool) -> Result<Product> {
-        let product = store::find_product(self.db.pool(), id_or_handle).await?.ok_or(Error::ProductNotFound)?;
+        let product = store::find_product(self.db.pool(), id_or_handle)
+            .await?
+            .ok_or(Error::ProductNotFound)?;
         if !include_drafts && product.status != ProductStatus::Published {
             return Err(Error::ProductNotFound);
         }
@@ -181,7 +195,10 @@ impl Catalog {
     pub async fn create_product(&self, input: NewProduct) -> Result<Product> {
         let mut v = Validation::new();
         model::validate_text(&mut v, "title", &input.title, 1, 200);
-        let handle = input.handle.clone().unwrap_or_else(|| slugify(&input.title));
+        let handle = input
+            .handle
+            .clone()
+            .unwrap_or_else(|| slugify(&input.title));
         // A handle derived from an empty title is not a second mistake to report.
         if input.handle.is_some() || !input.title.trim().is_empty() {
             v.check("handle", model::validate_handle(&handle));
@@ -190,12 +207,20 @@ impl Catalog {
         model::validate_text(&mut v, "product_type", &input.product_type, 0, 64);
         validate_option_names(&mut v, &input.option_names);
         for (i, variant) in input.variants.iter().enumerate() {
-            validate_new_variant(&mut v, &format!("variants/{i}/"), variant, &input.option_names);
+            validate_new_variant(
+                &mut v,
+                &format!("variants/{i}/"),
+                variant,
+                &input.option_names,
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (i, variant) in input.variants.iter().enumerate() {
             if !seen.insert(variant.sku.as_str()) {
-                v.add(&format!("variants/{i}/sku"), "repeats another variant's SKU");
+                v.add(
+                    &format!("variants/{i}/sku"),
+                    "repeats another variant's SKU",
+                );
             }
         }
         model::finish(v)?;
@@ -261,7 +286,9 @@ impl Catalog {
     /// Adds a variant to a product.
     pub async fn add_variant(&self, product: ProductId, input: NewVariant) -> Result<Variant> {
         let mut tx = self.db.begin_write().await?;
-        let option_names = store::option_names(&mut tx, product).await?.ok_or(Error::ProductNotFound)?;
+        let option_names = store::option_names(&mut tx, product)
+            .await?
+            .ok_or(Error::ProductNotFound)?;
         let mut v = Validation::new();
         validate_new_variant(&mut v, "", &input, &option_names);
         model::finish(v)?;
@@ -275,7 +302,9 @@ impl Catalog {
 
     /// One variant.
     pub async fn get_variant(&self, id: VariantId) -> Result<Variant> {
-        store::find_variant(self.db.pool(), id).await?.ok_or(Error::VariantNotFound)
+        store::find_variant(self.db.pool(), id)
+            .await?
+            .ok_or(Error::VariantNotFound)
     }
 
     /// Updates a variant.
@@ -297,9 +326,13 @@ impl Catalog {
         }
         model::finish(v)?;
         let mut tx = self.db.begin_write().await?;
-        let existing = store::find_variant(&mut **tx, id).await?.ok_or(Error::VariantNotFound)?;
+        let existing = store::find_variant(&mut **tx, id)
+            .await?
+            .ok_or(Error::VariantNotFound)?;
         if let Some(values) = &patch.option_values {
-            let names = store::option_names(&mut tx, existing.product_id).await?.unwrap_or_default();
+            let names = store::option_names(&mut tx, existing.product_id)
+                .await?
+                .unwrap_or_default();
             let mut v = Validation::new();
             validate_option_values(&mut v, "option_values", values, &names);
             model::finish(v)?;
@@ -314,7 +347,9 @@ impl Catalog {
     /// Deletes a variant.
     pub async fn delete_variant(&self, id: VariantId) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        let existing = store::find_variant(&mut **tx, id).await?.ok_or(Error::VariantNotFound)?;
+        let existing = store::find_variant(&mut **tx, id)
+            .await?
+            .ok_or(Error::VariantNotFound)?;
         store::delete_variant(&mut tx, id).await?;
         store::refresh_min_price(&mut tx, existing.product_id).await?;
         tx.commit().await?;
@@ -364,7 +399,10 @@ impl Catalog {
                 return Err(model::field("parent_id", "no such category"));
             }
             if descendants(&all, id).contains(&parent) {
-                return Err(model::field("parent_id", "would put the category inside itself"));
+                return Err(model::field(
+                    "parent_id",
+                    "would put the category inside itself",
+                ));
             }
         }
         store::update_category(&mut tx, id, &patch, Timestamp::now()).await?;
@@ -425,7 +463,11 @@ impl Catalog {
 
     /// Takes `quantity` of each variant out of stock (variants that track stock
     /// with the `deny` policy refuse to go below zero), in the caller's transaction.
-    pub async fn reserve_stock(&self, conn: &mut cielo_db::sqlx::AnyConnection, items: &[(VariantId, i64)]) -> Result<()> {
+    pub async fn reserve_stock(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        items: &[(VariantId, i64)],
+    ) -> Result<()> {
         for (variant, quantity) in items {
             store::take_stock(conn, *variant, *quantity).await?;
         }
@@ -436,7 +478,11 @@ impl Catalog {
     /// Puts `quantity` of each variant back into stock (a cancelled order), in
     /// the caller's transaction. Variants that do not track stock, or no longer
     /// exist, are skipped.
-    pub async fn return_stock(&self, conn: &mut cielo_db::sqlx::AnyConnection, items: &[(VariantId, i64)]) -> Result<()> {
+    pub async fn return_stock(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        items: &[(VariantId, i64)],
+    ) -> Result<()> {
         for (variant, quantity) in items {
             store::put_back_stock(conn, *variant, *quantity).await?;
         }
@@ -455,7 +501,11 @@ fn descendants(all: &[Category], root: CategoryId) -> Vec<CategoryId> {
     let mut i = 0;
     while i < out.len() {
         let parent = out[i];
-        out.extend(all.iter().filter(|c| c.parent_id == Some(parent)).map(|c| c.id));
+        out.extend(
+            all.iter()
+                .filter(|c| c.parent_id == Some(parent))
+                .map(|c| c.id),
+        );
         i += 1;
     }
     out
@@ -464,7 +514,10 @@ fn descendants(all: &[Category], root: CategoryId) -> Vec<CategoryId> {
 fn check_categories(all: &[Category], ids: &[CategoryId]) -> Result<()> {
     for (i, id) in ids.iter().enumerate() {
         if !all.iter().any(|c| c.id == *id) {
-            return Err(model::field(&format!("category_ids/{i}"), "no such category"));
+            return Err(model::field(
+                &format!("category_ids/{i}"),
+                "no such category",
+            ));
         }
     }
     Ok(())
@@ -487,13 +540,21 @@ fn validate_option_values(
 ) {
     for (k, val) in values {
         if !names.iter().any(|n| n == k) {
-            v.add(&format!("{field}/{k}"), "is not one of the product's option names");
+            v.add(
+                &format!("{field}/{k}"),
+                "is not one of the product's option names",
+            );
         }
         model::validate_text(v, &format!("{field}/{k}"), val, 1, 100);
     }
 }
 
-fn validate_new_variant(v: &mut Validation, prefix: &str, input: &NewVariant, option_names: &[String]) {
+fn validate_new_variant(
+    v: &mut Validation,
+    prefix: &str,
+    input: &NewVariant,
+    option_names: &[String],
+) {
     v.check(&format!("{prefix}sku"), model::validate_sku(&input.sku));
     if let Some(t) = &input.title {
         model::validate_text(v, &format!("{prefix}title"), t, 1, 200);
@@ -501,10 +562,18 @@ fn validate_new_variant(v: &mut Validation, prefix: &str, input: &NewVariant, op
     model::validate_price(v, &format!("{prefix}price/amount"), &input.price);
     if let Some(s) = input.stock {
         if !(0..=1_000_000_000).contains(&s) {
-            v.add(&format!("{prefix}stock"), "must be between 0 and 1000000000");
+            v.add(
+                &format!("{prefix}stock"),
+                "must be between 0 and 1000000000",
+            );
         }
     }
-    validate_option_values(v, &format!("{prefix}option_values"), &input.option_values, option_names);
+    validate_option_values(
+        v,
+        &format!("{prefix}option_values"),
+        &input.option_values,
+        option_names,
+    );
 }
 
 #[cfg(test)]

@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 typed_id!(ProductId, "prod", "A product.");
-typed_id!(VariantId, "var", "A variant of a product: the thing a cart line buys.");
+typed_id!(
+    VariantId,
+    "var",
+    "A variant of a product: the thing a cart line buys."
+);
 typed_id!(CategoryId, "cat", "A product category.");
 typed_id!(ImageId, "img", "A product image.");
 
@@ -391,13 +395,18 @@ pub struct SaleVariant {
 pub(crate) fn validate_handle(handle: &str) -> Result<(), String> {
     let ok = !handle.is_empty()
         && handle.len() <= 100
-        && handle.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !handle.starts_with('-')
         && !handle.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err("must be 1–100 lowercase letters, digits or dashes, not starting or ending with a dash".into())
+        Err(
+            "must be 1–100 lowercase letters, digits or dashes, not starting or ending with a dash"
+                .into(),
+        )
     }
 }
 
@@ -435,7 +444,13 @@ fn fold_accent(c: char) -> char {
     }
 }
 
-pub(crate) fn validate_text(v: &mut cielo_core::error::Validation, field: &str, value: &str, min: usize, max: usize) {
+pub(crate) fn validate_text(
+    v: &mut cielo_core::error::Validation,
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+) {
     let n = value.trim().chars().count();
     if n < min || value.chars().count() > max {
         if min > 0 && n == 0 {
@@ -449,7 +464,9 @@ pub(crate) fn validate_text(v: &mut cielo_core::error::Validation, field: &str, 
 pub(crate) fn validate_sku(sku: &str) -> Result<(), String> {
     let ok = !sku.is_empty()
         && sku.len() <= 64
-        && sku.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        && sku
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     if ok {
         Ok(())
     } else {

@@ -16,14 +16,20 @@ pub(crate) struct Cursor {
 
 impl Cursor {
     fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.value, self.id))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}", self.value, self.id))
     }
     pub(crate) fn decode(s: &str) -> Option<Self> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .ok()?;
         let text = String::from_utf8(raw).ok()?;
         let (value, id) = text.split_once(':')?;
         ProductId::parse(id).ok()?;
-        Some(Self { value: value.parse().ok()?, id: id.to_string() })
+        Some(Self {
+            value: value.parse().ok()?,
+            id: id.to_string(),
+        })
     }
 }
 
@@ -47,7 +53,8 @@ fn product_row(r: &AnyRow) -> Result<ProductRow> {
     let id: String = r.try_get("id")?;
     let options: String = r.try_get("option_names")?;
     Ok(ProductRow {
-        id: ProductId::parse(&id).map_err(|e| anyhow::anyhow!("bad product id in database: {e}"))?,
+        id: ProductId::parse(&id)
+            .map_err(|e| anyhow::anyhow!("bad product id in database: {e}"))?,
         handle: r.try_get("handle")?,
         title: r.try_get("title")?,
         description: r.try_get("description")?,
@@ -67,13 +74,15 @@ fn variant_row(r: &AnyRow) -> Result<Variant> {
     let currency: String = r.try_get("price_currency")?;
     Ok(Variant {
         id: VariantId::parse(&id).map_err(|e| anyhow::anyhow!("bad variant id: {e}"))?,
-        product_id: ProductId::parse(&product_id).map_err(|e| anyhow::anyhow!("bad product id: {e}"))?,
+        product_id: ProductId::parse(&product_id)
+            .map_err(|e| anyhow::anyhow!("bad product id: {e}"))?,
         sku: r.try_get("sku")?,
         title: r.try_get("title")?,
         option_values: serde_json::from_str(&values).unwrap_or_default(),
         price: Money::new(
             r.try_get("price_amount")?,
-            Currency::parse(&currency).map_err(|e| anyhow::anyhow!("bad currency in database: {e}"))?,
+            Currency::parse(&currency)
+                .map_err(|e| anyhow::anyhow!("bad currency in database: {e}"))?,
         ),
         stock: r.try_get("stock")?,
         stock_policy: StockPolicy::parse(&r.try_get::<String, _>("stock_policy")?),
@@ -98,7 +107,10 @@ fn image_row(r: &AnyRow) -> Result<(ProductId, Image)> {
 }
 
 fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `escape '\'`.
@@ -136,7 +148,10 @@ pub(crate) async fn list_products(
     }
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         binds.push(Bind::Text(like_pattern(q)));
-        sql.push_str(&format!(" and p.title_search like ${} escape '\\'", binds.len()));
+        sql.push_str(&format!(
+            " and p.title_search like ${} escape '\\'",
+            binds.len()
+        ));
     }
     let (column, asc) = match query.sort {
         ProductSort::Newest => ("p.created_at", false),
@@ -149,11 +164,16 @@ pub(crate) async fn list_products(
         binds.push(Bind::Text(c.id.clone()));
         let i = binds.len();
         let op = if asc { ">" } else { "<" };
-        sql.push_str(&format!(" and ({column} {op} ${v} or ({column} = ${v} and p.id {op} ${i}))"));
+        sql.push_str(&format!(
+            " and ({column} {op} ${v} or ({column} = ${v} and p.id {op} ${i}))"
+        ));
     }
     let dir = if asc { "asc" } else { "desc" };
     binds.push(Bind::Int(limit + 1));
-    sql.push_str(&format!(" order by {column} {dir}, p.id {dir} limit ${}", binds.len()));
+    sql.push_str(&format!(
+        " order by {column} {dir}, p.id {dir} limit ${}",
+        binds.len()
+    ));
 
     let mut q = sqlx::query(&sql);
     for b in &binds {
@@ -171,13 +191,20 @@ pub(crate) async fn list_products(
                 ProductSort::Newest => p.created_at,
                 _ => p.min_price,
             };
-            Cursor { value, id: p.id.to_string() }.encode()
+            Cursor {
+                value,
+                id: p.id.to_string(),
+            }
+            .encode()
         })
     } else {
         None
     };
     let products = hydrate(db.pool(), products).await?;
-    Ok(ProductPage { products, next_cursor })
+    Ok(ProductPage {
+        products,
+        next_cursor,
+    })
 }
 
 enum Bind {
@@ -254,8 +281,13 @@ async fn hydrate(pool: &AnyPool, rows: Vec<ProductRow>) -> Result<Vec<Product>> 
 }
 
 pub(crate) async fn find_product(pool: &AnyPool, id_or_handle: &str) -> Result<Option<Product>> {
-    let sql = format!("select {PRODUCT_COLUMNS} from catalog_product p where p.id = $1 or p.handle = $1");
-    let Some(row) = sqlx::query(&sql).bind(id_or_handle).fetch_optional(pool).await? else {
+    let sql =
+        format!("select {PRODUCT_COLUMNS} from catalog_product p where p.id = $1 or p.handle = $1");
+    let Some(row) = sqlx::query(&sql)
+        .bind(id_or_handle)
+        .fetch_optional(pool)
+        .await?
+    else {
         return Ok(None);
     };
     let row = product_row(&row)?;
@@ -263,11 +295,21 @@ pub(crate) async fn find_product(pool: &AnyPool, id_or_handle: &str) -> Result<O
 }
 
 pub(crate) async fn product_exists(c: &mut AnyConnection, id: ProductId) -> Result<bool> {
-    Ok(sqlx::query("select 1 from catalog_product where id = $1").bind(id.to_string()).fetch_optional(c).await?.is_some())
+    Ok(sqlx::query("select 1 from catalog_product where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(c)
+        .await?
+        .is_some())
 }
 
-pub(crate) async fn option_names(c: &mut AnyConnection, id: ProductId) -> Result<Option<Vec<String>>> {
-    let row = sqlx::query("select option_names from catalog_product where id = $1").bind(id.to_string()).fetch_optional(c).await?;
+pub(crate) async fn option_names(
+    c: &mut AnyConnection,
+    id: ProductId,
+) -> Result<Option<Vec<String>>> {
+    let row = sqlx::query("select option_names from catalog_product where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(c)
+        .await?;
     Ok(row.map(|r| serde_json::from_str(&r.get::<String, _>("option_names")).unwrap_or_default()))
 }
 
@@ -275,7 +317,9 @@ pub(crate) async fn all_categories<'e, E>(ex: E) -> Result<Vec<Category>>
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let rows = sqlx::query("select * from catalog_category order by position, name, id").fetch_all(ex).await?;
+    let rows = sqlx::query("select * from catalog_category order by position, name, id")
+        .fetch_all(ex)
+        .await?;
     rows.iter()
         .map(|r| {
             let id: String = r.try_get("id")?;
@@ -304,7 +348,13 @@ fn unique_error(e: sqlx::Error, on_conflict: impl FnOnce(&str) -> Error) -> Erro
     }
 }
 
-pub(crate) async fn insert_product(c: &mut AnyConnection, id: ProductId, handle: &str, p: &NewProduct, now: Timestamp) -> Result<()> {
+pub(crate) async fn insert_product(
+    c: &mut AnyConnection,
+    id: ProductId,
+    handle: &str,
+    p: &NewProduct,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query(
         "insert into catalog_product (id, handle, title, title_search, description, status, product_type, option_names, min_price, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
@@ -324,29 +374,52 @@ pub(crate) async fn insert_product(c: &mut AnyConnection, id: ProductId, handle:
     set_categories(c, id, &p.category_ids).await
 }
 
-async fn set_categories(c: &mut AnyConnection, id: ProductId, categories: &[CategoryId]) -> Result<()> {
-    sqlx::query("delete from catalog_product_category where product_id = $1").bind(id.to_string()).execute(&mut *c).await?;
+async fn set_categories(
+    c: &mut AnyConnection,
+    id: ProductId,
+    categories: &[CategoryId],
+) -> Result<()> {
+    sqlx::query("delete from catalog_product_category where product_id = $1")
+        .bind(id.to_string())
+        .execute(&mut *c)
+        .await?;
     let mut seen = std::collections::HashSet::new();
     for cat in categories.iter().filter(|c| seen.insert(**c)) {
-        sqlx::query("insert into catalog_product_category (product_id, category_id) values ($1, $2)")
-            .bind(id.to_string())
-            .bind(cat.to_string())
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "insert into catalog_product_category (product_id, category_id) values ($1, $2)",
+        )
+        .bind(id.to_string())
+        .bind(cat.to_string())
+        .execute(&mut *c)
+        .await?;
     }
     Ok(())
 }
 
-pub(crate) async fn update_product(c: &mut AnyConnection, id: ProductId, p: &ProductPatch, now: Timestamp) -> Result<()> {
+pub(crate) async fn update_product(
+    c: &mut AnyConnection,
+    id: ProductId,
+    p: &ProductPatch,
+    now: Timestamp,
+) -> Result<()> {
     let current = sqlx::query("select handle, title, description, status, product_type, option_names from catalog_product where id = $1")
         .bind(id.to_string())
         .fetch_one(&mut *c)
         .await?;
     let title = p.title.clone().unwrap_or_else(|| current.get("title"));
     let handle = p.handle.clone().unwrap_or_else(|| current.get("handle"));
-    let description = p.description.clone().unwrap_or_else(|| current.get("description"));
-    let status = p.status.map(|s| s.as_str().to_string()).unwrap_or_else(|| current.get("status"));
-    let product_type = p.product_type.clone().unwrap_or_else(|| current.get("product_type"));
+    let description = p
+        .description
+        .clone()
+        .unwrap_or_else(|| current.get("description"));
+    let status = p
+        .status
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| current.get("status"));
+    let product_type = p
+        .product_type
+        .clone()
+        .unwrap_or_else(|| current.get("product_type"));
     let options = match &p.option_names {
         Some(o) => serde_json::to_string(o).expect("strings serialise"),
         None => current.get("option_names"),
@@ -376,10 +449,20 @@ pub(crate) async fn update_product(c: &mut AnyConnection, id: ProductId, p: &Pro
 pub(crate) async fn delete_product(c: &mut AnyConnection, id: ProductId) -> Result<bool> {
     // Children first: SQLite only cascades with the foreign_keys pragma on, and
     // being explicit keeps both engines doing the same thing.
-    for table in ["catalog_variant", "catalog_image", "catalog_product_category"] {
-        sqlx::query(&format!("delete from {table} where product_id = $1")).bind(id.to_string()).execute(&mut *c).await?;
+    for table in [
+        "catalog_variant",
+        "catalog_image",
+        "catalog_product_category",
+    ] {
+        sqlx::query(&format!("delete from {table} where product_id = $1"))
+            .bind(id.to_string())
+            .execute(&mut *c)
+            .await?;
     }
-    let done = sqlx::query("delete from catalog_product where id = $1").bind(id.to_string()).execute(&mut *c).await?;
+    let done = sqlx::query("delete from catalog_product where id = $1")
+        .bind(id.to_string())
+        .execute(&mut *c)
+        .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -387,11 +470,22 @@ fn variant_title(v: &NewVariant) -> String {
     match &v.title {
         Some(t) => t.trim().to_string(),
         None if v.option_values.is_empty() => "Default".to_string(),
-        None => v.option_values.values().cloned().collect::<Vec<_>>().join(" / "),
+        None => v
+            .option_values
+            .values()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" / "),
     }
 }
 
-pub(crate) async fn insert_variant(c: &mut AnyConnection, product: ProductId, id: VariantId, v: &NewVariant, now: Timestamp) -> Result<()> {
+pub(crate) async fn insert_variant(
+    c: &mut AnyConnection,
+    product: ProductId,
+    id: VariantId,
+    v: &NewVariant,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query(
         "insert into catalog_variant (id, product_id, sku, title, option_values, price_amount, price_currency, stock, stock_policy, lab_product_id, position, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
@@ -418,12 +512,22 @@ pub(crate) async fn find_variant<'e, E>(ex: E, id: VariantId) -> Result<Option<V
 where
     E: sqlx::Executor<'e, Database = Any>,
 {
-    let row = sqlx::query("select * from catalog_variant where id = $1").bind(id.to_string()).fetch_optional(ex).await?;
+    let row = sqlx::query("select * from catalog_variant where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await?;
     row.as_ref().map(variant_row).transpose()
 }
 
-pub(crate) async fn update_variant(c: &mut AnyConnection, id: VariantId, p: &VariantPatch, now: Timestamp) -> Result<()> {
-    let cur = find_variant(&mut *c, id).await?.ok_or(Error::VariantNotFound)?;
+pub(crate) async fn update_variant(
+    c: &mut AnyConnection,
+    id: VariantId,
+    p: &VariantPatch,
+    now: Timestamp,
+) -> Result<()> {
+    let cur = find_variant(&mut *c, id)
+        .await?
+        .ok_or(Error::VariantNotFound)?;
     let sku = p.sku.clone().unwrap_or(cur.sku);
     sqlx::query(
         "update catalog_variant set sku = $2, title = $3, option_values = $4, price_amount = $5, price_currency = $6,
@@ -447,7 +551,10 @@ pub(crate) async fn update_variant(c: &mut AnyConnection, id: VariantId, p: &Var
 }
 
 pub(crate) async fn delete_variant(c: &mut AnyConnection, id: VariantId) -> Result<()> {
-    sqlx::query("delete from catalog_variant where id = $1").bind(id.to_string()).execute(c).await?;
+    sqlx::query("delete from catalog_variant where id = $1")
+        .bind(id.to_string())
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -461,7 +568,13 @@ pub(crate) async fn refresh_min_price(c: &mut AnyConnection, product: ProductId)
     Ok(())
 }
 
-pub(crate) async fn insert_category(c: &mut AnyConnection, id: CategoryId, handle: &str, k: &NewCategory, now: Timestamp) -> Result<()> {
+pub(crate) async fn insert_category(
+    c: &mut AnyConnection,
+    id: CategoryId,
+    handle: &str,
+    k: &NewCategory,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query(
         "insert into catalog_category (id, parent_id, handle, name, description, position, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
@@ -478,8 +591,17 @@ pub(crate) async fn insert_category(c: &mut AnyConnection, id: CategoryId, handl
     Ok(())
 }
 
-pub(crate) async fn update_category(c: &mut AnyConnection, id: CategoryId, p: &CategoryPatch, now: Timestamp) -> Result<()> {
-    let cur = all_categories(&mut *c).await?.into_iter().find(|k| k.id == id).ok_or(Error::CategoryNotFound)?;
+pub(crate) async fn update_category(
+    c: &mut AnyConnection,
+    id: CategoryId,
+    p: &CategoryPatch,
+    now: Timestamp,
+) -> Result<()> {
+    let cur = all_categories(&mut *c)
+        .await?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or(Error::CategoryNotFound)?;
     let handle = p.handle.clone().unwrap_or(cur.handle);
     sqlx::query("update catalog_category set parent_id = $2, handle = $3, name = $4, description = $5, position = $6, updated_at = $7 where id = $1")
         .bind(id.to_string())
@@ -504,13 +626,25 @@ pub(crate) async fn delete_category(c: &mut AnyConnection, id: CategoryId) -> Re
     let mut doomed = crate::descendants(&all, id);
     doomed.reverse();
     for cat in doomed {
-        sqlx::query("delete from catalog_product_category where category_id = $1").bind(cat.to_string()).execute(&mut *c).await?;
-        sqlx::query("delete from catalog_category where id = $1").bind(cat.to_string()).execute(&mut *c).await?;
+        sqlx::query("delete from catalog_product_category where category_id = $1")
+            .bind(cat.to_string())
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("delete from catalog_category where id = $1")
+            .bind(cat.to_string())
+            .execute(&mut *c)
+            .await?;
     }
     Ok(true)
 }
 
-pub(crate) async fn insert_image(c: &mut AnyConnection, product: ProductId, id: ImageId, img: &NewImage, now: Timestamp) -> Result<Image> {
+pub(crate) async fn insert_image(
+    c: &mut AnyConnection,
+    product: ProductId,
+    id: ImageId,
+    img: &NewImage,
+    now: Timestamp,
+) -> Result<Image> {
     sqlx::query("insert into catalog_image (id, product_id, object_key, url, alt, position, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $7)")
         .bind(id.to_string())
         .bind(product.to_string())
@@ -521,10 +655,20 @@ pub(crate) async fn insert_image(c: &mut AnyConnection, product: ProductId, id: 
         .bind(now.as_micros())
         .execute(c)
         .await?;
-    Ok(Image { id, object_key: img.object_key.clone(), url: img.url.clone(), alt: img.alt.clone(), position: img.position })
+    Ok(Image {
+        id,
+        object_key: img.object_key.clone(),
+        url: img.url.clone(),
+        alt: img.alt.clone(),
+        position: img.position,
+    })
 }
 
-pub(crate) async fn delete_image(c: &mut AnyConnection, product: ProductId, id: ImageId) -> Result<bool> {
+pub(crate) async fn delete_image(
+    c: &mut AnyConnection,
+    product: ProductId,
+    id: ImageId,
+) -> Result<bool> {
     let done = sqlx::query("delete from catalog_image where id = $1 and product_id = $2")
         .bind(id.to_string())
         .bind(product.to_string())
@@ -533,7 +677,10 @@ pub(crate) async fn delete_image(c: &mut AnyConnection, product: ProductId, id: 
     Ok(done.rows_affected() > 0)
 }
 
-pub(crate) async fn sale_variants(c: &mut AnyConnection, ids: &[VariantId]) -> Result<HashMap<VariantId, SaleVariant>> {
+pub(crate) async fn sale_variants(
+    c: &mut AnyConnection,
+    ids: &[VariantId],
+) -> Result<HashMap<VariantId, SaleVariant>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -570,7 +717,11 @@ pub(crate) async fn sale_variants(c: &mut AnyConnection, ids: &[VariantId]) -> R
     Ok(out)
 }
 
-pub(crate) async fn take_stock(c: &mut AnyConnection, variant: VariantId, quantity: i64) -> Result<()> {
+pub(crate) async fn take_stock(
+    c: &mut AnyConnection,
+    variant: VariantId,
+    quantity: i64,
+) -> Result<()> {
     // One conditional update: the check and the decrement cannot be split by a
     // concurrent checkout on either engine.
     let done = sqlx::query(
@@ -584,7 +735,10 @@ pub(crate) async fn take_stock(c: &mut AnyConnection, variant: VariantId, quanti
     if done.rows_affected() > 0 {
         return Ok(());
     }
-    let row = sqlx::query("select stock from catalog_variant where id = $1").bind(variant.to_string()).fetch_optional(&mut *c).await?;
+    let row = sqlx::query("select stock from catalog_variant where id = $1")
+        .bind(variant.to_string())
+        .fetch_optional(&mut *c)
+        .await?;
     match row {
         None => Err(Error::VariantNotFound),
         Some(r) => match r.try_get::<Option<i64>, _>("stock")? {
@@ -595,14 +749,23 @@ pub(crate) async fn take_stock(c: &mut AnyConnection, variant: VariantId, quanti
 }
 
 pub(crate) async fn count_products(pool: &AnyPool) -> Result<i64> {
-    Ok(sqlx::query("select count(*) as n from catalog_product").fetch_one(pool).await?.try_get("n")?)
+    Ok(sqlx::query("select count(*) as n from catalog_product")
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?)
 }
 
-pub(crate) async fn put_back_stock(c: &mut AnyConnection, variant: VariantId, quantity: i64) -> Result<()> {
-    sqlx::query("update catalog_variant set stock = stock + $2 where id = $1 and stock is not null")
-        .bind(variant.to_string())
-        .bind(quantity)
-        .execute(c)
-        .await?;
+pub(crate) async fn put_back_stock(
+    c: &mut AnyConnection,
+    variant: VariantId,
+    quantity: i64,
+) -> Result<()> {
+    sqlx::query(
+        "update catalog_variant set stock = stock + $2 where id = $1 and stock is not null",
+    )
+    .bind(variant.to_string())
+    .bind(quantity)
+    .execute(c)
+    .await?;
     Ok(())
 }

@@ -38,7 +38,10 @@ impl PostalAddress {
             if n < min {
                 v.add(&format!("{prefix}{field}"), "must not be empty");
             } else if n > max {
-                v.add(&format!("{prefix}{field}"), format!("must be at most {max} characters"));
+                v.add(
+                    &format!("{prefix}{field}"),
+                    format!("must be at most {max} characters"),
+                );
             }
         };
         text("name", &self.name, 1, 200);
@@ -50,7 +53,10 @@ impl PostalAddress {
         text("phone", self.phone.as_deref().unwrap_or(""), 0, 40);
         self.country = self.country.trim().to_ascii_uppercase();
         if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            v.add(&format!("{prefix}country"), "must be an ISO 3166-1 alpha-2 code such as US or ES");
+            v.add(
+                &format!("{prefix}country"),
+                "must be an ISO 3166-1 alpha-2 code such as US or ES",
+            );
         }
     }
 }
@@ -83,11 +89,18 @@ mod tests {
 
     #[test]
     fn missing_fields_and_bad_countries_are_named() {
-        let mut a = PostalAddress { city: " ".into(), country: "USA".into(), ..sample() };
+        let mut a = PostalAddress {
+            city: " ".into(),
+            country: "USA".into(),
+            ..sample()
+        };
         let mut v = Validation::new();
         a.validate(&mut v, "shipping_address/");
         let errors = v.finish().unwrap_err();
         let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
-        assert_eq!(pointers, ["#/shipping_address/city", "#/shipping_address/country"]);
+        assert_eq!(
+            pointers,
+            ["#/shipping_address/city", "#/shipping_address/country"]
+        );
     }
 }

@@ -37,7 +37,10 @@ impl FieldError {
     /// A field error for `field`, given as a dotted or slash path (`lines/0/quantity`).
     pub fn new(field: &str, detail: impl Into<String>) -> Self {
         let path = field.replace('.', "/");
-        Self { pointer: format!("#/{}", path.trim_start_matches('/')), detail: detail.into() }
+        Self {
+            pointer: format!("#/{}", path.trim_start_matches('/')),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -70,7 +73,11 @@ impl Validation {
         self.errors.push(FieldError::new(field, detail));
     }
     /// Records the error of `result` under `field` and returns its value.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(v) => Some(v),
             Err(e) => {
@@ -99,7 +106,10 @@ mod tests {
 
     #[test]
     fn field_paths_become_json_pointers() {
-        assert_eq!(FieldError::new("lines.0.quantity", "x").pointer, "#/lines/0/quantity");
+        assert_eq!(
+            FieldError::new("lines.0.quantity", "x").pointer,
+            "#/lines/0/quantity"
+        );
         assert_eq!(FieldError::new("email", "x").pointer, "#/email");
     }
 }

@@ -96,7 +96,10 @@ macro_rules! typed_id {
                 utoipa::openapi::ObjectBuilder::new()
                     .schema_type(utoipa::openapi::schema::Type::String)
                     .pattern(Some(concat!("^", $prefix, "_[0-9a-f]{32}$")))
-                    .examples([serde_json::json!(concat!($prefix, "_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b"))])
+                    .examples([serde_json::json!(concat!(
+                        $prefix,
+                        "_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b"
+                    ))])
                     .into()
             }
         }
@@ -124,7 +127,10 @@ mod tests {
     #[test]
     fn an_id_of_another_kind_is_rejected() {
         let s = OtherId::new().to_string();
-        assert!(matches!(ThingId::parse(&s), Err(super::IdError::WrongPrefix { .. })));
+        assert!(matches!(
+            ThingId::parse(&s),
+            Err(super::IdError::WrongPrefix { .. })
+        ));
         assert!(ThingId::parse("thing_xyz").is_err());
     }
 

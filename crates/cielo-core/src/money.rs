@@ -10,12 +10,14 @@ pub struct Currency([u8; 3]);
 /// Currencies whose minor unit is not 1/100 (Stripe's list of zero- and
 /// three-decimal currencies). Everything else known has two decimals.
 const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
 ];
 const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
 const TWO_DECIMAL: &[&str] = &[
-    "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS", "INR", "MXN", "MYR", "NOK",
-    "NZD", "PHP", "PLN", "RON", "SEK", "SGD", "THB", "TRY", "TWD", "USD", "ZAR", "ARS", "COP", "PEN", "UYU",
+    "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS",
+    "INR", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SEK", "SGD", "THB", "TRY", "TWD",
+    "USD", "ZAR", "ARS", "COP", "PEN", "UYU",
 ];
 
 /// Errors of money arithmetic and parsing.
@@ -118,20 +120,35 @@ impl Money {
     }
     /// Zero in `currency`.
     pub fn zero(currency: Currency) -> Self {
-        Self { amount: 0, currency }
+        Self {
+            amount: 0,
+            currency,
+        }
     }
     /// Checked sum; refuses to add different currencies.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         if self.currency != other.currency {
             return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
         }
-        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
-        Ok(Money { amount, currency: self.currency })
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
     /// Checked product with a quantity.
     pub fn checked_mul(self, quantity: i64) -> Result<Money, MoneyError> {
-        let amount = self.amount.checked_mul(quantity).ok_or(MoneyError::Overflow)?;
-        Ok(Money { amount, currency: self.currency })
+        let amount = self
+            .amount
+            .checked_mul(quantity)
+            .ok_or(MoneyError::Overflow)?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
     /// The share of this amount at `basis_points` / 10 000, rounded half away
     /// from zero. Used for tax so that one rule decides every remainder.
@@ -139,9 +156,16 @@ impl Money {
         let scaled = (self.amount as i128) * (basis_points as i128);
         let q = scaled / 10_000;
         let r = scaled % 10_000;
-        let rounded = if r.abs() * 2 >= 10_000 { q + scaled.signum() } else { q };
+        let rounded = if r.abs() * 2 >= 10_000 {
+            q + scaled.signum()
+        } else {
+            q
+        };
         let amount = i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?;
-        Ok(Money { amount, currency: self.currency })
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 }
 
@@ -154,7 +178,14 @@ impl std::fmt::Display for Money {
         let div = 10i64.pow(exp);
         let sign = if self.amount < 0 { "-" } else { "" };
         let abs = self.amount.unsigned_abs();
-        write!(f, "{sign}{}.{:0width$} {}", abs / div as u64, abs % div as u64, self.currency, width = exp as usize)
+        write!(
+            f,
+            "{sign}{}.{:0width$} {}",
+            abs / div as u64,
+            abs % div as u64,
+            self.currency,
+            width = exp as usize
+        )
     }
 }
 
@@ -186,15 +217,30 @@ mod tests {
 
     #[test]
     fn overflow_is_reported() {
-        assert_eq!(Money::new(i64::MAX, usd()).checked_mul(2), Err(MoneyError::Overflow));
-        assert_eq!(Money::new(i64::MAX, usd()).checked_add(Money::new(1, usd())), Err(MoneyError::Overflow));
+        assert_eq!(
+            Money::new(i64::MAX, usd()).checked_mul(2),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            Money::new(i64::MAX, usd()).checked_add(Money::new(1, usd())),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]
     fn percentages_round_half_away_from_zero() {
-        assert_eq!(Money::new(1000, usd()).percentage_bp(825).unwrap().amount, 83); // 82.5 -> 83
-        assert_eq!(Money::new(1000, usd()).percentage_bp(824).unwrap().amount, 82);
-        assert_eq!(Money::new(-1000, usd()).percentage_bp(825).unwrap().amount, -83);
+        assert_eq!(
+            Money::new(1000, usd()).percentage_bp(825).unwrap().amount,
+            83
+        ); // 82.5 -> 83
+        assert_eq!(
+            Money::new(1000, usd()).percentage_bp(824).unwrap().amount,
+            82
+        );
+        assert_eq!(
+            Money::new(-1000, usd()).percentage_bp(825).unwrap().amount,
+            -83
+        );
         assert_eq!(Money::new(0, usd()).percentage_bp(2000).unwrap().amount, 0);
     }
 
@@ -205,7 +251,10 @@ mod tests {
             for bp in [0u32, 1, 500, 825, 1999, 2500, 10_000] {
                 let exact = amount as f64 * bp as f64 / 10_000.0;
                 let got = Money::new(amount, usd()).percentage_bp(bp).unwrap().amount as f64;
-                assert!((got - exact).abs() <= 0.5 + 1e-9, "{amount} at {bp}bp gave {got}, exact {exact}");
+                assert!(
+                    (got - exact).abs() <= 0.5 + 1e-9,
+                    "{amount} at {bp}bp gave {got}, exact {exact}"
+                );
             }
         }
     }
@@ -214,7 +263,10 @@ mod tests {
     fn money_displays_in_major_units() {
         assert_eq!(Money::new(1999, usd()).to_string(), "19.99 USD");
         assert_eq!(Money::new(-5, usd()).to_string(), "-0.05 USD");
-        assert_eq!(Money::new(500, Currency::parse("JPY").unwrap()).to_string(), "500 JPY");
+        assert_eq!(
+            Money::new(500, Currency::parse("JPY").unwrap()).to_string(),
+            "500 JPY"
+        );
     }
 
     #[test]

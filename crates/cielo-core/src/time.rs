@@ -31,7 +31,10 @@ impl Timestamp {
     }
     /// This instant plus `secs` seconds (negative goes back).
     pub fn plus_seconds(&self, secs: i64) -> Self {
-        Self::from_micros(self.as_micros().saturating_add(secs.saturating_mul(1_000_000)))
+        Self::from_micros(
+            self.as_micros()
+                .saturating_add(secs.saturating_mul(1_000_000)),
+        )
     }
     /// The inner jiff timestamp.
     pub fn as_jiff(&self) -> jiff::Timestamp {
@@ -65,7 +68,9 @@ impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
             .examples([serde_json::json!("2026-11-21T17:00:00Z")])
             .into()
     }

@@ -81,12 +81,21 @@ impl DatabaseUrl {
     }
     /// The URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
-        let Some(scheme_end) = self.0.find("://") else { return self.0.clone() };
+        let Some(scheme_end) = self.0.find("://") else {
+            return self.0.clone();
+        };
         let rest = &self.0[scheme_end + 3..];
-        let Some(at) = rest.find('@') else { return self.0.clone() };
+        let Some(at) = rest.find('@') else {
+            return self.0.clone();
+        };
         let creds = &rest[..at];
         match creds.find(':') {
-            Some(colon) => format!("{}://{}:***{}", &self.0[..scheme_end], &creds[..colon], &rest[at..]),
+            Some(colon) => format!(
+                "{}://{}:***{}",
+                &self.0[..scheme_end],
+                &creds[..colon],
+                &rest[at..]
+            ),
             None => self.0.clone(),
         }
     }
@@ -113,7 +122,10 @@ pub struct PoolOptions {
 
 impl Default for PoolOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -130,7 +142,10 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("backend", &self.backend).field("url", &self.url).finish()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .finish()
     }
 }
 
@@ -180,7 +195,11 @@ impl Db {
                 }
             }
             if !driver_url.contains("mode=") && path != ":memory:" {
-                driver_url.push_str(if driver_url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                driver_url.push_str(if driver_url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
             }
         }
         let pool = AnyPoolOptions::new()
@@ -205,8 +224,14 @@ impl Db {
             })
             .connect(&driver_url)
             .await?;
-        let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, backend, url: url.clone(), write_lock })
+        let write_lock =
+            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self {
+            pool,
+            backend,
+            url: url.clone(),
+            write_lock,
+        })
     }
 
     /// The engine.
@@ -250,7 +275,9 @@ fn sqlite_path(url: &str) -> String {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => {
-            db.is_unique_violation() || db.code().as_deref() == Some("23505") || db.message().contains("UNIQUE constraint failed")
+            db.is_unique_violation()
+                || db.code().as_deref() == Some("23505")
+                || db.message().contains("UNIQUE constraint failed")
         }
         _ => false,
     }
@@ -272,15 +299,27 @@ mod tests {
     #[test]
     fn urls_hide_their_password() {
         let u = DatabaseUrl::new("postgres://shop:s3cret@db.example:5432/cielo");
-        assert_eq!(format!("{u:?}"), "postgres://shop:***@db.example:5432/cielo");
+        assert_eq!(
+            format!("{u:?}"),
+            "postgres://shop:***@db.example:5432/cielo"
+        );
         assert!(!u.to_string().contains("s3cret"));
-        assert_eq!(DatabaseUrl::new("sqlite://data/cielo.db").to_string(), "sqlite://data/cielo.db");
+        assert_eq!(
+            DatabaseUrl::new("sqlite://data/cielo.db").to_string(),
+            "sqlite://data/cielo.db"
+        );
     }
 
     #[test]
     fn the_url_names_the_backend() {
-        assert_eq!(DatabaseUrl::new("sqlite://x.db").backend().unwrap(), Backend::Sqlite);
-        assert_eq!(DatabaseUrl::new("postgresql://h/db").backend().unwrap(), Backend::Postgres);
+        assert_eq!(
+            DatabaseUrl::new("sqlite://x.db").backend().unwrap(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgresql://h/db").backend().unwrap(),
+            Backend::Postgres
+        );
         assert!(DatabaseUrl::new("mysql://h/db").backend().is_err());
     }
 }

@@ -47,8 +47,22 @@ macro_rules! migration {
         $crate::Migration {
             version: $version,
             name: $name,
-            sqlite: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite/", $version, "_", $name, ".sql")),
-            postgres: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres/", $version, "_", $name, ".sql")),
+            sqlite: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/",
+                $version,
+                "_",
+                $name,
+                ".sql"
+            )),
+            postgres: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/postgres/",
+                $version,
+                "_",
+                $name,
+                ".sql"
+            )),
         }
     };
 }
@@ -77,10 +91,15 @@ impl Db {
         let mut applied_now = Vec::new();
         let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
-            sqlx::query("select pg_advisory_xact_lock($1)").bind(PG_MIGRATION_LOCK).execute(&mut **tx).await?;
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(PG_MIGRATION_LOCK)
+                .execute(&mut **tx)
+                .await?;
         }
         sqlx::query(LEDGER).execute(&mut **tx).await?;
-        let rows = sqlx::query("select domain, version, checksum from cielo_schema_migrations").fetch_all(&mut **tx).await?;
+        let rows = sqlx::query("select domain, version, checksum from cielo_schema_migrations")
+            .fetch_all(&mut **tx)
+            .await?;
         let mut applied = std::collections::HashMap::new();
         for r in rows {
             let domain: String = r.try_get("domain")?;
@@ -97,10 +116,20 @@ impl Db {
                 let sum = checksum(sql);
                 match applied.get(&(set.domain.to_string(), m.version)) {
                     Some(existing) if *existing == sum => continue,
-                    Some(_) => return Err(Error::MigrationEdited { domain: set.domain.into(), version: m.version }),
+                    Some(_) => {
+                        return Err(Error::MigrationEdited {
+                            domain: set.domain.into(),
+                            version: m.version,
+                        })
+                    }
                     None => {}
                 }
-                tracing::info!(domain = set.domain, version = m.version, name = m.name, "applying migration");
+                tracing::info!(
+                    domain = set.domain,
+                    version = m.version,
+                    name = m.name,
+                    "applying migration"
+                );
                 sqlx::raw_sql(sql).execute(&mut **tx).await?;
                 sqlx::query("insert into cielo_schema_migrations (domain, version, name, checksum, applied_at) values ($1, $2, $3, $4, $5)")
                     .bind(set.domain)
@@ -114,9 +143,14 @@ impl Db {
             }
         }
         for (domain, version) in applied.keys() {
-            let known = sets.iter().any(|s| s.domain == domain && s.migrations.iter().any(|m| m.version == *version));
+            let known = sets
+                .iter()
+                .any(|s| s.domain == domain && s.migrations.iter().any(|m| m.version == *version));
             if !known && sets.iter().any(|s| s.domain == domain) {
-                return Err(Error::UnknownMigration { domain: domain.clone(), version: *version });
+                return Err(Error::UnknownMigration {
+                    domain: domain.clone(),
+                    version: *version,
+                });
             }
         }
         tx.commit().await?;
@@ -125,7 +159,10 @@ impl Db {
 
     /// Which of `sets`' migrations are not applied yet (for `/readyz`).
     pub async fn migration_status(&self, sets: &[MigrationSet]) -> Result<MigrationStatus, Error> {
-        let rows = match sqlx::query("select domain, version from cielo_schema_migrations").fetch_all(self.pool()).await {
+        let rows = match sqlx::query("select domain, version from cielo_schema_migrations")
+            .fetch_all(self.pool())
+            .await
+        {
             Ok(rows) => rows,
             // No ledger yet: nothing is applied.
             Err(sqlx::Error::Database(_)) => Vec::new(),
@@ -133,11 +170,18 @@ impl Db {
         };
         let mut done = std::collections::HashSet::new();
         for r in rows {
-            done.insert((r.try_get::<String, _>("domain")?, r.try_get::<i64, _>("version")?));
+            done.insert((
+                r.try_get::<String, _>("domain")?,
+                r.try_get::<i64, _>("version")?,
+            ));
         }
         let pending = sets
             .iter()
-            .flat_map(|s| s.migrations.iter().map(move |m| (s.domain.to_string(), m.version)))
+            .flat_map(|s| {
+                s.migrations
+                    .iter()
+                    .map(move |m| (s.domain.to_string(), m.version))
+            })
             .filter(|k| !done.contains(k))
             .collect();
         Ok(MigrationStatus { pending })
@@ -150,10 +194,16 @@ pub fn check_set(set: &MigrationSet) -> Result<(), String> {
     let mut last = 0;
     for m in set.migrations {
         if m.version <= last {
-            return Err(format!("{}: versions must ascend ({} after {})", set.domain, m.version, last));
+            return Err(format!(
+                "{}: versions must ascend ({} after {})",
+                set.domain, m.version, last
+            ));
         }
         if m.sqlite.trim().is_empty() || m.postgres.trim().is_empty() {
-            return Err(format!("{}: migration {} lacks SQL for one engine", set.domain, m.version));
+            return Err(format!(
+                "{}: migration {} lacks SQL for one engine",
+                set.domain, m.version
+            ));
         }
         last = m.version;
     }

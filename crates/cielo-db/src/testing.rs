@@ -31,26 +31,42 @@ impl TestDatabase {
     }
 
     fn create_sqlite() -> Self {
-        let dir = std::env::temp_dir().join(format!("cielo-test-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("cielo-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("create temp dir");
         let url = DatabaseUrl::new(format!("sqlite://{}", dir.join("cielo.db").display()));
-        Self { url, cleanup: Cleanup::Dir(dir) }
+        Self {
+            url,
+            cleanup: Cleanup::Dir(dir),
+        }
     }
 
     async fn create_postgres(admin_url: String) -> Self {
         use sqlx::Connection;
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin_url).await.expect("connect to the test PostgreSQL server");
-        sqlx::Executor::execute(&mut conn, format!("create database {name}").as_str()).await.expect("create test database");
+        let mut conn = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL server");
+        sqlx::Executor::execute(&mut conn, format!("create database {name}").as_str())
+            .await
+            .expect("create test database");
         let _ = conn.close().await;
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin_url.clone());
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_string())
+            .unwrap_or(admin_url.clone());
         let url = DatabaseUrl::new(format!("{base}/{name}"));
-        Self { url, cleanup: Cleanup::Postgres { admin_url, name } }
+        Self {
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        }
     }
 
     /// True when tests run on PostgreSQL.
     pub fn is_postgres() -> bool {
-        std::env::var(TEST_DATABASE_ENV).map(|u| u.starts_with("postgres")).unwrap_or(false)
+        std::env::var(TEST_DATABASE_ENV)
+            .map(|u| u.starts_with("postgres"))
+            .unwrap_or(false)
     }
 }
 
@@ -65,11 +81,19 @@ impl Drop for TestDatabase {
                 // Drop runs inside the test's runtime; a short-lived runtime on
                 // another thread does the async cleanup without blocking it.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .ok()?;
                     rt.block_on(async {
                         use sqlx::Connection;
                         let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
-                        sqlx::Executor::execute(&mut conn, format!("drop database if exists {name} with (force)").as_str()).await.ok()?;
+                        sqlx::Executor::execute(
+                            &mut conn,
+                            format!("drop database if exists {name} with (force)").as_str(),
+                        )
+                        .await
+                        .ok()?;
                         Some(())
                     })
                 })

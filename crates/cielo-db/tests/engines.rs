@@ -11,11 +11,16 @@ static MIGRATIONS: &[Migration] = &[Migration {
     sqlite: "create table thing (id text primary key, n bigint not null, note text, created_at bigint not null);",
     postgres: "create table thing (id text primary key, n bigint not null, note text, created_at bigint not null);",
 }];
-const SET: MigrationSet = MigrationSet { domain: "test", migrations: MIGRATIONS };
+const SET: MigrationSet = MigrationSet {
+    domain: "test",
+    migrations: MIGRATIONS,
+};
 
 async fn fresh() -> (TestDatabase, Db) {
     let tdb = TestDatabase::create().await;
-    let db = Db::connect(&tdb.url, &PoolOptions::default()).await.unwrap();
+    let db = Db::connect(&tdb.url, &PoolOptions::default())
+        .await
+        .unwrap();
     db.migrate(&[SET]).await.unwrap();
     (tdb, db)
 }
@@ -32,22 +37,44 @@ async fn dollar_placeholders_bind_by_number_even_out_of_order_and_repeated() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let row = sqlx::query("select id, n, note, created_at from thing where id = $1").bind("a").fetch_one(db.pool()).await.unwrap();
+    let row = sqlx::query("select id, n, note, created_at from thing where id = $1")
+        .bind("a")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
     assert_eq!(row.try_get::<String, _>("id").unwrap(), "a");
     assert_eq!(row.try_get::<i64, _>("n").unwrap(), 42);
     assert_eq!(row.try_get::<i64, _>("created_at").unwrap(), 42);
     assert_eq!(row.try_get::<Option<String>, _>("note").unwrap(), None);
-    let count: i64 = sqlx::query("select count(*) as c from thing").fetch_one(db.pool()).await.unwrap().try_get("c").unwrap();
+    let count: i64 = sqlx::query("select count(*) as c from thing")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("c")
+        .unwrap();
     assert_eq!(count, 1);
-    let sum: i64 = sqlx::query("select cast(coalesce(sum(n), 0) as bigint) as s from thing").fetch_one(db.pool()).await.unwrap().try_get("s").unwrap();
+    let sum: i64 = sqlx::query("select cast(coalesce(sum(n), 0) as bigint) as s from thing")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("s")
+        .unwrap();
     assert_eq!(sum, 42);
 }
 
 #[tokio::test]
 async fn migrations_apply_once_and_report_status() {
     let (_t, db) = fresh().await;
-    assert!(db.migrate(&[SET]).await.unwrap().is_empty(), "second run applies nothing");
-    assert!(db.migration_status(&[SET]).await.unwrap().pending.is_empty());
+    assert!(
+        db.migrate(&[SET]).await.unwrap().is_empty(),
+        "second run applies nothing"
+    );
+    assert!(db
+        .migration_status(&[SET])
+        .await
+        .unwrap()
+        .pending
+        .is_empty());
 }
 
 #[tokio::test]
@@ -63,8 +90,16 @@ async fn a_unique_violation_is_recognised_on_both_engines() {
 async fn a_rolled_back_write_leaves_nothing() {
     let (_t, db) = fresh().await;
     let mut tx = db.begin_write().await.unwrap();
-    sqlx::query("insert into thing (id, n, created_at) values ('y', 1, 1)").execute(&mut **tx).await.unwrap();
+    sqlx::query("insert into thing (id, n, created_at) values ('y', 1, 1)")
+        .execute(&mut **tx)
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
-    let n: i64 = sqlx::query("select count(*) as c from thing").fetch_one(db.pool()).await.unwrap().try_get("c").unwrap();
+    let n: i64 = sqlx::query("select count(*) as c from thing")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get("c")
+        .unwrap();
     assert_eq!(n, 0);
 }

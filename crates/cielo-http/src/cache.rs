@@ -25,7 +25,10 @@ pub(crate) struct ResponseCache {
 
 impl ResponseCache {
     pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl, map: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            map: Mutex::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
@@ -50,7 +53,14 @@ impl ResponseCache {
                 map.clear();
             }
         }
-        map.insert(key, Entry { generation, at: Instant::now(), body });
+        map.insert(
+            key,
+            Entry {
+                generation,
+                at: Instant::now(),
+                body,
+            },
+        );
     }
 }
 

@@ -21,17 +21,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
-            .is_some_and(|m| m.type_() == "application" && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json")));
+            .is_some_and(|m| {
+                m.type_() == "application"
+                    && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+            });
         if !is_json {
-            return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "send the body as application/json"));
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "send the body as application/json",
+            ));
         }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "the request body is larger than this server accepts")
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", e.body_text())
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body-too-large",
+                        "the request body is larger than this server accepts",
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "unreadable-body", e.body_text())
+                }
+            })?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -40,13 +53,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // First check the syntax, so a malformed body is told apart from a wrong shape.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", format!("the body is not valid JSON: {e}")));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            format!("the body is not valid JSON: {e}"),
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
-        let message = inner.split(" at line ").next().unwrap_or(&inner).to_string();
+        let message = inner
+            .split(" at line ")
+            .next()
+            .unwrap_or(&inner)
+            .to_string();
         ApiError::validation(vec![field_error(&path, &message)])
     })
 }
@@ -57,7 +78,12 @@ fn field_error(path: &str, message: &str) -> FieldError {
     let mut pointer: Vec<String> = if path == "." || path.is_empty() {
         Vec::new()
     } else {
-        path.replace('[', ".").replace(']', "").split('.').filter(|s| !s.is_empty()).map(str::to_string).collect()
+        path.replace('[', ".")
+            .replace(']', "")
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     for prefix in ["missing field `", "unknown field `"] {
         if let Some(rest) = message.strip_prefix(prefix) {
@@ -88,14 +114,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            let mut err = ApiError::validation(vec![field_error(&path, &message)]);
-            err.status = StatusCode::BAD_REQUEST;
-            err.code = "invalid-query";
-            err
-        })
+        serde_path_to_error::deserialize(de)
+            .map(Query)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let message = e.into_inner().to_string();
+                let mut err = ApiError::validation(vec![field_error(&path, &message)]);
+                err.status = StatusCode::BAD_REQUEST;
+                err.code = "invalid-query";
+                err
+            })
     }
 }
 
@@ -137,7 +165,9 @@ impl FromRequestParts<AppState> for CustomerAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match MaybeCustomer::from_request_parts(parts, state).await?.0 {
             Some(p) => Ok(Self(p)),
-            None => Err(ApiError::unauthorized("sign in first: send `Authorization: Bearer <token>`")),
+            None => Err(ApiError::unauthorized(
+                "sign in first: send `Authorization: Bearer <token>`",
+            )),
         }
     }
 }
@@ -160,7 +190,8 @@ impl FromRequestParts<AppState> for AdminAuth {
 /// Parses a typed id from a path segment; an id of the wrong shape is simply
 /// not found.
 pub fn path_id<T: std::str::FromStr>(raw: &str, code: &'static str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found(code, "no such resource"))
+    raw.parse()
+        .map_err(|_| ApiError::not_found(code, "no such resource"))
 }
 
 #[cfg(test)]
@@ -185,7 +216,10 @@ mod tests {
     fn wrong_shapes_point_at_the_field() {
         let cases = [
             (r#"{"email": 3, "lines": []}"#, "#/email"),
-            (r#"{"email": "a", "lines": [{"quantity": "x"}]}"#, "#/lines/0/quantity"),
+            (
+                r#"{"email": "a", "lines": [{"quantity": "x"}]}"#,
+                "#/lines/0/quantity",
+            ),
             (r#"{"lines": []}"#, "#/email"),
             (r#"{"email": "a", "lines": [], "extra": 1}"#, "#/extra"),
         ];

@@ -131,7 +131,12 @@ impl utoipa::Modify for SecurityAddon {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A session token from /api/store/auth/login")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A session token from /api/store/auth/login"))
+                    .build(),
+            ),
         );
     }
 }
@@ -147,15 +152,23 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::payments::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());
-    let openapi_json = Arc::new(serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"));
+    let openapi_json =
+        Arc::new(serde_json::to_vec(&openapi).expect("the OpenAPI document serialises"));
 
-    let files = routes::system::file_routes().layer(DefaultBodyLimit::max(state.config.upload_limit_bytes));
+    let files =
+        routes::system::file_routes().layer(DefaultBodyLimit::max(state.config.upload_limit_bytes));
     let mut app = api
         .merge(files)
-        .route("/openapi.json", axum::routing::get(move || routes::system::openapi_json(openapi_json.clone())))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || routes::system::openapi_json(openapi_json.clone())),
+        )
         .fallback(routes::system::not_found)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .with_state(state.clone());
 
     if let Some(cors) = cors(&state.config.cors_origins) {
@@ -186,8 +199,19 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(allow)
-            .allow_methods([http::Method::GET, http::Method::POST, http::Method::PUT, http::Method::PATCH, http::Method::DELETE])
-            .allow_headers([http::header::AUTHORIZATION, http::header::CONTENT_TYPE, http::HeaderName::from_static("idempotency-key"), http::HeaderName::from_static("x-order-token")])
+            .allow_methods([
+                http::Method::GET,
+                http::Method::POST,
+                http::Method::PUT,
+                http::Method::PATCH,
+                http::Method::DELETE,
+            ])
+            .allow_headers([
+                http::header::AUTHORIZATION,
+                http::header::CONTENT_TYPE,
+                http::HeaderName::from_static("idempotency-key"),
+                http::HeaderName::from_static("x-order-token"),
+            ])
             .expose_headers([http::HeaderName::from_static("x-request-id")])
             .max_age(Duration::from_secs(3600)),
     )

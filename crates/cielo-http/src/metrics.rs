@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -29,7 +31,8 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
     }
 }
 
@@ -75,7 +78,10 @@ impl Metrics {
             let mut map = self.requests.lock().expect("metrics lock");
             match map.get(&(route.to_string(), method, status)) {
                 Some(c) => c.clone(),
-                None => map.entry((route.to_string(), method, status)).or_default().clone(),
+                None => map
+                    .entry((route.to_string(), method, status))
+                    .or_default()
+                    .clone(),
             }
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -92,7 +98,9 @@ impl Metrics {
     /// Everything, in Prometheus text exposition format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP cielo_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str(
+            "# HELP cielo_http_requests_total HTTP requests by route, method and status.\n",
+        );
         out.push_str("# TYPE cielo_http_requests_total counter\n");
         let mut rows: Vec<_> = self
             .requests
@@ -107,17 +115,37 @@ impl Metrics {
         }
         out.push_str("# HELP cielo_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE cielo_http_request_duration_seconds histogram\n");
-        let mut hists: Vec<_> = self.latency.lock().expect("metrics lock").iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut hists: Vec<_> = self
+            .latency
+            .lock()
+            .expect("metrics lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         hists.sort_by(|a, b| a.0.cmp(&b.0));
         for (route, h) in hists {
             let r = escape(&route);
             for (i, le) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{le}\"}} {}", h.buckets[i].load(Ordering::Relaxed));
+                let _ = writeln!(
+                    out,
+                    "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{le}\"}} {}",
+                    h.buckets[i].load(Ordering::Relaxed)
+                );
             }
             let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {count}");
-            let _ = writeln!(out, "cielo_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
-            let _ = writeln!(out, "cielo_http_request_duration_seconds_count{{route=\"{r}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "cielo_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "cielo_http_request_duration_seconds_count{{route=\"{r}\"}} {count}"
+            );
         }
         for s in self.sources.read().expect("metrics lock").iter() {
             s.render(&mut out);
@@ -131,9 +159,18 @@ impl Metrics {
 pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_name(req.method());
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let res = next.run(req).await;
-    metrics.record(&route, method, res.status().as_u16(), start.elapsed().as_secs_f64());
+    metrics.record(
+        &route,
+        method,
+        res.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     res
 }
 
@@ -150,6 +187,8 @@ mod tests {
         let text = m.render();
         assert!(text.contains("cielo_http_requests_total{route=\"/api/store/products\",method=\"GET\",status=\"200\"} 2"));
         assert!(text.contains("cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"0.005\"} 2"));
-        assert!(text.contains("cielo_http_request_duration_seconds_count{route=\"/api/store/products\"} 3"));
+        assert!(text.contains(
+            "cielo_http_request_duration_seconds_count{route=\"/api/store/products\"} 3"
+        ));
     }
 }

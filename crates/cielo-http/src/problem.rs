@@ -58,7 +58,14 @@ pub struct Problem {
 impl ApiError {
     /// A problem with a status, code and detail.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None, internal: None }
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            internal: None,
+        }
     }
     /// 422 with field errors.
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -66,7 +73,14 @@ impl ApiError {
             [one] => format!("{}: {}", one.pointer.trim_start_matches("#/"), one.detail),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation-failed", detail) }
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation-failed",
+                detail,
+            )
+        }
     }
     /// 404.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
@@ -77,7 +91,11 @@ impl ApiError {
         let err: anyhow::Error = err.into();
         Self {
             internal: Some(Arc::new(format!("{err:#}"))),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "An unexpected error occurred. It has been logged with this request's id.")
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "An unexpected error occurred. It has been logged with this request's id.",
+            )
         }
     }
     /// 401 (missing or bad credentials).
@@ -117,13 +135,18 @@ impl<E: HasErrorKind> From<E> for ApiError {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Internal => return ApiError::internal(anyhow::anyhow!("{}", error_chain(&e))),
+            ErrorKind::Internal => {
+                return ApiError::internal(anyhow::anyhow!("{}", error_chain(&e)))
+            }
         };
         let errors = e.field_errors();
         if status == StatusCode::UNPROCESSABLE_ENTITY && e.code() == "validation-failed" {
             return ApiError::validation(errors);
         }
-        Self { errors, ..ApiError::new(status, e.code(), e.to_string()) }
+        Self {
+            errors,
+            ..ApiError::new(status, e.code(), e.to_string())
+        }
     }
 }
 
@@ -142,10 +165,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
         if let Some(secs) = self.retry_after {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res.extensions_mut().insert(self);
         res
@@ -194,7 +219,13 @@ pub async fn render(req: Request, next: Next) -> Response {
         errors: err.errors,
     };
     let (mut parts, _) = res.into_parts();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(serde_json::to_vec(&body).expect("problems serialise")))
+    Response::from_parts(
+        parts,
+        axum::body::Body::from(serde_json::to_vec(&body).expect("problems serialise")),
+    )
 }

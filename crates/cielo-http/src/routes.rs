@@ -12,7 +12,12 @@ use bytes::Bytes;
 
 /// A JSON response with an explicit status.
 pub(crate) fn json<T: serde::Serialize>(status: http::StatusCode, body: &T) -> Response {
-    (status, [(http::header::CONTENT_TYPE, "application/json")], Bytes::from(serde_json::to_vec(body).expect("responses serialise"))).into_response()
+    (
+        status,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        Bytes::from(serde_json::to_vec(body).expect("responses serialise")),
+    )
+        .into_response()
 }
 
 /// 200 with a JSON body.

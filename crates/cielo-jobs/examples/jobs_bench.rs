@@ -52,15 +52,26 @@ fn payload(i: usize) -> serde_json::Value {
 }
 
 async fn connect(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(&DatabaseUrl::new(url), &PoolOptions { max_connections: 16, ..Default::default() }).await?;
+    let db = Db::connect(
+        &DatabaseUrl::new(url),
+        &PoolOptions {
+            max_connections: 16,
+            ..Default::default()
+        },
+    )
+    .await?;
     db.migrate(&[cielo_jobs::MIGRATIONS]).await?;
     Ok(db)
 }
 
 async fn clear(db: &Db) -> anyhow::Result<()> {
-    sqlx::query("delete from jobs_job").execute(db.pool()).await?;
+    sqlx::query("delete from jobs_job")
+        .execute(db.pool())
+        .await?;
     if db.backend() == Backend::Postgres {
-        sqlx::query("vacuum analyze jobs_job").execute(db.pool()).await?;
+        sqlx::query("vacuum analyze jobs_job")
+            .execute(db.pool())
+            .await?;
     }
     Ok(())
 }
@@ -85,9 +96,15 @@ async fn main() -> anyhow::Result<()> {
 
 async fn reset(url: &str) -> anyhow::Result<()> {
     use sqlx::Connection;
-    let (base, name) = url.rsplit_once('/').ok_or_else(|| anyhow::anyhow!("no database name"))?;
+    let (base, name) = url
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow::anyhow!("no database name"))?;
     let mut conn = sqlx::PgConnection::connect(&format!("{base}/postgres")).await?;
-    sqlx::Executor::execute(&mut conn, format!("drop database if exists {name} with (force)").as_str()).await?;
+    sqlx::Executor::execute(
+        &mut conn,
+        format!("drop database if exists {name} with (force)").as_str(),
+    )
+    .await?;
     sqlx::Executor::execute(&mut conn, format!("create database {name}").as_str()).await?;
     Ok(())
 }
@@ -97,13 +114,19 @@ async fn enqueue_bulk(a: &Args) -> anyhow::Result<()> {
     clear(&db).await?;
     let started = Instant::now();
     for chunk in (0..a.jobs).collect::<Vec<_>>().chunks(a.batch) {
-        let jobs: Vec<NewJob> = chunk.iter().map(|i| NewJob::new("noop", payload(*i))).collect();
+        let jobs: Vec<NewJob> = chunk
+            .iter()
+            .map(|i| NewJob::new("noop", payload(*i)))
+            .collect();
         let mut tx = db.begin_write().await?;
         enqueue_many(&mut tx, &jobs).await?;
         tx.commit().await?;
     }
     let s = started.elapsed().as_secs_f64();
-    println!("{}", json!({"figure": "enqueue_bulk_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "batch": a.batch}));
+    println!(
+        "{}",
+        json!({"figure": "enqueue_bulk_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "batch": a.batch})
+    );
     Ok(())
 }
 
@@ -131,7 +154,10 @@ async fn enqueue_single(a: &Args) -> anyhow::Result<()> {
         t.await??;
     }
     let s = started.elapsed().as_secs_f64();
-    println!("{}", json!({"figure": "enqueue_single_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "callers": a.callers}));
+    println!(
+        "{}",
+        json!({"figure": "enqueue_single_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "callers": a.callers})
+    );
     Ok(())
 }
 
@@ -139,13 +165,18 @@ async fn drain(a: &Args) -> anyhow::Result<()> {
     let db = connect(&a.database_url).await?;
     clear(&db).await?;
     for chunk in (0..a.jobs).collect::<Vec<_>>().chunks(1000) {
-        let jobs: Vec<NewJob> = chunk.iter().map(|i| NewJob::new("noop", payload(*i))).collect();
+        let jobs: Vec<NewJob> = chunk
+            .iter()
+            .map(|i| NewJob::new("noop", payload(*i)))
+            .collect();
         let mut tx = db.begin_write().await?;
         enqueue_many(&mut tx, &jobs).await?;
         tx.commit().await?;
     }
     if db.backend() == Backend::Postgres {
-        sqlx::query("vacuum analyze jobs_job").execute(db.pool()).await?;
+        sqlx::query("vacuum analyze jobs_job")
+            .execute(db.pool())
+            .await?;
     }
     let done = Arc::new(AtomicUsize::new(0));
     let all_ran = Arc::new(tokio::sync::Notify::new());
@@ -160,18 +191,27 @@ async fn drain(a: &Args) -> anyhow::Result<()> {
             Ok(())
         }
     });
-    let mut settings = JobsSettings { concurrency: a.concurrency, ..Default::default() };
+    let mut settings = JobsSettings {
+        concurrency: a.concurrency,
+        ..Default::default()
+    };
     settings.prefetch = a.prefetch.unwrap_or(settings.prefetch);
     let settings_prefetch = settings.prefetch;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let worker = tokio::spawn(Worker::new(db.clone(), Arc::new(registry), settings).run(shutdown.clone()));
+    let worker =
+        tokio::spawn(Worker::new(db.clone(), Arc::new(registry), settings).run(shutdown.clone()));
     all_ran.notified().await;
     // Stopping writes the outcomes still buffered: the queue is empty afterwards.
     shutdown.cancel();
     worker.await??;
     let s = started.elapsed().as_secs_f64();
-    let left: i64 = sqlx::Row::try_get(&sqlx::query("select count(*) from jobs_job").fetch_one(db.pool()).await?, 0)?;
+    let left: i64 = sqlx::Row::try_get(
+        &sqlx::query("select count(*) from jobs_job")
+            .fetch_one(db.pool())
+            .await?,
+        0,
+    )?;
     anyhow::ensure!(left == 0, "{left} jobs left after the drain");
     println!(
         "{}",
@@ -189,8 +229,18 @@ async fn latency(a: &Args) -> anyhow::Result<()> {
     }
     let exe = std::env::current_exe()?;
     let mut child = std::process::Command::new(exe)
-        .args(["latency-worker", "--database-url", &a.database_url, "--concurrency", &a.concurrency.to_string()])
-        .args(a.outcome_interval_ms.map(|ms| vec!["--outcome-interval-ms".to_string(), ms.to_string()]).unwrap_or_default())
+        .args([
+            "latency-worker",
+            "--database-url",
+            &a.database_url,
+            "--concurrency",
+            &a.concurrency.to_string(),
+        ])
+        .args(
+            a.outcome_interval_ms
+                .map(|ms| vec!["--outcome-interval-ms".to_string(), ms.to_string()])
+                .unwrap_or_default(),
+        )
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()?;
@@ -201,14 +251,21 @@ async fn latency(a: &Args) -> anyhow::Result<()> {
     let achieved = enqueue_at_rate(a, &db).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let left: i64 = sqlx::Row::try_get(&sqlx::query("select count(*) from jobs_job").fetch_one(db.pool()).await?, 0)?;
+        let left: i64 = sqlx::Row::try_get(
+            &sqlx::query("select count(*) from jobs_job")
+                .fetch_one(db.pool())
+                .await?,
+            0,
+        )?;
         if left == 0 || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(child.stdin.take());
-    let stats = tokio::task::block_in_place(|| lines.next()).transpose()?.unwrap_or_default();
+    let stats = tokio::task::block_in_place(|| lines.next())
+        .transpose()?
+        .unwrap_or_default();
     tokio::task::block_in_place(|| child.wait())?;
     let mut v: serde_json::Value = serde_json::from_str(&stats)?;
     v["rate_jobs_s"] = json!(a.rate);
@@ -228,7 +285,14 @@ async fn enqueue_at_rate(a: &Args, db: &Db) -> anyhow::Result<f64> {
     for i in 0..total {
         ticker.tick().await;
         let mut tx = db.begin_write().await?;
-        enqueue(&mut tx, NewJob::new("lat", json!({"i": i, "t": micros(), "warmup": i < a.warmup}))).await?;
+        enqueue(
+            &mut tx,
+            NewJob::new(
+                "lat",
+                json!({"i": i, "t": micros(), "warmup": i < a.warmup}),
+            ),
+        )
+        .await?;
         tx.commit().await?;
     }
     Ok((total as f64 / started.elapsed().as_secs_f64()).round())
@@ -237,7 +301,15 @@ async fn enqueue_at_rate(a: &Args, db: &Db) -> anyhow::Result<f64> {
 async fn latency_in_process(a: &Args, db: Db) -> anyhow::Result<()> {
     let samples = Arc::new(Mutex::new(Vec::<i64>::new()));
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(latency_worker_task(db.clone(), samples.clone(), a.concurrency, a.outcome_interval_ms).run(shutdown.clone()));
+    let worker = tokio::spawn(
+        latency_worker_task(
+            db.clone(),
+            samples.clone(),
+            a.concurrency,
+            a.outcome_interval_ms,
+        )
+        .run(shutdown.clone()),
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let achieved = enqueue_at_rate(a, &db).await?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -254,19 +326,29 @@ async fn latency_in_process(a: &Args, db: Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn latency_worker_task(db: Db, samples: Arc<Mutex<Vec<i64>>>, concurrency: usize, outcome_interval_ms: Option<u64>) -> Worker {
+fn latency_worker_task(
+    db: Db,
+    samples: Arc<Mutex<Vec<i64>>>,
+    concurrency: usize,
+    outcome_interval_ms: Option<u64>,
+) -> Worker {
     let mut registry = Registry::new();
     registry.handle("lat", move |_, p| {
         let s = samples.clone();
         async move {
             let started = micros();
             if p["warmup"].as_bool() != Some(true) {
-                s.lock().unwrap().push(started - p["t"].as_i64().unwrap_or(started));
+                s.lock()
+                    .unwrap()
+                    .push(started - p["t"].as_i64().unwrap_or(started));
             }
             Ok(())
         }
     });
-    let mut settings = JobsSettings { concurrency, ..Default::default() };
+    let mut settings = JobsSettings {
+        concurrency,
+        ..Default::default()
+    };
     if let Some(ms) = outcome_interval_ms {
         settings.outcome_interval_ms = ms;
     }
@@ -290,7 +372,10 @@ async fn latency_worker(a: &Args) -> anyhow::Result<()> {
     let db = connect(&a.database_url).await?;
     let samples = Arc::new(Mutex::new(Vec::<i64>::new()));
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(latency_worker_task(db, samples.clone(), a.concurrency, a.outcome_interval_ms).run(shutdown.clone()));
+    let worker = tokio::spawn(
+        latency_worker_task(db, samples.clone(), a.concurrency, a.outcome_interval_ms)
+            .run(shutdown.clone()),
+    );
     println!("ready");
     // The parent closes our stdin when it has seen every job finish.
     tokio::task::spawn_blocking(|| {

@@ -1,6 +1,8 @@
 //! `cielo jobs …`: the operations as a command line, mounted by the binary.
 
-use crate::{dead_letters, list_jobs, queue_stats, retry_job, show_job, JobFilter, JobId, JobPage, JobState};
+use crate::{
+    dead_letters, list_jobs, queue_stats, retry_job, show_job, JobFilter, JobId, JobPage, JobState,
+};
 use cielo_db::Db;
 
 /// `cielo jobs` subcommands.
@@ -51,11 +53,29 @@ pub enum JobsCommand {
 pub async fn run_cli(db: &Db, cmd: JobsCommand) -> anyhow::Result<()> {
     let mut out = String::new();
     match cmd {
-        JobsCommand::List { queue, state, cursor, limit } => {
-            let page = list_jobs(db, &JobFilter { queue, state, cursor, limit: Some(limit) }).await?;
+        JobsCommand::List {
+            queue,
+            state,
+            cursor,
+            limit,
+        } => {
+            let page = list_jobs(
+                db,
+                &JobFilter {
+                    queue,
+                    state,
+                    cursor,
+                    limit: Some(limit),
+                },
+            )
+            .await?;
             render_page(&mut out, &page);
         }
-        JobsCommand::Dead { queue, cursor, limit } => {
+        JobsCommand::Dead {
+            queue,
+            cursor,
+            limit,
+        } => {
             let page = dead_letters(db, queue.as_deref(), cursor.as_deref(), Some(limit)).await?;
             render_page(&mut out, &page);
         }
@@ -66,7 +86,10 @@ pub async fn run_cli(db: &Db, cmd: JobsCommand) -> anyhow::Result<()> {
         }
         JobsCommand::Retry { id } => {
             let job = retry_job(db, &parse_id(&id)?).await?;
-            out.push_str(&format!("{} is pending again on queue {} (runs at {})\n", job.id, job.queue, job.run_at));
+            out.push_str(&format!(
+                "{} is pending again on queue {} (runs at {})\n",
+                job.id, job.queue, job.run_at
+            ));
         }
         JobsCommand::Stats => {
             let stats = queue_stats(db).await?;
@@ -83,7 +106,18 @@ pub async fn run_cli(db: &Db, cmd: JobsCommand) -> anyhow::Result<()> {
                     ]
                 })
                 .collect();
-            table(&mut out, &["QUEUE", "RUNNABLE", "SCHEDULED", "RUNNING", "DEAD", "OLDEST_S"], &rows);
+            table(
+                &mut out,
+                &[
+                    "QUEUE",
+                    "RUNNABLE",
+                    "SCHEDULED",
+                    "RUNNING",
+                    "DEAD",
+                    "OLDEST_S",
+                ],
+                &rows,
+            );
         }
     }
     print!("{out}");
@@ -110,11 +144,26 @@ fn render_page(out: &mut String, page: &JobPage) {
                 j.state.as_str().to_string(),
                 format!("{}/{}", j.attempts, j.max_attempts),
                 j.run_at.to_string(),
-                j.last_error.as_deref().map(|e| truncate(e, 60)).unwrap_or_default(),
+                j.last_error
+                    .as_deref()
+                    .map(|e| truncate(e, 60))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    table(out, &["ID", "QUEUE", "KIND", "STATE", "ATTEMPTS", "RUN_AT", "LAST_ERROR"], &rows);
+    table(
+        out,
+        &[
+            "ID",
+            "QUEUE",
+            "KIND",
+            "STATE",
+            "ATTEMPTS",
+            "RUN_AT",
+            "LAST_ERROR",
+        ],
+        &rows,
+    );
     if let Some(next) = &page.next_cursor {
         out.push_str(&format!("next: --cursor {next}\n"));
     }
@@ -162,7 +211,14 @@ mod tests {
     #[test]
     fn tables_align_their_columns() {
         let mut out = String::new();
-        table(&mut out, &["A", "LONGER"], &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]]);
+        table(
+            &mut out,
+            &["A", "LONGER"],
+            &[
+                vec!["xyz".into(), "1".into()],
+                vec!["q".into(), "22".into()],
+            ],
+        );
         assert_eq!(out, "A    LONGER\nxyz  1\nq    22\n");
     }
 }

@@ -27,20 +27,29 @@ mod settings;
 mod store;
 mod worker;
 
-pub use metrics::{DurationHistogram, JobMetrics, MetricsSnapshot, QueueCounters, DURATION_BUCKETS_SECONDS};
-pub use ops::{dead_letters, list_jobs, metrics_snapshot, queue_stats, retry_job, show_job, JobFilter, JobPage, JobView, QueueStats};
+pub use metrics::{
+    DurationHistogram, JobMetrics, MetricsSnapshot, QueueCounters, DURATION_BUCKETS_SECONDS,
+};
+pub use ops::{
+    dead_letters, list_jobs, metrics_snapshot, queue_stats, retry_job, show_job, JobFilter,
+    JobPage, JobView, QueueStats,
+};
 pub use outbox::{dispatch_events, publish, publish_with_request_id};
 pub use queue::{enqueue, enqueue_many, EnqueueOutcome, JobState, NewJob};
 pub use scheduler::Scheduler;
 pub use settings::{JobsSettings, QueueSettings, ScheduleEntry};
-pub use worker::{run_pending, run_pending_with, Heartbeat, JobContext, JobError, LeaseLost, Registry, Worker};
+pub use worker::{
+    run_pending, run_pending_with, Heartbeat, JobContext, JobError, LeaseLost, Registry, Worker,
+};
 
 cielo_core::typed_id!(JobId, "job", "A job in the queue.");
 cielo_core::typed_id!(EventId, "evt", "An event in the outbox.");
 
 /// The jobs domain's migrations; pass it to `Db::migrate` with the others.
-pub const MIGRATIONS: cielo_db::MigrationSet =
-    cielo_db::MigrationSet { domain: "jobs", migrations: &[cielo_db::migration!(20261121100000, "jobs")] };
+pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
+    domain: "jobs",
+    migrations: &[cielo_db::migration!(20261121100000, "jobs")],
+};
 
 /// Errors of the jobs domain.
 #[derive(Debug, thiserror::Error)]

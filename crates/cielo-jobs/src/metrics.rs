@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the job-duration histogram buckets.
-pub const DURATION_BUCKETS_SECONDS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0];
+pub const DURATION_BUCKETS_SECONDS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0,
+];
 
 /// A cumulative histogram (Prometheus style): `buckets[i]` counts durations
 /// up to `DURATION_BUCKETS_SECONDS[i]`; `count` includes the `+Inf` bucket.
@@ -69,7 +71,12 @@ pub struct JobMetrics {
 impl JobMetrics {
     pub(crate) fn record(&self, queue: &str, elapsed: Duration, outcome: AttemptOutcome) {
         let mut queues = self.queues.lock().unwrap_or_else(|p| p.into_inner());
-        let c = queues.entry(queue.to_string()).or_insert_with(|| QueueCounters { queue: queue.to_string(), ..Default::default() });
+        let c = queues
+            .entry(queue.to_string())
+            .or_insert_with(|| QueueCounters {
+                queue: queue.to_string(),
+                ..Default::default()
+            });
         c.duration.observe(elapsed);
         match outcome {
             AttemptOutcome::Succeeded => c.succeeded += 1,
@@ -83,7 +90,12 @@ impl JobMetrics {
 
     /// The counters of every queue seen so far.
     pub fn snapshot(&self) -> Vec<QueueCounters> {
-        self.queues.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.queues
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 }
 
@@ -103,7 +115,10 @@ impl MetricsSnapshot {
     pub fn prometheus_text(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let gauge = |out: &mut String, name: &str, help: &str, values: &mut dyn Iterator<Item = (&str, f64)>| {
+        let gauge = |out: &mut String,
+                     name: &str,
+                     help: &str,
+                     values: &mut dyn Iterator<Item = (&str, f64)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             for (queue, v) in values {
                 let _ = writeln!(out, "{name}{{queue=\"{}\"}} {v}", escape(queue));
@@ -122,13 +137,25 @@ impl MetricsSnapshot {
             "Jobs waiting for a later run time.",
             &mut q.iter().map(|s| (s.queue.as_str(), s.scheduled as f64)),
         );
-        gauge(&mut out, "cielo_jobs_running", "Jobs claimed by a worker.", &mut q.iter().map(|s| (s.queue.as_str(), s.running as f64)));
-        gauge(&mut out, "cielo_jobs_dead", "Dead letters waiting for a person.", &mut q.iter().map(|s| (s.queue.as_str(), s.dead as f64)));
+        gauge(
+            &mut out,
+            "cielo_jobs_running",
+            "Jobs claimed by a worker.",
+            &mut q.iter().map(|s| (s.queue.as_str(), s.running as f64)),
+        );
+        gauge(
+            &mut out,
+            "cielo_jobs_dead",
+            "Dead letters waiting for a person.",
+            &mut q.iter().map(|s| (s.queue.as_str(), s.dead as f64)),
+        );
         gauge(
             &mut out,
             "cielo_jobs_oldest_runnable_age_seconds",
             "How long the oldest runnable job has waited.",
-            &mut q.iter().map(|s| (s.queue.as_str(), s.oldest_runnable_age_seconds)),
+            &mut q
+                .iter()
+                .map(|s| (s.queue.as_str(), s.oldest_runnable_age_seconds)),
         );
         let c = &self.counters;
         let _ = writeln!(
@@ -137,29 +164,60 @@ impl MetricsSnapshot {
         );
         for s in c {
             let queue = escape(&s.queue);
-            let _ = writeln!(out, "cielo_jobs_attempts_total{{queue=\"{queue}\",outcome=\"succeeded\"}} {}", s.succeeded);
-            let _ = writeln!(out, "cielo_jobs_attempts_total{{queue=\"{queue}\",outcome=\"failed\"}} {}", s.failed);
+            let _ = writeln!(
+                out,
+                "cielo_jobs_attempts_total{{queue=\"{queue}\",outcome=\"succeeded\"}} {}",
+                s.succeeded
+            );
+            let _ = writeln!(
+                out,
+                "cielo_jobs_attempts_total{{queue=\"{queue}\",outcome=\"failed\"}} {}",
+                s.failed
+            );
         }
         let _ = writeln!(out, "# HELP cielo_jobs_dead_letters_total Jobs this process moved to the dead letters.\n# TYPE cielo_jobs_dead_letters_total counter");
         for s in c {
-            let _ = writeln!(out, "cielo_jobs_dead_letters_total{{queue=\"{}\"}} {}", escape(&s.queue), s.dead);
+            let _ = writeln!(
+                out,
+                "cielo_jobs_dead_letters_total{{queue=\"{}\"}} {}",
+                escape(&s.queue),
+                s.dead
+            );
         }
         let _ = writeln!(out, "# HELP cielo_jobs_duration_seconds Duration of job attempts.\n# TYPE cielo_jobs_duration_seconds histogram");
         for s in c {
             let queue = escape(&s.queue);
             for (bound, n) in DURATION_BUCKETS_SECONDS.iter().zip(&s.duration.buckets) {
-                let _ = writeln!(out, "cielo_jobs_duration_seconds_bucket{{queue=\"{queue}\",le=\"{bound}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "cielo_jobs_duration_seconds_bucket{{queue=\"{queue}\",le=\"{bound}\"}} {n}"
+                );
             }
-            let _ = writeln!(out, "cielo_jobs_duration_seconds_bucket{{queue=\"{queue}\",le=\"+Inf\"}} {}", s.duration.count);
-            let _ = writeln!(out, "cielo_jobs_duration_seconds_sum{{queue=\"{queue}\"}} {}", s.duration.sum_seconds);
-            let _ = writeln!(out, "cielo_jobs_duration_seconds_count{{queue=\"{queue}\"}} {}", s.duration.count);
+            let _ = writeln!(
+                out,
+                "cielo_jobs_duration_seconds_bucket{{queue=\"{queue}\",le=\"+Inf\"}} {}",
+                s.duration.count
+            );
+            let _ = writeln!(
+                out,
+                "cielo_jobs_duration_seconds_sum{{queue=\"{queue}\"}} {}",
+                s.duration.sum_seconds
+            );
+            let _ = writeln!(
+                out,
+                "cielo_jobs_duration_seconds_count{{queue=\"{queue}\"}} {}",
+                s.duration.count
+            );
         }
         out
     }
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -169,7 +227,11 @@ mod tests {
     #[test]
     fn durations_fall_into_cumulative_buckets_per_queue() {
         let m = JobMetrics::default();
-        m.record("default", Duration::from_millis(3), AttemptOutcome::Succeeded);
+        m.record(
+            "default",
+            Duration::from_millis(3),
+            AttemptOutcome::Succeeded,
+        );
         m.record("default", Duration::from_millis(700), AttemptOutcome::Dead);
         let s = m.snapshot();
         assert_eq!(s.len(), 1);
@@ -183,7 +245,11 @@ mod tests {
     #[test]
     fn a_snapshot_renders_as_prometheus_text() {
         let m = JobMetrics::default();
-        m.record("render", Duration::from_millis(30), AttemptOutcome::Succeeded);
+        m.record(
+            "render",
+            Duration::from_millis(30),
+            AttemptOutcome::Succeeded,
+        );
         let snap = MetricsSnapshot {
             queues: vec![crate::QueueStats {
                 queue: "render".into(),
@@ -196,10 +262,25 @@ mod tests {
             counters: m.snapshot(),
         };
         let text = snap.prometheus_text();
-        assert!(text.contains("cielo_jobs_runnable{queue=\"render\"} 3\n"), "{text}");
-        assert!(text.contains("cielo_jobs_oldest_runnable_age_seconds{queue=\"render\"} 4.5\n"), "{text}");
-        assert!(text.contains("cielo_jobs_duration_seconds_bucket{queue=\"render\",le=\"0.05\"} 1\n"), "{text}");
-        assert!(text.contains("cielo_jobs_duration_seconds_bucket{queue=\"render\",le=\"0.025\"} 0\n"), "{text}");
-        assert!(text.contains("cielo_jobs_attempts_total{queue=\"render\",outcome=\"succeeded\"} 1\n"), "{text}");
+        assert!(
+            text.contains("cielo_jobs_runnable{queue=\"render\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cielo_jobs_oldest_runnable_age_seconds{queue=\"render\"} 4.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cielo_jobs_duration_seconds_bucket{queue=\"render\",le=\"0.05\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cielo_jobs_duration_seconds_bucket{queue=\"render\",le=\"0.025\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cielo_jobs_attempts_total{queue=\"render\",outcome=\"succeeded\"} 1\n"),
+            "{text}"
+        );
     }
 }

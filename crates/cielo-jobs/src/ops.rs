@@ -52,7 +52,8 @@ pub struct JobView {
 impl JobView {
     fn from_row(r: JobRow) -> Result<Self, Error> {
         let id = JobId::parse(&r.id).map_err(|_| Error::MalformedPayload(r.id.clone()))?;
-        let payload = serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::String(r.payload.clone()));
+        let payload = serde_json::from_str(&r.payload)
+            .unwrap_or(serde_json::Value::String(r.payload.clone()));
         Ok(Self {
             id,
             queue: r.queue,
@@ -102,24 +103,53 @@ pub struct JobPage {
 pub async fn list_jobs(db: &Db, filter: &JobFilter) -> Result<JobPage, Error> {
     let limit = filter.limit.unwrap_or(50).clamp(1, 500) as i64;
     let mut conn = db.pool().acquire().await?;
-    let rows =
-        store::list_jobs(&mut conn, filter.queue.as_deref(), filter.state.map(|s| s.as_str()), filter.cursor.as_deref(), limit + 1).await?;
+    let rows = store::list_jobs(
+        &mut conn,
+        filter.queue.as_deref(),
+        filter.state.map(|s| s.as_str()),
+        filter.cursor.as_deref(),
+        limit + 1,
+    )
+    .await?;
     let more = rows.len() as i64 > limit;
-    let jobs = rows.into_iter().take(limit as usize).map(JobView::from_row).collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if more { jobs.last().map(|j| j.id.to_string()) } else { None };
+    let jobs = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(JobView::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if more {
+        jobs.last().map(|j| j.id.to_string())
+    } else {
+        None
+    };
     Ok(JobPage { jobs, next_cursor })
 }
 
 /// The dead letters, optionally of one queue.
-pub async fn dead_letters(db: &Db, queue: Option<&str>, cursor: Option<&str>, limit: Option<u32>) -> Result<JobPage, Error> {
-    list_jobs(db, &JobFilter { queue: queue.map(str::to_string), state: Some(JobState::Dead), cursor: cursor.map(str::to_string), limit })
-        .await
+pub async fn dead_letters(
+    db: &Db,
+    queue: Option<&str>,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+) -> Result<JobPage, Error> {
+    list_jobs(
+        db,
+        &JobFilter {
+            queue: queue.map(str::to_string),
+            state: Some(JobState::Dead),
+            cursor: cursor.map(str::to_string),
+            limit,
+        },
+    )
+    .await
 }
 
 /// One job.
 pub async fn show_job(db: &Db, id: &JobId) -> Result<JobView, Error> {
     let mut conn = db.pool().acquire().await?;
-    let row = store::job_by_id(&mut conn, &id.to_string()).await?.ok_or_else(|| Error::JobNotFound(id.to_string()))?;
+    let row = store::job_by_id(&mut conn, &id.to_string())
+        .await?
+        .ok_or_else(|| Error::JobNotFound(id.to_string()))?;
     JobView::from_row(row)
 }
 
@@ -132,17 +162,24 @@ pub async fn retry_job(db: &Db, id: &JobId) -> Result<JobView, Error> {
         return Err(Error::JobNotFound(id.to_string()));
     };
     if row.state != "dead" {
-        return Err(Error::NotDead { id: id.to_string(), state: row.state });
+        return Err(Error::NotDead {
+            id: id.to_string(),
+            state: row.state,
+        });
     }
     match store::revive_dead(&mut tx, &row.id, now).await {
         Ok(_) => {}
         Err(e) if cielo_db::is_unique_violation(&e) => {
-            return Err(Error::DuplicateUniqueKey(row.unique_key.unwrap_or_default()));
+            return Err(Error::DuplicateUniqueKey(
+                row.unique_key.unwrap_or_default(),
+            ));
         }
         Err(e) => return Err(e.into()),
     }
     store::notify(&mut tx, db.backend(), "job").await?;
-    let row = store::job_by_id(&mut tx, &row.id).await?.ok_or_else(|| Error::JobNotFound(id.to_string()))?;
+    let row = store::job_by_id(&mut tx, &row.id)
+        .await?
+        .ok_or_else(|| Error::JobNotFound(id.to_string()))?;
     tx.commit().await?;
     crate::worker::wake_local_workers();
     JobView::from_row(row)
@@ -178,12 +215,18 @@ pub async fn queue_stats(db: &Db) -> Result<Vec<QueueStats>, Error> {
             scheduled: r.scheduled,
             running: r.running,
             dead: r.dead,
-            oldest_runnable_age_seconds: r.oldest_runnable_run_at.map(|t| (now - t).max(0) as f64 / 1e6).unwrap_or(0.0),
+            oldest_runnable_age_seconds: r
+                .oldest_runnable_run_at
+                .map(|t| (now - t).max(0) as f64 / 1e6)
+                .unwrap_or(0.0),
         })
         .collect())
 }
 
 /// The database's per-queue state with this process's counters.
 pub async fn metrics_snapshot(db: &Db, metrics: &JobMetrics) -> Result<MetricsSnapshot, Error> {
-    Ok(MetricsSnapshot { queues: queue_stats(db).await?, counters: metrics.snapshot() })
+    Ok(MetricsSnapshot {
+        queues: queue_stats(db).await?,
+        counters: metrics.snapshot(),
+    })
 }

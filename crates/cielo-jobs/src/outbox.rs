@@ -10,7 +10,11 @@ use sqlx::AnyConnection;
 
 /// Writes an event in the caller's transaction. If that transaction rolls
 /// back, the event never existed and no subscriber hears of it.
-pub async fn publish(conn: &mut AnyConnection, topic: &str, payload: serde_json::Value) -> Result<EventId, Error> {
+pub async fn publish(
+    conn: &mut AnyConnection,
+    topic: &str,
+    payload: serde_json::Value,
+) -> Result<EventId, Error> {
     publish_with_request_id(conn, topic, payload, None).await
 }
 
@@ -24,7 +28,15 @@ pub async fn publish_with_request_id(
 ) -> Result<EventId, Error> {
     let id = EventId::new();
     let now = Timestamp::now().as_micros();
-    store::insert_event(conn, &id.to_string(), topic, &payload.to_string(), request_id, now).await?;
+    store::insert_event(
+        conn,
+        &id.to_string(),
+        topic,
+        &payload.to_string(),
+        request_id,
+        now,
+    )
+    .await?;
     store::notify(conn, backend_of(conn), "event").await?;
     crate::worker::wake_local_dispatchers();
     Ok(id)
@@ -57,7 +69,8 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
     let now = Timestamp::now().as_micros();
     let mut jobs = Vec::new();
     for event in &events {
-        let payload: serde_json::Value = serde_json::from_str(&event.payload).map_err(|_| Error::MalformedPayload(event.id.clone()))?;
+        let payload: serde_json::Value = serde_json::from_str(&event.payload)
+            .map_err(|_| Error::MalformedPayload(event.id.clone()))?;
         for sub in registry.subscribers(&event.topic) {
             let mut job = NewJob::new(sub.kind.clone(), payload.clone())
                 .queue(sub.queue.clone())
@@ -67,7 +80,10 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
             jobs.push((job, event.id.clone()));
         }
     }
-    let rows: Vec<_> = jobs.iter().map(|(j, event_id)| j.to_insert(JobId::new(), now, Some(event_id.clone()))).collect();
+    let rows: Vec<_> = jobs
+        .iter()
+        .map(|(j, event_id)| j.to_insert(JobId::new(), now, Some(event_id.clone())))
+        .collect();
     let inserted = store::insert_jobs(&mut tx, &rows, now).await?;
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     store::mark_dispatched(&mut tx, db.backend(), &ids, now).await?;
@@ -78,6 +94,10 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
     if !inserted.is_empty() {
         crate::worker::wake_local_workers();
     }
-    tracing::debug!(events = events.len(), jobs = inserted.len(), "dispatched outbox events");
+    tracing::debug!(
+        events = events.len(),
+        jobs = inserted.len(),
+        "dispatched outbox events"
+    );
     Ok(events.len())
 }

@@ -109,7 +109,9 @@ impl EnqueueOutcome {
 }
 
 /// The state of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Waiting for its run time or a free worker.
@@ -154,8 +156,11 @@ pub async fn enqueue(conn: &mut AnyConnection, job: NewJob) -> Result<EnqueueOut
     let inserted = store::insert_jobs(conn, &[job.to_insert(id, now, None)], now).await?;
     if inserted.is_empty() {
         let key = job.unique_key.as_deref().unwrap_or_default();
-        let existing = store::job_id_by_unique_key(conn, key).await?.ok_or_else(|| Error::DuplicateUniqueKey(key.to_string()))?;
-        let existing = JobId::parse(&existing).map_err(|_| Error::MalformedPayload(existing.clone()))?;
+        let existing = store::job_id_by_unique_key(conn, key)
+            .await?
+            .ok_or_else(|| Error::DuplicateUniqueKey(key.to_string()))?;
+        let existing =
+            JobId::parse(&existing).map_err(|_| Error::MalformedPayload(existing.clone()))?;
         return Ok(EnqueueOutcome::Duplicate(existing));
     }
     store::notify(conn, backend_of(conn), "job").await?;
@@ -167,7 +172,10 @@ pub async fn enqueue(conn: &mut AnyConnection, job: NewJob) -> Result<EnqueueOut
 /// whose unique key is taken are skipped. Returns the number written.
 pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u64, Error> {
     let now = Timestamp::now().as_micros();
-    let rows: Vec<InsertJob<'_>> = jobs.iter().map(|j| j.to_insert(JobId::new(), now, None)).collect();
+    let rows: Vec<InsertJob<'_>> = jobs
+        .iter()
+        .map(|j| j.to_insert(JobId::new(), now, None))
+        .collect();
     let inserted = store::insert_jobs(conn, &rows, now).await?;
     if !inserted.is_empty() {
         store::notify(conn, backend_of(conn), "job").await?;

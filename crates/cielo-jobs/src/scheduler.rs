@@ -34,7 +34,10 @@ pub struct Scheduler {
 impl Scheduler {
     /// Parses the entries; fails on a bad expression or time zone.
     pub fn new(db: Db, entries: &[ScheduleEntry], settings: &JobsSettings) -> Result<Self, Error> {
-        let entries = entries.iter().map(parse_entry).collect::<Result<Vec<_>, _>>()?;
+        let entries = entries
+            .iter()
+            .map(parse_entry)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             db,
             entries,
@@ -57,7 +60,9 @@ impl Scheduler {
             let round: Result<(), Error> = async {
                 let now = Timestamp::now().as_micros();
                 let mut tx = self.db.begin_write().await?;
-                let leader = store::try_lease(&mut tx, LEASE_NAME, &self.holder, now + lease_micros, now).await?;
+                let leader =
+                    store::try_lease(&mut tx, LEASE_NAME, &self.holder, now + lease_micros, now)
+                        .await?;
                 tx.commit().await?;
                 if leader {
                     self.tick(Timestamp::now()).await?;
@@ -90,11 +95,30 @@ impl Scheduler {
     pub async fn tick(&self, now: Timestamp) -> Result<Vec<(String, Timestamp)>, Error> {
         let mut fired = Vec::new();
         for e in &self.entries {
-            let Some(due) = latest_tick(e, now)? else { continue };
+            let Some(due) = latest_tick(e, now)? else {
+                continue;
+            };
             let mut tx = self.db.begin_write().await?;
-            store::ensure_schedule(&mut tx, &e.config.name, &e.config.cron, due.as_micros(), now.as_micros()).await?;
-            let last = store::schedule_last_tick(&mut tx, &e.config.name).await?.unwrap_or(i64::MAX);
-            if due.as_micros() <= last || !store::advance_schedule(&mut tx, &e.config.name, due.as_micros(), now.as_micros()).await? {
+            store::ensure_schedule(
+                &mut tx,
+                &e.config.name,
+                &e.config.cron,
+                due.as_micros(),
+                now.as_micros(),
+            )
+            .await?;
+            let last = store::schedule_last_tick(&mut tx, &e.config.name)
+                .await?
+                .unwrap_or(i64::MAX);
+            if due.as_micros() <= last
+                || !store::advance_schedule(
+                    &mut tx,
+                    &e.config.name,
+                    due.as_micros(),
+                    now.as_micros(),
+                )
+                .await?
+            {
                 tx.commit().await?;
                 continue;
             }
@@ -116,13 +140,25 @@ impl Scheduler {
 }
 
 fn parse_entry(c: &ScheduleEntry) -> Result<Entry, Error> {
-    let invalid = |detail: String| Error::InvalidSchedule { name: c.name.clone(), detail };
-    let cron: Cron = c.cron.parse().map_err(|e| invalid(format!("bad cron expression {:?}: {e}", c.cron)))?;
+    let invalid = |detail: String| Error::InvalidSchedule {
+        name: c.name.clone(),
+        detail,
+    };
+    let cron: Cron = c
+        .cron
+        .parse()
+        .map_err(|e| invalid(format!("bad cron expression {:?}: {e}", c.cron)))?;
     let tz = match &c.timezone {
         None => TimeZone::UTC,
-        Some(name) => TimeZone::get(name).map_err(|e| invalid(format!("unknown time zone {name:?}: {e}")))?,
+        Some(name) => {
+            TimeZone::get(name).map_err(|e| invalid(format!("unknown time zone {name:?}: {e}")))?
+        }
     };
-    Ok(Entry { config: c.clone(), cron, tz })
+    Ok(Entry {
+        config: c.clone(),
+        cron,
+        tz,
+    })
 }
 
 fn latest_tick(e: &Entry, now: Timestamp) -> Result<Option<Timestamp>, Error> {
@@ -157,7 +193,10 @@ mod tests {
     fn the_latest_tick_is_at_or_before_now() {
         let e = entry("*/5 * * * *");
         let now = Timestamp::parse_rfc3339("2026-11-21T17:13:20Z").unwrap();
-        assert_eq!(latest_tick(&e, now).unwrap().unwrap().to_string(), "2026-11-21T17:10:00Z");
+        assert_eq!(
+            latest_tick(&e, now).unwrap().unwrap().to_string(),
+            "2026-11-21T17:10:00Z"
+        );
         let on_tick = Timestamp::parse_rfc3339("2026-11-21T17:15:00Z").unwrap();
         assert_eq!(latest_tick(&e, on_tick).unwrap().unwrap(), on_tick);
     }
@@ -167,7 +206,11 @@ mod tests {
         let mut e = entry("0 9 * * *");
         e.tz = TimeZone::get("Europe/Paris").unwrap();
         let now = Timestamp::parse_rfc3339("2026-11-21T12:00:00Z").unwrap();
-        assert_eq!(latest_tick(&e, now).unwrap().unwrap().to_string(), "2026-11-21T08:00:00Z", "09:00 in Paris is 08:00 UTC in winter");
+        assert_eq!(
+            latest_tick(&e, now).unwrap().unwrap().to_string(),
+            "2026-11-21T08:00:00Z",
+            "09:00 in Paris is 08:00 UTC in winter"
+        );
     }
 
     #[test]

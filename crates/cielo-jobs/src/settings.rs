@@ -94,9 +94,16 @@ impl JobsSettings {
     /// half random) so that jobs failing together do not retry together.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let exp = attempt.saturating_sub(1).min(40);
-        let full = self.backoff_base_ms.saturating_mul(1u64 << exp).min(self.backoff_max_ms);
+        let full = self
+            .backoff_base_ms
+            .saturating_mul(1u64 << exp)
+            .min(self.backoff_max_ms);
         let half = full / 2;
-        let jitter = if half > 0 { rand::Rng::gen_range(&mut rand::thread_rng(), 0..=half) } else { 0 };
+        let jitter = if half > 0 {
+            rand::Rng::gen_range(&mut rand::thread_rng(), 0..=half)
+        } else {
+            0
+        };
         Duration::from_millis(full - half + jitter)
     }
 }
@@ -148,7 +155,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {
-        let s = JobsSettings { backoff_base_ms: 1000, backoff_max_ms: 10_000, ..Default::default() };
+        let s = JobsSettings {
+            backoff_base_ms: 1000,
+            backoff_max_ms: 10_000,
+            ..Default::default()
+        };
         for _ in 0..50 {
             let d1 = s.backoff(1).as_millis();
             assert!((500..=1000).contains(&d1), "first retry {d1}");
@@ -163,7 +174,8 @@ mod tests {
     fn an_empty_section_takes_the_defaults() {
         let s: JobsSettings = serde_json::from_str("{}").unwrap();
         assert_eq!(s, JobsSettings::default());
-        let e: ScheduleEntry = serde_json::from_str(r#"{"name":"n","cron":"* * * * *","kind":"k"}"#).unwrap();
+        let e: ScheduleEntry =
+            serde_json::from_str(r#"{"name":"n","cron":"* * * * *","kind":"k"}"#).unwrap();
         assert_eq!(e.queue, "default");
         assert_eq!(e.max_attempts, 3);
     }

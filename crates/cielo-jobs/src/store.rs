@@ -31,7 +31,8 @@ pub(crate) struct JobRow {
     pub finished_at: Option<i64>,
 }
 
-const JOB_COLUMNS: &str = "id, queue, kind, payload, state, priority, run_at, attempts, max_attempts, last_error, \
+const JOB_COLUMNS: &str =
+    "id, queue, kind, payload, state, priority, run_at, attempts, max_attempts, last_error, \
      unique_key, event_id, request_id, leased_until, created_at, updated_at, finished_at";
 
 impl JobRow {
@@ -72,12 +73,17 @@ pub(crate) struct InsertJob<'a> {
     pub request_id: Option<&'a str>,
 }
 
-const INSERT_COLUMNS: &str = "insert into jobs_job (id, queue, kind, payload, state, priority, run_at, attempts, \
+const INSERT_COLUMNS: &str =
+    "insert into jobs_job (id, queue, kind, payload, state, priority, run_at, attempts, \
      max_attempts, unique_key, event_id, request_id, created_at, updated_at) values ";
 
 /// Inserts jobs; a job whose unique key is taken by a waiting or running job
 /// is skipped. Returns the ids actually inserted.
-pub(crate) async fn insert_jobs(conn: &mut AnyConnection, jobs: &[InsertJob<'_>], now: i64) -> Result<Vec<String>, sqlx::Error> {
+pub(crate) async fn insert_jobs(
+    conn: &mut AnyConnection,
+    jobs: &[InsertJob<'_>],
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     let mut inserted = Vec::with_capacity(jobs.len());
     // Ten parameters per row keeps one statement far below both engines' limits.
     for chunk in jobs.chunks(500) {
@@ -126,19 +132,32 @@ pub(crate) async fn insert_jobs(conn: &mut AnyConnection, jobs: &[InsertJob<'_>]
 }
 
 /// The id of the waiting or running job that holds `key`.
-pub(crate) async fn job_id_by_unique_key(conn: &mut AnyConnection, key: &str) -> Result<Option<String>, sqlx::Error> {
-    let row = sqlx::query("select id from jobs_job where unique_key = $1 and state in ('pending', 'running')")
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub(crate) async fn job_id_by_unique_key(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row = sqlx::query(
+        "select id from jobs_job where unique_key = $1 and state in ('pending', 'running')",
+    )
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.map(|r| col(&r, "id")).transpose()
 }
 
 /// Wakes listening workers once the caller's transaction commits (PostgreSQL
 /// delivers NOTIFY at commit and drops it on rollback).
-pub(crate) async fn notify(conn: &mut AnyConnection, backend: Backend, what: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn notify(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    what: &str,
+) -> Result<(), sqlx::Error> {
     if backend == Backend::Postgres {
-        sqlx::query("select pg_notify($1, $2)").bind(CHANNEL).bind(what).execute(&mut *conn).await?;
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(what)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -185,14 +204,28 @@ pub(crate) async fn claim(
         QueueFilter::Except(qs) if qs.is_empty() => (String::new(), vec![]),
         QueueFilter::Except(qs) => {
             let list: Vec<String> = (0..qs.len()).map(|i| format!("${}", i + 5)).collect();
-            (format!(" and queue not in ({})", list.join(",")), qs.clone())
+            (
+                format!(" and queue not in ({})", list.join(",")),
+                qs.clone(),
+            )
         }
     };
     let sql = match backend {
         Backend::Postgres => claim_sql_postgres(&queue_sql),
         Backend::Sqlite => claim_sql_sqlite(&queue_sql),
     };
-    let mut q = sqlx::query(&sql).bind(limit).bind(now).bind(leased_until).bind(token);
+    // A claim for one queue is planned afresh each time (an unnamed statement,
+    // not a cached one): PostgreSQL's cached generic plan, made while the
+    // table was empty, can walk the index of all pending jobs filtering for
+    // this queue instead of the per-queue index; an empty render queue then
+    // cost milliseconds per claim under a backlog of payment jobs.
+    let one_queue = matches!(filter, QueueFilter::Only(_));
+    let mut q = sqlx::query(&sql)
+        .persistent(!one_queue)
+        .bind(limit)
+        .bind(now)
+        .bind(leased_until)
+        .bind(token);
     for b in queue_binds {
         q = q.bind(b);
     }
@@ -217,11 +250,17 @@ pub(crate) async fn claim(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     // RETURNING gives no order; run the best first.
-    jobs.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.run_at.cmp(&b.run_at)).then(a.id.cmp(&b.id)));
+    jobs.sort_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.run_at.cmp(&b.run_at))
+            .then(a.id.cmp(&b.id))
+    });
     Ok(jobs)
 }
 
-const CLAIM_RETURNING: &str = "id, queue, kind, payload, priority, run_at, attempts, max_attempts, event_id, request_id";
+const CLAIM_RETURNING: &str =
+    "id, queue, kind, payload, priority, run_at, attempts, max_attempts, event_id, request_id";
 
 /// PostgreSQL: rows another worker is claiming are skipped, not waited for,
 /// so many workers share a queue without blocking each other.
@@ -265,7 +304,11 @@ fn json_list_sql(backend: Backend, param: &str) -> String {
 
 /// Deletes finished jobs, each only if its claim (`token`) still holds it.
 /// Returns how many.
-pub(crate) async fn complete(conn: &mut AnyConnection, backend: Backend, finished: &[(String, String)]) -> Result<u64, sqlx::Error> {
+pub(crate) async fn complete(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    finished: &[(String, String)],
+) -> Result<u64, sqlx::Error> {
     match backend {
         // One statement whatever the number of jobs and claims.
         Backend::Postgres => {
@@ -273,15 +316,23 @@ pub(crate) async fn complete(conn: &mut AnyConnection, backend: Backend, finishe
             let sql = "delete from jobs_job j
                  using (select f->>0 as id, f->>1 as token from json_array_elements(cast($1 as json)) f) done
                  where j.id = done.id and j.lease_token = done.token and j.state = 'running'";
-            Ok(sqlx::query(sql).bind(list).execute(&mut *conn).await?.rows_affected())
+            Ok(sqlx::query(sql)
+                .bind(list)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
         }
         // One statement per claim (a handful per batch): SQLite has no cheap
         // join against a JSON list of pairs, and a correlated lookup per row
         // would be quadratic in the batch size.
         Backend::Sqlite => {
-            let mut by_token: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+            let mut by_token: std::collections::HashMap<&str, Vec<&str>> =
+                std::collections::HashMap::new();
             for (id, token) in finished {
-                by_token.entry(token.as_str()).or_default().push(id.as_str());
+                by_token
+                    .entry(token.as_str())
+                    .or_default()
+                    .push(id.as_str());
             }
             let mut n = 0;
             for (token, ids) in by_token {
@@ -311,7 +362,11 @@ pub(crate) struct Failure<'a> {
 }
 
 /// Records a failed attempt, if `token` still holds the job.
-pub(crate) async fn fail(conn: &mut AnyConnection, f: &Failure<'_>, now: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn fail(
+    conn: &mut AnyConnection,
+    f: &Failure<'_>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     let finished = (f.state == "dead").then_some(now);
     Ok(sqlx::query(
         "update jobs_job set state = $3, run_at = $4, last_error = $5, lease_token = null, leased_until = null,
@@ -345,11 +400,23 @@ pub(crate) async fn release_unstarted(
         json_list_sql(backend, "$2")
     );
     let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    Ok(sqlx::query(&sql).bind(token).bind(list).bind(now).execute(&mut *conn).await?.rows_affected())
+    Ok(sqlx::query(&sql)
+        .bind(token)
+        .bind(list)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }
 
 /// Extends a running job's lease. Zero rows: the lease was lost.
-pub(crate) async fn extend_lease(conn: &mut AnyConnection, id: &str, token: &str, leased_until: i64, now: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn extend_lease(
+    conn: &mut AnyConnection,
+    id: &str,
+    token: &str,
+    leased_until: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("update jobs_job set leased_until = $3, updated_at = $4 where id = $1 and lease_token = $2 and state = 'running'")
         .bind(id)
         .bind(token)
@@ -362,7 +429,10 @@ pub(crate) async fn extend_lease(conn: &mut AnyConnection, id: &str, token: &str
 
 /// Returns jobs whose lease ran out (their worker died or hung) to the queue,
 /// or to the dead letters when that was their last attempt.
-pub(crate) async fn reap_expired_leases(conn: &mut AnyConnection, now: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn reap_expired_leases(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "update jobs_job set
             state = case when attempts >= max_attempts then 'dead' else 'pending' end,
@@ -378,8 +448,14 @@ pub(crate) async fn reap_expired_leases(conn: &mut AnyConnection, now: i64) -> R
 }
 
 /// One job by id.
-pub(crate) async fn job_by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("select {JOB_COLUMNS} from jobs_job where id = $1")).bind(id).fetch_optional(&mut *conn).await?;
+pub(crate) async fn job_by_id(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<JobRow>, sqlx::Error> {
+    let row = sqlx::query(&format!("select {JOB_COLUMNS} from jobs_job where id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.as_ref().map(JobRow::from_row).transpose()
 }
 
@@ -408,7 +484,11 @@ pub(crate) async fn list_jobs(
 }
 
 /// Puts a dead job back in the queue with a fresh set of attempts.
-pub(crate) async fn revive_dead(conn: &mut AnyConnection, id: &str, now: i64) -> Result<u64, sqlx::Error> {
+pub(crate) async fn revive_dead(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
         "update jobs_job set state = 'pending', attempts = 0, run_at = $2, finished_at = null, updated_at = $2
          where id = $1 and state = 'dead'",
@@ -430,7 +510,10 @@ pub(crate) struct QueueRow {
     pub oldest_runnable_run_at: Option<i64>,
 }
 
-pub(crate) async fn queue_rows(conn: &mut AnyConnection, now: i64) -> Result<Vec<QueueRow>, sqlx::Error> {
+pub(crate) async fn queue_rows(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<Vec<QueueRow>, sqlx::Error> {
     let rows = sqlx::query(
         "select queue,
             cast(sum(case when state = 'pending' and run_at <= $1 then 1 else 0 end) as bigint) as runnable,
@@ -487,7 +570,11 @@ pub(crate) struct EventRow {
 }
 
 /// Locks up to `limit` undispatched events, oldest first.
-pub(crate) async fn lock_undispatched_events(conn: &mut AnyConnection, backend: Backend, limit: i64) -> Result<Vec<EventRow>, sqlx::Error> {
+pub(crate) async fn lock_undispatched_events(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
     let lock = match backend {
         // Two dispatchers split the backlog instead of queueing on each other.
         Backend::Postgres => " for update skip locked",
@@ -498,24 +585,48 @@ pub(crate) async fn lock_undispatched_events(conn: &mut AnyConnection, backend: 
     let rows = sqlx::query(&sql).bind(limit).fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
-            Ok(EventRow { id: col(r, "id")?, topic: col(r, "topic")?, payload: col(r, "payload")?, request_id: col(r, "request_id")? })
+            Ok(EventRow {
+                id: col(r, "id")?,
+                topic: col(r, "topic")?,
+                payload: col(r, "payload")?,
+                request_id: col(r, "request_id")?,
+            })
         })
         .collect()
 }
 
-pub(crate) async fn mark_dispatched(conn: &mut AnyConnection, backend: Backend, ids: &[String], now: i64) -> Result<(), sqlx::Error> {
-    let sql = format!("update jobs_event set dispatched_at = $1, updated_at = $1 where id in ({})", json_list_sql(backend, "$2"));
+pub(crate) async fn mark_dispatched(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ids: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "update jobs_event set dispatched_at = $1, updated_at = $1 where id in ({})",
+        json_list_sql(backend, "$2")
+    );
     let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    sqlx::query(&sql).bind(now).bind(list).execute(&mut *conn).await?;
+    sqlx::query(&sql)
+        .bind(now)
+        .bind(list)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
-pub(crate) async fn delete_old_events(conn: &mut AnyConnection, before: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("delete from jobs_event where dispatched_at is not null and dispatched_at < $1")
+pub(crate) async fn delete_old_events(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query(
+            "delete from jobs_event where dispatched_at is not null and dispatched_at < $1",
+        )
         .bind(before)
         .execute(&mut *conn)
         .await?
-        .rows_affected())
+        .rows_affected(),
+    )
 }
 
 // ---- scheduler ----
@@ -543,14 +654,25 @@ pub(crate) async fn ensure_schedule(
     Ok(())
 }
 
-pub(crate) async fn schedule_last_tick(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query("select last_tick from jobs_schedule where name = $1").bind(name).fetch_optional(&mut *conn).await?;
+pub(crate) async fn schedule_last_tick(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("select last_tick from jobs_schedule where name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.map(|r| col(&r, "last_tick")).transpose()
 }
 
 /// Compare-and-set of a schedule's last tick: only one process moves it
 /// forward to `tick`, and only that one enqueues the tick's job.
-pub(crate) async fn advance_schedule(conn: &mut AnyConnection, name: &str, tick: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub(crate) async fn advance_schedule(
+    conn: &mut AnyConnection,
+    name: &str,
+    tick: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let n = sqlx::query("update jobs_schedule set last_tick = $2, updated_at = $3 where name = $1 and last_tick < $2")
         .bind(name)
         .bind(tick)
@@ -563,7 +685,13 @@ pub(crate) async fn advance_schedule(conn: &mut AnyConnection, name: &str, tick:
 
 /// Takes or renews the named lease for `holder` unless someone else holds an
 /// unexpired one. True when `holder` holds it now.
-pub(crate) async fn try_lease(conn: &mut AnyConnection, name: &str, holder: &str, expires_at: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub(crate) async fn try_lease(
+    conn: &mut AnyConnection,
+    name: &str,
+    holder: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let n = sqlx::query(
         "insert into jobs_lease (name, holder, expires_at, created_at, updated_at) values ($1, $2, $3, $4, $4)
          on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at, updated_at = excluded.updated_at
@@ -579,7 +707,15 @@ pub(crate) async fn try_lease(conn: &mut AnyConnection, name: &str, holder: &str
     Ok(n == 1)
 }
 
-pub(crate) async fn drop_lease(conn: &mut AnyConnection, name: &str, holder: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from jobs_lease where name = $1 and holder = $2").bind(name).bind(holder).execute(&mut *conn).await?;
+pub(crate) async fn drop_lease(
+    conn: &mut AnyConnection,
+    name: &str,
+    holder: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from jobs_lease where name = $1 and holder = $2")
+        .bind(name)
+        .bind(holder)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }

@@ -49,11 +49,17 @@ pub enum JobError {
 impl JobError {
     /// A retryable failure.
     pub fn retry(message: impl std::fmt::Display) -> Self {
-        JobError::Retry { message: message.to_string(), after: None }
+        JobError::Retry {
+            message: message.to_string(),
+            after: None,
+        }
     }
     /// A retryable failure with an explicit delay.
     pub fn retry_after(message: impl std::fmt::Display, after: Duration) -> Self {
-        JobError::Retry { message: message.to_string(), after: Some(after) }
+        JobError::Retry {
+            message: message.to_string(),
+            after: Some(after),
+        }
     }
     /// A failure that retrying cannot fix.
     pub fn permanent(message: impl std::fmt::Display) -> Self {
@@ -175,7 +181,10 @@ impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut kinds: Vec<_> = self.handlers.keys().collect();
         kinds.sort();
-        f.debug_struct("Registry").field("kinds", &kinds).field("subscriptions", &self.subscriptions).finish()
+        f.debug_struct("Registry")
+            .field("kinds", &kinds)
+            .field("subscriptions", &self.subscriptions)
+            .finish()
     }
 }
 
@@ -209,7 +218,8 @@ impl Registry {
         self.handle(kind, move |ctx, payload| {
             let handler = handler.clone();
             async move {
-                let args: T = serde_json::from_value(payload).map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
+                let args: T = serde_json::from_value(payload)
+                    .map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
                 handler(ctx, args).await
             }
         })
@@ -222,15 +232,28 @@ impl Registry {
     }
 
     /// Subscribes job kind `kind` to `topic`, with its queue and attempts.
-    pub fn subscribe_with(&mut self, topic: &str, kind: &str, queue: &str, max_attempts: u32) -> &mut Self {
+    pub fn subscribe_with(
+        &mut self,
+        topic: &str,
+        kind: &str,
+        queue: &str,
+        max_attempts: u32,
+    ) -> &mut Self {
         let subs = self.subscriptions.entry(topic.to_string()).or_default();
         subs.retain(|s| s.kind != kind);
-        subs.push(Subscription { kind: kind.to_string(), queue: queue.to_string(), max_attempts: max_attempts.max(1) });
+        subs.push(Subscription {
+            kind: kind.to_string(),
+            queue: queue.to_string(),
+            max_attempts: max_attempts.max(1),
+        });
         self
     }
 
     pub(crate) fn subscribers(&self, topic: &str) -> &[Subscription] {
-        self.subscriptions.get(topic).map(Vec::as_slice).unwrap_or(&[])
+        self.subscriptions
+            .get(topic)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// True when `kind` has a handler.
@@ -249,13 +272,22 @@ impl Drop for AbortOnDrop {
 
 /// Runs one attempt of a claimed job: the handler in its own task (a panic
 /// becomes a retryable failure), inside a span naming the job.
-async fn run_attempt(db: &Db, registry: &Registry, job: &Claimed, lease: Duration) -> Result<(), JobError> {
+async fn run_attempt(
+    db: &Db,
+    registry: &Registry,
+    job: &Claimed,
+    lease: Duration,
+) -> Result<(), JobError> {
     let Some(handler) = registry.handlers.get(&job.kind).cloned() else {
-        return Err(JobError::retry(format!("no handler is registered for job kind {}", job.kind)));
+        return Err(JobError::retry(format!(
+            "no handler is registered for job kind {}",
+            job.kind
+        )));
     };
-    let payload: serde_json::Value =
-        serde_json::from_str(&job.payload).map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
-    let id = JobId::parse(&job.id).map_err(|e| JobError::permanent(format!("malformed job id: {e}")))?;
+    let payload: serde_json::Value = serde_json::from_str(&job.payload)
+        .map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
+    let id =
+        JobId::parse(&job.id).map_err(|e| JobError::permanent(format!("malformed job id: {e}")))?;
     let ctx = JobContext {
         id,
         kind: job.kind.clone(),
@@ -265,20 +297,31 @@ async fn run_attempt(db: &Db, registry: &Registry, job: &Claimed, lease: Duratio
         event_id: job.event_id.as_deref().and_then(|e| EventId::parse(e).ok()),
         request_id: job.request_id.clone(),
         db: db.clone(),
-        heartbeat: Heartbeat { db: db.clone(), id: job.id.clone(), token: job.token.clone(), lease },
+        heartbeat: Heartbeat {
+            db: db.clone(),
+            id: job.id.clone(),
+            token: job.token.clone(),
+            lease,
+        },
     };
     let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, queue = %job.queue, attempt = job.attempts, request_id = job.request_id.as_deref().unwrap_or(""));
     let task = tokio::spawn(handler(ctx, payload).instrument(span));
     let _abort = AbortOnDrop(task.abort_handle());
     match task.await {
         Ok(result) => result,
-        Err(e) if e.is_panic() => Err(JobError::retry(format!("handler panicked: {}", panic_message(e.into_panic())))),
+        Err(e) if e.is_panic() => Err(JobError::retry(format!(
+            "handler panicked: {}",
+            panic_message(e.into_panic())
+        ))),
         Err(_) => Err(JobError::retry("handler was cancelled")),
     }
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "(no message)".into())
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// What to write after an attempt.
@@ -302,7 +345,11 @@ enum Done {
     },
 }
 
-fn outcome_of(job: &Claimed, result: Result<(), JobError>, settings: &JobsSettings) -> (Done, AttemptOutcome) {
+fn outcome_of(
+    job: &Claimed,
+    result: Result<(), JobError>,
+    settings: &JobsSettings,
+) -> (Done, AttemptOutcome) {
     let (id, token) = (job.id.clone(), job.token.clone());
     match result {
         Ok(()) => (Done::Succeeded { id, token }, AttemptOutcome::Succeeded),
@@ -315,11 +362,29 @@ fn outcome_of(job: &Claimed, result: Result<(), JobError>, settings: &JobsSettin
                     let delay = after.unwrap_or_else(|| settings.backoff(job.attempts as u32));
                     tracing::warn!(job_id = %job.id, kind = %job.kind, attempt = job.attempts, error = %error, retry_in_ms = delay.as_millis() as u64, "job failed, will retry");
                     let run_at = now + delay.as_micros() as i64;
-                    (Done::Failed { id, token, state: "pending", run_at, error }, AttemptOutcome::Retried)
+                    (
+                        Done::Failed {
+                            id,
+                            token,
+                            state: "pending",
+                            run_at,
+                            error,
+                        },
+                        AttemptOutcome::Retried,
+                    )
                 }
                 _ => {
                     tracing::error!(job_id = %job.id, kind = %job.kind, attempt = job.attempts, error = %error, "job is dead");
-                    (Done::Failed { id, token, state: "dead", run_at: now, error }, AttemptOutcome::Dead)
+                    (
+                        Done::Failed {
+                            id,
+                            token,
+                            state: "dead",
+                            run_at: now,
+                            error,
+                        },
+                        AttemptOutcome::Dead,
+                    )
                 }
             }
         }
@@ -336,15 +401,35 @@ async fn write_outcomes(db: &Db, batch: &[Done]) -> Result<(), Error> {
         match d {
             Done::Succeeded { id, token } => succeeded.push((id.clone(), token.clone())),
             Done::Unstarted { id, token } => unstarted.entry(token).or_default().push(id.clone()),
-            Done::Failed { id, token, state, run_at, error } => {
-                store::fail(&mut tx, &Failure { id, token, state, run_at: *run_at, error }, now).await?;
+            Done::Failed {
+                id,
+                token,
+                state,
+                run_at,
+                error,
+            } => {
+                store::fail(
+                    &mut tx,
+                    &Failure {
+                        id,
+                        token,
+                        state,
+                        run_at: *run_at,
+                        error,
+                    },
+                    now,
+                )
+                .await?;
             }
         }
     }
     if !succeeded.is_empty() {
         let n = store::complete(&mut tx, db.backend(), &succeeded).await?;
         if n < succeeded.len() as u64 {
-            tracing::warn!(lost = succeeded.len() as u64 - n, "finished jobs had lost their lease; another worker may run them again");
+            tracing::warn!(
+                lost = succeeded.len() as u64 - n,
+                "finished jobs had lost their lease; another worker may run them again"
+            );
         }
     }
     for (token, ids) in &unstarted {
@@ -354,7 +439,12 @@ async fn write_outcomes(db: &Db, batch: &[Done]) -> Result<(), Error> {
     Ok(())
 }
 
-async fn claim_batch(db: &Db, filter: &QueueFilter, limit: usize, lease: Duration) -> Result<Vec<Claimed>, Error> {
+async fn claim_batch(
+    db: &Db,
+    filter: &QueueFilter,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<Claimed>, Error> {
     let now = Timestamp::now().as_micros();
     let until = now + lease.as_micros() as i64;
     let token = uuid::Uuid::new_v4().simple().to_string();
@@ -362,11 +452,29 @@ async fn claim_batch(db: &Db, filter: &QueueFilter, limit: usize, lease: Duratio
         // One statement in its own implicit transaction; no writer lock to take.
         Backend::Postgres => {
             let mut conn = db.pool().acquire().await?;
-            Ok(store::claim(&mut conn, Backend::Postgres, filter, limit as i64, now, until, &token).await?)
+            Ok(store::claim(
+                &mut conn,
+                Backend::Postgres,
+                filter,
+                limit as i64,
+                now,
+                until,
+                &token,
+            )
+            .await?)
         }
         Backend::Sqlite => {
             let mut tx = db.begin_write().await?;
-            let jobs = store::claim(&mut tx, Backend::Sqlite, filter, limit as i64, now, until, &token).await?;
+            let jobs = store::claim(
+                &mut tx,
+                Backend::Sqlite,
+                filter,
+                limit as i64,
+                now,
+                until,
+                &token,
+            )
+            .await?;
             tx.commit().await?;
             Ok(jobs)
         }
@@ -379,11 +487,16 @@ async fn maintain(db: &Db, settings: &JobsSettings) -> Result<(), Error> {
     let now = Timestamp::now();
     let mut tx = db.begin_write().await?;
     let reaped = store::reap_expired_leases(&mut tx, now.as_micros()).await?;
-    let old = now.plus_seconds(-(settings.event_retention_hours as i64) * 3600).as_micros();
+    let old = now
+        .plus_seconds(-(settings.event_retention_hours as i64) * 3600)
+        .as_micros();
     store::delete_old_events(&mut tx, old).await?;
     tx.commit().await?;
     if reaped > 0 {
-        tracing::warn!(jobs = reaped, "returned jobs with expired leases to the queue");
+        tracing::warn!(
+            jobs = reaped,
+            "returned jobs with expired leases to the queue"
+        );
         wake_local_workers();
     }
     Ok(())
@@ -399,7 +512,11 @@ pub async fn run_pending(db: &Db, registry: &Registry) -> Result<usize, Error> {
 }
 
 /// [`run_pending`] with explicit settings (backoff, lease).
-pub async fn run_pending_with(db: &Db, registry: &Registry, settings: &JobsSettings) -> Result<usize, Error> {
+pub async fn run_pending_with(
+    db: &Db,
+    registry: &Registry,
+    settings: &JobsSettings,
+) -> Result<usize, Error> {
     let mut ran = 0;
     // A failed job's backoff can expire before this loop comes round again
     // (short test backoffs on a busy machine): it is handed back, not run twice.
@@ -407,10 +524,19 @@ pub async fn run_pending_with(db: &Db, registry: &Registry, settings: &JobsSetti
     loop {
         crate::dispatch_events(db, registry).await?;
         let mut jobs = claim_batch(db, &QueueFilter::Except(vec![]), 1, settings.lease()).await?;
-        let Some(job) = jobs.pop() else { return Ok(ran) };
+        let Some(job) = jobs.pop() else {
+            return Ok(ran);
+        };
         if !attempted.insert(job.id.clone()) {
             let mut tx = db.begin_write().await?;
-            store::release_unstarted(&mut tx, db.backend(), &job.token, std::slice::from_ref(&job.id), Timestamp::now().as_micros()).await?;
+            store::release_unstarted(
+                &mut tx,
+                db.backend(),
+                &job.token,
+                std::slice::from_ref(&job.id),
+                Timestamp::now().as_micros(),
+            )
+            .await?;
             tx.commit().await?;
             return Ok(ran);
         }
@@ -438,7 +564,10 @@ impl Held {
         let ahead = match self.avg_job_micros {
             // No estimate yet: one batch's worth, at most.
             None => slots,
-            Some(avg) => (slots as f64 * settings.prefetch_horizon_ms as f64 * 1000.0 / avg.max(1.0)) as usize,
+            Some(avg) => {
+                (slots as f64 * settings.prefetch_horizon_ms as f64 * 1000.0 / avg.max(1.0))
+                    as usize
+            }
         };
         slots + ahead.min(settings.prefetch)
     }
@@ -464,7 +593,8 @@ impl Shared {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(d) = ran_for {
                 let us = d.as_micros() as f64;
-                held.avg_job_micros = Some(held.avg_job_micros.map_or(us, |avg| avg * 0.9 + us * 0.1));
+                held.avg_job_micros =
+                    Some(held.avg_job_micros.map_or(us, |avg| avg * 0.9 + us * 0.1));
             }
             held.total -= 1;
             if let Some(n) = held.by_queue.get_mut(queue) {
@@ -486,7 +616,12 @@ pub struct Worker {
 impl Worker {
     /// A worker over `db` with these handlers and settings.
     pub fn new(db: Db, registry: Arc<Registry>, settings: JobsSettings) -> Self {
-        Self { db, registry, settings, metrics: Arc::new(JobMetrics::default()) }
+        Self {
+            db,
+            registry,
+            settings,
+            metrics: Arc::new(JobMetrics::default()),
+        }
     }
 
     /// Shares a process-wide set of counters instead of this worker's own.
@@ -521,11 +656,24 @@ impl Worker {
         let event_wake = Arc::new(Notify::new());
         let mut helpers = JoinSet::new();
         if shared.db.backend() == Backend::Postgres {
-            helpers.spawn(listen(shared.db.url().expose().to_string(), job_wake.clone(), event_wake.clone(), background.clone()));
+            helpers.spawn(listen(
+                shared.db.url().expose().to_string(),
+                job_wake.clone(),
+                event_wake.clone(),
+                background.clone(),
+            ));
         }
-        helpers.spawn(dispatch_loop(shared.clone(), event_wake, background.clone()));
+        helpers.spawn(dispatch_loop(
+            shared.clone(),
+            event_wake,
+            background.clone(),
+        ));
         helpers.spawn(maintain_loop(shared.clone(), background.clone()));
-        let completer = tokio::spawn(complete_loop(shared.db.clone(), done_rx, shared.settings.outcome_interval()));
+        let completer = tokio::spawn(complete_loop(
+            shared.db.clone(),
+            done_rx,
+            shared.settings.outcome_interval(),
+        ));
 
         let mut running = JoinSet::new();
         let result = fetch_loop(&shared, &job_wake, &shutdown, &mut running).await;
@@ -555,29 +703,52 @@ impl Worker {
 }
 
 /// Claims jobs while there is room, hands each to its own task.
-async fn fetch_loop(shared: &Arc<Shared>, job_wake: &Notify, shutdown: &CancellationToken, running: &mut JoinSet<()>) -> Result<(), Error> {
-    let limited: Vec<(String, usize)> = shared.settings.queues.iter().map(|(q, s)| (q.clone(), s.concurrency)).collect();
+async fn fetch_loop(
+    shared: &Arc<Shared>,
+    job_wake: &Notify,
+    shutdown: &CancellationToken,
+    running: &mut JoinSet<()>,
+) -> Result<(), Error> {
+    let limited: Vec<(String, usize)> = shared
+        .settings
+        .queues
+        .iter()
+        .map(|(q, s)| (q.clone(), s.concurrency))
+        .collect();
     let others = QueueFilter::Except(limited.iter().map(|(q, _)| q.clone()).collect());
     let mut failures = 0u32;
     while !shutdown.is_cancelled() {
         while running.try_join_next().is_some() {}
-        let capacity = shared.held.lock().unwrap_or_else(|p| p.into_inner()).capacity(&shared.settings);
+        let capacity = shared
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .capacity(&shared.settings);
         let mut claimed = 0;
         let mut full = true;
         let round: Result<(), Error> = async {
             for (queue, limit) in &limited {
                 let free = {
                     let held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
-                    limit.saturating_sub(held.by_queue.get(queue).copied().unwrap_or(0)).min(capacity.saturating_sub(held.total))
+                    limit
+                        .saturating_sub(held.by_queue.get(queue).copied().unwrap_or(0))
+                        .min(capacity.saturating_sub(held.total))
                 };
                 if free > 0 {
-                    let jobs = claim_batch(&shared.db, &QueueFilter::Only(queue.clone()), free, shared.settings.lease()).await?;
+                    let jobs = claim_batch(
+                        &shared.db,
+                        &QueueFilter::Only(queue.clone()),
+                        free,
+                        shared.settings.lease(),
+                    )
+                    .await?;
                     full &= jobs.len() == free;
                     claimed += jobs.len();
                     start_jobs(shared, shutdown, running, jobs);
                 }
             }
-            let free = capacity.saturating_sub(shared.held.lock().unwrap_or_else(|p| p.into_inner()).total);
+            let free = capacity
+                .saturating_sub(shared.held.lock().unwrap_or_else(|p| p.into_inner()).total);
             if free > 0 {
                 let jobs = claim_batch(&shared.db, &others, free, shared.settings.lease()).await?;
                 full &= jobs.len() == free;
@@ -624,7 +795,12 @@ async fn settle() {
     }
 }
 
-fn start_jobs(shared: &Arc<Shared>, shutdown: &CancellationToken, running: &mut JoinSet<()>, jobs: Vec<Claimed>) {
+fn start_jobs(
+    shared: &Arc<Shared>,
+    shutdown: &CancellationToken,
+    running: &mut JoinSet<()>,
+    jobs: Vec<Claimed>,
+) {
     if jobs.is_empty() {
         return;
     }
@@ -648,7 +824,10 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
         p = shared.slots.clone().acquire_owned() => p.ok(),
     };
     let Some(_permit) = permit else {
-        let _ = shared.done.send(Done::Unstarted { id: job.id.clone(), token: job.token.clone() });
+        let _ = shared.done.send(Done::Unstarted {
+            id: job.id.clone(),
+            token: job.token.clone(),
+        });
         shared.release_hold(&job.queue, None);
         return;
     };
@@ -656,14 +835,22 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
     // renewed before it starts, so a long wait cannot hand it to another worker.
     let lease = shared.settings.lease();
     if Timestamp::now().as_micros() - job.claimed_at > lease.as_micros() as i64 / 2 {
-        let hb = Heartbeat { db: shared.db.clone(), id: job.id.clone(), token: job.token.clone(), lease };
+        let hb = Heartbeat {
+            db: shared.db.clone(),
+            id: job.id.clone(),
+            token: job.token.clone(),
+            lease,
+        };
         if hb.beat().await.is_err() {
             tracing::warn!(job_id = %job.id, "lease lost before the job started; skipping it");
             shared.release_hold(&job.queue, None);
             return;
         }
     }
-    let guard = ReleaseOnDrop { shared: shared.clone(), job: Some(job.clone()) };
+    let guard = ReleaseOnDrop {
+        shared: shared.clone(),
+        job: Some(job.clone()),
+    };
     let started = Instant::now();
     let result = run_attempt(&shared.db, &shared.registry, &job, lease).await;
     let elapsed = started.elapsed();
@@ -765,7 +952,12 @@ async fn maintain_loop(shared: Arc<Shared>, stop: CancellationToken) {
 
 /// PostgreSQL: LISTEN for enqueues and events from any process; reconnects
 /// after errors (polling covers the gap).
-async fn listen(url: String, job_wake: Arc<Notify>, event_wake: Arc<Notify>, stop: CancellationToken) {
+async fn listen(
+    url: String,
+    job_wake: Arc<Notify>,
+    event_wake: Arc<Notify>,
+    stop: CancellationToken,
+) {
     while !stop.is_cancelled() {
         let mut listener = match sqlx::postgres::PgListener::connect(&url).await {
             Ok(l) => l,
@@ -803,16 +995,36 @@ mod tests {
 
     #[test]
     fn a_worker_claims_ahead_only_the_work_it_can_start_soon() {
-        let settings = JobsSettings { concurrency: 10, prefetch: 200, prefetch_horizon_ms: 50, ..Default::default() };
+        let settings = JobsSettings {
+            concurrency: 10,
+            prefetch: 200,
+            prefetch_horizon_ms: 50,
+            ..Default::default()
+        };
         let mut held = Held::default();
-        assert_eq!(held.capacity(&settings), 20, "no estimate yet: one batch ahead");
+        assert_eq!(
+            held.capacity(&settings),
+            20,
+            "no estimate yet: one batch ahead"
+        );
         held.avg_job_micros = Some(100.0);
-        assert_eq!(held.capacity(&settings), 210, "fast jobs: up to the prefetch cap");
+        assert_eq!(
+            held.capacity(&settings),
+            210,
+            "fast jobs: up to the prefetch cap"
+        );
         held.avg_job_micros = Some(20_000.0);
-        assert_eq!(held.capacity(&settings), 35, "20 ms jobs: 50 ms of work for 10 slots");
+        assert_eq!(
+            held.capacity(&settings),
+            35,
+            "20 ms jobs: 50 ms of work for 10 slots"
+        );
         held.avg_job_micros = Some(5_000_000.0);
         assert_eq!(held.capacity(&settings), 10, "slow jobs: nothing ahead");
-        let off = JobsSettings { prefetch: 0, ..settings };
+        let off = JobsSettings {
+            prefetch: 0,
+            ..settings
+        };
         assert_eq!(Held::default().capacity(&off), 10);
     }
 }

@@ -25,11 +25,13 @@ use cielo_payments::{CheckoutRequest, PaymentLine, SharedProvider};
 use sha2::{Digest, Sha256};
 
 /// The orders migrations.
-pub const MIGRATIONS: MigrationSet =
-    MigrationSet {
-        domain: "orders",
-        migrations: &[cielo_db::migration!(20261121000300, "orders"), cielo_db::migration!(20261121000400, "artwork")],
-    };
+pub const MIGRATIONS: MigrationSet = MigrationSet {
+    domain: "orders",
+    migrations: &[
+        cielo_db::migration!(20261121000300, "orders"),
+        cielo_db::migration!(20261121000400, "artwork"),
+    ],
+};
 
 /// Orders errors.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,9 @@ pub enum Error {
     #[error("not enough stock: {0}")]
     OutOfStock(String),
     /// The idempotency key was used with a different request.
-    #[error("this Idempotency-Key was used with a different request; use a new key for a new request")]
+    #[error(
+        "this Idempotency-Key was used with a different request; use a new key for a new request"
+    )]
     IdempotencyKeyReused,
     /// No such order, or not yours.
     #[error("order not found")]
@@ -109,7 +113,10 @@ impl HasErrorKind for Error {
         use cielo_payments::PaymentError as P;
         match self {
             Error::Invalid(_) | Error::Unavailable(_) => ErrorKind::Invalid,
-            Error::CartNotFound | Error::LineNotFound | Error::OrderNotFound | Error::ArtworkNotFound => ErrorKind::NotFound,
+            Error::CartNotFound
+            | Error::LineNotFound
+            | Error::OrderNotFound
+            | Error::ArtworkNotFound => ErrorKind::NotFound,
             Error::CartCompleted
             | Error::CartEmpty
             | Error::OutOfStock(_)
@@ -179,7 +186,8 @@ pub struct Orders {
     pricing: std::sync::Arc<Pricing>,
     public_url: String,
     /// Options validators by product type (see [`personalisation`]).
-    line_options: std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
+    line_options:
+        std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
 }
 
 fn digest(s: &str) -> String {
@@ -189,15 +197,25 @@ fn digest(s: &str) -> String {
 fn new_access_token() -> String {
     use base64::Engine as _;
     let bytes: [u8; 32] = rand::random();
-    format!("oat_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "oat_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 fn validate_options(v: &mut Validation, options: &Option<serde_json::Value>) {
     if let Some(o) = options {
         if !o.is_object() {
             v.add("options", "must be a JSON object");
-        } else if serde_json::to_string(o).map(|s| s.len()).unwrap_or(usize::MAX) > MAX_OPTIONS_BYTES {
-            v.add("options", format!("must be at most {MAX_OPTIONS_BYTES} bytes"));
+        } else if serde_json::to_string(o)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX)
+            > MAX_OPTIONS_BYTES
+        {
+            v.add(
+                "options",
+                format!("must be at most {MAX_OPTIONS_BYTES} bytes"),
+            );
         }
     }
 }
@@ -211,7 +229,13 @@ fn validate_quantity(v: &mut Validation, q: i64) {
 impl Orders {
     /// The orders service. `public_url` is the shop's base URL, for the return
     /// links of payment pages.
-    pub fn new(db: Db, catalog: Catalog, payments: SharedProvider, pricing: Pricing, public_url: &str) -> Self {
+    pub fn new(
+        db: Db,
+        catalog: Catalog,
+        payments: SharedProvider,
+        pricing: Pricing,
+        public_url: &str,
+    ) -> Self {
         Self {
             db,
             catalog,
@@ -224,8 +248,13 @@ impl Orders {
 
     /// Validates (and normalises) the options of lines whose product is of
     /// `product_type` with `validator`; such lines then need options that pass it.
-    pub fn with_line_options_validator(mut self, product_type: &str, validator: std::sync::Arc<dyn LineOptionsValidator>) -> Self {
-        std::sync::Arc::make_mut(&mut self.line_options).insert(product_type.to_string(), validator);
+    pub fn with_line_options_validator(
+        mut self,
+        product_type: &str,
+        validator: std::sync::Arc<dyn LineOptionsValidator>,
+    ) -> Self {
+        std::sync::Arc::make_mut(&mut self.line_options)
+            .insert(product_type.to_string(), validator);
         self
     }
 
@@ -240,14 +269,31 @@ impl Orders {
         let id = CartId::new();
         let now = Timestamp::now();
         // One statement, so no transaction: the cheapest durable write there is.
-        store::insert_cart(&mut *self.db.pool().acquire().await?, id, owner, currency, now).await?;
-        let row = store::CartRow { id, customer_id: owner, currency, status: CartStatus::Open, order_id: None, created_at: now, updated_at: now };
+        store::insert_cart(
+            &mut *self.db.pool().acquire().await?,
+            id,
+            owner,
+            currency,
+            now,
+        )
+        .await?;
+        let row = store::CartRow {
+            id,
+            customer_id: owner,
+            currency,
+            status: CartStatus::Open,
+            order_id: None,
+            created_at: now,
+            updated_at: now,
+        };
         self.priced(row, Vec::new(), &Default::default())
     }
 
     /// A cart with current prices. Someone else's cart is "not found".
     pub async fn get_cart(&self, id: CartId, caller: Option<CustomerId>) -> Result<Cart> {
-        let row = store::cart(self.db.pool(), id).await?.ok_or(Error::CartNotFound)?;
+        let row = store::cart(self.db.pool(), id)
+            .await?
+            .ok_or(Error::CartNotFound)?;
         check_owner(&row, caller)?;
         self.price_cart(row).await
     }
@@ -274,9 +320,13 @@ impl Orders {
             let v = sale.get(&l.variant_id);
             let available = v.is_some_and(|v| v.published && v.price.currency == row.currency);
             let unit_price = v.map(|v| v.price).unwrap_or(Money::zero(row.currency));
-            let line_total = unit_price.checked_mul(l.quantity).map_err(anyhow::Error::from)?;
+            let line_total = unit_price
+                .checked_mul(l.quantity)
+                .map_err(anyhow::Error::from)?;
             if available {
-                subtotal = subtotal.checked_add(line_total).map_err(anyhow::Error::from)?;
+                subtotal = subtotal
+                    .checked_add(line_total)
+                    .map_err(anyhow::Error::from)?;
             }
             priced.push(CartLine {
                 id: l.id,
@@ -306,21 +356,43 @@ impl Orders {
         })
     }
 
-    fn totals(&self, subtotal: Money, has_lines: bool, country: Option<&str>, region: Option<&str>) -> Result<Totals> {
+    fn totals(
+        &self,
+        subtotal: Money,
+        has_lines: bool,
+        country: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Totals> {
         let currency = subtotal.currency;
-        let shipping = if has_lines { self.pricing.shipping(currency, country, region) } else { Money::zero(currency) };
+        let shipping = if has_lines {
+            self.pricing.shipping(currency, country, region)
+        } else {
+            Money::zero(currency)
+        };
         // Tax is on goods only; shops that tax shipping configure it into the rate.
-        let tax = subtotal.percentage_bp(self.pricing.tax_bp(country)).map_err(anyhow::Error::from)?;
+        let tax = subtotal
+            .percentage_bp(self.pricing.tax_bp(country))
+            .map_err(anyhow::Error::from)?;
         let total = subtotal
             .checked_add(shipping)
             .and_then(|t| t.checked_add(tax))
             .map_err(anyhow::Error::from)?;
-        Ok(Totals { subtotal, shipping, tax, total })
+        Ok(Totals {
+            subtotal,
+            shipping,
+            tax,
+            total,
+        })
     }
 
     /// Adds a line (or raises the quantity of an identical one).
     #[tracing::instrument(skip_all, fields(cart_id = %id))]
-    pub async fn add_line(&self, id: CartId, caller: Option<CustomerId>, input: NewLine) -> Result<Cart> {
+    pub async fn add_line(
+        &self,
+        id: CartId,
+        caller: Option<CustomerId>,
+        input: NewLine,
+    ) -> Result<Cart> {
         let mut v = Validation::new();
         validate_quantity(&mut v, input.quantity);
         validate_options(&mut v, &input.options);
@@ -336,20 +408,33 @@ impl Orders {
         let variant = sale
             .get(&input.variant_id)
             .filter(|v| v.published)
-            .ok_or_else(|| Error::Invalid(vec![FieldError::new("variant_id", "no such variant for sale")]))?;
+            .ok_or_else(|| {
+                Error::Invalid(vec![FieldError::new(
+                    "variant_id",
+                    "no such variant for sale",
+                )])
+            })?;
         if variant.price.currency != row.currency {
             return Err(Error::Invalid(vec![FieldError::new(
                 "variant_id",
-                format!("is priced in {}, but this cart is in {}", variant.price.currency, row.currency),
+                format!(
+                    "is priced in {}, but this cart is in {}",
+                    variant.price.currency, row.currency
+                ),
             )]));
         }
         // Personalised products: their validator decides what is stored.
         let options = match self.line_options.get(&variant.product_type) {
             None => input.options,
             Some(validator) => {
-                let line = LineContext { product_type: &variant.product_type, sku: &variant.sku, option_values: &variant.option_values };
-                let normalised =
-                    validator.validate(&line, input.options.as_ref()).map_err(|e| Error::Invalid(personalisation::under_options(e)))?;
+                let line = LineContext {
+                    product_type: &variant.product_type,
+                    sku: &variant.sku,
+                    option_values: &variant.option_values,
+                };
+                let normalised = validator
+                    .validate(&line, input.options.as_ref())
+                    .map_err(|e| Error::Invalid(personalisation::under_options(e)))?;
                 let normalised = Some(normalised);
                 let mut v = Validation::new();
                 validate_options(&mut v, &normalised);
@@ -358,10 +443,15 @@ impl Orders {
             }
         };
         let options_key = canonical_options(&options);
-        let existing = lines.iter().position(|l| l.variant_id == input.variant_id && l.options_key == options_key);
+        let existing = lines
+            .iter()
+            .position(|l| l.variant_id == input.variant_id && l.options_key == options_key);
         let quantity = existing.map(|i| lines[i].quantity).unwrap_or(0) + input.quantity;
         if quantity > MAX_QUANTITY {
-            return Err(Error::Invalid(vec![FieldError::new("quantity", format!("a line holds at most {MAX_QUANTITY}"))]));
+            return Err(Error::Invalid(vec![FieldError::new(
+                "quantity",
+                format!("a line holds at most {MAX_QUANTITY}"),
+            )]));
         }
         check_stock(variant, quantity)?;
         let now = Timestamp::now();
@@ -372,27 +462,65 @@ impl Orders {
             }
             None => {
                 if lines.len() >= MAX_LINES {
-                    return Err(Error::Invalid(vec![FieldError::new("", format!("a cart holds at most {MAX_LINES} lines"))]));
+                    return Err(Error::Invalid(vec![FieldError::new(
+                        "",
+                        format!("a cart holds at most {MAX_LINES} lines"),
+                    )]));
                 }
                 let line_id = CartLineId::new();
-                store::insert_line(&mut tx, id, line_id, input.variant_id, input.quantity, &options_key, now).await?;
-                lines.push(store::LineRow { id: line_id, variant_id: input.variant_id, quantity, options, options_key });
+                store::insert_line(
+                    &mut tx,
+                    id,
+                    line_id,
+                    input.variant_id,
+                    input.quantity,
+                    &options_key,
+                    now,
+                )
+                .await?;
+                lines.push(store::LineRow {
+                    id: line_id,
+                    variant_id: input.variant_id,
+                    quantity,
+                    options,
+                    options_key,
+                });
             }
         };
         store::touch_cart(&mut tx, id, now).await?;
         tx.commit().await?;
-        self.priced(store::CartRow { updated_at: now, ..row }, lines, &sale)
+        self.priced(
+            store::CartRow {
+                updated_at: now,
+                ..row
+            },
+            lines,
+            &sale,
+        )
     }
 
     /// Sets a line's quantity.
-    pub async fn update_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>, patch: LinePatch) -> Result<Cart> {
+    pub async fn update_line(
+        &self,
+        id: CartId,
+        line: CartLineId,
+        caller: Option<CustomerId>,
+        patch: LinePatch,
+    ) -> Result<Cart> {
         let mut v = Validation::new();
         validate_quantity(&mut v, patch.quantity);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
         open_cart(&mut tx, id, caller).await?;
-        let existing = store::cart_lines(&mut **tx, id).await?.into_iter().find(|l| l.id == line).ok_or(Error::LineNotFound)?;
-        let sale = self.catalog.variants_for_sale(&mut tx, &[existing.variant_id]).await?;
+        let existing = store::cart_lines(&mut **tx, id)
+            .await?
+            .into_iter()
+            .find(|l| l.id == line)
+            .ok_or(Error::LineNotFound)?;
+        let sale = self
+            .catalog
+            .variants_for_sale(&mut tx, &[existing.variant_id])
+            .await?;
         if let Some(variant) = sale.get(&existing.variant_id) {
             check_stock(variant, patch.quantity)?;
         }
@@ -404,7 +532,12 @@ impl Orders {
     }
 
     /// Removes a line.
-    pub async fn remove_line(&self, id: CartId, line: CartLineId, caller: Option<CustomerId>) -> Result<Cart> {
+    pub async fn remove_line(
+        &self,
+        id: CartId,
+        line: CartLineId,
+        caller: Option<CustomerId>,
+    ) -> Result<Cart> {
         let mut tx = self.db.begin_write().await?;
         open_cart(&mut tx, id, caller).await?;
         let now = Timestamp::now();
@@ -422,20 +555,35 @@ impl Orders {
     /// result (even after a crash half-way), and the same key with another
     /// body is refused.
     #[tracing::instrument(skip_all, fields(cart_id = %id))]
-    pub async fn checkout(&self, id: CartId, buyer: Buyer, key: Option<String>, input: CheckoutInput) -> Result<CheckoutResult> {
+    pub async fn checkout(
+        &self,
+        id: CartId,
+        buyer: Buyer,
+        key: Option<String>,
+        input: CheckoutInput,
+    ) -> Result<CheckoutResult> {
         // Two requests with one key race to insert its record; on PostgreSQL the
         // loser waits for the winner's commit and then sees a unique violation.
         // Running again reads the winner's record and answers as it did.
         let mut attempt = 0;
         loop {
-            match self.checkout_once(id, buyer.clone(), key.clone(), input.clone()).await {
+            match self
+                .checkout_once(id, buyer.clone(), key.clone(), input.clone())
+                .await
+            {
                 Err(Error::IdempotencyRace) if attempt < 3 => attempt += 1,
                 other => return other,
             }
         }
     }
 
-    async fn checkout_once(&self, id: CartId, buyer: Buyer, key: Option<String>, mut input: CheckoutInput) -> Result<CheckoutResult> {
+    async fn checkout_once(
+        &self,
+        id: CartId,
+        buyer: Buyer,
+        key: Option<String>,
+        mut input: CheckoutInput,
+    ) -> Result<CheckoutResult> {
         // Validate before touching the database: bad input writes nothing.
         let mut v = Validation::new();
         let email = match input.email.as_deref().or(buyer.account_email.as_deref()) {
@@ -453,23 +601,38 @@ impl Orders {
         }
         v.finish().map_err(Error::Invalid)?;
         let email = email.expect("validated");
-        let request_hash = digest(&serde_json::to_string(&(&input, &email, buyer.customer_id)).map_err(anyhow::Error::from)?);
+        let request_hash = digest(
+            &serde_json::to_string(&(&input, &email, buyer.customer_id))
+                .map_err(anyhow::Error::from)?,
+        );
 
         let mut tx = self.db.begin_write().await?;
         if let Some(k) = &key {
             match store::idempotency(&mut tx, id, k).await? {
-                Some(rec) if rec.request_hash != request_hash => return Err(Error::IdempotencyKeyReused),
+                Some(rec) if rec.request_hash != request_hash => {
+                    return Err(Error::IdempotencyKeyReused)
+                }
                 Some(rec) => {
                     drop(tx);
                     return match (rec.response, rec.order_id, rec.secret) {
-                        (Some(resp), _, _) => Ok(serde_json::from_str(&resp).map_err(anyhow::Error::from)?),
+                        (Some(resp), _, _) => {
+                            Ok(serde_json::from_str(&resp).map_err(anyhow::Error::from)?)
+                        }
                         // The first attempt created the order and stopped before the
                         // payment step: finish that step now.
-                        (None, Some(order_id), Some(secret)) => self.open_payment(order_id, secret, Some(k.clone()), id).await,
-                        _ => Err(Error::Internal(anyhow::anyhow!("idempotency record without order"))),
+                        (None, Some(order_id), Some(secret)) => {
+                            self.open_payment(order_id, secret, Some(k.clone()), id)
+                                .await
+                        }
+                        _ => Err(Error::Internal(anyhow::anyhow!(
+                            "idempotency record without order"
+                        ))),
                     };
                 }
-                None => store::insert_idempotency(&mut tx, id, k, &request_hash, Timestamp::now()).await?,
+                None => {
+                    store::insert_idempotency(&mut tx, id, k, &request_hash, Timestamp::now())
+                        .await?
+                }
             }
         }
 
@@ -484,11 +647,22 @@ impl Orders {
         let mut snapshot = Vec::new();
         let mut subtotal = Money::zero(row.currency);
         for (i, l) in lines.iter().enumerate() {
-            match sale.get(&l.variant_id).filter(|v| v.published && v.price.currency == row.currency) {
-                None => gone.push(FieldError::new(&format!("lines/{i}/variant_id"), "is no longer for sale")),
+            match sale
+                .get(&l.variant_id)
+                .filter(|v| v.published && v.price.currency == row.currency)
+            {
+                None => gone.push(FieldError::new(
+                    &format!("lines/{i}/variant_id"),
+                    "is no longer for sale",
+                )),
                 Some(v) => {
-                    let line_total = v.price.checked_mul(l.quantity).map_err(anyhow::Error::from)?;
-                    subtotal = subtotal.checked_add(line_total).map_err(anyhow::Error::from)?;
+                    let line_total = v
+                        .price
+                        .checked_mul(l.quantity)
+                        .map_err(anyhow::Error::from)?;
+                    subtotal = subtotal
+                        .checked_add(line_total)
+                        .map_err(anyhow::Error::from)?;
                     snapshot.push((l, v.clone(), line_total));
                 }
             }
@@ -504,7 +678,12 @@ impl Orders {
         self.catalog.reserve_stock(&mut tx, &stock).await?;
 
         let address = &input.shipping_address;
-        let totals = self.totals(subtotal, true, Some(&address.country), address.region.as_deref())?;
+        let totals = self.totals(
+            subtotal,
+            true,
+            Some(&address.country),
+            address.region.as_deref(),
+        )?;
         let order_id = OrderId::new();
         let secret = new_access_token();
         let now = Timestamp::now();
@@ -522,8 +701,23 @@ impl Orders {
         for (pos, (l, v, line_total)) in snapshot.iter().enumerate() {
             store::insert_order_line(&mut tx, order_id, pos as i64, l, v, *line_total, now).await?;
         }
-        store::insert_history(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout", now).await?;
-        publish_status(&mut tx, order_id, None, OrderStatus::PendingPayment, "checkout").await?;
+        store::insert_history(
+            &mut tx,
+            order_id,
+            None,
+            OrderStatus::PendingPayment,
+            "checkout",
+            now,
+        )
+        .await?;
+        publish_status(
+            &mut tx,
+            order_id,
+            None,
+            OrderStatus::PendingPayment,
+            "checkout",
+        )
+        .await?;
         store::complete_cart(&mut tx, id, order_id, now).await?;
         if let Some(k) = &key {
             store::idempotency_order(&mut tx, id, k, order_id, &secret, now).await?;
@@ -535,15 +729,27 @@ impl Orders {
 
     /// Asks the provider for the order's payment page (the provider keys it by
     /// order id, so asking twice opens one payment) and records the answer.
-    async fn open_payment(&self, order_id: OrderId, secret: String, key: Option<String>, cart: CartId) -> Result<CheckoutResult> {
-        let order = store::order(self.db.pool(), order_id).await?.ok_or(Error::OrderNotFound)?;
+    async fn open_payment(
+        &self,
+        order_id: OrderId,
+        secret: String,
+        key: Option<String>,
+        cart: CartId,
+    ) -> Result<CheckoutResult> {
+        let order = store::order(self.db.pool(), order_id)
+            .await?
+            .ok_or(Error::OrderNotFound)?;
         let request = CheckoutRequest {
             order_id: order_id.to_string(),
             email: order.email.clone(),
             lines: order
                 .lines
                 .iter()
-                .map(|l| PaymentLine { name: format!("{} — {}", l.product_title, l.variant_title), unit_price: l.unit_price, quantity: l.quantity })
+                .map(|l| PaymentLine {
+                    name: format!("{} — {}", l.product_title, l.variant_title),
+                    unit_price: l.unit_price,
+                    quantity: l.quantity,
+                })
                 .collect(),
             shipping: order.totals.shipping,
             tax: order.totals.tax,
@@ -563,7 +769,14 @@ impl Orders {
         let mut tx = self.db.begin_write().await?;
         store::set_payment(&mut tx, order_id, &session, now).await?;
         if let Some(k) = &key {
-            store::idempotency_response(&mut tx, cart, k, &serde_json::to_string(&result).map_err(anyhow::Error::from)?, now).await?;
+            store::idempotency_response(
+                &mut tx,
+                cart,
+                k,
+                &serde_json::to_string(&result).map_err(anyhow::Error::from)?,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(result)
@@ -571,7 +784,9 @@ impl Orders {
 
     /// An order, if `access` may read it; otherwise "not found".
     pub async fn get_order(&self, id: OrderId, access: &OrderAccess) -> Result<Order> {
-        let (order, token_hash) = store::order_with_token(self.db.pool(), id).await?.ok_or(Error::OrderNotFound)?;
+        let (order, token_hash) = store::order_with_token(self.db.pool(), id)
+            .await?
+            .ok_or(Error::OrderNotFound)?;
         let allowed = match access {
             OrderAccess::Admin => true,
             OrderAccess::Customer(c) => order.customer_id == Some(*c),
@@ -588,18 +803,37 @@ impl Orders {
     }
 
     /// A customer's own orders, newest first.
-    pub async fn customer_orders(&self, customer: CustomerId, limit: Option<i64>, cursor: Option<String>) -> Result<OrderPage> {
-        self.list_orders(OrderFilter { customer_id: Some(customer), limit, cursor, ..Default::default() }).await
+    pub async fn customer_orders(
+        &self,
+        customer: CustomerId,
+        limit: Option<i64>,
+        cursor: Option<String>,
+    ) -> Result<OrderPage> {
+        self.list_orders(OrderFilter {
+            customer_id: Some(customer),
+            limit,
+            cursor,
+            ..Default::default()
+        })
+        .await
     }
 
     /// Orders matching `filter`, newest first (admin).
     pub async fn list_orders(&self, filter: OrderFilter) -> Result<OrderPage> {
         let limit = filter.limit.unwrap_or(20);
         if !(1..=100).contains(&limit) {
-            return Err(Error::Invalid(vec![FieldError::new("limit", "must be between 1 and 100")]));
+            return Err(Error::Invalid(vec![FieldError::new(
+                "limit",
+                "must be between 1 and 100",
+            )]));
         }
         let cursor = match &filter.cursor {
-            Some(c) => Some(store::OrderCursor::decode(c).ok_or_else(|| Error::Invalid(vec![FieldError::new("cursor", "is not a cursor this API gave out")]))?),
+            Some(c) => Some(store::OrderCursor::decode(c).ok_or_else(|| {
+                Error::Invalid(vec![FieldError::new(
+                    "cursor",
+                    "is not a cursor this API gave out",
+                )])
+            })?),
             None => None,
         };
         store::list_orders(self.db.pool(), &filter, limit, cursor).await
@@ -615,7 +849,9 @@ impl Orders {
         to: OrderStatus,
         cause: &str,
     ) -> Result<bool> {
-        let from = store::order_status(&mut *conn, id).await?.ok_or(Error::OrderNotFound)?;
+        let from = store::order_status(&mut *conn, id)
+            .await?
+            .ok_or(Error::OrderNotFound)?;
         if from == to && to != OrderStatus::PartiallyRefunded {
             return Ok(false);
         }
@@ -625,7 +861,9 @@ impl Orders {
         let now = Timestamp::now();
         // Compare-and-set on the status: a concurrent transition loses cleanly.
         if !store::set_status(&mut *conn, id, from, to, now).await? {
-            return Err(Error::Internal(anyhow::anyhow!("order {id} changed status concurrently")));
+            return Err(Error::Internal(anyhow::anyhow!(
+                "order {id} changed status concurrently"
+            )));
         }
         store::insert_history(&mut *conn, id, Some(from), to, cause, now).await?;
         // Announced in the same transaction: subscribers (artwork, the print
@@ -646,11 +884,20 @@ impl Orders {
 impl Orders {
     /// Records the print file made for one line of an order. Recording the
     /// same line again replaces the record (a re-render makes the same file).
-    pub async fn record_artwork(&self, order: OrderId, line: OrderLineId, artwork: &NewArtwork) -> Result<()> {
+    pub async fn record_artwork(
+        &self,
+        order: OrderId,
+        line: OrderLineId,
+        artwork: &NewArtwork,
+    ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        let known = store::order(self.db.pool(), order).await?.ok_or(Error::OrderNotFound)?;
+        let known = store::order(self.db.pool(), order)
+            .await?
+            .ok_or(Error::OrderNotFound)?;
         if !known.lines.iter().any(|l| l.id == line) {
-            return Err(Error::Internal(anyhow::anyhow!("order {order} has no line {line}")));
+            return Err(Error::Internal(anyhow::anyhow!(
+                "order {order} has no line {line}"
+            )));
         }
         store::upsert_artwork(&mut tx, order, line, artwork, Timestamp::now()).await?;
         tx.commit().await?;
@@ -658,9 +905,16 @@ impl Orders {
     }
 
     /// Where a line's print file is, if `access` may read the order.
-    pub async fn artwork(&self, order: OrderId, line: OrderLineId, access: &OrderAccess) -> Result<(Artwork, String)> {
+    pub async fn artwork(
+        &self,
+        order: OrderId,
+        line: OrderLineId,
+        access: &OrderAccess,
+    ) -> Result<(Artwork, String)> {
         self.get_order(order, access).await?;
-        store::artwork_with_key(self.db.pool(), order, line).await?.ok_or(Error::ArtworkNotFound)
+        store::artwork_with_key(self.db.pool(), order, line)
+            .await?
+            .ok_or(Error::ArtworkNotFound)
     }
 }
 
@@ -677,7 +931,9 @@ async fn publish_status(
     cause: &str,
 ) -> Result<()> {
     let payload = serde_json::json!({"order_id": id, "from": from, "to": to, "cause": cause});
-    cielo_jobs::publish(conn, &status_topic(to), payload).await.map_err(|e| Error::Internal(anyhow::Error::new(e).context("publishing order event")))?;
+    cielo_jobs::publish(conn, &status_topic(to), payload)
+        .await
+        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("publishing order event")))?;
     Ok(())
 }
 
@@ -697,10 +953,22 @@ impl Orders {
             if store::order_status(&mut tx, id).await? != Some(OrderStatus::PendingPayment) {
                 continue;
             }
-            let order = store::order(self.db.pool(), id).await?.ok_or(Error::OrderNotFound)?;
-            let items: Vec<_> = order.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+            let order = store::order(self.db.pool(), id)
+                .await?
+                .ok_or(Error::OrderNotFound)?;
+            let items: Vec<_> = order
+                .lines
+                .iter()
+                .map(|l| (l.variant_id, l.quantity))
+                .collect();
             self.catalog.return_stock(&mut tx, &items).await?;
-            self.transition(&mut tx, id, OrderStatus::Cancelled, "expired: not paid in time").await?;
+            self.transition(
+                &mut tx,
+                id,
+                OrderStatus::Cancelled,
+                "expired: not paid in time",
+            )
+            .await?;
             tx.commit().await?;
             cancelled += 1;
         }
@@ -718,8 +986,14 @@ impl Orders {
 
 /// The cart `caller` may change: someone else's is "not found", a checked-out
 /// one is a conflict.
-async fn open_cart(conn: &mut cielo_db::sqlx::AnyConnection, id: CartId, caller: Option<CustomerId>) -> Result<store::CartRow> {
-    let row = store::cart(&mut *conn, id).await?.ok_or(Error::CartNotFound)?;
+async fn open_cart(
+    conn: &mut cielo_db::sqlx::AnyConnection,
+    id: CartId,
+    caller: Option<CustomerId>,
+) -> Result<store::CartRow> {
+    let row = store::cart(&mut *conn, id)
+        .await?
+        .ok_or(Error::CartNotFound)?;
     check_owner(&row, caller)?;
     if row.status != CartStatus::Open {
         return Err(Error::CartCompleted);
@@ -736,9 +1010,11 @@ fn check_owner(row: &store::CartRow, caller: Option<CustomerId>) -> Result<()> {
 
 fn check_stock(v: &cielo_catalog::SaleVariant, quantity: i64) -> Result<()> {
     match (v.stock, v.stock_policy) {
-        (Some(stock), StockPolicy::Deny) if stock < quantity => {
-            Err(Error::OutOfStock(format!("only {} of {} left", stock.max(0), v.sku)))
-        }
+        (Some(stock), StockPolicy::Deny) if stock < quantity => Err(Error::OutOfStock(format!(
+            "only {} of {} left",
+            stock.max(0),
+            v.sku
+        ))),
         _ => Ok(()),
     }
 }
@@ -748,7 +1024,8 @@ fn canonical_options(options: &Option<serde_json::Value>) -> String {
     fn sort(v: &serde_json::Value) -> serde_json::Value {
         match v {
             serde_json::Value::Object(m) => {
-                let sorted: std::collections::BTreeMap<_, _> = m.iter().map(|(k, v)| (k.clone(), sort(v))).collect();
+                let sorted: std::collections::BTreeMap<_, _> =
+                    m.iter().map(|(k, v)| (k.clone(), sort(v))).collect();
                 serde_json::to_value(sorted).expect("maps serialise")
             }
             serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sort).collect()),

@@ -327,9 +327,16 @@ pub struct Pricing {
 
 impl Pricing {
     /// Shipping to `country` (and optional `region`), in `currency`.
-    pub fn shipping(&self, currency: Currency, country: Option<&str>, region: Option<&str>) -> Money {
+    pub fn shipping(
+        &self,
+        currency: Currency,
+        country: Option<&str>,
+        region: Option<&str>,
+    ) -> Money {
         let by_region = match (country, region) {
-            (Some(c), Some(r)) => self.shipping_by_country.get(&format!("{c}-{}", r.to_ascii_uppercase())),
+            (Some(c), Some(r)) => self
+                .shipping_by_country
+                .get(&format!("{c}-{}", r.to_ascii_uppercase())),
             _ => None,
         };
         let amount = by_region
@@ -341,6 +348,9 @@ impl Pricing {
 
     /// Tax rate for `country`, in basis points.
     pub fn tax_bp(&self, country: Option<&str>) -> u32 {
-        country.and_then(|c| self.tax_by_country.get(c)).copied().unwrap_or(self.default_tax_bp)
+        country
+            .and_then(|c| self.tax_by_country.get(c))
+            .copied()
+            .unwrap_or(self.default_tax_bp)
     }
 }

@@ -32,7 +32,11 @@ pub struct LineContext<'a> {
 pub trait LineOptionsValidator: Send + Sync + 'static {
     /// The options to store for this line, or what is wrong with them.
     /// Runs inside the cart's write transaction: keep it pure and quick.
-    fn validate(&self, line: &LineContext<'_>, options: Option<&serde_json::Value>) -> Result<serde_json::Value, Vec<FieldError>>;
+    fn validate(
+        &self,
+        line: &LineContext<'_>,
+        options: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, Vec<FieldError>>;
 }
 
 /// Moves validator errors under `#/options`.
@@ -41,8 +45,15 @@ pub(crate) fn under_options(errors: Vec<FieldError>) -> Vec<FieldError> {
         .into_iter()
         .map(|e| {
             let rest = e.pointer.trim_start_matches('#').trim_start_matches('/');
-            let pointer = if rest.is_empty() { "#/options".to_string() } else { format!("#/options/{rest}") };
-            FieldError { pointer, detail: e.detail }
+            let pointer = if rest.is_empty() {
+                "#/options".to_string()
+            } else {
+                format!("#/options/{rest}")
+            };
+            FieldError {
+                pointer,
+                detail: e.detail,
+            }
         })
         .collect()
 }

@@ -30,8 +30,17 @@ pub enum OrderStatus {
 use OrderStatus::*;
 
 /// Every status, in lifecycle order.
-pub const ALL_STATUSES: [OrderStatus; 9] =
-    [PendingPayment, Paid, InProduction, Shipped, Delivered, Cancelled, Refunded, PartiallyRefunded, NeedsAttention];
+pub const ALL_STATUSES: [OrderStatus; 9] = [
+    PendingPayment,
+    Paid,
+    InProduction,
+    Shipped,
+    Delivered,
+    Cancelled,
+    Refunded,
+    PartiallyRefunded,
+    NeedsAttention,
+];
 
 /// The allowed transitions `(from, to)`. Anything not listed is refused.
 ///
@@ -136,7 +145,10 @@ mod tests {
     fn every_status_round_trips_its_name() {
         for s in ALL_STATUSES {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
         }
         assert_eq!(OrderStatus::parse("shipped-ish"), None);
     }

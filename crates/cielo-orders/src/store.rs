@@ -37,7 +37,13 @@ pub(crate) struct LineRow {
     pub options_key: String,
 }
 
-pub(crate) async fn insert_cart(c: &mut AnyConnection, id: CartId, owner: Option<CustomerId>, currency: Currency, now: Timestamp) -> Result<()> {
+pub(crate) async fn insert_cart(
+    c: &mut AnyConnection,
+    id: CartId,
+    owner: Option<CustomerId>,
+    currency: Currency,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query("insert into orders_cart (id, customer_id, currency, status, created_at, updated_at) values ($1, $2, $3, 'open', $4, $4)")
         .bind(id.to_string())
         .bind(owner.map(|o| o.to_string()))
@@ -48,18 +54,35 @@ pub(crate) async fn insert_cart(c: &mut AnyConnection, id: CartId, owner: Option
     Ok(())
 }
 
-pub(crate) async fn cart<'e, E: sqlx::Executor<'e, Database = Any>>(ex: E, id: CartId) -> Result<Option<CartRow>> {
-    let Some(r) = sqlx::query("select * from orders_cart where id = $1").bind(id.to_string()).fetch_optional(ex).await? else {
+pub(crate) async fn cart<'e, E: sqlx::Executor<'e, Database = Any>>(
+    ex: E,
+    id: CartId,
+) -> Result<Option<CartRow>> {
+    let Some(r) = sqlx::query("select * from orders_cart where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(ex)
+        .await?
+    else {
         return Ok(None);
     };
     let customer: Option<String> = r.try_get("customer_id")?;
     let order: Option<String> = r.try_get("order_id")?;
     Ok(Some(CartRow {
         id,
-        customer_id: customer.map(|c| CustomerId::parse(&c)).transpose().map_err(|e| bad("customer id", e))?,
+        customer_id: customer
+            .map(|c| CustomerId::parse(&c))
+            .transpose()
+            .map_err(|e| bad("customer id", e))?,
         currency: currency(&r)?,
-        status: if r.try_get::<String, _>("status")? == "open" { CartStatus::Open } else { CartStatus::Completed },
-        order_id: order.map(|o| OrderId::parse(&o)).transpose().map_err(|e| bad("order id", e))?,
+        status: if r.try_get::<String, _>("status")? == "open" {
+            CartStatus::Open
+        } else {
+            CartStatus::Completed
+        },
+        order_id: order
+            .map(|o| OrderId::parse(&o))
+            .transpose()
+            .map_err(|e| bad("order id", e))?,
         created_at: Timestamp::from_micros(r.try_get("created_at")?),
         updated_at: Timestamp::from_micros(r.try_get("updated_at")?),
     }))
@@ -69,18 +92,27 @@ fn line_row(r: &AnyRow) -> Result<LineRow> {
     let options: String = r.try_get("options")?;
     Ok(LineRow {
         id: CartLineId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("line id", e))?,
-        variant_id: VariantId::parse(&r.try_get::<String, _>("variant_id")?).map_err(|e| bad("variant id", e))?,
+        variant_id: VariantId::parse(&r.try_get::<String, _>("variant_id")?)
+            .map_err(|e| bad("variant id", e))?,
         quantity: r.try_get("quantity")?,
-        options: if options.is_empty() { None } else { serde_json::from_str(&options).ok() },
+        options: if options.is_empty() {
+            None
+        } else {
+            serde_json::from_str(&options).ok()
+        },
         options_key: options,
     })
 }
 
-pub(crate) async fn cart_lines<'e, E: sqlx::Executor<'e, Database = Any>>(ex: E, cart: CartId) -> Result<Vec<LineRow>> {
-    let rows = sqlx::query("select * from orders_cart_line where cart_id = $1 order by created_at, id")
-        .bind(cart.to_string())
-        .fetch_all(ex)
-        .await?;
+pub(crate) async fn cart_lines<'e, E: sqlx::Executor<'e, Database = Any>>(
+    ex: E,
+    cart: CartId,
+) -> Result<Vec<LineRow>> {
+    let rows =
+        sqlx::query("select * from orders_cart_line where cart_id = $1 order by created_at, id")
+            .bind(cart.to_string())
+            .fetch_all(ex)
+            .await?;
     rows.iter().map(line_row).collect()
 }
 
@@ -105,18 +137,30 @@ pub(crate) async fn insert_line(
     Ok(())
 }
 
-pub(crate) async fn set_line_quantity(c: &mut AnyConnection, cart: CartId, line: CartLineId, quantity: i64, now: Timestamp) -> Result<()> {
-    sqlx::query("update orders_cart_line set quantity = $3, updated_at = $4 where id = $2 and cart_id = $1")
-        .bind(cart.to_string())
-        .bind(line.to_string())
-        .bind(quantity)
-        .bind(now.as_micros())
-        .execute(c)
-        .await?;
+pub(crate) async fn set_line_quantity(
+    c: &mut AnyConnection,
+    cart: CartId,
+    line: CartLineId,
+    quantity: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "update orders_cart_line set quantity = $3, updated_at = $4 where id = $2 and cart_id = $1",
+    )
+    .bind(cart.to_string())
+    .bind(line.to_string())
+    .bind(quantity)
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
     Ok(())
 }
 
-pub(crate) async fn delete_line(c: &mut AnyConnection, cart: CartId, line: CartLineId) -> Result<bool> {
+pub(crate) async fn delete_line(
+    c: &mut AnyConnection,
+    cart: CartId,
+    line: CartLineId,
+) -> Result<bool> {
     let done = sqlx::query("delete from orders_cart_line where id = $2 and cart_id = $1")
         .bind(cart.to_string())
         .bind(line.to_string())
@@ -126,17 +170,28 @@ pub(crate) async fn delete_line(c: &mut AnyConnection, cart: CartId, line: CartL
 }
 
 pub(crate) async fn touch_cart(c: &mut AnyConnection, cart: CartId, now: Timestamp) -> Result<()> {
-    sqlx::query("update orders_cart set updated_at = $2 where id = $1").bind(cart.to_string()).bind(now.as_micros()).execute(c).await?;
-    Ok(())
-}
-
-pub(crate) async fn complete_cart(c: &mut AnyConnection, cart: CartId, order: OrderId, now: Timestamp) -> Result<()> {
-    sqlx::query("update orders_cart set status = 'completed', order_id = $2, updated_at = $3 where id = $1")
+    sqlx::query("update orders_cart set updated_at = $2 where id = $1")
         .bind(cart.to_string())
-        .bind(order.to_string())
         .bind(now.as_micros())
         .execute(c)
         .await?;
+    Ok(())
+}
+
+pub(crate) async fn complete_cart(
+    c: &mut AnyConnection,
+    cart: CartId,
+    order: OrderId,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "update orders_cart set status = 'completed', order_id = $2, updated_at = $3 where id = $1",
+    )
+    .bind(cart.to_string())
+    .bind(order.to_string())
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -147,7 +202,11 @@ pub(crate) struct IdemRow {
     pub response: Option<String>,
 }
 
-pub(crate) async fn idempotency(c: &mut AnyConnection, cart: CartId, key: &str) -> Result<Option<IdemRow>> {
+pub(crate) async fn idempotency(
+    c: &mut AnyConnection,
+    cart: CartId,
+    key: &str,
+) -> Result<Option<IdemRow>> {
     let row = sqlx::query("select * from orders_idempotency where scope = $1 and idem_key = $2")
         .bind(cart.to_string())
         .bind(key)
@@ -157,7 +216,10 @@ pub(crate) async fn idempotency(c: &mut AnyConnection, cart: CartId, key: &str) 
         let order: Option<String> = r.try_get("order_id")?;
         Ok(IdemRow {
             request_hash: r.try_get("request_hash")?,
-            order_id: order.map(|o| OrderId::parse(&o)).transpose().map_err(|e| bad("order id", e))?,
+            order_id: order
+                .map(|o| OrderId::parse(&o))
+                .transpose()
+                .map_err(|e| bad("order id", e))?,
             secret: r.try_get("secret")?,
             response: r.try_get("response")?,
         })
@@ -165,7 +227,13 @@ pub(crate) async fn idempotency(c: &mut AnyConnection, cart: CartId, key: &str) 
     .transpose()
 }
 
-pub(crate) async fn insert_idempotency(c: &mut AnyConnection, cart: CartId, key: &str, hash: &str, now: Timestamp) -> Result<()> {
+pub(crate) async fn insert_idempotency(
+    c: &mut AnyConnection,
+    cart: CartId,
+    key: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query("insert into orders_idempotency (scope, idem_key, request_hash, created_at, updated_at) values ($1, $2, $3, $4, $4)")
         .bind(cart.to_string())
         .bind(key)
@@ -177,7 +245,14 @@ pub(crate) async fn insert_idempotency(c: &mut AnyConnection, cart: CartId, key:
     Ok(())
 }
 
-pub(crate) async fn idempotency_order(c: &mut AnyConnection, cart: CartId, key: &str, order: OrderId, secret: &str, now: Timestamp) -> Result<()> {
+pub(crate) async fn idempotency_order(
+    c: &mut AnyConnection,
+    cart: CartId,
+    key: &str,
+    order: OrderId,
+    secret: &str,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query("update orders_idempotency set order_id = $3, secret = $4, updated_at = $5 where scope = $1 and idem_key = $2")
         .bind(cart.to_string())
         .bind(key)
@@ -189,7 +264,13 @@ pub(crate) async fn idempotency_order(c: &mut AnyConnection, cart: CartId, key: 
     Ok(())
 }
 
-pub(crate) async fn idempotency_response(c: &mut AnyConnection, cart: CartId, key: &str, response: &str, now: Timestamp) -> Result<()> {
+pub(crate) async fn idempotency_response(
+    c: &mut AnyConnection,
+    cart: CartId,
+    key: &str,
+    response: &str,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query("update orders_idempotency set response = $3, updated_at = $4 where scope = $1 and idem_key = $2")
         .bind(cart.to_string())
         .bind(key)
@@ -289,7 +370,12 @@ pub(crate) async fn insert_history(
     Ok(())
 }
 
-pub(crate) async fn set_payment(c: &mut AnyConnection, order: OrderId, s: &PaymentSession, now: Timestamp) -> Result<()> {
+pub(crate) async fn set_payment(
+    c: &mut AnyConnection,
+    order: OrderId,
+    s: &PaymentSession,
+    now: Timestamp,
+) -> Result<()> {
     sqlx::query(
         "update orders_order set payment_provider = $2, payment_session_id = $3, payment_url = $4, payment_expires_at = $5, updated_at = $6 where id = $1",
     )
@@ -309,19 +395,33 @@ fn status_of(r: &AnyRow, col: &str) -> Result<OrderStatus> {
     OrderStatus::parse(&s).ok_or_else(|| bad("status", s))
 }
 
-pub(crate) async fn order_status(c: &mut AnyConnection, id: OrderId) -> Result<Option<OrderStatus>> {
-    let row = sqlx::query("select status from orders_order where id = $1").bind(id.to_string()).fetch_optional(c).await?;
+pub(crate) async fn order_status(
+    c: &mut AnyConnection,
+    id: OrderId,
+) -> Result<Option<OrderStatus>> {
+    let row = sqlx::query("select status from orders_order where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(c)
+        .await?;
     row.map(|r| status_of(&r, "status")).transpose()
 }
 
-pub(crate) async fn set_status(c: &mut AnyConnection, id: OrderId, from: OrderStatus, to: OrderStatus, now: Timestamp) -> Result<bool> {
-    let done = sqlx::query("update orders_order set status = $3, updated_at = $4 where id = $1 and status = $2")
-        .bind(id.to_string())
-        .bind(from.as_str())
-        .bind(to.as_str())
-        .bind(now.as_micros())
-        .execute(c)
-        .await?;
+pub(crate) async fn set_status(
+    c: &mut AnyConnection,
+    id: OrderId,
+    from: OrderStatus,
+    to: OrderStatus,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "update orders_order set status = $3, updated_at = $4 where id = $1 and status = $2",
+    )
+    .bind(id.to_string())
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -329,63 +429,82 @@ pub(crate) async fn order(pool: &AnyPool, id: OrderId) -> Result<Option<Order>> 
     Ok(order_with_token(pool, id).await?.map(|(o, _)| o))
 }
 
-pub(crate) async fn order_with_token(pool: &AnyPool, id: OrderId) -> Result<Option<(Order, String)>> {
-    let Some(r) = sqlx::query("select * from orders_order where id = $1").bind(id.to_string()).fetch_optional(pool).await? else {
+pub(crate) async fn order_with_token(
+    pool: &AnyPool,
+    id: OrderId,
+) -> Result<Option<(Order, String)>> {
+    let Some(r) = sqlx::query("select * from orders_order where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await?
+    else {
         return Ok(None);
     };
     let cur = currency(&r)?;
     let customer: Option<String> = r.try_get("customer_id")?;
-    let lines = sqlx::query("select * from orders_order_line where order_id = $1 order by position")
+    let lines =
+        sqlx::query("select * from orders_order_line where order_id = $1 order by position")
+            .bind(id.to_string())
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|l| {
+                let options: Option<String> = l.try_get("options")?;
+                Ok(OrderLine {
+                    id: OrderLineId::parse(&l.try_get::<String, _>("id")?)
+                        .map_err(|e| bad("line id", e))?,
+                    variant_id: VariantId::parse(&l.try_get::<String, _>("variant_id")?)
+                        .map_err(|e| bad("variant id", e))?,
+                    product_id: ProductId::parse(&l.try_get::<String, _>("product_id")?)
+                        .map_err(|e| bad("product id", e))?,
+                    product_title: l.try_get("product_title")?,
+                    variant_title: l.try_get("variant_title")?,
+                    sku: l.try_get("sku")?,
+                    product_type: l.try_get("product_type")?,
+                    lab_product_id: l.try_get("lab_product_id")?,
+                    unit_price: Money::new(l.try_get("unit_price_minor")?, cur),
+                    quantity: l.try_get("quantity")?,
+                    line_total: Money::new(l.try_get("line_total_minor")?, cur),
+                    options: options.and_then(|o| serde_json::from_str(&o).ok()),
+                    artwork: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+    let mut lines = lines;
+    for a in sqlx::query("select * from orders_line_artwork where order_id = $1")
         .bind(id.to_string())
         .fetch_all(pool)
         .await?
-        .iter()
-        .map(|l| {
-            let options: Option<String> = l.try_get("options")?;
-            Ok(OrderLine {
-                id: OrderLineId::parse(&l.try_get::<String, _>("id")?).map_err(|e| bad("line id", e))?,
-                variant_id: VariantId::parse(&l.try_get::<String, _>("variant_id")?).map_err(|e| bad("variant id", e))?,
-                product_id: ProductId::parse(&l.try_get::<String, _>("product_id")?).map_err(|e| bad("product id", e))?,
-                product_title: l.try_get("product_title")?,
-                variant_title: l.try_get("variant_title")?,
-                sku: l.try_get("sku")?,
-                product_type: l.try_get("product_type")?,
-                lab_product_id: l.try_get("lab_product_id")?,
-                unit_price: Money::new(l.try_get("unit_price_minor")?, cur),
-                quantity: l.try_get("quantity")?,
-                line_total: Money::new(l.try_get("line_total_minor")?, cur),
-                options: options.and_then(|o| serde_json::from_str(&o).ok()),
-                artwork: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut lines = lines;
-    for a in sqlx::query("select * from orders_line_artwork where order_id = $1").bind(id.to_string()).fetch_all(pool).await? {
+    {
         let line: String = a.try_get("order_line_id")?;
         if let Some(l) = lines.iter_mut().find(|l| l.id.to_string() == line) {
             l.artwork = Some(artwork_row(&a)?);
         }
     }
-    let history = sqlx::query("select * from orders_order_history where order_id = $1 order by at, id")
-        .bind(id.to_string())
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|h| {
-            let from: Option<String> = h.try_get("from_status")?;
-            Ok(HistoryEntry {
-                from: from.and_then(|f| OrderStatus::parse(&f)),
-                to: status_of(h, "to_status")?,
-                cause: h.try_get("cause")?,
-                at: Timestamp::from_micros(h.try_get("at")?),
+    let history =
+        sqlx::query("select * from orders_order_history where order_id = $1 order by at, id")
+            .bind(id.to_string())
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|h| {
+                let from: Option<String> = h.try_get("from_status")?;
+                Ok(HistoryEntry {
+                    from: from.and_then(|f| OrderStatus::parse(&f)),
+                    to: status_of(h, "to_status")?,
+                    cause: h.try_get("cause")?,
+                    at: Timestamp::from_micros(h.try_get("at")?),
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
     let address: String = r.try_get("shipping_address")?;
     let expires: Option<i64> = r.try_get("payment_expires_at")?;
     let order = Order {
         id,
-        customer_id: customer.map(|c| CustomerId::parse(&c)).transpose().map_err(|e| bad("customer id", e))?,
+        customer_id: customer
+            .map(|c| CustomerId::parse(&c))
+            .transpose()
+            .map_err(|e| bad("customer id", e))?,
         email: r.try_get("email")?,
         status: status_of(&r, "status")?,
         lines,
@@ -416,17 +535,31 @@ pub(crate) struct OrderCursor {
 
 impl OrderCursor {
     fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", self.created_at, self.id))
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{}:{}", self.created_at, self.id))
     }
     pub(crate) fn decode(s: &str) -> Option<Self> {
-        let raw = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
+        let raw = String::from_utf8(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s)
+                .ok()?,
+        )
+        .ok()?;
         let (at, id) = raw.split_once(':')?;
         OrderId::parse(id).ok()?;
-        Some(Self { created_at: at.parse().ok()?, id: id.to_string() })
+        Some(Self {
+            created_at: at.parse().ok()?,
+            id: id.to_string(),
+        })
     }
 }
 
-pub(crate) async fn list_orders(pool: &AnyPool, f: &OrderFilter, limit: i64, cursor: Option<OrderCursor>) -> Result<OrderPage> {
+pub(crate) async fn list_orders(
+    pool: &AnyPool,
+    f: &OrderFilter,
+    limit: i64,
+    cursor: Option<OrderCursor>,
+) -> Result<OrderPage> {
     let mut sql = String::from(
         "select o.id, o.email, o.status, o.currency, o.total_minor, o.created_at,
          (select cast(coalesce(sum(l.quantity), 0) as bigint) from orders_order_line l where l.order_id = o.id) as item_count
@@ -463,7 +596,11 @@ pub(crate) async fn list_orders(pool: &AnyPool, f: &OrderFilter, limit: i64, cur
         push(&mut sql, " or (o.created_at = $?", B::I(c.created_at));
         push(&mut sql, " and o.id < $?))", B::T(c.id.clone()));
     }
-    push(&mut sql, " order by o.created_at desc, o.id desc limit $?", B::I(limit + 1));
+    push(
+        &mut sql,
+        " order by o.created_at desc, o.id desc limit $?",
+        B::I(limit + 1),
+    );
     let mut q = sqlx::query(&sql);
     for b in binds {
         q = match b {
@@ -476,7 +613,8 @@ pub(crate) async fn list_orders(pool: &AnyPool, f: &OrderFilter, limit: i64, cur
         .iter()
         .map(|r| {
             Ok(OrderSummary {
-                id: OrderId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("order id", e))?,
+                id: OrderId::parse(&r.try_get::<String, _>("id")?)
+                    .map_err(|e| bad("order id", e))?,
                 email: r.try_get("email")?,
                 status: status_of(r, "status")?,
                 total: Money::new(r.try_get("total_minor")?, currency(r)?),
@@ -487,11 +625,20 @@ pub(crate) async fn list_orders(pool: &AnyPool, f: &OrderFilter, limit: i64, cur
         .collect::<Result<Vec<_>>>()?;
     let next_cursor = if orders.len() as i64 > limit {
         orders.truncate(limit as usize);
-        orders.last().map(|o| OrderCursor { created_at: o.created_at.as_micros(), id: o.id.to_string() }.encode())
+        orders.last().map(|o| {
+            OrderCursor {
+                created_at: o.created_at.as_micros(),
+                id: o.id.to_string(),
+            }
+            .encode()
+        })
     } else {
         None
     };
-    Ok(OrderPage { orders, next_cursor })
+    Ok(OrderPage {
+        orders,
+        next_cursor,
+    })
 }
 
 pub(crate) async fn unpaid_before(pool: &AnyPool, cutoff: Timestamp) -> Result<Vec<OrderId>> {
@@ -499,15 +646,23 @@ pub(crate) async fn unpaid_before(pool: &AnyPool, cutoff: Timestamp) -> Result<V
         .bind(cutoff.as_micros())
         .fetch_all(pool)
         .await?;
-    rows.iter().map(|r| OrderId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("order id", e))).collect()
+    rows.iter()
+        .map(|r| OrderId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("order id", e)))
+        .collect()
 }
 
-pub(crate) async fn delete_open_carts_before(c: &mut AnyConnection, cutoff: Timestamp) -> Result<usize> {
+pub(crate) async fn delete_open_carts_before(
+    c: &mut AnyConnection,
+    cutoff: Timestamp,
+) -> Result<usize> {
     sqlx::query("delete from orders_cart_line where cart_id in (select id from orders_cart where status = 'open' and updated_at < $1)")
         .bind(cutoff.as_micros())
         .execute(&mut *c)
         .await?;
-    let done = sqlx::query("delete from orders_cart where status = 'open' and updated_at < $1").bind(cutoff.as_micros()).execute(c).await?;
+    let done = sqlx::query("delete from orders_cart where status = 'open' and updated_at < $1")
+        .bind(cutoff.as_micros())
+        .execute(c)
+        .await?;
     Ok(done.rows_affected() as usize)
 }
 
@@ -521,8 +676,17 @@ fn artwork_row(r: &AnyRow) -> Result<Artwork> {
     })
 }
 
-pub(crate) async fn upsert_artwork(c: &mut AnyConnection, order: OrderId, line: OrderLineId, a: &NewArtwork, now: Timestamp) -> Result<()> {
-    sqlx::query("delete from orders_line_artwork where order_line_id = $1").bind(line.to_string()).execute(&mut *c).await?;
+pub(crate) async fn upsert_artwork(
+    c: &mut AnyConnection,
+    order: OrderId,
+    line: OrderLineId,
+    a: &NewArtwork,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("delete from orders_line_artwork where order_line_id = $1")
+        .bind(line.to_string())
+        .execute(&mut *c)
+        .await?;
     sqlx::query(
         "insert into orders_line_artwork (order_line_id, order_id, object_key, sha256, width_px, height_px, format, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -540,11 +704,17 @@ pub(crate) async fn upsert_artwork(c: &mut AnyConnection, order: OrderId, line: 
     Ok(())
 }
 
-pub(crate) async fn artwork_with_key(pool: &AnyPool, order: OrderId, line: OrderLineId) -> Result<Option<(Artwork, String)>> {
-    let row = sqlx::query("select * from orders_line_artwork where order_id = $1 and order_line_id = $2")
-        .bind(order.to_string())
-        .bind(line.to_string())
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| Ok((artwork_row(&r)?, r.try_get("object_key")?))).transpose()
+pub(crate) async fn artwork_with_key(
+    pool: &AnyPool,
+    order: OrderId,
+    line: OrderLineId,
+) -> Result<Option<(Artwork, String)>> {
+    let row =
+        sqlx::query("select * from orders_line_artwork where order_id = $1 and order_line_id = $2")
+            .bind(order.to_string())
+            .bind(line.to_string())
+            .fetch_optional(pool)
+            .await?;
+    row.map(|r| Ok((artwork_row(&r)?, r.try_get("object_key")?)))
+        .transpose()
 }

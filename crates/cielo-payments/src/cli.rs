@@ -33,7 +33,13 @@ pub enum WebhooksCommand {
 /// Runs a `cielo webhooks` command.
 pub fn run(command: WebhooksCommand) -> ExitCode {
     match command {
-        WebhooksCommand::Verify { provider, secret, header, now, tolerance } => {
+        WebhooksCommand::Verify {
+            provider,
+            secret,
+            header,
+            now,
+            tolerance,
+        } => {
             if provider != "stripe" && provider != "test" {
                 println!("invalid: unknown provider `{provider}` (stripe, test)");
                 return ExitCode::FAILURE;

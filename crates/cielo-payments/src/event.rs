@@ -91,14 +91,27 @@ impl PaymentEvent {
 
     /// Reads an event from parsed JSON.
     pub fn from_value(v: &Value) -> Result<Self, MalformedEvent> {
-        let id = v["id"].as_str().filter(|s| !s.is_empty()).ok_or_else(|| MalformedEvent("no id".into()))?;
-        let kind = EventKind::parse(v["type"].as_str().ok_or_else(|| MalformedEvent("no type".into()))?);
+        let id = v["id"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| MalformedEvent("no id".into()))?;
+        let kind = EventKind::parse(
+            v["type"]
+                .as_str()
+                .ok_or_else(|| MalformedEvent("no type".into()))?,
+        );
         let o = &v["data"]["object"];
         let object_type = o["object"].as_str().unwrap_or("");
         let metadata_order = o["metadata"]["order_id"].as_str().map(str::to_string);
-        let order_id = o["client_reference_id"].as_str().map(str::to_string).or(metadata_order);
+        let order_id = o["client_reference_id"]
+            .as_str()
+            .map(str::to_string)
+            .or(metadata_order);
         let (session_id, payment_intent) = match object_type {
-            "checkout.session" => (o["id"].as_str().map(str::to_string), id_or_object(&o["payment_intent"])),
+            "checkout.session" => (
+                o["id"].as_str().map(str::to_string),
+                id_or_object(&o["payment_intent"]),
+            ),
             "payment_intent" => (None, o["id"].as_str().map(str::to_string)),
             _ => (None, id_or_object(&o["payment_intent"])),
         };
@@ -178,21 +191,33 @@ pub fn decide(event: &PaymentEvent, order: &OrderFacts) -> Action {
                 return if event.kind == EventKind::SessionCompleted {
                     nothing("session completed, payment not yet received (delayed method)")
                 } else {
-                    Action::Attention("async payment reported as succeeded but the session is not paid".into())
+                    Action::Attention(
+                        "async payment reported as succeeded but the session is not paid".into(),
+                    )
                 };
             }
             let amount_ok = event.amount == Some(order.total);
-            let currency_ok = event.currency.as_deref().is_some_and(|c| c.eq_ignore_ascii_case(&order.currency));
+            let currency_ok = event
+                .currency
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&order.currency));
             match order.state {
-                S::PendingPayment | S::Cancelled if !(amount_ok && currency_ok) => Action::Attention(format!(
-                    "paid {} {} but the order is {} {}",
-                    event.amount.map(|a| a.to_string()).unwrap_or_else(|| "?".into()),
-                    event.currency.as_deref().unwrap_or("?"),
-                    order.total,
-                    order.currency.to_ascii_lowercase()
-                )),
+                S::PendingPayment | S::Cancelled if !(amount_ok && currency_ok) => {
+                    Action::Attention(format!(
+                        "paid {} {} but the order is {} {}",
+                        event
+                            .amount
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "?".into()),
+                        event.currency.as_deref().unwrap_or("?"),
+                        order.total,
+                        order.currency.to_ascii_lowercase()
+                    ))
+                }
                 S::PendingPayment => Action::MarkPaid,
-                S::Cancelled => Action::Attention("payment received for an order already cancelled".into()),
+                S::Cancelled => {
+                    Action::Attention("payment received for an order already cancelled".into())
+                }
                 _ => nothing("already paid"),
             }
         }
@@ -208,14 +233,19 @@ pub fn decide(event: &PaymentEvent, order: &OrderFacts) -> Action {
             };
             match (order.state, full) {
                 (S::Paid | S::PartiallyRefunded | S::NeedsAttention, true) => Action::Refunded,
-                (S::Paid | S::PartiallyRefunded | S::NeedsAttention, false) => Action::PartiallyRefunded,
+                (S::Paid | S::PartiallyRefunded | S::NeedsAttention, false) => {
+                    Action::PartiallyRefunded
+                }
                 (S::Refunded, _) => nothing("already refunded"),
                 _ => Action::Attention("a refund for an order that was never paid".into()),
             }
         }
         EventKind::DisputeCreated => Action::Attention(format!(
             "the buyer disputed the payment ({} {})",
-            event.amount.map(|a| a.to_string()).unwrap_or_else(|| "?".into()),
+            event
+                .amount
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "?".into()),
             event.currency.as_deref().unwrap_or("?")
         )),
         EventKind::Other(t) => nothing(&format!("{t} is not acted on")),
@@ -236,7 +266,12 @@ mod tests {
     }
 
     fn order(state: OrderState) -> OrderFacts {
-        OrderFacts { state, total: 1599, currency: "EUR".into(), session_id: None }
+        OrderFacts {
+            state,
+            total: 1599,
+            currency: "EUR".into(),
+            session_id: None,
+        }
     }
 
     #[test]
@@ -244,24 +279,64 @@ mod tests {
         let e = session("checkout.session.completed", 1599, "eur", true);
         assert_eq!(e.order_id.as_deref(), Some("ord_1"));
         assert_eq!(e.payment_intent.as_deref(), Some("pi_1"));
-        assert_eq!(decide(&e, &order(OrderState::PendingPayment)), Action::MarkPaid);
-        assert!(matches!(decide(&e, &order(OrderState::Paid)), Action::Nothing(_)));
+        assert_eq!(
+            decide(&e, &order(OrderState::PendingPayment)),
+            Action::MarkPaid
+        );
+        assert!(matches!(
+            decide(&e, &order(OrderState::Paid)),
+            Action::Nothing(_)
+        ));
     }
 
     #[test]
     fn the_wrong_amount_or_currency_or_an_unpaid_session_never_pays() {
-        for e in [session("checkout.session.completed", 1598, "eur", true), session("checkout.session.completed", 1599, "usd", true)] {
-            assert!(matches!(decide(&e, &order(OrderState::PendingPayment)), Action::Attention(_)), "{e:?}");
+        for e in [
+            session("checkout.session.completed", 1598, "eur", true),
+            session("checkout.session.completed", 1599, "usd", true),
+        ] {
+            assert!(
+                matches!(
+                    decide(&e, &order(OrderState::PendingPayment)),
+                    Action::Attention(_)
+                ),
+                "{e:?}"
+            );
         }
-        assert!(matches!(decide(&session("checkout.session.completed", 1599, "eur", false), &order(OrderState::PendingPayment)), Action::Nothing(_)));
-        assert_eq!(decide(&session("checkout.session.async_payment_succeeded", 1599, "eur", true), &order(OrderState::PendingPayment)), Action::MarkPaid);
+        assert!(matches!(
+            decide(
+                &session("checkout.session.completed", 1599, "eur", false),
+                &order(OrderState::PendingPayment)
+            ),
+            Action::Nothing(_)
+        ));
+        assert_eq!(
+            decide(
+                &session(
+                    "checkout.session.async_payment_succeeded",
+                    1599,
+                    "eur",
+                    true
+                ),
+                &order(OrderState::PendingPayment)
+            ),
+            Action::MarkPaid
+        );
     }
 
     #[test]
     fn a_late_expiry_never_unpays() {
         let e = session("checkout.session.expired", 1599, "eur", false);
-        assert_eq!(decide(&e, &order(OrderState::PendingPayment)), Action::Cancel);
-        for s in [OrderState::Paid, OrderState::Refunded, OrderState::Cancelled, OrderState::NeedsAttention] {
+        assert_eq!(
+            decide(&e, &order(OrderState::PendingPayment)),
+            Action::Cancel
+        );
+        for s in [
+            OrderState::Paid,
+            OrderState::Refunded,
+            OrderState::Cancelled,
+            OrderState::NeedsAttention,
+        ] {
             assert!(matches!(decide(&e, &order(s)), Action::Nothing(_)), "{s:?}");
         }
     }
@@ -269,7 +344,10 @@ mod tests {
     #[test]
     fn payment_after_cancellation_needs_a_person() {
         let e = session("checkout.session.completed", 1599, "eur", true);
-        assert!(matches!(decide(&e, &order(OrderState::Cancelled)), Action::Attention(_)));
+        assert!(matches!(
+            decide(&e, &order(OrderState::Cancelled)),
+            Action::Attention(_)
+        ));
     }
 
     #[test]
@@ -279,9 +357,18 @@ mod tests {
                 "data": {"object": {"object": "charge", "id": "ch_1", "amount": 1599, "amount_refunded": refunded, "currency": "eur", "payment_intent": "pi_1"}}}))
             .unwrap()
         };
-        assert_eq!(decide(&charge(500), &order(OrderState::Paid)), Action::PartiallyRefunded);
-        assert_eq!(decide(&charge(1599), &order(OrderState::PartiallyRefunded)), Action::Refunded);
-        assert!(matches!(decide(&charge(500), &order(OrderState::Refunded)), Action::Nothing(_)));
+        assert_eq!(
+            decide(&charge(500), &order(OrderState::Paid)),
+            Action::PartiallyRefunded
+        );
+        assert_eq!(
+            decide(&charge(1599), &order(OrderState::PartiallyRefunded)),
+            Action::Refunded
+        );
+        assert!(matches!(
+            decide(&charge(500), &order(OrderState::Refunded)),
+            Action::Nothing(_)
+        ));
         assert_eq!(charge(500).payment_intent.as_deref(), Some("pi_1"));
     }
 }

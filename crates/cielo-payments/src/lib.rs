@@ -13,12 +13,16 @@ pub mod signature;
 pub mod stripe;
 pub mod test_provider;
 
-pub use service::{CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome};
+pub use service::{
+    CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome,
+};
 pub use test_provider::{Delivery, TestProvider};
 
 /// The payments migrations.
-pub const MIGRATIONS: cielo_db::MigrationSet =
-    cielo_db::MigrationSet { domain: "payments", migrations: &[cielo_db::migration!(20261121000500, "payments")] };
+pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
+    domain: "payments",
+    migrations: &[cielo_db::migration!(20261121000500, "payments")],
+};
 
 use cielo_core::{Money, Timestamp};
 use std::sync::Arc;
@@ -119,7 +123,10 @@ pub trait PaymentProvider: Send + Sync {
     fn name(&self) -> &'static str;
     /// Opens a hosted payment for an order. Calling it twice for the same
     /// order must not open a second payment.
-    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<PaymentSession, PaymentError>;
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<PaymentSession, PaymentError>;
     /// Events created at or after `since` (unix seconds), oldest first,
     /// following pagination, as raw event JSON. For the catch-up.
     async fn list_events(&self, since: i64) -> Result<Vec<serde_json::Value>, PaymentError>;
@@ -127,7 +134,10 @@ pub trait PaymentProvider: Send + Sync {
     /// `checkout.session.completed` (with a stable id derived from the
     /// session) when it is complete, so it can go through the inbox; `None`
     /// while it is still open.
-    async fn poll_session(&self, session_id: &str) -> Result<Option<serde_json::Value>, PaymentError>;
+    async fn poll_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<serde_json::Value>, PaymentError>;
     /// Refunds all or part of a payment.
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentError>;
 }

@@ -9,6 +9,7 @@ use crate::{PaymentError, RefundRequest, SharedProvider};
 use cielo_core::Timestamp;
 use cielo_db::sqlx::AnyConnection;
 use cielo_db::Db;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// The orders, as payments needs them.
@@ -18,7 +19,13 @@ pub trait OrderBook: Send + Sync {
     async fn facts(&self, order_id: &str) -> anyhow::Result<Option<OrderFacts>>;
     /// Applies `action` to the order inside the caller's transaction.
     /// Returns whether the status changed. An error means "try again".
-    async fn apply(&self, conn: &mut AnyConnection, order_id: &str, action: &Action, cause: &str) -> anyhow::Result<bool>;
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        order_id: &str,
+        action: &Action,
+        cause: &str,
+    ) -> anyhow::Result<bool>;
     /// Orders still waiting for payment created before `before` (oldest first, a bounded batch).
     async fn awaiting_payment(&self, before: Timestamp) -> anyhow::Result<Vec<String>>;
 }
@@ -110,7 +117,14 @@ impl Payments {
         book: Arc<dyn OrderBook>,
         catch_up: CatchUpSettings,
     ) -> Self {
-        Self { db, provider, test, webhooks, book, catch_up }
+        Self {
+            db,
+            provider,
+            test,
+            webhooks,
+            book,
+            catch_up,
+        }
     }
 
     /// The webhook endpoints.
@@ -131,82 +145,281 @@ impl Payments {
     /// Processes one stored event, once: what it does to its order, the
     /// payment facts it carries, and an alert when something does not add up.
     /// Running it again for a processed event changes nothing.
-    pub async fn process_event(&self, provider: &str, event_id: &str) -> Result<String, ProcessError> {
+    pub async fn process_event(
+        &self,
+        provider: &str,
+        event_id: &str,
+    ) -> Result<String, ProcessError> {
         let retry = |e: anyhow::Error| ProcessError::Retry(e);
         // Read and decide before taking the write transaction; the
         // transaction re-checks, and the order's status changes by compare-and-set.
-        let mut conn = self.db.pool().acquire().await.map_err(|e| retry(e.into()))?;
+        let mut conn = self
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| retry(e.into()))?;
         let stored = inbox::load_event(&mut conn, provider, event_id)
             .await
             .map_err(retry)?
-            .ok_or_else(|| ProcessError::Permanent(format!("no stored event {provider}/{event_id}")))?;
+            .ok_or_else(|| {
+                ProcessError::Permanent(format!("no stored event {provider}/{event_id}"))
+            })?;
         if stored.processed_at.is_some() {
-            return Ok(format!("already processed: {}", stored.outcome.unwrap_or_default()));
+            return Ok(format!(
+                "already processed: {}",
+                stored.outcome.unwrap_or_default()
+            ));
         }
-        let plan = match PaymentEvent::from_json(&stored.payload) {
-            Err(e) => Plan::Skip(e.to_string()),
-            Ok(event) => self.plan(&mut conn, provider, event).await.map_err(retry)?,
-        };
+        let plan = self
+            .plan_stored(&mut conn, provider, &stored.payload, &mut HashMap::new())
+            .await
+            .map_err(retry)?;
         drop(conn);
 
         let mut tx = self.db.begin_write().await.map_err(|e| retry(e.into()))?;
-        match inbox::load_event(&mut tx, provider, event_id).await.map_err(retry)? {
+        match inbox::load_event(&mut tx, provider, event_id)
+            .await
+            .map_err(retry)?
+        {
             Some(e) if e.processed_at.is_none() => {}
             _ => return Ok("already processed".into()),
         }
-        let outcome = match plan {
+        let outcome = self.act(&mut tx, provider, plan).await.map_err(retry)?;
+        inbox::mark_processed(&mut tx, provider, event_id, &outcome)
+            .await
+            .map_err(retry)?;
+        tx.commit().await.map_err(|e| retry(e.into()))?;
+        tracing::info!(provider, event_id, outcome = %outcome, "payment event processed");
+        Ok(outcome)
+    }
+
+    /// Processes several stored events of one provider, in the order given,
+    /// each once, with the same effects as [`Self::process_event`] one by one
+    /// — but in one read and one transaction, which is what lets processing
+    /// keep up with a burst of webhooks. Returns how many were processed now.
+    ///
+    /// Events are planned from the order as it was before the batch, so only
+    /// the first event of each order is handled in the batch; a later event of
+    /// the same order is processed on its own afterwards, deciding on what the
+    /// first one did. If the batch's transaction fails, every event is
+    /// processed on its own, so one bad event does not hold back the others.
+    pub async fn process_events(
+        &self,
+        provider: &str,
+        event_ids: &[String],
+    ) -> Result<usize, ProcessError> {
+        if let [one] = event_ids {
+            return self.process_event(provider, one).await.map(|_| 1);
+        }
+        let retry = |e: anyhow::Error| ProcessError::Retry(e);
+        let mut conn = self
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| retry(e.into()))?;
+        let mut stored: HashMap<String, inbox::InboxEvent> =
+            inbox::load_events(&mut conn, provider, event_ids)
+                .await
+                .map_err(retry)?
+                .into_iter()
+                .map(|e| (e.event_id.clone(), e))
+                .collect();
+        let mut batch: Vec<(String, Plan)> = Vec::new();
+        let mut later: Vec<String> = Vec::new();
+        let mut orders_in_batch = HashSet::new();
+        let mut facts = HashMap::new();
+        for id in event_ids {
+            let Some(event) = stored.remove(id) else {
+                // Listed twice in the job, or never stored: nothing to do.
+                tracing::warn!(provider, event_id = %id, "no stored event to process");
+                continue;
+            };
+            if event.processed_at.is_some() {
+                continue;
+            }
+            let plan = match PaymentEvent::from_json(&event.payload) {
+                Err(e) => Plan::Skip(e.to_string()),
+                // Its order is found through a payment that an earlier event
+                // of this batch may be the one to record.
+                Ok(e)
+                    if e.order_id.is_none()
+                        && e.payment_intent.is_some()
+                        && !matches!(e.kind, EventKind::Other(_)) =>
+                {
+                    later.push(event.event_id);
+                    continue;
+                }
+                Ok(e) => self
+                    .plan(&mut conn, provider, e, &mut facts)
+                    .await
+                    .map_err(retry)?,
+            };
+            if let Plan::Act { order_id, .. } = &plan {
+                if !orders_in_batch.insert(order_id.clone()) {
+                    later.push(event.event_id);
+                    continue;
+                }
+            }
+            batch.push((event.event_id, plan));
+        }
+        drop(conn);
+
+        let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+        let mut processed = 0;
+        match self.act_in_one_transaction(provider, batch).await {
+            Ok(n) => processed += n,
+            Err(e) => {
+                tracing::warn!(provider, events = ids.len(), error = %format!("{e:#}"), "processing a batch of payment events failed; processing them one by one");
+                later.splice(0..0, ids);
+            }
+        }
+        let mut first_error = None;
+        for id in &later {
+            match self.process_event(provider, id).await {
+                Ok(_) => processed += 1,
+                Err(e) => {
+                    tracing::warn!(provider, event_id = %id, error = %e, "processing a payment event failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            None => Ok(processed),
+            Some(e) => Err(e),
+        }
+    }
+
+    async fn act_in_one_transaction(
+        &self,
+        provider: &str,
+        batch: Vec<(String, Plan)>,
+    ) -> anyhow::Result<usize> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
+        let mut tx = self.db.begin_write().await?;
+        let waiting: HashSet<String> = inbox::load_events(&mut tx, provider, &ids)
+            .await?
+            .into_iter()
+            .filter(|e| e.processed_at.is_none())
+            .map(|e| e.event_id)
+            .collect();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (id, plan) in batch {
+            if waiting.contains(&id) {
+                let outcome = self.act(&mut tx, provider, plan).await?;
+                outcomes.push((id, outcome));
+            }
+        }
+        inbox::mark_processed_many(&mut tx, provider, &outcomes).await?;
+        tx.commit().await?;
+        for (event_id, outcome) in &outcomes {
+            tracing::info!(provider, event_id = %event_id, outcome = %outcome, "payment event processed");
+        }
+        Ok(outcomes.len())
+    }
+
+    /// Does what `plan` says, in `tx`; returns the outcome to record.
+    async fn act(
+        &self,
+        tx: &mut AnyConnection,
+        provider: &str,
+        plan: Plan,
+    ) -> anyhow::Result<String> {
+        Ok(match plan {
             Plan::Skip(why) => format!("ignored: {why}"),
-            Plan::Act { event, order_id, action } => {
+            Plan::Act {
+                event,
+                order_id,
+                action,
+            } => {
                 let cause = format!("{provider} event {} ({})", event.id, event_type(&event));
-                let changed = self.book.apply(&mut tx, &order_id, &action, &cause).await.map_err(retry)?;
+                let changed = self.book.apply(tx, &order_id, &action, &cause).await?;
                 if let Action::Attention(reason) = &action {
                     let alert = serde_json::json!({
                         "order_id": order_id, "provider": provider, "event_id": event.id,
                         "event_type": event_type(&event), "reason": reason,
                     });
-                    cielo_jobs::publish(&mut tx, inbox::TOPIC_ALERT, alert).await.map_err(|e| retry(e.into()))?;
+                    cielo_jobs::publish(tx, inbox::TOPIC_ALERT, alert).await?;
                     tracing::warn!(order_id = %order_id, event_id = %event.id, reason = %reason, "payment needs attention");
                 }
-                record_payment(&mut tx, provider, &order_id, &event).await.map_err(retry)?;
+                record_payment(tx, provider, &order_id, &event).await?;
                 match (&action, changed) {
                     (Action::Nothing(why), _) => format!("no change: {why}"),
                     (a, true) => format!("{}: {order_id}", action_name(a)),
                     (a, false) => format!("{} (already so): {order_id}", action_name(a)),
                 }
             }
-        };
-        inbox::mark_processed(&mut tx, provider, event_id, &outcome).await.map_err(retry)?;
-        tx.commit().await.map_err(|e| retry(e.into()))?;
-        tracing::info!(provider, event_id, outcome = %outcome, "payment event processed");
-        Ok(outcome)
+        })
     }
 
-    async fn plan(&self, conn: &mut AnyConnection, provider: &str, event: PaymentEvent) -> anyhow::Result<Plan> {
+    /// Decides what a stored payload asks for. `facts` caches the orders
+    /// looked up, by id, for the events of one batch.
+    async fn plan_stored(
+        &self,
+        conn: &mut AnyConnection,
+        provider: &str,
+        payload: &str,
+        facts: &mut HashMap<String, Option<OrderFacts>>,
+    ) -> anyhow::Result<Plan> {
+        match PaymentEvent::from_json(payload) {
+            Err(e) => Ok(Plan::Skip(e.to_string())),
+            Ok(event) => self.plan(conn, provider, event, facts).await,
+        }
+    }
+
+    async fn plan(
+        &self,
+        conn: &mut AnyConnection,
+        provider: &str,
+        event: PaymentEvent,
+        cache: &mut HashMap<String, Option<OrderFacts>>,
+    ) -> anyhow::Result<Plan> {
         if let EventKind::Other(t) = &event.kind {
             return Ok(Plan::Skip(format!("{t} is not acted on")));
         }
         let mut order_id = event.order_id.clone();
         if order_id.is_none() {
             if let Some(pi) = &event.payment_intent {
-                order_id = inbox::payment_by_intent(conn, provider, pi).await?.map(|p| p.order_id);
+                order_id = inbox::payment_by_intent(conn, provider, pi)
+                    .await?
+                    .map(|p| p.order_id);
             }
         }
         let Some(order_id) = order_id else {
             return Ok(Plan::Skip("the event names no order of this shop".into()));
         };
-        let Some(facts) = self.book.facts(&order_id).await? else {
+        let known = match cache.get(&order_id) {
+            Some(known) => known.clone(),
+            None => {
+                let f = self.book.facts(&order_id).await?;
+                cache.insert(order_id.clone(), f.clone());
+                f
+            }
+        };
+        let Some(facts) = known else {
             return Ok(Plan::Skip(format!("no order {order_id}")));
         };
         let mut action = decide(&event, &facts);
         if matches!(action, Action::Refunded | Action::PartiallyRefunded) {
             // A refund made through the admin API is recorded when it is made;
             // its event then brings nothing new.
-            let known = inbox::payment_of_order(conn, &order_id).await?.map(|p| p.amount_refunded).unwrap_or(0);
+            let known = inbox::payment_of_order(conn, &order_id)
+                .await?
+                .map(|p| p.amount_refunded)
+                .unwrap_or(0);
             if event.amount_refunded.is_some_and(|r| r <= known) {
                 action = Action::Nothing("refund already recorded".into());
             }
         }
-        Ok(Plan::Act { event, order_id, action })
+        Ok(Plan::Act {
+            event,
+            order_id,
+            action,
+        })
     }
 
     /// One catch-up pass: lists the provider's events since the stored cursor
@@ -247,8 +460,12 @@ impl Payments {
 
         let cutoff = Timestamp::now().plus_seconds(-self.catch_up.recover_after_secs);
         for order_id in self.book.awaiting_payment(cutoff).await? {
-            let Some(facts) = self.book.facts(&order_id).await? else { continue };
-            let Some(session) = facts.session_id.clone() else { continue };
+            let Some(facts) = self.book.facts(&order_id).await? else {
+                continue;
+            };
+            let Some(session) = facts.session_id.clone() else {
+                continue;
+            };
             report.polled += 1;
             match self.provider.poll_session(&session).await {
                 Ok(Some(event)) => {
@@ -259,7 +476,9 @@ impl Payments {
                     tx.commit().await?;
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!(order_id = %order_id, error = %e, "could not ask the provider about a waiting order"),
+                Err(e) => {
+                    tracing::warn!(order_id = %order_id, error = %e, "could not ask the provider about a waiting order")
+                }
             }
         }
         if report.stored > 0 || report.recovered > 0 {
@@ -270,29 +489,56 @@ impl Payments {
 
     /// Refunds all (`amount` None) or part of an order's payment, and records
     /// it on the order at once (the provider's event later changes nothing).
-    pub async fn refund(&self, order_id: &str, amount: Option<i64>) -> Result<RefundOutcome, RefundError> {
-        let facts = self.book.facts(order_id).await?.ok_or(RefundError::OrderNotFound)?;
-        if !matches!(facts.state, OrderState::Paid | OrderState::PartiallyRefunded | OrderState::NeedsAttention) {
-            return Err(RefundError::NotRefundable(format!("the order is not paid ({:?})", facts.state)));
+    pub async fn refund(
+        &self,
+        order_id: &str,
+        amount: Option<i64>,
+    ) -> Result<RefundOutcome, RefundError> {
+        let facts = self
+            .book
+            .facts(order_id)
+            .await?
+            .ok_or(RefundError::OrderNotFound)?;
+        if !matches!(
+            facts.state,
+            OrderState::Paid | OrderState::PartiallyRefunded | OrderState::NeedsAttention
+        ) {
+            return Err(RefundError::NotRefundable(format!(
+                "the order is not paid ({:?})",
+                facts.state
+            )));
         }
         let record = {
-            let mut conn = self.db.pool().acquire().await.map_err(anyhow::Error::from)?;
+            let mut conn = self
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(anyhow::Error::from)?;
             inbox::payment_of_order(&mut conn, order_id).await?
         };
         let Some(record) = record else {
-            return Err(RefundError::NotRefundable("no payment is recorded for this order".into()));
+            return Err(RefundError::NotRefundable(
+                "no payment is recorded for this order".into(),
+            ));
         };
         let (Some(intent), Some(paid)) = (record.payment_intent.clone(), record.amount) else {
-            return Err(RefundError::NotRefundable("the payment has no payment intent to refund".into()));
+            return Err(RefundError::NotRefundable(
+                "the payment has no payment intent to refund".into(),
+            ));
         };
         let left = paid - record.amount_refunded;
         if let Some(a) = amount {
             if a <= 0 || a > left {
-                return Err(RefundError::NotRefundable(format!("the amount must be between 1 and {left}")));
+                return Err(RefundError::NotRefundable(format!(
+                    "the amount must be between 1 and {left}"
+                )));
             }
         }
         if left <= 0 {
-            return Err(RefundError::NotRefundable("the payment is refunded in full already".into()));
+            return Err(RefundError::NotRefundable(
+                "the payment is refunded in full already".into(),
+            ));
         }
         let this = amount.unwrap_or(left);
         let request = RefundRequest {
@@ -301,28 +547,56 @@ impl Payments {
             amount,
             already_refunded: record.amount_refunded,
             paid,
-            currency: record.currency.clone().unwrap_or_else(|| facts.currency.to_ascii_lowercase()),
+            currency: record
+                .currency
+                .clone()
+                .unwrap_or_else(|| facts.currency.to_ascii_lowercase()),
             // Same order, same refunded-so-far, same amount: the same refund.
             idempotency_key: format!("refund:{order_id}:{}:{this}", record.amount_refunded),
         };
         let refund = self.provider.refund(&request).await?;
         let total = record.amount_refunded + refund.amount;
         let mut tx = self.db.begin_write().await.map_err(anyhow::Error::from)?;
-        let action = if total >= paid { Action::Refunded } else { Action::PartiallyRefunded };
-        self.book.apply(&mut tx, order_id, &action, &format!("refund {} by an admin", refund.id)).await?;
+        let action = if total >= paid {
+            Action::Refunded
+        } else {
+            Action::PartiallyRefunded
+        };
+        self.book
+            .apply(
+                &mut tx,
+                order_id,
+                &action,
+                &format!("refund {} by an admin", refund.id),
+            )
+            .await?;
         inbox::upsert_payment(
             &mut tx,
-            &PaymentRecord { order_id: order_id.into(), provider: self.provider.name().into(), amount_refunded: total, ..Default::default() },
+            &PaymentRecord {
+                order_id: order_id.into(),
+                provider: self.provider.name().into(),
+                amount_refunded: total,
+                ..Default::default()
+            },
         )
         .await?;
         tx.commit().await.map_err(anyhow::Error::from)?;
-        Ok(RefundOutcome { refund_id: refund.id, amount: refund.amount, total_refunded: total, status: refund.status })
+        Ok(RefundOutcome {
+            refund_id: refund.id,
+            amount: refund.amount,
+            total_refunded: total,
+            status: refund.status,
+        })
     }
 }
 
 enum Plan {
     Skip(String),
-    Act { event: PaymentEvent, order_id: String, action: Action },
+    Act {
+        event: PaymentEvent,
+        order_id: String,
+        action: Action,
+    },
 }
 
 fn event_type(e: &PaymentEvent) -> String {
@@ -349,8 +623,17 @@ fn action_name(a: &Action) -> &'static str {
     }
 }
 
-async fn record_payment(conn: &mut AnyConnection, provider: &str, order_id: &str, e: &PaymentEvent) -> anyhow::Result<()> {
-    let mut p = PaymentRecord { order_id: order_id.into(), provider: provider.into(), ..Default::default() };
+async fn record_payment(
+    conn: &mut AnyConnection,
+    provider: &str,
+    order_id: &str,
+    e: &PaymentEvent,
+) -> anyhow::Result<()> {
+    let mut p = PaymentRecord {
+        order_id: order_id.into(),
+        provider: provider.into(),
+        ..Default::default()
+    };
     p.session_id = e.session_id.clone();
     p.payment_intent = e.payment_intent.clone();
     match e.kind {
@@ -365,8 +648,17 @@ async fn record_payment(conn: &mut AnyConnection, provider: &str, order_id: &str
 }
 
 /// Stores one listed event in the inbox. `None` when it is not an event.
-async fn store_listed(conn: &mut AnyConnection, provider: &str, e: &serde_json::Value, source: &str) -> anyhow::Result<Option<bool>> {
-    let (Some(id), Some(kind)) = (e["id"].as_str(), e["type"].as_str()) else { return Ok(None) };
+async fn store_listed(
+    conn: &mut AnyConnection,
+    provider: &str,
+    e: &serde_json::Value,
+    source: &str,
+) -> anyhow::Result<Option<bool>> {
+    let (Some(id), Some(kind)) = (e["id"].as_str(), e["type"].as_str()) else {
+        return Ok(None);
+    };
     let created = e["created"].as_i64().unwrap_or(0);
-    Ok(Some(inbox::store_event(conn, provider, id, kind, created, &e.to_string(), source).await?))
+    Ok(Some(
+        inbox::store_event(conn, provider, id, kind, created, &e.to_string(), source).await?,
+    ))
 }

@@ -57,7 +57,9 @@ fn parse(header: &str) -> Result<Parsed<'_>, SignatureError> {
     let mut timestamp = None;
     let mut v1 = Vec::new();
     for item in header.split(',') {
-        let Some((key, value)) = item.split_once('=') else { continue };
+        let Some((key, value)) = item.split_once('=') else {
+            continue;
+        };
         match key {
             // The first `t` counts; a signature matching only a later one never passes.
             "t" if timestamp.is_none() => {
@@ -86,7 +88,8 @@ fn parse_decimal(s: &str) -> Option<i64> {
 
 /// The lowercase hex HMAC-SHA256 of `t.payload` under `secret`.
 pub fn compute(secret: &str, timestamp: i64, payload: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(payload);
@@ -106,8 +109,18 @@ pub fn sign(secrets: &[&str], timestamp: i64, payload: &[u8]) -> String {
 
 /// Verifies a `Stripe-Signature` header on the raw `payload` against any of
 /// `secrets`, at time `now` (unix seconds). Returns the signed timestamp.
-pub fn verify(header: &str, payload: &[u8], secrets: &[String], now: i64, tolerance: i64) -> Result<i64, SignatureError> {
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).filter(|s| !s.is_empty()).collect();
+pub fn verify(
+    header: &str,
+    payload: &[u8],
+    secrets: &[String],
+    now: i64,
+    tolerance: i64,
+) -> Result<i64, SignatureError> {
+    let secrets: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
     if secrets.is_empty() {
         return Err(SignatureError::NoSecret);
     }
@@ -124,7 +137,10 @@ pub fn verify(header: &str, payload: &[u8], secrets: &[String], now: i64, tolera
         return Err(SignatureError::Mismatch);
     }
     if tolerance > 0 && parsed.timestamp < now.saturating_sub(tolerance) {
-        return Err(SignatureError::TooOld { age: now.saturating_sub(parsed.timestamp), tolerance });
+        return Err(SignatureError::TooOld {
+            age: now.saturating_sub(parsed.timestamp),
+            tolerance,
+        });
     }
     Ok(parsed.timestamp)
 }
@@ -140,55 +156,137 @@ mod tests {
     }
 
     fn check(header: &str, body: &str, now: i64) -> Result<i64, SignatureError> {
-        verify(header, body.as_bytes(), &[SECRET.to_string()], now, DEFAULT_TOLERANCE_SECS)
+        verify(
+            header,
+            body.as_bytes(),
+            &[SECRET.to_string()],
+            now,
+            DEFAULT_TOLERANCE_SECS,
+        )
     }
 
     #[test]
     fn a_fresh_signature_on_the_exact_body_verifies() {
         let body = "{\"id\":\"evt_1\"}";
         assert_eq!(check(&header_for(body, 1000), body, 1000), Ok(1000));
-        assert_eq!(check(&header_for(body, 1000), body, 1300), Ok(1000), "exactly at the tolerance");
-        assert_eq!(check(&header_for(body, 5000), body, 1000), Ok(5000), "the future is not refused");
+        assert_eq!(
+            check(&header_for(body, 1000), body, 1300),
+            Ok(1000),
+            "exactly at the tolerance"
+        );
+        assert_eq!(
+            check(&header_for(body, 5000), body, 1000),
+            Ok(5000),
+            "the future is not refused"
+        );
     }
 
     #[test]
     fn anything_else_is_refused_with_a_reason() {
         let body = "{\"id\":\"evt_1\"}";
         let good = header_for(body, 1000);
-        assert_eq!(check(&good, "{\"id\": \"evt_1\"}", 1000), Err(SignatureError::Mismatch));
-        assert!(matches!(check(&good, body, 1301), Err(SignatureError::TooOld { age: 301, .. })));
+        assert_eq!(
+            check(&good, "{\"id\": \"evt_1\"}", 1000),
+            Err(SignatureError::Mismatch)
+        );
+        assert!(matches!(
+            check(&good, body, 1301),
+            Err(SignatureError::TooOld { age: 301, .. })
+        ));
         assert_eq!(check("", body, 1000), Err(SignatureError::MissingHeader));
-        assert_eq!(check("garbage", body, 1000), Err(SignatureError::NoTimestamp));
-        assert_eq!(check("t=abc,v1=00", body, 1000), Err(SignatureError::NoTimestamp));
-        assert_eq!(check("t=1000", body, 1000), Err(SignatureError::NoSignature));
-        assert_eq!(check(&good.replace("v1=", "v0="), body, 1000), Err(SignatureError::NoSignature));
-        assert_eq!(check(&good.replace(",v1=", ", v1="), body, 1000), Err(SignatureError::NoSignature));
-        assert_eq!(check(&good.to_uppercase().replace("T=", "t=").replace("V1=", "v1="), body, 1000), Err(SignatureError::Mismatch));
-        assert_eq!(check(&good[..good.len() - 2], body, 1000), Err(SignatureError::Mismatch));
-        assert_eq!(check("t=1000,v1=", body, 1000), Err(SignatureError::Mismatch));
-        assert_eq!(verify(&good, body.as_bytes(), &[], 1000, 300), Err(SignatureError::NoSecret));
+        assert_eq!(
+            check("garbage", body, 1000),
+            Err(SignatureError::NoTimestamp)
+        );
+        assert_eq!(
+            check("t=abc,v1=00", body, 1000),
+            Err(SignatureError::NoTimestamp)
+        );
+        assert_eq!(
+            check("t=1000", body, 1000),
+            Err(SignatureError::NoSignature)
+        );
+        assert_eq!(
+            check(&good.replace("v1=", "v0="), body, 1000),
+            Err(SignatureError::NoSignature)
+        );
+        assert_eq!(
+            check(&good.replace(",v1=", ", v1="), body, 1000),
+            Err(SignatureError::NoSignature)
+        );
+        assert_eq!(
+            check(
+                &good
+                    .to_uppercase()
+                    .replace("T=", "t=")
+                    .replace("V1=", "v1="),
+                body,
+                1000
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&good[..good.len() - 2], body, 1000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check("t=1000,v1=", body, 1000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify(&good, body.as_bytes(), &[], 1000, 300),
+            Err(SignatureError::NoSecret)
+        );
     }
 
     #[test]
     fn only_the_first_timestamp_counts() {
         let body = "{}";
         let sig = compute(SECRET, 2000, body.as_bytes());
-        assert_eq!(check(&format!("t=1000,t=2000,v1={sig}"), body, 2000), Err(SignatureError::Mismatch));
-        assert_eq!(check(&format!("t=2000,t=1000,v1={sig}"), body, 2000), Ok(2000));
+        assert_eq!(
+            check(&format!("t=1000,t=2000,v1={sig}"), body, 2000),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            check(&format!("t=2000,t=1000,v1={sig}"), body, 2000),
+            Ok(2000)
+        );
     }
 
     #[test]
     fn any_v1_and_any_configured_secret_passes() {
         let body = "{}";
-        let header = format!("t=1000,v1={},v1={}", "0".repeat(64), compute(SECRET, 1000, body.as_bytes()));
+        let header = format!(
+            "t=1000,v1={},v1={}",
+            "0".repeat(64),
+            compute(SECRET, 1000, body.as_bytes())
+        );
         assert_eq!(check(&header, body, 1000), Ok(1000));
         let rotated = vec!["whsec_old".to_string(), SECRET.to_string()];
-        assert_eq!(verify(&header_for(body, 1000), body.as_bytes(), &rotated, 1000, 300), Ok(1000));
+        assert_eq!(
+            verify(
+                &header_for(body, 1000),
+                body.as_bytes(),
+                &rotated,
+                1000,
+                300
+            ),
+            Ok(1000)
+        );
     }
 
     #[test]
     fn tolerance_zero_skips_the_age_check() {
         let body = "{}";
-        assert_eq!(verify(&header_for(body, 1), body.as_bytes(), &[SECRET.to_string()], 1_000_000, 0), Ok(1));
+        assert_eq!(
+            verify(
+                &header_for(body, 1),
+                body.as_bytes(),
+                &[SECRET.to_string()],
+                1_000_000,
+                0
+            ),
+            Ok(1)
+        );
     }
 }

@@ -6,7 +6,9 @@
 //! `Idempotency-Key` derived from the order, so a retried checkout or refund
 //! does the thing once.
 
-use crate::{CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest};
+use crate::{
+    CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest,
+};
 use cielo_core::Timestamp;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -29,7 +31,10 @@ pub struct StripeConfig {
 
 impl std::fmt::Debug for StripeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StripeConfig").field("api_base", &self.api_base).field("secret_key", &"***").finish()
+        f.debug_struct("StripeConfig")
+            .field("api_base", &self.api_base)
+            .field("secret_key", &"***")
+            .finish()
     }
 }
 
@@ -49,12 +54,19 @@ pub fn checkout_form(request: &CheckoutRequest, expires_at: i64) -> Vec<(String,
         ("customer_email".into(), request.email.clone()),
         ("client_reference_id".into(), request.order_id.clone()),
         ("metadata[order_id]".into(), request.order_id.clone()),
-        ("payment_intent_data[metadata][order_id]".into(), request.order_id.clone()),
+        (
+            "payment_intent_data[metadata][order_id]".into(),
+            request.order_id.clone(),
+        ),
         ("success_url".into(), request.success_url.clone()),
         ("cancel_url".into(), request.cancel_url.clone()),
         ("expires_at".into(), expires_at.to_string()),
     ];
-    let mut lines: Vec<(String, i64, i64)> = request.lines.iter().map(|l| (l.name.clone(), l.unit_price.amount, l.quantity)).collect();
+    let mut lines: Vec<(String, i64, i64)> = request
+        .lines
+        .iter()
+        .map(|l| (l.name.clone(), l.unit_price.amount, l.quantity))
+        .collect();
     // Shipping and tax as lines of their own, so the session's total is the order's total.
     if request.shipping.amount > 0 {
         lines.push(("Shipping".into(), request.shipping.amount, 1));
@@ -63,9 +75,18 @@ pub fn checkout_form(request: &CheckoutRequest, expires_at: i64) -> Vec<(String,
         lines.push(("Tax".into(), request.tax.amount, 1));
     }
     for (i, (name, unit, quantity)) in lines.into_iter().enumerate() {
-        form.push((format!("line_items[{i}][price_data][currency]"), currency.clone()));
-        form.push((format!("line_items[{i}][price_data][unit_amount]"), unit.to_string()));
-        form.push((format!("line_items[{i}][price_data][product_data][name]"), name));
+        form.push((
+            format!("line_items[{i}][price_data][currency]"),
+            currency.clone(),
+        ));
+        form.push((
+            format!("line_items[{i}][price_data][unit_amount]"),
+            unit.to_string(),
+        ));
+        form.push((
+            format!("line_items[{i}][price_data][product_data][name]"),
+            name,
+        ));
         form.push((format!("line_items[{i}][quantity]"), quantity.to_string()));
     }
     form
@@ -74,7 +95,10 @@ pub fn checkout_form(request: &CheckoutRequest, expires_at: i64) -> Vec<(String,
 impl StripeProvider {
     /// A provider with these settings.
     pub fn new(config: StripeConfig) -> Self {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
         Self { config, client }
     }
 
@@ -90,9 +114,13 @@ impl StripeProvider {
             .await
             .map_err(|e| PaymentError::Retryable(format!("stripe: {e}")))?;
         let status = res.status();
-        let text = res.text().await.map_err(|e| PaymentError::Retryable(format!("stripe: {e}")))?;
+        let text = res
+            .text()
+            .await
+            .map_err(|e| PaymentError::Retryable(format!("stripe: {e}")))?;
         if status.is_success() {
-            return serde_json::from_str(&text).map_err(|e| PaymentError::Retryable(format!("stripe answered non-JSON: {e}")));
+            return serde_json::from_str(&text)
+                .map_err(|e| PaymentError::Retryable(format!("stripe answered non-JSON: {e}")));
         }
         let message = serde_json::from_str::<Value>(&text)
             .ok()
@@ -105,8 +133,14 @@ impl StripeProvider {
         })
     }
 
-    async fn post(&self, path: &str, form: &[(String, String)], idempotency_key: &str) -> Result<Value, PaymentError> {
-        let body = serde_urlencoded::to_string(form).map_err(|e| PaymentError::Misconfigured(e.to_string()))?;
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+        idempotency_key: &str,
+    ) -> Result<Value, PaymentError> {
+        let body = serde_urlencoded::to_string(form)
+            .map_err(|e| PaymentError::Misconfigured(e.to_string()))?;
         let rb = self
             .client
             .post(self.url(path))
@@ -117,7 +151,8 @@ impl StripeProvider {
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PaymentError> {
-        self.send(self.client.get(self.url(path)).query(query)).await
+        self.send(self.client.get(self.url(path)).query(query))
+            .await
     }
 }
 
@@ -127,13 +162,26 @@ impl PaymentProvider for StripeProvider {
         "stripe"
     }
 
-    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<PaymentSession, PaymentError> {
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<PaymentSession, PaymentError> {
         let ttl = self.config.session_ttl_secs.clamp(31 * 60, 24 * 3600);
         let expires_at = Timestamp::now().as_unix_seconds() + ttl;
         let form = checkout_form(request, expires_at);
-        let session = self.post("/v1/checkout/sessions", &form, &format!("checkout:{}", request.order_id)).await?;
-        let id = session["id"].as_str().ok_or_else(|| PaymentError::Retryable("stripe: session without id".into()))?;
-        let url = session["url"].as_str().ok_or_else(|| PaymentError::Retryable("stripe: session without url".into()))?;
+        let session = self
+            .post(
+                "/v1/checkout/sessions",
+                &form,
+                &format!("checkout:{}", request.order_id),
+            )
+            .await?;
+        let id = session["id"]
+            .as_str()
+            .ok_or_else(|| PaymentError::Retryable("stripe: session without id".into()))?;
+        let url = session["url"]
+            .as_str()
+            .ok_or_else(|| PaymentError::Retryable("stripe: session without url".into()))?;
         let expires = session["expires_at"].as_i64().unwrap_or(expires_at);
         Ok(PaymentSession {
             provider: "stripe".into(),
@@ -149,28 +197,44 @@ impl PaymentProvider for StripeProvider {
         // Stripe pages newest first; some fakes oldest first. Follow `has_more`
         // either way, and sort at the end.
         for _ in 0..100 {
-            let mut q = vec![("created[gte]", since.to_string()), ("limit", self.config.page_size.clamp(1, 100).to_string())];
+            let mut q = vec![
+                ("created[gte]", since.to_string()),
+                ("limit", self.config.page_size.clamp(1, 100).to_string()),
+            ];
             if let Some(s) = &starting_after {
                 q.push(("starting_after", s.clone()));
             }
             let page = self.get("/v1/events", &q).await?;
             let data = page["data"].as_array().cloned().unwrap_or_default();
-            let last = data.last().and_then(|e| e["id"].as_str()).map(str::to_string);
-            let seen_before = last.as_ref().is_some_and(|l| events.iter().any(|e| e["id"].as_str() == Some(l)));
+            let last = data
+                .last()
+                .and_then(|e| e["id"].as_str())
+                .map(str::to_string);
+            let seen_before = last
+                .as_ref()
+                .is_some_and(|l| events.iter().any(|e| e["id"].as_str() == Some(l)));
             events.extend(data);
             if !page["has_more"].as_bool().unwrap_or(false) || last.is_none() || seen_before {
                 break;
             }
             starting_after = last;
         }
-        events.sort_by(|a, b| (a["created"].as_i64(), a["id"].as_str()).cmp(&(b["created"].as_i64(), b["id"].as_str())));
+        events.sort_by(|a, b| {
+            (a["created"].as_i64(), a["id"].as_str())
+                .cmp(&(b["created"].as_i64(), b["id"].as_str()))
+        });
         events.dedup_by(|a, b| a["id"] == b["id"]);
         Ok(events)
     }
 
     async fn poll_session(&self, session_id: &str) -> Result<Option<Value>, PaymentError> {
-        let session = self.get(&format!("/v1/checkout/sessions/{session_id}"), &[]).await?;
-        let (kind, suffix) = match (session["status"].as_str(), session["payment_status"].as_str()) {
+        let session = self
+            .get(&format!("/v1/checkout/sessions/{session_id}"), &[])
+            .await?;
+        let (kind, suffix) = match (
+            session["status"].as_str(),
+            session["payment_status"].as_str(),
+        ) {
             (Some("complete"), Some("paid")) => ("checkout.session.completed", "completed"),
             (Some("expired"), _) => ("checkout.session.expired", "expired"),
             _ => return Ok(None),
@@ -190,9 +254,13 @@ impl PaymentProvider for StripeProvider {
             ("metadata[order_id]".to_string(), request.order_id.clone()),
         ];
         // Always explicit: "the rest" is computed here, not left to the server.
-        let amount = request.amount.unwrap_or(request.paid - request.already_refunded);
+        let amount = request
+            .amount
+            .unwrap_or(request.paid - request.already_refunded);
         form.push(("amount".into(), amount.to_string()));
-        let r = self.post("/v1/refunds", &form, &request.idempotency_key).await?;
+        let r = self
+            .post("/v1/refunds", &form, &request.idempotency_key)
+            .await?;
         Ok(Refund {
             id: r["id"].as_str().unwrap_or_default().to_string(),
             amount: r["amount"].as_i64().unwrap_or(amount),
@@ -213,7 +281,11 @@ mod tests {
         let request = CheckoutRequest {
             order_id: "ord_1".into(),
             email: "a@example.com".into(),
-            lines: vec![PaymentLine { name: "Poster".into(), unit_price: Money::new(1000, eur), quantity: 2 }],
+            lines: vec![PaymentLine {
+                name: "Poster".into(),
+                unit_price: Money::new(1000, eur),
+                quantity: 2,
+            }],
             shipping: Money::new(500, eur),
             tax: Money::new(99, eur),
             total: Money::new(2599, eur),
@@ -221,16 +293,32 @@ mod tests {
             cancel_url: "https://shop/no".into(),
         };
         let form = checkout_form(&request, 1_800_000_000);
-        let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            form.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
         assert_eq!(get("client_reference_id"), Some("ord_1"));
         assert_eq!(get("metadata[order_id]"), Some("ord_1"));
-        assert_eq!(get("payment_intent_data[metadata][order_id]"), Some("ord_1"));
+        assert_eq!(
+            get("payment_intent_data[metadata][order_id]"),
+            Some("ord_1")
+        );
         assert_eq!(get("line_items[0][price_data][currency]"), Some("eur"));
-        assert_eq!(get("line_items[2][price_data][product_data][name]"), Some("Tax"));
+        assert_eq!(
+            get("line_items[2][price_data][product_data][name]"),
+            Some("Tax")
+        );
         let mut total = 0;
         for i in 0..3 {
-            let unit: i64 = get(&format!("line_items[{i}][price_data][unit_amount]")).unwrap().parse().unwrap();
-            let q: i64 = get(&format!("line_items[{i}][quantity]")).unwrap().parse().unwrap();
+            let unit: i64 = get(&format!("line_items[{i}][price_data][unit_amount]"))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let q: i64 = get(&format!("line_items[{i}][quantity]"))
+                .unwrap()
+                .parse()
+                .unwrap();
             total += unit * q;
         }
         assert_eq!(total, 2599);

@@ -7,7 +7,9 @@
 //! Stripe's scheme, through the same inbox and jobs. Delivery can be made
 //! late, doubled or dropped, to show that no order is lost either way.
 
-use crate::{CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest};
+use crate::{
+    CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest,
+};
 use cielo_core::Timestamp;
 use cielo_db::sqlx::{self, Row};
 use cielo_db::Db;
@@ -35,7 +37,10 @@ impl Delivery {
             "immediate" => Some(Self::Immediate),
             "twice" => Some(Self::Twice),
             "never" => Some(Self::Never),
-            _ => s.strip_prefix("late:").and_then(|n| n.parse().ok()).map(Self::Late),
+            _ => s
+                .strip_prefix("late:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Late),
         }
     }
 }
@@ -99,7 +104,10 @@ impl TestProvider {
             db: None,
             secret: String::new(),
             delivery: Delivery::Immediate,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("HTTP client"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("HTTP client"),
         }
     }
 
@@ -123,11 +131,15 @@ impl TestProvider {
 
     /// The order id of a session.
     pub fn order_for(session_id: &str) -> Option<String> {
-        session_id.strip_prefix("tcs_").map(|rest| format!("ord_{rest}"))
+        session_id
+            .strip_prefix("tcs_")
+            .map(|rest| format!("ord_{rest}"))
     }
 
     fn db(&self) -> Result<&Db, PaymentError> {
-        self.db.as_ref().ok_or_else(|| PaymentError::Misconfigured("the test provider has no event store".into()))
+        self.db.as_ref().ok_or_else(|| {
+            PaymentError::Misconfigured("the test provider has no event store".into())
+        })
     }
 
     fn session_object(order: &PageOrder, status: &str, payment_status: &str) -> Value {
@@ -150,8 +162,14 @@ impl TestProvider {
     /// session and outcome, however often the button is pressed) and delivers it.
     pub async fn act(&self, order: &PageOrder, action: PageAction) -> Result<Value, PaymentError> {
         let (kind, object) = match action {
-            PageAction::Pay => ("checkout.session.completed", Self::session_object(order, "complete", "paid")),
-            PageAction::Cancel => ("checkout.session.expired", Self::session_object(order, "expired", "unpaid")),
+            PageAction::Pay => (
+                "checkout.session.completed",
+                Self::session_object(order, "complete", "paid"),
+            ),
+            PageAction::Cancel => (
+                "checkout.session.expired",
+                Self::session_object(order, "expired", "unpaid"),
+            ),
             PageAction::Decline => (
                 "payment_intent.payment_failed",
                 json!({
@@ -184,7 +202,11 @@ impl TestProvider {
             "request": {"id": null, "idempotency_key": null},
         });
         let text = event.to_string();
-        let mut conn = db.pool().acquire().await.map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        let mut conn = db
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
         sqlx::query("insert into payments_test_event (id, created, payload) values ($1, $2, $3) on conflict (id) do nothing")
             .bind(id)
             .bind(created)
@@ -220,7 +242,11 @@ impl TestProvider {
             }
             for _ in 0..times {
                 // Like Stripe, each attempt is signed afresh.
-                let header = crate::signature::sign(&[&secret], Timestamp::now().as_unix_seconds(), payload.as_bytes());
+                let header = crate::signature::sign(
+                    &[&secret],
+                    Timestamp::now().as_unix_seconds(),
+                    payload.as_bytes(),
+                );
                 let sent = client
                     .post(&url)
                     .header("content-type", "application/json")
@@ -230,8 +256,12 @@ impl TestProvider {
                     .await;
                 match sent {
                     Ok(r) if r.status().is_success() => {}
-                    Ok(r) => tracing::warn!(status = %r.status(), "test provider: webhook refused; the catch-up will find the event"),
-                    Err(e) => tracing::warn!(error = %e, "test provider: webhook not delivered; the catch-up will find the event"),
+                    Ok(r) => {
+                        tracing::warn!(status = %r.status(), "test provider: webhook refused; the catch-up will find the event")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "test provider: webhook not delivered; the catch-up will find the event")
+                    }
                 }
             }
         });
@@ -244,7 +274,10 @@ impl PaymentProvider for TestProvider {
         "test"
     }
 
-    async fn create_checkout(&self, request: &CheckoutRequest) -> Result<PaymentSession, PaymentError> {
+    async fn create_checkout(
+        &self,
+        request: &CheckoutRequest,
+    ) -> Result<PaymentSession, PaymentError> {
         // Derived from the order id, so a retried checkout gets the same session.
         let session_id = Self::session_for(&request.order_id);
         Ok(PaymentSession {
@@ -256,14 +289,18 @@ impl PaymentProvider for TestProvider {
     }
 
     async fn list_events(&self, since: i64) -> Result<Vec<Value>, PaymentError> {
-        let rows = sqlx::query("select payload from payments_test_event where created >= $1 order by created, id")
-            .bind(since)
-            .fetch_all(self.db()?.pool())
-            .await
-            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        let rows = sqlx::query(
+            "select payload from payments_test_event where created >= $1 order by created, id",
+        )
+        .bind(since)
+        .fetch_all(self.db()?.pool())
+        .await
+        .map_err(|e| PaymentError::Retryable(e.to_string()))?;
         rows.iter()
             .map(|r| {
-                let text: String = r.try_get("payload").map_err(|e| PaymentError::Retryable(e.to_string()))?;
+                let text: String = r
+                    .try_get("payload")
+                    .map_err(|e| PaymentError::Retryable(e.to_string()))?;
                 serde_json::from_str(&text).map_err(|e| PaymentError::Retryable(e.to_string()))
             })
             .collect()
@@ -278,8 +315,12 @@ impl PaymentProvider for TestProvider {
         match row {
             None => Ok(None),
             Some(r) => {
-                let text: String = r.try_get("payload").map_err(|e| PaymentError::Retryable(e.to_string()))?;
-                serde_json::from_str(&text).map(Some).map_err(|e| PaymentError::Retryable(e.to_string()))
+                let text: String = r
+                    .try_get("payload")
+                    .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| PaymentError::Retryable(e.to_string()))
             }
         }
     }
@@ -288,9 +329,16 @@ impl PaymentProvider for TestProvider {
         let left = request.paid - request.already_refunded;
         let amount = request.amount.unwrap_or(left);
         if amount <= 0 || amount > left {
-            return Err(PaymentError::Declined(format!("can refund between 1 and {left}")));
+            return Err(PaymentError::Declined(format!(
+                "can refund between 1 and {left}"
+            )));
         }
-        let refund_id = format!("re_{}", request.idempotency_key.replace(|c: char| !c.is_ascii_alphanumeric(), ""));
+        let refund_id = format!(
+            "re_{}",
+            request
+                .idempotency_key
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        );
         let charge = json!({
             "id": format!("ch_{}", request.payment_intent.trim_start_matches("pi_")),
             "object": "charge",
@@ -301,8 +349,13 @@ impl PaymentProvider for TestProvider {
             "payment_intent": request.payment_intent,
             "refunded": request.already_refunded + amount >= request.paid,
         });
-        self.emit(&format!("evt_{refund_id}"), "charge.refunded", charge).await?;
-        Ok(Refund { id: refund_id, amount, status: "succeeded".into() })
+        self.emit(&format!("evt_{refund_id}"), "charge.refunded", charge)
+            .await?;
+        Ok(Refund {
+            id: refund_id,
+            amount,
+            status: "succeeded".into(),
+        })
     }
 }
 
@@ -328,8 +381,14 @@ mod tests {
         let a = p.create_checkout(&request).await.unwrap();
         let b = p.create_checkout(&request).await.unwrap();
         assert_eq!(a.session_id, b.session_id);
-        assert_eq!(a.redirect_url, "http://127.0.0.1:8080/checkout/test/tcs_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b");
-        assert_eq!(TestProvider::order_for(&a.session_id).as_deref(), Some(request.order_id.as_str()));
+        assert_eq!(
+            a.redirect_url,
+            "http://127.0.0.1:8080/checkout/test/tcs_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b"
+        );
+        assert_eq!(
+            TestProvider::order_for(&a.session_id).as_deref(),
+            Some(request.order_id.as_str())
+        );
     }
 
     #[test]

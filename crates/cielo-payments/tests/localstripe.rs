@@ -9,9 +9,14 @@ use serde_json::Value;
 
 fn server() -> Option<(String, String)> {
     match std::env::var("STRIPE_API_BASE") {
-        Ok(base) if !base.is_empty() => Some((base, std::env::var("STRIPE_SECRET_KEY").unwrap_or_else(|_| "sk_test_ci".into()))),
+        Ok(base) if !base.is_empty() => Some((
+            base,
+            std::env::var("STRIPE_SECRET_KEY").unwrap_or_else(|_| "sk_test_ci".into()),
+        )),
         _ => {
-            eprintln!("note: STRIPE_API_BASE is unset; skipping the tests against a fake Stripe server");
+            eprintln!(
+                "note: STRIPE_API_BASE is unset; skipping the tests against a fake Stripe server"
+            );
             None
         }
     }
@@ -25,14 +30,25 @@ async fn paid_intent(base: &str, key: &str, amount: i64, order: &str) -> Value {
         ("confirm", "true".to_string()),
         ("metadata[order_id]", order.to_string()),
     ];
-    let r = reqwest::Client::new().post(format!("{base}/v1/payment_intents")).bearer_auth(key).form(&form).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/payment_intents"))
+        .bearer_auth(key)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     r.json().await.unwrap()
 }
 
 fn provider(base: &str, key: &str) -> StripeProvider {
     // Two per page, so listing a handful of events crosses pages.
-    StripeProvider::new(StripeConfig { api_base: base.into(), secret_key: key.into(), session_ttl_secs: 3600, page_size: 2 })
+    StripeProvider::new(StripeConfig {
+        api_base: base.into(),
+        secret_key: key.into(),
+        session_ttl_secs: 3600,
+        page_size: 2,
+    })
 }
 
 #[tokio::test]
@@ -68,10 +84,18 @@ async fn the_events_list_is_followed_across_pages_and_comes_back_oldest_first() 
     let events = provider(&base, &key).list_events(since).await.unwrap();
     let ours: Vec<&Value> = events
         .iter()
-        .filter(|e| e["type"] == "payment_intent.succeeded" && e["data"]["object"]["metadata"]["order_id"].as_str().is_some_and(|o| o.starts_with("ord_list_")))
+        .filter(|e| {
+            e["type"] == "payment_intent.succeeded"
+                && e["data"]["object"]["metadata"]["order_id"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with("ord_list_"))
+        })
         .collect();
     assert!(ours.len() >= 3, "{events:?}");
-    let created: Vec<i64> = events.iter().map(|e| e["created"].as_i64().unwrap()).collect();
+    let created: Vec<i64> = events
+        .iter()
+        .map(|e| e["created"].as_i64().unwrap())
+        .collect();
     assert!(created.windows(2).all(|w| w[0] <= w[1]), "oldest first");
 }
 
@@ -79,5 +103,8 @@ async fn the_events_list_is_followed_across_pages_and_comes_back_oldest_first() 
 async fn a_refused_key_is_a_configuration_error() {
     let Some((base, _)) = server() else { return };
     let err = provider(&base, "nope").list_events(0).await.unwrap_err();
-    assert!(matches!(err, cielo_payments::PaymentError::Misconfigured(_)), "{err:?}");
+    assert!(
+        matches!(err, cielo_payments::PaymentError::Misconfigured(_)),
+        "{err:?}"
+    );
 }

@@ -4,7 +4,8 @@ use cielo_payments::signature::verify;
 
 #[test]
 fn every_recorded_vector_gives_the_official_libraries_answer() {
-    let file: serde_json::Value = serde_json::from_str(include_str!("fixtures/stripe-signature-samples.json")).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/stripe-signature-samples.json")).unwrap();
     let vectors = file["vectors"].as_array().unwrap();
     assert!(!vectors.is_empty());
     for v in vectors {
@@ -16,6 +17,10 @@ fn every_recorded_vector_gives_the_official_libraries_answer() {
             v["now"].as_i64().unwrap(),
             v["tolerance_s"].as_i64().unwrap(),
         );
-        assert_eq!(result.is_ok(), v["valid"].as_bool().unwrap(), "{name}: {result:?}");
+        assert_eq!(
+            result.is_ok(),
+            v["valid"].as_bool().unwrap(),
+            "{name}: {result:?}"
+        );
     }
 }

@@ -30,34 +30,56 @@ pub fn artwork_key(order: &OrderId, line: &cielo_orders::OrderLineId) -> String 
 
 /// Renders every star-map line of a paid order that has no print file yet.
 #[tracing::instrument(skip_all, fields(order_id = %order_id))]
-pub async fn render_order(orders: &Orders, storage: &Storage, order_id: OrderId, cause: &str) -> anyhow::Result<RenderOutcome> {
+pub async fn render_order(
+    orders: &Orders,
+    storage: &Storage,
+    order_id: OrderId,
+    cause: &str,
+) -> anyhow::Result<RenderOutcome> {
     let order = orders.get_order(order_id, &OrderAccess::Admin).await?;
     let mut outcome = RenderOutcome::default();
-    let starmap_lines: Vec<_> = order.lines.iter().filter(|l| l.product_type == crate::PRODUCT_TYPE).collect();
+    let starmap_lines: Vec<_> = order
+        .lines
+        .iter()
+        .filter(|l| l.product_type == crate::PRODUCT_TYPE)
+        .collect();
     for line in &starmap_lines {
         if line.artwork.is_some() {
             outcome.already_done += 1;
             continue;
         }
-        let stored = line.options.clone().ok_or_else(|| anyhow::anyhow!("star-map line {} has no options", line.id))?;
+        let stored = line
+            .options
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("star-map line {} has no options", line.id))?;
         let opts = crate::print_options(&stored)?;
         // Rendering is CPU-bound and uses both cores: keep it off the async threads.
         let (bytes, info) = tokio::task::spawn_blocking(move || {
             let mut png = Vec::with_capacity(4 << 20);
-            let info = cielo_starmap::render_print(&opts, cielo_starmap::OutputFormat::Png, &mut png)?;
+            let info =
+                cielo_starmap::render_print(&opts, cielo_starmap::OutputFormat::Png, &mut png)?;
             Ok::<_, cielo_starmap::Error>((png, info))
         })
         .await??;
         let key = artwork_key(&order.id, &line.id);
         let sha256 = hex::encode(Sha256::digest(&bytes));
         storage.put(&key, bytes::Bytes::from(bytes)).await?;
-        let record = NewArtwork { object_key: key, sha256, width_px: info.width as i64, height_px: info.height as i64, format: "png".into() };
+        let record = NewArtwork {
+            object_key: key,
+            sha256,
+            width_px: info.width as i64,
+            height_px: info.height as i64,
+            format: "png".into(),
+        };
         orders.record_artwork(order.id, line.id, &record).await?;
         tracing::info!(line = %line.id, width = info.width, height = info.height, "artwork rendered");
         outcome.rendered += 1;
     }
     if !starmap_lines.is_empty() && order.status == OrderStatus::Paid {
-        outcome.order_moved_on = match orders.transition_now(order.id, OrderStatus::InProduction, cause).await {
+        outcome.order_moved_on = match orders
+            .transition_now(order.id, OrderStatus::InProduction, cause)
+            .await
+        {
             Ok(moved) => moved,
             // Refunded or escalated while we rendered: the files stay, the order stays where it is.
             Err(cielo_orders::Error::InvalidTransition { .. }) => false,

@@ -12,11 +12,13 @@
 //! * [`resolve`]: the same rules for the preview endpoint's query string.
 #![warn(missing_docs)]
 
-mod line;
 pub mod artwork;
+mod line;
 pub mod places;
 
-pub use line::{print_options, resolve, StarmapLine, StarmapLineValidator, DATE_RANGE, OPTION_NAMES, PRINT_DPI};
+pub use line::{
+    print_options, resolve, StarmapLine, StarmapLineValidator, DATE_RANGE, OPTION_NAMES, PRINT_DPI,
+};
 pub use places::Place;
 
 /// The `product_type` of star-map posters in the catalog.

@@ -17,8 +17,22 @@ pub const DATE_RANGE: (&str, &str) = ("1800-01-01", "2200-12-31");
 /// The options a customer may give, in the cart line's `options` or the preview's
 /// query string. A place is `place_id` (from the place search) or `lat` and `lon`.
 pub const OPTION_NAMES: [&str; 16] = [
-    "place_id", "lat", "lon", "place", "date", "time", "tz", "theme", "size", "title", "message", "language",
-    "constellation_names", "grid", "at", "version",
+    "place_id",
+    "lat",
+    "lon",
+    "place",
+    "date",
+    "time",
+    "tz",
+    "theme",
+    "size",
+    "title",
+    "message",
+    "language",
+    "constellation_names",
+    "grid",
+    "at",
+    "version",
 ];
 
 /// A star-map line's options as stored on the cart line (and copied to the order
@@ -101,8 +115,16 @@ pub fn print_options(stored: &Value) -> Result<StarmapOptions, serde_json::Error
 pub struct StarmapLineValidator;
 
 impl LineOptionsValidator for StarmapLineValidator {
-    fn validate(&self, line: &LineContext<'_>, options: Option<&Value>) -> Result<Value, Vec<FieldError>> {
-        let variant_size = line.option_values.iter().find(|(k, _)| k.eq_ignore_ascii_case("size")).map(|(_, v)| v.as_str());
+    fn validate(
+        &self,
+        line: &LineContext<'_>,
+        options: Option<&Value>,
+    ) -> Result<Value, Vec<FieldError>> {
+        let variant_size = line
+            .option_values
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("size"))
+            .map(|(_, v)| v.as_str());
         let resolved = resolve(options, variant_size)?;
         Ok(serde_json::to_value(resolved).expect("options serialise"))
     }
@@ -144,7 +166,10 @@ fn boolean(v: &Value) -> Option<bool> {
 /// `variant_size` is the variant's `size` option value, which the options must
 /// agree with; without one (the preview), any known size may be chosen.
 /// Field errors name the option (`lat`, `date`, …); all are reported at once.
-pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<StarmapLine, Vec<FieldError>> {
+pub fn resolve(
+    options: Option<&Value>,
+    variant_size: Option<&str>,
+) -> Result<StarmapLine, Vec<FieldError>> {
     let mut e = Errors(Vec::new());
     let o = match options {
         None => {
@@ -158,7 +183,13 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
     };
     for k in o.keys() {
         if !OPTION_NAMES.contains(&k.as_str()) {
-            e.add(k, format!("is not an option of a star-map poster (options: {})", OPTION_NAMES[..14].join(", ")));
+            e.add(
+                k,
+                format!(
+                    "is not an option of a star-map poster (options: {})",
+                    OPTION_NAMES[..14].join(", ")
+                ),
+            );
         }
     }
     let get = |k: &str| o.get(k).filter(|v| !v.is_null());
@@ -176,19 +207,27 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
     // Where: a place from the search, or coordinates (which win when both are given).
     let place = match get("place_id") {
         None => None,
-        Some(v) => match number(v).filter(|n| n.fract() == 0.0 && *n > 0.0 && *n <= f64::from(u32::MAX)) {
-            None => {
-                e.add("place_id", "must be a place id from /api/store/starmap/places");
-                None
-            }
-            Some(id) => {
-                let p = places::get(id as u32);
-                if p.is_none() {
-                    e.add("place_id", "no such place; search one with /api/store/starmap/places");
+        Some(v) => {
+            match number(v).filter(|n| n.fract() == 0.0 && *n > 0.0 && *n <= f64::from(u32::MAX)) {
+                None => {
+                    e.add(
+                        "place_id",
+                        "must be a place id from /api/store/starmap/places",
+                    );
+                    None
                 }
-                p
+                Some(id) => {
+                    let p = places::get(id as u32);
+                    if p.is_none() {
+                        e.add(
+                            "place_id",
+                            "no such place; search one with /api/store/starmap/places",
+                        );
+                    }
+                    p
+                }
             }
-        },
+        }
     };
     let coord = |e: &mut Errors, k: &str, range: f64, from_place: Option<f64>| -> Option<f64> {
         match get(k) {
@@ -224,7 +263,10 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
         Some(tz) => match jiff::tz::TimeZone::get(&tz) {
             Ok(_) => Some(tz),
             Err(_) => {
-                e.add("tz", format!("unknown time zone {tz:?}; use an IANA name such as Europe/Madrid"));
+                e.add(
+                    "tz",
+                    format!("unknown time zone {tz:?}; use an IANA name such as Europe/Madrid"),
+                );
                 None
             }
         },
@@ -239,20 +281,35 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
         Some(Value::String(s)) => match s.parse::<jiff::Timestamp>() {
             Ok(t) => Some(t),
             Err(_) => {
-                e.add("at", "must be an RFC 3339 instant such as 2024-08-12T22:30:00Z");
+                e.add(
+                    "at",
+                    "must be an RFC 3339 instant such as 2024-08-12T22:30:00Z",
+                );
                 None
             }
         },
         Some(_) => {
-            e.add("at", "must be an RFC 3339 instant such as 2024-08-12T22:30:00Z");
+            e.add(
+                "at",
+                "must be an RFC 3339 instant such as 2024-08-12T22:30:00Z",
+            );
             None
         }
     };
     let date = match text(&mut e, "date") {
         Some(s) => match s.parse::<jiff::civil::Date>() {
-            Ok(d) if (DATE_RANGE.0.parse::<jiff::civil::Date>().expect("valid")..=DATE_RANGE.1.parse().expect("valid")).contains(&d) => Some(d),
+            Ok(d)
+                if (DATE_RANGE.0.parse::<jiff::civil::Date>().expect("valid")
+                    ..=DATE_RANGE.1.parse().expect("valid"))
+                    .contains(&d) =>
+            {
+                Some(d)
+            }
             Ok(_) => {
-                e.add("date", format!("must be between {} and {}", DATE_RANGE.0, DATE_RANGE.1));
+                e.add(
+                    "date",
+                    format!("must be between {} and {}", DATE_RANGE.0, DATE_RANGE.1),
+                );
                 None
             }
             Err(_) => {
@@ -266,7 +323,10 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
         Some(s) => match s.parse::<jiff::civil::Time>() {
             Ok(t) => Some(t),
             Err(_) => {
-                e.add("time", "must be a local time such as 21:30 (HH:MM, 24-hour)");
+                e.add(
+                    "time",
+                    "must be a local time such as 21:30 (HH:MM, 24-hour)",
+                );
                 None
             }
         },
@@ -276,7 +336,9 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
     // may also give only `at`, and date and time are then read in the zone.
     let (date, time) = match (date, time, at_given, &tz) {
         (None, None, Some(at), Some(tz)) if !e.has("date") && !e.has("time") => {
-            let local = at.to_zoned(jiff::tz::TimeZone::get(tz).expect("checked")).datetime();
+            let local = at
+                .to_zoned(jiff::tz::TimeZone::get(tz).expect("checked"))
+                .datetime();
             (Some(local.date()), Some(local.time()))
         }
         (d, t, _, _) => {
@@ -292,18 +354,33 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
 
     let theme = text(&mut e, "theme").unwrap_or_else(|| "classic-dark".into());
     if poster_theme(&theme).is_none() {
-        let ids: Vec<&str> = cielo_starmap::themes().iter().map(|t| t.id.as_str()).collect();
-        e.add("theme", format!("unknown theme {theme:?}; one of {}", ids.join(", ")));
+        let ids: Vec<&str> = cielo_starmap::themes()
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect();
+        e.add(
+            "theme",
+            format!("unknown theme {theme:?}; one of {}", ids.join(", ")),
+        );
     }
     let size = match (text(&mut e, "size"), variant_size) {
         (given, Some(v)) => match poster_size(v) {
             None => {
-                e.add("size", format!("this variant's size {v:?} is not a poster size"));
+                e.add(
+                    "size",
+                    format!("this variant's size {v:?} is not a poster size"),
+                );
                 String::new()
             }
             Some(vs) => {
                 if let Some(g) = given.filter(|g| poster_size(g).map(|s| s.id) != Some(vs.id)) {
-                    e.add("size", format!("this variant is {}; choose the {g} variant to get that size", vs.name));
+                    e.add(
+                        "size",
+                        format!(
+                            "this variant is {}; choose the {g} variant to get that size",
+                            vs.name
+                        ),
+                    );
                 }
                 vs.id.to_string()
             }
@@ -312,7 +389,10 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
             Some(s) => s.id.to_string(),
             None => {
                 let ids: Vec<&str> = cielo_starmap::sizes().iter().map(|s| s.id).collect();
-                e.add("size", format!("unknown size {g:?}; one of {}", ids.join(", ")));
+                e.add(
+                    "size",
+                    format!("unknown size {g:?}; one of {}", ids.join(", ")),
+                );
                 String::new()
             }
         },
@@ -332,7 +412,8 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
     let grid = flag(&mut e, "grid");
 
     let at = match (date, time, &tz) {
-        (Some(d), Some(t), Some(tz)) => match instant_from_local(&d.to_datetime(t).to_string(), tz) {
+        (Some(d), Some(t), Some(tz)) => match instant_from_local(&d.to_datetime(t).to_string(), tz)
+        {
             Ok(at) => Some(at),
             Err(err) => {
                 e.add("time", err.to_string());
@@ -343,13 +424,20 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
     };
     if let (Some(at), Some(given)) = (at, at_given) {
         if at != given {
-            e.add("at", "does not match date, time and tz; give date and time only");
+            e.add(
+                "at",
+                "does not match date, time and tz; give date and time only",
+            );
         }
     }
 
     // The renderer's own rules (text lengths, control characters, ranges) last, on
     // what is known so far; its `at` is the customer's date.
-    let mut opts = StarmapOptions::new(lat.unwrap_or(0.0), lon.unwrap_or(0.0), at.unwrap_or_else(|| "2000-01-01T00:00:00Z".parse().expect("valid")));
+    let mut opts = StarmapOptions::new(
+        lat.unwrap_or(0.0),
+        lon.unwrap_or(0.0),
+        at.unwrap_or_else(|| "2000-01-01T00:00:00Z".parse().expect("valid")),
+    );
     opts.tz = tz.clone();
     opts.place = place_name.clone();
     opts.theme = theme.clone();
@@ -372,11 +460,21 @@ pub fn resolve(options: Option<&Value>, variant_size: Option<&str>) -> Result<St
     if !e.0.is_empty() {
         return Err(e.0);
     }
-    let (date, time, tz, at) = (date.expect("checked"), time.expect("checked"), tz.expect("checked"), at.expect("checked"));
+    let (date, time, tz, at) = (
+        date.expect("checked"),
+        time.expect("checked"),
+        tz.expect("checked"),
+        at.expect("checked"),
+    );
     let time = if time.second() == 0 && time.subsec_nanosecond() == 0 {
         format!("{:02}:{:02}", time.hour(), time.minute())
     } else {
-        format!("{:02}:{:02}:{:02}", time.hour(), time.minute(), time.second())
+        format!(
+            "{:02}:{:02}:{:02}",
+            time.hour(),
+            time.minute(),
+            time.second()
+        )
     };
     Ok(StarmapLine {
         version: 1,
@@ -426,7 +524,11 @@ mod tests {
 
     #[test]
     fn coordinates_take_the_zone_of_the_nearest_city() {
-        let l = resolve(Some(&json!({"lat": -33.9, "lon": 18.4, "date": "2024-08-13", "time": "00:30"})), None).unwrap();
+        let l = resolve(
+            Some(&json!({"lat": -33.9, "lon": 18.4, "date": "2024-08-13", "time": "00:30"})),
+            None,
+        )
+        .unwrap();
         assert_eq!(l.tz, "Africa/Johannesburg");
         assert_eq!(l.size, "24x36in");
         assert_eq!(l.place, None);
@@ -435,18 +537,41 @@ mod tests {
     #[test]
     fn every_bad_option_is_named() {
         let r = resolve(
-            Some(&json!({"lat": 91, "lon": "east", "date": "1799-12-31", "time": "25:00", "tz": "Mars/Olympus",
-                "theme": "neon", "size": "a9", "title": "x".repeat(61), "message": "y".repeat(241), "colour": 1})),
+            Some(
+                &json!({"lat": 91, "lon": "east", "date": "1799-12-31", "time": "25:00", "tz": "Mars/Olympus",
+                "theme": "neon", "size": "a9", "title": "x".repeat(61), "message": "y".repeat(241), "colour": 1}),
+            ),
             None,
         );
         assert_eq!(
             fields(r),
-            ["#/colour", "#/lat", "#/lon", "#/tz", "#/date", "#/time", "#/theme", "#/size", "#/title", "#/message"]
+            [
+                "#/colour",
+                "#/lat",
+                "#/lon",
+                "#/tz",
+                "#/date",
+                "#/time",
+                "#/theme",
+                "#/size",
+                "#/title",
+                "#/message"
+            ]
         );
-        assert_eq!(fields(resolve(Some(&json!({})), None)), ["#/lat", "#/lon", "#/date", "#/time"]);
+        assert_eq!(
+            fields(resolve(Some(&json!({})), None)),
+            ["#/lat", "#/lon", "#/date", "#/time"]
+        );
         assert_eq!(fields(resolve(None, None)), ["#/"]);
-        assert_eq!(fields(resolve(Some(&json!({"place_id": 1, "date": "2024-01-01", "time": "10:00"})), None)), ["#/place_id"]);
-        let wrong_size = json!({"lat": 1, "lon": 2, "date": "2024-01-01", "time": "10:00", "size": "24x36in"});
+        assert_eq!(
+            fields(resolve(
+                Some(&json!({"place_id": 1, "date": "2024-01-01", "time": "10:00"})),
+                None
+            )),
+            ["#/place_id"]
+        );
+        let wrong_size =
+            json!({"lat": 1, "lon": 2, "date": "2024-01-01", "time": "10:00", "size": "24x36in"});
         assert_eq!(fields(resolve(Some(&wrong_size), Some("A3"))), ["#/size"]);
         let late = json!({"lat": 1, "lon": 2, "date": "2201-01-01", "time": "10:00"});
         assert_eq!(fields(resolve(Some(&late), None)), ["#/date"]);

@@ -56,7 +56,8 @@ fn gazetteer() -> &'static Gazetteer {
 }
 
 fn parse(z: &[u8]) -> Result<Gazetteer, String> {
-    let raw = miniz_oxide::inflate::decompress_to_vec_zlib(z).map_err(|e| format!("inflate: {e:?}"))?;
+    let raw =
+        miniz_oxide::inflate::decompress_to_vec_zlib(z).map_err(|e| format!("inflate: {e:?}"))?;
     let text = String::from_utf8(raw).map_err(|e| e.to_string())?;
     let mut zones: Vec<&str> = Vec::new();
     let mut countries: HashMap<&str, &str> = HashMap::new();
@@ -74,7 +75,9 @@ fn parse(z: &[u8]) -> Result<Gazetteer, String> {
             }
             _ if f.len() == 8 => {
                 let bad = |what: &str| format!("bad {what} in {line:?}");
-                let tz = zones.get(f[7].parse::<usize>().map_err(|_| bad("zone"))?).ok_or_else(|| bad("zone"))?;
+                let tz = zones
+                    .get(f[7].parse::<usize>().map_err(|_| bad("zone"))?)
+                    .ok_or_else(|| bad("zone"))?;
                 let country = countries.get(f[2]).copied().unwrap_or(f[2]);
                 let admin1 = regions.get(&(f[2], f[3])).map(|s| s.to_string());
                 let label = match &admin1 {
@@ -100,7 +103,11 @@ fn parse(z: &[u8]) -> Result<Gazetteer, String> {
     }
     let keys = places.iter().map(|p| fold(&p.name)).collect();
     let by_id = places.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
-    Ok(Gazetteer { places, keys, by_id })
+    Ok(Gazetteer {
+        places,
+        keys,
+        by_id,
+    })
 }
 
 /// Lower case without accents or punctuation, spaces collapsed: `São Paulo` and

@@ -29,7 +29,11 @@ fn main() -> anyhow::Result<ExitCode> {
     match Cli::parse().cmd {
         Cmd::Starmap(cmd) => cielo_starmap::cli::run(cmd),
         Cmd::PreviewBench { runs } => {
-            let mut opts = cielo_starmap::StarmapOptions::new(40.4168, -3.7038, "2024-08-12T22:30:00Z".parse()?);
+            let mut opts = cielo_starmap::StarmapOptions::new(
+                40.4168,
+                -3.7038,
+                "2024-08-12T22:30:00Z".parse()?,
+            );
             opts.place = Some("Madrid, España".into());
             opts.tz = Some("Europe/Madrid".into());
             let _ = cielo_starmap::render_png_preview(&opts, 1800)?;

@@ -85,7 +85,11 @@ impl Sky {
 
         let (sl, cl) = observer.lat_deg.to_radians().sin_cos();
         let (so, co) = observer.lon_deg.to_radians().sin_cos();
-        let enu: Mat3 = [[-so, co, 0.0], [-sl * co, -sl * so, cl], [cl * co, cl * so, sl]];
+        let enu: Mat3 = [
+            [-so, co, 0.0],
+            [-sl * co, -sl * so, cl],
+            [cl * co, cl * so, sl],
+        ];
         // rows: east, north, up
         let gcrs_to_enu = mxm(&enu, &gcrs_to_itrs);
 
@@ -93,7 +97,11 @@ impl Sky {
         let f = 1.0 / WGS84_INV_F;
         let e2 = f * (2.0 - f);
         let nrad = WGS84_A_KM / (1.0 - e2 * sl * sl).sqrt();
-        let itrs = [nrad * cl * co / AU_KM, nrad * cl * so / AU_KM, nrad * (1.0 - e2) * sl / AU_KM];
+        let itrs = [
+            nrad * cl * co / AU_KM,
+            nrad * cl * so / AU_KM,
+            nrad * (1.0 - e2) * sl / AU_KM,
+        ];
         let tod = mxv(&transpose(&r3), &itrs);
         let w = ANGVEL * 86_400.0;
         let tod_vel = [-w * tod[1], w * tod[0], 0.0];
@@ -106,7 +114,14 @@ impl Sky {
         let obs_pos = add(&earth, &obs_gcrs);
         let obs_vel = add(&earth_vel, &obs_gcrs_vel);
         let sun = eph.body_au(Body::Sun, jd_tdb);
-        Self { observer, jd_tdb, gcrs_to_enu, obs_pos, obs_vel, sun }
+        Self {
+            observer,
+            jd_tdb,
+            gcrs_to_enu,
+            obs_pos,
+            obs_vel,
+            sun,
+        }
     }
 
     /// The observer this sky was computed for.
@@ -126,7 +141,10 @@ impl Sky {
 
     /// Apparent directions of every catalogue star, in catalogue order.
     pub fn all_stars_enu(&self) -> Vec<Vec3> {
-        star_motions().iter().map(|m| self.star_motion_enu(m)).collect()
+        star_motions()
+            .iter()
+            .map(|m| self.star_motion_enu(m))
+            .collect()
     }
 
     fn star_motion_enu(&self, m: &StarMotion) -> Vec3 {
@@ -189,15 +207,27 @@ struct StarMotion {
 
 impl StarMotion {
     fn of(s: &Star) -> Self {
-        let plx = if s.parallax_mas > 0.0 { f64::from(s.parallax_mas) } else { 1e-6 };
+        let plx = if s.parallax_mas > 0.0 {
+            f64::from(s.parallax_mas)
+        } else {
+            1e-6
+        };
         let dist = 1.0 / (plx * 1e-3 * ASEC2RAD).sin();
         let (sr, cr) = s.ra.sin_cos();
         let (sd, cd) = s.dec.sin_cos();
         let dir = [cd * cr, cd * sr, sd];
         let pmr = f64::from(s.pm_ra_mas) / (plx * 365.25);
         let pmd = f64::from(s.pm_dec_mas) / (plx * 365.25);
-        let vel = [-pmr * sr - pmd * sd * cr, pmr * cr - pmd * sd * sr, pmd * cd];
-        Self { pos: dir.map(|c| c * dist), dir, vel }
+        let vel = [
+            -pmr * sr - pmd * sd * cr,
+            pmr * cr - pmd * sd * sr,
+            pmd * cd,
+        ];
+        Self {
+            pos: dir.map(|c| c * dist),
+            dir,
+            vel,
+        }
     }
 }
 
@@ -210,7 +240,10 @@ fn star_motions() -> &'static [StarMotion] {
 pub(crate) fn to_horizontal(v: &Vec3) -> Horizontal {
     let alt = v[2].clamp(-1.0, 1.0).asin().to_degrees();
     let az = v[0].atan2(v[1]).to_degrees().rem_euclid(360.0);
-    Horizontal { alt_deg: alt, az_deg: if az >= 360.0 { 0.0 } else { az } }
+    Horizontal {
+        alt_deg: alt,
+        az_deg: if az >= 360.0 { 0.0 } else { az },
+    }
 }
 
 fn deflection(p: &Vec3, pe: &Vec3) -> Vec3 {
@@ -249,7 +282,10 @@ fn earth_rotation_angle(jd_ut1: f64) -> f64 {
 }
 
 fn gmst_precession_arcsec(t: f64) -> f64 {
-    0.014_506 + ((((-0.000_000_036_8 * t - 0.000_029_956) * t - 0.000_000_44) * t + 1.391_581_7) * t + 4_612.156_534) * t
+    0.014_506
+        + ((((-0.000_000_036_8 * t - 0.000_029_956) * t - 0.000_000_44) * t + 1.391_581_7) * t
+            + 4_612.156_534)
+            * t
 }
 
 /// The two largest complementary terms of the equation of the equinoxes (the rest are
@@ -260,20 +296,28 @@ fn equation_of_equinoxes_complementary(t: f64) -> f64 {
 }
 
 fn mean_obliquity_arcsec(t: f64) -> f64 {
-    ((((-0.000_000_043_4 * t - 0.000_000_576) * t + 0.002_003_40) * t - 0.000_183_1) * t - 46.836_769) * t
+    ((((-0.000_000_043_4 * t - 0.000_000_576) * t + 0.002_003_40) * t - 0.000_183_1) * t
+        - 46.836_769)
+        * t
         + 84_381.406
 }
 
 fn precession_matrix(t: f64) -> Mat3 {
     let eps0 = 84_381.406 * ASEC2RAD;
-    let psia = ((((-0.000_000_095_1 * t + 0.000_132_851) * t - 0.001_140_45) * t - 1.079_006_9) * t + 5_038.481_507)
+    let psia = ((((-0.000_000_095_1 * t + 0.000_132_851) * t - 0.001_140_45) * t - 1.079_006_9)
+        * t
+        + 5_038.481_507)
         * t
         * ASEC2RAD;
-    let omegaa = (((((0.000_000_333_7 * t - 0.000_000_467) * t - 0.007_725_03) * t + 0.051_262_3) * t - 0.025_754)
+    let omegaa = (((((0.000_000_333_7 * t - 0.000_000_467) * t - 0.007_725_03) * t + 0.051_262_3)
+        * t
+        - 0.025_754)
         * t
         + 84_381.406)
         * ASEC2RAD;
-    let chia = ((((-0.000_000_056_0 * t + 0.000_170_663) * t - 0.001_211_97) * t - 2.381_429_2) * t + 10.556_403)
+    let chia = ((((-0.000_000_056_0 * t + 0.000_170_663) * t - 0.001_211_97) * t - 2.381_429_2)
+        * t
+        + 10.556_403)
         * t
         * ASEC2RAD;
     let (sa, ca) = eps0.sin_cos();
@@ -281,8 +325,16 @@ fn precession_matrix(t: f64) -> Mat3 {
     let (sc, cc) = (-omegaa).sin_cos();
     let (sd, cd) = chia.sin_cos();
     [
-        [cd * cb - sb * sd * cc, cd * sb * ca + sd * cc * cb * ca - sa * sd * sc, cd * sb * sa + sd * cc * cb * sa + ca * sd * sc],
-        [-sd * cb - sb * cd * cc, -sd * sb * ca + cd * cc * cb * ca - sa * cd * sc, -sd * sb * sa + cd * cc * cb * sa + ca * cd * sc],
+        [
+            cd * cb - sb * sd * cc,
+            cd * sb * ca + sd * cc * cb * ca - sa * sd * sc,
+            cd * sb * sa + sd * cc * cb * sa + ca * sd * sc,
+        ],
+        [
+            -sd * cb - sb * cd * cc,
+            -sd * sb * ca + cd * cc * cb * ca - sa * cd * sc,
+            -sd * sb * sa + cd * cc * cb * sa + ca * cd * sc,
+        ],
         [sb * sc, -sc * cb * ca - sa * cc, -sc * cb * sa + cc * ca],
     ]
 }
@@ -304,8 +356,16 @@ fn nutation_matrix(mean_obl: f64, true_obl: f64, psi: f64) -> Mat3 {
     let (spsi, cpsi) = psi.sin_cos();
     [
         [cpsi, -spsi * cobm, -spsi * sobm],
-        [spsi * cobt, cpsi * cobm * cobt + sobm * sobt, cpsi * sobm * cobt - cobm * sobt],
-        [spsi * sobt, cpsi * cobm * sobt - sobm * cobt, cpsi * sobm * sobt + cobm * cobt],
+        [
+            spsi * cobt,
+            cpsi * cobm * cobt + sobm * sobt,
+            cpsi * sobm * cobt - cobm * sobt,
+        ],
+        [
+            spsi * sobt,
+            cpsi * cobm * sobt - sobm * cobt,
+            cpsi * sobm * sobt + cobm * cobt,
+        ],
     ]
 }
 
@@ -324,7 +384,12 @@ fn nutation_series() -> &'static NutationSeries {
         let fundamental = std::array::from_fn(|_| std::array::from_fn(|_| r.f64()));
         let n = r.u32() as usize;
         let terms = (0..n)
-            .map(|_| (std::array::from_fn(|_| r.i8()), std::array::from_fn(|_| r.f64())))
+            .map(|_| {
+                (
+                    std::array::from_fn(|_| r.i8()),
+                    std::array::from_fn(|_| r.f64()),
+                )
+            })
             .collect();
         NutationSeries { fundamental, terms }
     })

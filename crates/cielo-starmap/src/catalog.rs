@@ -52,7 +52,15 @@ pub fn stars() -> &'static [Star] {
 /// Index of a star in [`stars`] by Hipparcos number.
 pub fn star_index(hip: u32) -> Option<usize> {
     static I: OnceLock<std::collections::HashMap<u32, usize>> = OnceLock::new();
-    I.get_or_init(|| stars().iter().enumerate().map(|(i, s)| (s.hip, i)).collect()).get(&hip).copied()
+    I.get_or_init(|| {
+        stars()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.hip, i))
+            .collect()
+    })
+    .get(&hip)
+    .copied()
 }
 
 /// A vertex of a constellation figure: a catalogue star, or (rarely) a fixed J2000
@@ -84,7 +92,9 @@ pub struct Constellation {
 /// The constellation figures and names (from d3-celestial, BSD-3-Clause).
 pub fn constellations() -> &'static [Constellation] {
     static C: OnceLock<Vec<Constellation>> = OnceLock::new();
-    C.get_or_init(|| serde_json::from_str(CONSTELLATIONS_JSON).expect("embedded constellations.json is valid"))
+    C.get_or_init(|| {
+        serde_json::from_str(CONSTELLATIONS_JSON).expect("embedded constellations.json is valid")
+    })
 }
 
 #[cfg(test)]
@@ -98,7 +108,10 @@ mod tests {
         assert!(s.iter().filter(|x| x.mag <= 6.5).count() >= 7_900);
         let sirius = s.iter().find(|x| x.hip == 32349).expect("Sirius");
         assert!((sirius.mag + 1.09).abs() < 0.01);
-        assert!(s.windows(2).all(|w| w[0].mag <= w[1].mag), "sorted brightest first");
+        assert!(
+            s.windows(2).all(|w| w[0].mag <= w[1].mag),
+            "sorted brightest first"
+        );
     }
 
     #[test]
@@ -109,7 +122,13 @@ mod tests {
         ids.dedup();
         assert!(ids.len() >= 88, "{}", ids.len());
         let ori = c.iter().find(|c| c.id == "Ori").unwrap();
-        assert!(ori.lines.iter().flatten().any(|v| *v == Vertex::Star(27989)), "Betelgeuse in Orion");
+        assert!(
+            ori.lines
+                .iter()
+                .flatten()
+                .any(|v| *v == Vertex::Star(27989)),
+            "Betelgeuse in Orion"
+        );
         let known: std::collections::HashSet<u32> = stars().iter().map(|s| s.hip).collect();
         for v in c.iter().flat_map(|c| c.lines.iter().flatten()) {
             if let Vertex::Star(h) = v {

@@ -93,7 +93,12 @@ pub enum StarmapCommand {
 /// Run a `cielo starmap` subcommand.
 pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        StarmapCommand::Positions { lat, lon, at, json: _ } => {
+        StarmapCommand::Positions {
+            lat,
+            lon,
+            at,
+            json: _,
+        } => {
             let p = crate::positions(lat, lon, at)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let written = serde_json::to_writer(&mut out, &p)
@@ -103,7 +108,9 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             match written {
                 // `... | head` closing the pipe early is not a failure of ours.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-                other => other.map(|()| ExitCode::SUCCESS).context("writing the positions"),
+                other => other
+                    .map(|()| ExitCode::SUCCESS)
+                    .context("writing the positions"),
             }
         }
         StarmapCommand::Render {
@@ -138,24 +145,47 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             opts.grid = !no_grid;
             if let Err(errors) = opts.validate() {
                 for e in &errors {
-                    let flag = if e.field == "language" { "lang".to_owned() } else { e.field.replace('_', "-") };
+                    let flag = if e.field == "language" {
+                        "lang".to_owned()
+                    } else {
+                        e.field.replace('_', "-")
+                    };
                     eprintln!("error: --{flag}: {}", e.message);
                 }
                 return Ok(ExitCode::from(2));
             }
-            let format = OutputFormat::from_path(&out)
-                .with_context(|| format!("--out {}: the extension must be .png, .pdf or .svg", out.display()))?;
-            let file = std::fs::File::create(&out).with_context(|| format!("creating {}", out.display()))?;
+            let format = OutputFormat::from_path(&out).with_context(|| {
+                format!(
+                    "--out {}: the extension must be .png, .pdf or .svg",
+                    out.display()
+                )
+            })?;
+            let file = std::fs::File::create(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
             let writer = std::io::BufWriter::with_capacity(1 << 20, file);
             let (w, h) = opts.print_pixels();
             let show = std::io::stderr().is_terminal() && u64::from(w) * u64::from(h) > 4_000_000;
             let bar = |done: usize, total: usize| progress_bar(done, total);
-            let info = render_print_with_progress(&opts, format, writer, if show { Some(&bar) } else { None })?;
+            let info = render_print_with_progress(
+                &opts,
+                format,
+                writer,
+                if show { Some(&bar) } else { None },
+            )?;
             if show {
                 eprintln!();
             }
-            let unit = if format == OutputFormat::Png { "px" } else { "pt" };
-            eprintln!("wrote {} ({}x{} {unit})", out.display(), info.width, info.height);
+            let unit = if format == OutputFormat::Png {
+                "px"
+            } else {
+                "pt"
+            };
+            eprintln!(
+                "wrote {} ({}x{} {unit})",
+                out.display(),
+                info.width,
+                info.height
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -166,7 +196,9 @@ fn parse_instant(at: &str, tz: Option<&str>) -> anyhow::Result<jiff::Timestamp> 
     if let Ok(ts) = at.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
-    let tz = tz.with_context(|| format!("--at {at:?}: not an RFC 3339 instant (add --tz for a local time)"))?;
+    let tz = tz.with_context(|| {
+        format!("--at {at:?}: not an RFC 3339 instant (add --tz for a local time)")
+    })?;
     Ok(crate::instant_from_local(at, tz)?)
 }
 
@@ -174,6 +206,12 @@ fn progress_bar(done: usize, total: usize) {
     let width = 30;
     let filled = done * width / total.max(1);
     let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\rrendering [{}{}] {:>3}%", "#".repeat(filled), "-".repeat(width - filled), done * 100 / total.max(1));
+    let _ = write!(
+        err,
+        "\rrendering [{}{}] {:>3}%",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        done * 100 / total.max(1)
+    );
     let _ = err.flush();
 }

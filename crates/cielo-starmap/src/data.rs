@@ -15,7 +15,9 @@ impl<'a> Reader<'a> {
     }
 
     fn take<const N: usize>(&mut self) -> [u8; N] {
-        let b: [u8; N] = self.buf[self.pos..self.pos + N].try_into().expect("embedded data file truncated");
+        let b: [u8; N] = self.buf[self.pos..self.pos + N]
+            .try_into()
+            .expect("embedded data file truncated");
         self.pos += N;
         b
     }

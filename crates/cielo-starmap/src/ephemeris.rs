@@ -72,8 +72,15 @@ pub enum Body {
 
 impl Body {
     /// All bodies, in the order the positions output lists them.
-    pub const ALL: [Body; 7] =
-        [Body::Sun, Body::Moon, Body::Mercury, Body::Venus, Body::Mars, Body::Jupiter, Body::Saturn];
+    pub const ALL: [Body; 7] = [
+        Body::Sun,
+        Body::Moon,
+        Body::Mercury,
+        Body::Venus,
+        Body::Mars,
+        Body::Jupiter,
+        Body::Saturn,
+    ];
 
     /// Lower-case English name, as used in the JSON output.
     pub fn name(self) -> &'static str {
@@ -110,15 +117,30 @@ pub(crate) fn ephemeris() -> &'static Ephemeris {
         let earth_fraction = r.f64();
         let mut map = std::collections::HashMap::new();
         for _ in 0..n {
-            let name = std::str::from_utf8(r.bytes(8)).expect("ascii name").trim_end_matches('\0').to_owned();
+            let name = std::str::from_utf8(r.bytes(8))
+                .expect("ascii name")
+                .trim_end_matches('\0')
+                .to_owned();
             let start = r.f64();
             let days = f64::from(r.u32());
             let intervals = r.u32() as usize;
             let ncoef = r.u32() as usize;
             let coefs = r.bytes(intervals * 3 * ncoef * 4);
-            map.insert(name, Series { start, days, intervals, ncoef, coefs });
+            map.insert(
+                name,
+                Series {
+                    start,
+                    days,
+                    intervals,
+                    ncoef,
+                    coefs,
+                },
+            );
         }
-        let mut take = |k: &str| map.remove(k).unwrap_or_else(|| panic!("ephemeris lacks {k}"));
+        let mut take = |k: &str| {
+            map.remove(k)
+                .unwrap_or_else(|| panic!("ephemeris lacks {k}"))
+        };
         Ephemeris {
             earth_fraction,
             sun: take("sun"),

@@ -21,7 +21,10 @@ pub struct Rgb(pub u8, pub u8, pub u8);
 impl<'de> serde::Deserialize<'de> for Rgb {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let hex = s.strip_prefix('#').filter(|h| h.len() == 6).ok_or_else(|| serde::de::Error::custom("colour must be #rrggbb"))?;
+        let hex = s
+            .strip_prefix('#')
+            .filter(|h| h.len() == 6)
+            .ok_or_else(|| serde::de::Error::custom("colour must be #rrggbb"))?;
         let v = u32::from_str_radix(hex, 16).map_err(serde::de::Error::custom)?;
         Ok(Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8))
     }
@@ -96,13 +99,48 @@ pub struct PosterSize {
 
 const IN: f64 = 25.4;
 const SIZES: [PosterSize; 7] = [
-    PosterSize { id: "a4", name: "A4", width_mm: 210.0, height_mm: 297.0 },
-    PosterSize { id: "a3", name: "A3", width_mm: 297.0, height_mm: 420.0 },
-    PosterSize { id: "a2", name: "A2", width_mm: 420.0, height_mm: 594.0 },
-    PosterSize { id: "8x10in", name: "8×10 in", width_mm: 8.0 * IN, height_mm: 10.0 * IN },
-    PosterSize { id: "12x16in", name: "12×16 in", width_mm: 12.0 * IN, height_mm: 16.0 * IN },
-    PosterSize { id: "18x24in", name: "18×24 in", width_mm: 18.0 * IN, height_mm: 24.0 * IN },
-    PosterSize { id: "24x36in", name: "24×36 in", width_mm: 24.0 * IN, height_mm: 36.0 * IN },
+    PosterSize {
+        id: "a4",
+        name: "A4",
+        width_mm: 210.0,
+        height_mm: 297.0,
+    },
+    PosterSize {
+        id: "a3",
+        name: "A3",
+        width_mm: 297.0,
+        height_mm: 420.0,
+    },
+    PosterSize {
+        id: "a2",
+        name: "A2",
+        width_mm: 420.0,
+        height_mm: 594.0,
+    },
+    PosterSize {
+        id: "8x10in",
+        name: "8×10 in",
+        width_mm: 8.0 * IN,
+        height_mm: 10.0 * IN,
+    },
+    PosterSize {
+        id: "12x16in",
+        name: "12×16 in",
+        width_mm: 12.0 * IN,
+        height_mm: 16.0 * IN,
+    },
+    PosterSize {
+        id: "18x24in",
+        name: "18×24 in",
+        width_mm: 18.0 * IN,
+        height_mm: 24.0 * IN,
+    },
+    PosterSize {
+        id: "24x36in",
+        name: "24×36 in",
+        width_mm: 24.0 * IN,
+        height_mm: 36.0 * IN,
+    },
 ];
 
 /// All poster sizes.
@@ -225,26 +263,48 @@ impl StarmapOptions {
             err("lat", "latitude must be between -90 and 90 degrees".into());
         }
         if !(-180.0..=180.0).contains(&self.lon) || !self.lon.is_finite() {
-            err("lon", "longitude must be between -180 and 180 degrees".into());
+            err(
+                "lon",
+                "longitude must be between -180 and 180 degrees".into(),
+            );
         }
         if crate::time::TimeScales::from_timestamp(self.at).is_err() {
-            err("at", "the date must be between 1800-01-01 and 2200-12-31".into());
+            err(
+                "at",
+                "the date must be between 1800-01-01 and 2200-12-31".into(),
+            );
         }
         if let Some(tz) = &self.tz {
             if jiff::tz::TimeZone::get(tz).is_err() {
-                err("tz", format!("unknown time zone {tz:?} (use an IANA name such as Europe/Madrid)"));
+                err(
+                    "tz",
+                    format!("unknown time zone {tz:?} (use an IANA name such as Europe/Madrid)"),
+                );
             }
         }
         if theme(&self.theme).is_none() {
             let ids: Vec<&str> = themes().iter().map(|t| t.id.as_str()).collect();
-            err("theme", format!("unknown theme {:?}; one of {}", self.theme, ids.join(", ")));
+            err(
+                "theme",
+                format!("unknown theme {:?}; one of {}", self.theme, ids.join(", ")),
+            );
         }
         if size(&self.size).is_none() {
             let ids: Vec<&str> = sizes().iter().map(|s| s.id).collect();
-            err("size", format!("unknown size {:?}; one of {}", self.size, ids.join(", ")));
+            err(
+                "size",
+                format!("unknown size {:?}; one of {}", self.size, ids.join(", ")),
+            );
         }
         if !LANGUAGES.contains(&self.language.as_str()) {
-            err("language", format!("unknown language {:?}; one of {}", self.language, LANGUAGES.join(", ")));
+            err(
+                "language",
+                format!(
+                    "unknown language {:?}; one of {}",
+                    self.language,
+                    LANGUAGES.join(", ")
+                ),
+            );
         }
         if !(72..=600).contains(&self.dpi) {
             err("dpi", "resolution must be between 72 and 600 DPI".into());
@@ -305,15 +365,21 @@ impl StarmapOptions {
 /// `instant_from_local("2024-08-13T00:30", "Europe/Madrid")`. In a repeated hour the
 /// earlier instant is taken; a skipped hour moves forward, as clocks do.
 pub fn instant_from_local(local: &str, tz: &str) -> Result<jiff::Timestamp, Error> {
-    let dt: jiff::civil::DateTime = local
-        .parse()
-        .map_err(|e| Error::Invalid { field: "local_time", message: format!("not a local date and time: {e}") })?;
-    let zone = jiff::tz::TimeZone::get(tz)
-        .map_err(|_| Error::Invalid { field: "tz", message: format!("unknown time zone {tz:?}") })?;
+    let dt: jiff::civil::DateTime = local.parse().map_err(|e| Error::Invalid {
+        field: "local_time",
+        message: format!("not a local date and time: {e}"),
+    })?;
+    let zone = jiff::tz::TimeZone::get(tz).map_err(|_| Error::Invalid {
+        field: "tz",
+        message: format!("unknown time zone {tz:?}"),
+    })?;
     let zoned = zone
         .to_ambiguous_zoned(dt)
         .compatible()
-        .map_err(|e| Error::Invalid { field: "local_time", message: e.to_string() })?;
+        .map_err(|e| Error::Invalid {
+            field: "local_time",
+            message: e.to_string(),
+        })?;
     Ok(zoned.timestamp())
 }
 
@@ -348,7 +414,10 @@ mod tests {
     fn there_are_at_least_four_themes_and_the_seven_sizes() {
         assert!(themes().len() >= 4);
         let ids: Vec<&str> = sizes().iter().map(|s| s.id).collect();
-        assert_eq!(ids, ["a4", "a3", "a2", "8x10in", "12x16in", "18x24in", "24x36in"]);
+        assert_eq!(
+            ids,
+            ["a4", "a3", "a2", "8x10in", "12x16in", "18x24in", "24x36in"]
+        );
     }
 
     #[test]
@@ -361,13 +430,23 @@ mod tests {
 
     #[test]
     fn options_deserialize_from_json_with_defaults() {
-        let o: StarmapOptions =
-            serde_json::from_str(r#"{"lat": 40.4168, "lon": -3.7038, "at": "2024-08-12T22:30:00Z", "theme": "colour"}"#)
-                .unwrap();
-        assert_eq!(o, StarmapOptions { theme: "colour".into(), ..opts() });
-        let back: StarmapOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        let o: StarmapOptions = serde_json::from_str(
+            r#"{"lat": 40.4168, "lon": -3.7038, "at": "2024-08-12T22:30:00Z", "theme": "colour"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            StarmapOptions {
+                theme: "colour".into(),
+                ..opts()
+            }
+        );
+        let back: StarmapOptions =
+            serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
         assert_eq!(back, o);
-        assert!(serde_json::from_str::<StarmapOptions>(r#"{"lat": 1, "lon": 2, "at": "x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<StarmapOptions>(r#"{"lat": 1, "lon": 2, "at": "x"}"#).is_err()
+        );
     }
 
     #[test]

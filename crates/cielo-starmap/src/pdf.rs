@@ -85,7 +85,10 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
                         used.entry(font).or_default().insert(g.id, g.ch);
                         items.show(Str(&g.id.to_be_bytes()));
                         if let Some(n) = run.get(k + 1) {
-                            let adv = f32::from(face.glyph_hor_advance(ttf_parser::GlyphId(g.id)).unwrap_or(0));
+                            let adv = f32::from(
+                                face.glyph_hor_advance(ttf_parser::GlyphId(g.id))
+                                    .unwrap_or(0),
+                            );
                             let natural = adv * line.size / upem;
                             let extra = (n.x - g.x) - natural;
                             if extra.abs() > 1e-3 {
@@ -101,12 +104,15 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
         }
     }
     let content_bytes = deflate(&content.finish());
-    pdf.stream(content_id, &content_bytes).filter(Filter::FlateDecode);
+    pdf.stream(content_id, &content_bytes)
+        .filter(Filter::FlateDecode);
 
     // Fonts (only those the text used).
     let mut font_refs = Vec::new();
     for font in [Font::Sans, Font::Serif] {
-        let Some(glyphs) = used.get(&font) else { continue };
+        let Some(glyphs) = used.get(&font) else {
+            continue;
+        };
         let (type0, cid, desc, file, cmap_id) = (alloc(), alloc(), alloc(), alloc(), alloc());
         write_font(&mut pdf, font, glyphs, type0, cid, desc, file, cmap_id);
         font_refs.push((font, type0));
@@ -115,7 +121,9 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
     for (a, name) in &alphas {
         let id = alloc();
         let alpha = f32::from(*a) / 255.0;
-        pdf.ext_graphics(id).non_stroking_alpha(alpha).stroking_alpha(alpha);
+        pdf.ext_graphics(id)
+            .non_stroking_alpha(alpha)
+            .stroking_alpha(alpha);
         gs_refs.push((*name, id));
     }
 
@@ -167,7 +175,11 @@ fn write_font(
     let face = font.face();
     let upem = f32::from(face.units_per_em());
     let to_pdf = |v: i16| f32::from(v) * 1000.0 / upem;
-    let system_info = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
+    let system_info = SystemInfo {
+        registry: Str(b"Adobe"),
+        ordering: Str(b"Identity"),
+        supplement: 0,
+    };
 
     pdf.type0_font(type0_id)
         .base_font(name)
@@ -185,7 +197,9 @@ fn write_font(
     {
         let mut widths = cid.widths();
         for gid in glyphs.keys() {
-            let adv = face.glyph_hor_advance(ttf_parser::GlyphId(*gid)).unwrap_or(0);
+            let adv = face
+                .glyph_hor_advance(ttf_parser::GlyphId(*gid))
+                .unwrap_or(0);
             widths.consecutive(*gid, [f32::from(adv) * 1000.0 / upem]);
         }
     }
@@ -195,7 +209,12 @@ fn write_font(
     pdf.font_descriptor(desc_id)
         .name(name)
         .flags(FontFlags::NON_SYMBOLIC)
-        .bbox(Rect::new(to_pdf(bb.x_min), to_pdf(bb.y_min), to_pdf(bb.x_max), to_pdf(bb.y_max)))
+        .bbox(Rect::new(
+            to_pdf(bb.x_min),
+            to_pdf(bb.y_min),
+            to_pdf(bb.x_max),
+            to_pdf(bb.y_max),
+        ))
         .italic_angle(0.0)
         .ascent(to_pdf(face.ascender()))
         .descent(to_pdf(face.descender()))
@@ -205,7 +224,9 @@ fn write_font(
 
     let bytes = font.bytes();
     let packed = deflate(bytes);
-    pdf.stream(file_id, &packed).filter(Filter::FlateDecode).pair(Name(b"Length1"), bytes.len() as i32);
+    pdf.stream(file_id, &packed)
+        .filter(Filter::FlateDecode)
+        .pair(Name(b"Length1"), bytes.len() as i32);
 
     let mut cmap = UnicodeCmap::new(Name(b"Custom"), system_info);
     let unique: BTreeSet<(u16, char)> = glyphs.iter().map(|(g, c)| (*g, *c)).collect();
@@ -222,13 +243,21 @@ fn deflate(data: &[u8]) -> Vec<u8> {
 }
 
 fn fill_rgb(content: &mut Content, c: Color) {
-    content.set_fill_rgb(f32::from(c.r) / 255.0, f32::from(c.g) / 255.0, f32::from(c.b) / 255.0);
+    content.set_fill_rgb(
+        f32::from(c.r) / 255.0,
+        f32::from(c.g) / 255.0,
+        f32::from(c.b) / 255.0,
+    );
 }
 
 fn paint(content: &mut Content, c: Color, stroke_width: Option<f32>, even_odd: bool) {
     match stroke_width {
         Some(w) => {
-            content.set_stroke_rgb(f32::from(c.r) / 255.0, f32::from(c.g) / 255.0, f32::from(c.b) / 255.0);
+            content.set_stroke_rgb(
+                f32::from(c.r) / 255.0,
+                f32::from(c.g) / 255.0,
+                f32::from(c.b) / 255.0,
+            );
             content.set_line_width(w);
             content.stroke();
         }
@@ -267,7 +296,10 @@ fn path_ops(content: &mut Content, path: &Path) {
             }
             PathSegment::QuadTo(c, p) => {
                 // PDF has cubic curves only: raise the quadratic's degree.
-                let c1 = (last.x + 2.0 / 3.0 * (c.x - last.x), last.y + 2.0 / 3.0 * (c.y - last.y));
+                let c1 = (
+                    last.x + 2.0 / 3.0 * (c.x - last.x),
+                    last.y + 2.0 / 3.0 * (c.y - last.y),
+                );
                 let c2 = (p.x + 2.0 / 3.0 * (c.x - p.x), p.y + 2.0 / 3.0 * (c.y - p.y));
                 content.cubic_to(c1.0, c1.1, c2.0, c2.1, p.x, p.y);
                 last = p;

@@ -55,20 +55,35 @@ pub(crate) fn check_coordinates(lat: f64, lon: f64) -> Result<(), Error> {
 pub fn positions(lat: f64, lon: f64, at: jiff::Timestamp) -> Result<Positions, Error> {
     check_coordinates(lat, lon)?;
     let time = TimeScales::from_timestamp(at)?;
-    let sky = Sky::new(Observer { lat_deg: lat, lon_deg: lon }, time);
+    let sky = Sky::new(
+        Observer {
+            lat_deg: lat,
+            lon_deg: lon,
+        },
+        time,
+    );
     let stars = stars()
         .iter()
         .zip(sky.all_stars_enu())
         .map(|(s, v)| {
             let h = crate::astro::to_horizontal(&v);
-            StarPosition { hip: s.hip, mag: s.mag, alt_deg: h.alt_deg, az_deg: h.az_deg }
+            StarPosition {
+                hip: s.hip,
+                mag: s.mag,
+                alt_deg: h.alt_deg,
+                az_deg: h.az_deg,
+            }
         })
         .collect();
     let bodies = Body::ALL
         .iter()
         .map(|b| {
             let h = sky.body(*b);
-            BodyPosition { name: b.name(), alt_deg: h.alt_deg, az_deg: h.az_deg }
+            BodyPosition {
+                name: b.name(),
+                alt_deg: h.alt_deg,
+                az_deg: h.az_deg,
+            }
         })
         .collect();
     Ok(Positions { stars, bodies })

@@ -14,11 +14,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use miniz_oxide::deflate::core::{
-    compress_to_output, create_comp_flags_from_zip_params, CompressionStrategy, CompressorOxide, TDEFLFlush,
-    TDEFLStatus,
+    compress_to_output, create_comp_flags_from_zip_params, CompressionStrategy, CompressorOxide,
+    TDEFLFlush, TDEFLStatus,
 };
 use tiny_skia::{FillRule, PathBuilder, Pixmap, Shader, Stroke, Transform};
-
 
 use crate::scene::{Color, Paint, Scene, Shape};
 
@@ -44,7 +43,13 @@ pub(crate) fn raster_paths(scene: &Scene) -> Vec<Option<tiny_skia::Path>> {
             let path = match item.paint {
                 // Under 1 px tiny-skia would switch to hairlines; a 1 px line with the
                 // same ink (see draw_band) looks the same.
-                Paint::Stroke(_, w) => path.stroke(&Stroke { width: w.max(1.0), ..Stroke::default() }, 1.0)?,
+                Paint::Stroke(_, w) => path.stroke(
+                    &Stroke {
+                        width: w.max(1.0),
+                        ..Stroke::default()
+                    },
+                    1.0,
+                )?,
                 Paint::Fill(_) => path,
             };
             flatten(&path)
@@ -71,18 +76,25 @@ fn flatten(path: &tiny_skia::Path) -> Option<tiny_skia::Path> {
                 last = p;
             }
             PathSegment::QuadTo(c, p) => {
-                let dd = ((last.x - 2.0 * c.x + p.x).powi(2) + (last.y - 2.0 * c.y + p.y).powi(2)).sqrt();
+                let dd = ((last.x - 2.0 * c.x + p.x).powi(2) + (last.y - 2.0 * c.y + p.y).powi(2))
+                    .sqrt();
                 let n = ((dd / (8.0 * TOL)).sqrt().ceil() as usize).clamp(1, 100);
                 for i in 1..=n {
                     let t = i as f32 / n as f32;
                     let u = 1.0 - t;
-                    pb.line_to(u * u * last.x + 2.0 * u * t * c.x + t * t * p.x, u * u * last.y + 2.0 * u * t * c.y + t * t * p.y);
+                    pb.line_to(
+                        u * u * last.x + 2.0 * u * t * c.x + t * t * p.x,
+                        u * u * last.y + 2.0 * u * t * c.y + t * t * p.y,
+                    );
                 }
                 last = p;
             }
             PathSegment::CubicTo(c1, c2, p) => {
-                let d1 = ((last.x - 2.0 * c1.x + c2.x).powi(2) + (last.y - 2.0 * c1.y + c2.y).powi(2)).sqrt();
-                let d2 = ((c1.x - 2.0 * c2.x + p.x).powi(2) + (c1.y - 2.0 * c2.y + p.y).powi(2)).sqrt();
+                let d1 = ((last.x - 2.0 * c1.x + c2.x).powi(2)
+                    + (last.y - 2.0 * c1.y + c2.y).powi(2))
+                .sqrt();
+                let d2 =
+                    ((c1.x - 2.0 * c2.x + p.x).powi(2) + (c1.y - 2.0 * c2.y + p.y).powi(2)).sqrt();
                 let n = ((0.75 * d1.max(d2) / TOL).sqrt().ceil() as usize).clamp(1, 100);
                 for i in 1..=n {
                     let t = i as f32 / n as f32;
@@ -103,7 +115,12 @@ fn flatten(path: &tiny_skia::Path) -> Option<tiny_skia::Path> {
 
 /// Draw the part of `scene` that falls in rows `y0..y0 + pixmap.height()`; `paths`
 /// comes from [`raster_paths`].
-pub(crate) fn draw_band(scene: &Scene, paths: &[Option<tiny_skia::Path>], pixmap: &mut Pixmap, y0: u32) {
+pub(crate) fn draw_band(
+    scene: &Scene,
+    paths: &[Option<tiny_skia::Path>],
+    pixmap: &mut Pixmap,
+    y0: u32,
+) {
     let bg = scene.background;
     pixmap.fill(tiny_skia::Color::from_rgba8(bg.r, bg.g, bg.b, 255));
     let top = y0 as f32;
@@ -114,10 +131,15 @@ pub(crate) fn draw_band(scene: &Scene, paths: &[Option<tiny_skia::Path>], pixmap
             continue;
         }
         match (item.paint, &item.shape, path) {
-            (Paint::Fill(c), Shape::Circle { cx, cy, r }, None) => splat(pixmap, *cx, *cy - top, *r, c),
+            (Paint::Fill(c), Shape::Circle { cx, cy, r }, None) => {
+                splat(pixmap, *cx, *cy - top, *r, c)
+            }
             (_, _, None) => {}
             (Paint::Stroke(c, w), _, Some(path)) => {
-                let c = Color { a: c.a * w.min(1.0), ..c };
+                let c = Color {
+                    a: c.a * w.min(1.0),
+                    ..c
+                };
                 pixmap.fill_path(path, &paint_of(c), FillRule::Winding, t, None);
             }
             (Paint::Fill(c), shape, Some(path)) => {
@@ -158,7 +180,12 @@ fn splat(pixmap: &mut Pixmap, cx: f32, cy: f32, r: f32, c: Color) {
 
 fn paint_of(c: Color) -> tiny_skia::Paint<'static> {
     tiny_skia::Paint {
-        shader: Shader::SolidColor(tiny_skia::Color::from_rgba8(c.r, c.g, c.b, (c.a * 255.0).round() as u8)),
+        shader: Shader::SolidColor(tiny_skia::Color::from_rgba8(
+            c.r,
+            c.g,
+            c.b,
+            (c.a * 255.0).round() as u8,
+        )),
         anti_alias: true,
         ..tiny_skia::Paint::default()
     }
@@ -209,7 +236,11 @@ pub(crate) fn write_png<W: Write>(
             let tx = tx.clone();
             let next = &next;
             s.spawn(move || {
-                let Scratch { mut pixmap, mut raw, mut compressor } = Scratch::take(width, band_rows);
+                let Scratch {
+                    mut pixmap,
+                    mut raw,
+                    mut compressor,
+                } = Scratch::take(width, band_rows);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= nbands {
@@ -229,7 +260,12 @@ pub(crate) fn write_png<W: Write>(
                         break;
                     }
                 }
-                Scratch { pixmap, raw, compressor }.give_back();
+                Scratch {
+                    pixmap,
+                    raw,
+                    compressor,
+                }
+                .give_back();
             });
         }
         drop(tx);
@@ -315,7 +351,11 @@ fn filter_rows(pixmap: &Pixmap, raw: &mut Vec<u8>) {
     let w = pixmap.width() as usize;
     let stride = 1 + 3 * w;
     raw.resize(stride * pixmap.height() as usize, 0);
-    for (src, dst) in pixmap.data().chunks_exact(w * 4).zip(raw.chunks_exact_mut(stride)) {
+    for (src, dst) in pixmap
+        .data()
+        .chunks_exact(w * 4)
+        .zip(raw.chunks_exact_mut(stride))
+    {
         dst[0] = 1;
         let mut prev = [0u8; 3];
         for (px, out) in src.chunks_exact(4).zip(dst[1..].chunks_exact_mut(3)) {
@@ -329,13 +369,24 @@ fn filter_rows(pixmap: &Pixmap, raw: &mut Vec<u8>) {
 
 fn deflate(c: &mut CompressorOxide, raw: &[u8], last: bool) -> Band {
     let mut deflated = Vec::with_capacity(raw.len() / 16 + 64);
-    let flush = if last { TDEFLFlush::Finish } else { TDEFLFlush::Sync };
+    let flush = if last {
+        TDEFLFlush::Finish
+    } else {
+        TDEFLFlush::Sync
+    };
     let (status, _) = compress_to_output(c, raw, flush, |bytes| {
         deflated.extend_from_slice(bytes);
         true
     });
-    debug_assert!(matches!(status, TDEFLStatus::Okay | TDEFLStatus::Done), "{status:?}");
-    Band { deflated, adler: adler2::adler32_slice(raw), raw_len: raw.len() as u64 }
+    debug_assert!(
+        matches!(status, TDEFLStatus::Okay | TDEFLStatus::Done),
+        "{status:?}"
+    );
+    Band {
+        deflated,
+        adler: adler2::adler32_slice(raw),
+        raw_len: raw.len() as u64,
+    }
 }
 
 /// Adler-32 of A‖B from adler(A), adler(B) and len(B) (as zlib's adler32_combine).
@@ -380,7 +431,11 @@ mod tests {
         let a = b"the night sky over Madrid";
         let b = b" on the twelfth of August";
         let whole: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
-        let combined = adler32_combine(adler2::adler32_slice(a), adler2::adler32_slice(b), b.len() as u64);
+        let combined = adler32_combine(
+            adler2::adler32_slice(a),
+            adler2::adler32_slice(b),
+            b.len() as u64,
+        );
         assert_eq!(combined, adler2::adler32_slice(&whole));
     }
 }

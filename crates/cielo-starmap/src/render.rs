@@ -57,25 +57,43 @@ fn band_rows(width: u32) -> u32 {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8)
 }
 
 /// Preview: the same drawing as the print, scaled so its longer side is `max_px`.
 pub fn render_png_preview(opts: &StarmapOptions, max_px: u32) -> Result<Vec<u8>, Error> {
     let (pw, ph) = opts.print_pixels();
     let scale = f64::from(max_px) / f64::from(pw.max(ph));
-    let (w, h) = (((f64::from(pw) * scale).round() as u32).max(1), ((f64::from(ph) * scale).round() as u32).max(1));
+    let (w, h) = (
+        ((f64::from(pw) * scale).round() as u32).max(1),
+        ((f64::from(ph) * scale).round() as u32).max(1),
+    );
     let units_per_mm = f64::from(opts.dpi) / 25.4 * scale;
     let scene = build(opts, units_per_mm, w as f32, h as f32)?;
     let mut out = Vec::with_capacity((w * h / 4) as usize);
     // A dozen bands: the disc's bands cost several times the margins', so smaller
     // pieces keep both cores busy to the end; more would only add per-band overhead.
-    write_png(&scene, w, h, opts.dpi, h.div_ceil(12).max(16), threads(), &mut out, None)?;
+    write_png(
+        &scene,
+        w,
+        h,
+        opts.dpi,
+        h.div_ceil(12).max(16),
+        threads(),
+        &mut out,
+        None,
+    )?;
     Ok(out)
 }
 
 /// Render the print file in `format` to `out`; returns its size.
-pub fn render_print(opts: &StarmapOptions, format: OutputFormat, out: impl Write) -> Result<RenderInfo, Error> {
+pub fn render_print(
+    opts: &StarmapOptions,
+    format: OutputFormat,
+    out: impl Write,
+) -> Result<RenderInfo, Error> {
     render_print_with_progress(opts, format, out, None)
 }
 
@@ -90,12 +108,27 @@ pub fn render_print_with_progress(
         OutputFormat::Png => {
             let (w, h) = opts.print_pixels();
             let scene = build(opts, f64::from(opts.dpi) / 25.4, w as f32, h as f32)?;
-            write_png(&scene, w, h, opts.dpi, band_rows(w), threads(), out, progress)?;
-            Ok(RenderInfo { width: w, height: h })
+            write_png(
+                &scene,
+                w,
+                h,
+                opts.dpi,
+                band_rows(w),
+                threads(),
+                out,
+                progress,
+            )?;
+            Ok(RenderInfo {
+                width: w,
+                height: h,
+            })
         }
         OutputFormat::Svg | OutputFormat::Pdf => {
             let scene = vector_scene(opts)?;
-            let info = RenderInfo { width: scene.width.round() as u32, height: scene.height.round() as u32 };
+            let info = RenderInfo {
+                width: scene.width.round() as u32,
+                height: scene.height.round() as u32,
+            };
             if format == OutputFormat::Svg {
                 crate::svg::write_svg(&scene, out)?;
             } else {
@@ -115,10 +148,18 @@ fn vector_scene(opts: &StarmapOptions) -> Result<Scene, Error> {
 
 /// Render a PNG with a chosen band height and thread count (tests and benchmarks).
 #[doc(hidden)]
-pub fn render_png_with_bands(opts: &StarmapOptions, max_px: u32, band_rows: u32, threads: usize) -> Result<Vec<u8>, Error> {
+pub fn render_png_with_bands(
+    opts: &StarmapOptions,
+    max_px: u32,
+    band_rows: u32,
+    threads: usize,
+) -> Result<Vec<u8>, Error> {
     let (pw, ph) = opts.print_pixels();
     let scale = f64::from(max_px) / f64::from(pw.max(ph));
-    let (w, h) = (((f64::from(pw) * scale).round() as u32).max(1), ((f64::from(ph) * scale).round() as u32).max(1));
+    let (w, h) = (
+        ((f64::from(pw) * scale).round() as u32).max(1),
+        ((f64::from(ph) * scale).round() as u32).max(1),
+    );
     let scene = build(opts, f64::from(opts.dpi) / 25.4 * scale, w as f32, h as f32)?;
     let mut out = Vec::new();
     write_png(&scene, w, h, opts.dpi, band_rows, threads, &mut out, None)?;
@@ -130,6 +171,11 @@ pub fn render_png_with_bands(opts: &StarmapOptions, max_px: u32, band_rows: u32,
 pub fn build_preview_scene(opts: &StarmapOptions, max_px: u32) -> Result<usize, Error> {
     let (pw, ph) = opts.print_pixels();
     let scale = f64::from(max_px) / f64::from(pw.max(ph));
-    let scene = build(opts, f64::from(opts.dpi) / 25.4 * scale, pw as f32 * scale as f32, ph as f32 * scale as f32)?;
+    let scene = build(
+        opts,
+        f64::from(opts.dpi) / 25.4 * scale,
+        pw as f32 * scale as f32,
+        ph as f32 * scale as f32,
+    )?;
     Ok(scene.items.len())
 }

@@ -22,7 +22,12 @@ pub(crate) struct Color {
 
 impl Color {
     fn of(c: Rgb, a: f32) -> Self {
-        Self { r: c.0, g: c.1, b: c.2, a: a.clamp(0.0, 1.0) }
+        Self {
+            r: c.0,
+            g: c.1,
+            b: c.2,
+            a: a.clamp(0.0, 1.0),
+        }
     }
 }
 
@@ -35,11 +40,23 @@ pub(crate) enum Paint {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Shape {
-    Circle { cx: f32, cy: f32, r: f32 },
+    Circle {
+        cx: f32,
+        cy: f32,
+        r: f32,
+    },
     /// `even_odd` selects the even-odd fill rule (used to cut the sky disc out).
-    Path { path: Path, even_odd: bool },
+    Path {
+        path: Path,
+        even_odd: bool,
+    },
     /// A line of text, baseline starting at (x, y); `path` is its outline.
-    Text { line: Line, x: f32, y: f32, path: Option<Path> },
+    Text {
+        line: Line,
+        x: f32,
+        y: f32,
+        path: Option<Path>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +89,12 @@ impl Scene {
             Shape::Text { path: Some(p), .. } => (p.bounds().top(), p.bounds().bottom()),
             Shape::Text { path: None, .. } => return,
         };
-        self.items.push(Item { shape, paint, y0: y0 - pad, y1: y1 + pad });
+        self.items.push(Item {
+            shape,
+            paint,
+            y0: y0 - pad,
+            y1: y1 + pad,
+        });
     }
 
     fn text(&mut self, line: Line, cx: f32, y: f32, color: Color) {
@@ -83,7 +105,12 @@ impl Scene {
 }
 
 /// Build the poster for `opts` where one millimetre is `units_per_mm` output units.
-pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h: f32) -> Result<Scene, Error> {
+pub(crate) fn build(
+    opts: &StarmapOptions,
+    units_per_mm: f64,
+    out_w: f32,
+    out_h: f32,
+) -> Result<Scene, Error> {
     opts.check()?;
     let theme = opts.theme_data();
     let size = opts.size_data();
@@ -92,13 +119,19 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     // Layout works on the trim box; the bleed only extends the background.
     let w = size.width_mm as f32 * u;
     let h = size.height_mm as f32 * u;
-    let mut scene = Scene { width: out_w, height: out_h, background: Color::of(theme.background, 1.0), items: Vec::new() };
+    let mut scene = Scene {
+        width: out_w,
+        height: out_h,
+        background: Color::of(theme.background, 1.0),
+        items: Vec::new(),
+    };
 
     let text = TextBlock::new(opts, theme, w);
     let margin = 0.075 * w;
     let label_room = 0.035 * w;
     let gap = 0.05 * w;
-    let diameter = (w - 2.0 * (margin + label_room)).min(h - 2.0 * (margin + label_room) - gap - text.height);
+    let diameter =
+        (w - 2.0 * (margin + label_room)).min(h - 2.0 * (margin + label_room) - gap - text.height);
     let radius = diameter / 2.0;
     let content = diameter + 2.0 * label_room + gap + text.height;
     let top = bleed + ((h - content) / 2.0).max(margin);
@@ -106,11 +139,20 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     let cy = top + label_room + radius;
 
     let time = TimeScales::from_timestamp(opts.at)?;
-    let sky = Sky::new(Observer { lat_deg: opts.lat, lon_deg: opts.lon }, time);
+    let sky = Sky::new(
+        Observer {
+            lat_deg: opts.lat,
+            lon_deg: opts.lon,
+        },
+        time,
+    );
     let proj = Projection { cx, cy, r: radius };
 
     if theme.disc != theme.background {
-        scene.push(Shape::Circle { cx, cy, r: radius }, Paint::Fill(Color::of(theme.disc, 1.0)));
+        scene.push(
+            Shape::Circle { cx, cy, r: radius },
+            Paint::Fill(Color::of(theme.disc, 1.0)),
+        );
     }
     let hair = 0.0009 * w;
     if opts.grid {
@@ -131,15 +173,35 @@ pub(crate) fn build(opts: &StarmapOptions, units_per_mm: f64, out_w: f32, out_h:
     pb.push_circle(cx, cy, radius * 1.12);
     pb.push_circle(cx, cy, radius);
     if let Some(path) = pb.finish() {
-        scene.push(Shape::Path { path, even_odd: true }, Paint::Fill(Color::of(theme.background, 1.0)));
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: true,
+            },
+            Paint::Fill(Color::of(theme.background, 1.0)),
+        );
     }
-    scene.push(Shape::Circle { cx, cy, r: radius }, Paint::Stroke(Color::of(theme.disc_edge, 0.9), hair * 2.2));
+    scene.push(
+        Shape::Circle { cx, cy, r: radius },
+        Paint::Stroke(Color::of(theme.disc_edge, 0.9), hair * 2.2),
+    );
     cardinal_points(&mut scene, &proj, theme, w, label_room, opts.spanish());
 
     let inset = 0.035 * w;
-    if let Some(frame) = Rect::from_xywh(bleed + inset, bleed + inset, w - 2.0 * inset, h - 2.0 * inset) {
+    if let Some(frame) = Rect::from_xywh(
+        bleed + inset,
+        bleed + inset,
+        w - 2.0 * inset,
+        h - 2.0 * inset,
+    ) {
         let path = PathBuilder::from_rect(frame);
-        scene.push(Shape::Path { path, even_odd: false }, Paint::Stroke(Color::of(theme.frame, 0.8), hair * 1.6));
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: false,
+            },
+            Paint::Stroke(Color::of(theme.frame, 0.8), hair * 1.6),
+        );
     }
     text.draw(&mut scene, cx, cy + radius + label_room + gap);
     Ok(scene)
@@ -179,7 +241,10 @@ impl Projection {
         let sq = disc.sqrt();
         let t0 = ((-qb - sq) / (2.0 * qa)).max(0.0);
         let t1 = ((-qb + sq) / (2.0 * qa)).min(1.0);
-        (t0 < t1).then_some(((a.0 + t0 * dx, a.1 + t0 * dy), (a.0 + t1 * dx, a.1 + t1 * dy)))
+        (t0 < t1).then_some((
+            (a.0 + t0 * dx, a.1 + t0 * dy),
+            (a.0 + t1 * dx, a.1 + t1 * dy),
+        ))
     }
 }
 
@@ -193,7 +258,14 @@ fn grid(scene: &mut Scene, proj: &Projection, theme: &Theme, hair: f32) {
     let color = Color::of(theme.grid, theme.grid_alpha);
     for alt in [15.0, 30.0, 45.0, 60.0, 75.0] {
         let (_, y) = proj.project(&enu(alt, 0.0));
-        scene.push(Shape::Circle { cx: proj.cx, cy: proj.cy, r: proj.cy - y }, Paint::Stroke(color, hair));
+        scene.push(
+            Shape::Circle {
+                cx: proj.cx,
+                cy: proj.cy,
+                r: proj.cy - y,
+            },
+            Paint::Stroke(color, hair),
+        );
     }
     for az in (0..360).step_by(30) {
         let (x0, y0) = proj.project(&enu(75.0, f64::from(az)));
@@ -202,12 +274,25 @@ fn grid(scene: &mut Scene, proj: &Projection, theme: &Theme, hair: f32) {
         pb.move_to(x0, y0);
         pb.line_to(x1, y1);
         if let Some(path) = pb.finish() {
-            scene.push(Shape::Path { path, even_odd: false }, Paint::Stroke(color, hair));
+            scene.push(
+                Shape::Path {
+                    path,
+                    even_odd: false,
+                },
+                Paint::Stroke(color, hair),
+            );
         }
     }
 }
 
-fn constellation_lines(scene: &mut Scene, sky: &Sky, star_dirs: &[[f64; 3]], proj: &Projection, theme: &Theme, width: f32) {
+fn constellation_lines(
+    scene: &mut Scene,
+    sky: &Sky,
+    star_dirs: &[[f64; 3]],
+    proj: &Projection,
+    theme: &Theme,
+    width: f32,
+) {
     let color = Color::of(theme.lines, theme.lines_alpha);
     for c in constellations() {
         let mut pb = PathBuilder::new();
@@ -224,7 +309,9 @@ fn constellation_lines(scene: &mut Scene, sky: &Sky, star_dirs: &[[f64; 3]], pro
                     // the disc; the horizon cut-out hides the rest.
                     // Far below the horizon the projection runs off to infinity.
                     if q[2] > -0.5 && p[2] > -0.5 && (q[2] > 0.0 || p[2] > 0.0) {
-                        if let Some(((x0, y0), (x1, y1))) = proj.clip(proj.project(&q), proj.project(&p)) {
+                        if let Some(((x0, y0), (x1, y1))) =
+                            proj.clip(proj.project(&q), proj.project(&p))
+                        {
                             pb.move_to(x0, y0);
                             pb.line_to(x1, y1);
                         }
@@ -234,12 +321,25 @@ fn constellation_lines(scene: &mut Scene, sky: &Sky, star_dirs: &[[f64; 3]], pro
             }
         }
         if let Some(path) = pb.finish() {
-            scene.push(Shape::Path { path, even_odd: false }, Paint::Stroke(color, width));
+            scene.push(
+                Shape::Path {
+                    path,
+                    even_odd: false,
+                },
+                Paint::Stroke(color, width),
+            );
         }
     }
 }
 
-fn constellation_names(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32, spanish: bool) {
+fn constellation_names(
+    scene: &mut Scene,
+    sky: &Sky,
+    proj: &Projection,
+    theme: &Theme,
+    w: f32,
+    spanish: bool,
+) {
     let size = 0.0085 * w;
     let color = Color::of(theme.names, 0.9);
     for c in constellations() {
@@ -249,7 +349,11 @@ fn constellation_names(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &
         }
         let (x, y) = proj.project(&v);
         // The source separates words with U+2005; a plain space reads the same.
-        let name = if spanish { c.es.replace('\u{2005}', " ") } else { c.name.clone() };
+        let name = if spanish {
+            c.es.replace('\u{2005}', " ")
+        } else {
+            c.name.clone()
+        };
         let line = layout(Font::Sans, &name.to_uppercase(), size, size * 0.18);
         scene.text(line, x, y + size * 0.35, color);
     }
@@ -267,11 +371,19 @@ fn bv_rgb(bv: f32) -> (f32, f32, f32) {
         (2.0, (255.0, 160.0, 96.0)),
     ];
     let bv = bv.clamp(-0.3, 2.0);
-    let i = TABLE.iter().position(|(b, _)| *b >= bv).unwrap_or(TABLE.len() - 1).max(1);
+    let i = TABLE
+        .iter()
+        .position(|(b, _)| *b >= bv)
+        .unwrap_or(TABLE.len() - 1)
+        .max(1);
     let (b0, c0) = TABLE[i - 1];
     let (b1, c1) = TABLE[i];
     let f = ((bv - b0) / (b1 - b0)).clamp(0.0, 1.0);
-    (c0.0 + (c1.0 - c0.0) * f, c0.1 + (c1.1 - c0.1) * f, c0.2 + (c1.2 - c0.2) * f)
+    (
+        c0.0 + (c1.0 - c0.0) * f,
+        c0.1 + (c1.1 - c0.1) * f,
+        c0.2 + (c1.2 - c0.2) * f,
+    )
 }
 
 fn draw_stars(scene: &mut Scene, star_dirs: &[[f64; 3]], proj: &Projection, theme: &Theme) {
@@ -288,19 +400,43 @@ fn draw_stars(scene: &mut Scene, star_dirs: &[[f64; 3]], proj: &Projection, them
         let r = base * 10f32.powf(-0.17 * (s.mag + 1.0));
         let (tr, tg, tb) = bv_rgb(s.bv);
         let st = theme.star;
-        let mix = |a: u8, b: f32| (f32::from(a) * (1.0 - tint) + b * tint).round().clamp(0.0, 255.0) as u8;
+        let mix = |a: u8, b: f32| {
+            (f32::from(a) * (1.0 - tint) + b * tint)
+                .round()
+                .clamp(0.0, 255.0) as u8
+        };
         let rgb = Rgb(mix(st.0, tr), mix(st.1, tg), mix(st.2, tb));
-        let (r, alpha) = if r < min_r { (min_r, (r / min_r).powi(2)) } else { (r, 1.0) };
+        let (r, alpha) = if r < min_r {
+            (min_r, (r / min_r).powi(2))
+        } else {
+            (r, 1.0)
+        };
         if theme.glow > 0.0 && s.mag < 2.0 {
-            scene.push(Shape::Circle { cx: x, cy: y, r: r * 2.6 }, Paint::Fill(Color::of(rgb, theme.glow * 0.5)));
+            scene.push(
+                Shape::Circle {
+                    cx: x,
+                    cy: y,
+                    r: r * 2.6,
+                },
+                Paint::Fill(Color::of(rgb, theme.glow * 0.5)),
+            );
         }
-        scene.push(Shape::Circle { cx: x, cy: y, r }, Paint::Fill(Color::of(rgb, alpha)));
+        scene.push(
+            Shape::Circle { cx: x, cy: y, r },
+            Paint::Fill(Color::of(rgb, alpha)),
+        );
     }
 }
 
 fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32, spanish: bool) {
     let label = 0.0085 * w;
-    for body in [Body::Mercury, Body::Venus, Body::Mars, Body::Jupiter, Body::Saturn] {
+    for body in [
+        Body::Mercury,
+        Body::Venus,
+        Body::Mars,
+        Body::Jupiter,
+        Body::Saturn,
+    ] {
         let v = sky.body_enu(body);
         if v[2] < 0.0 {
             continue;
@@ -308,17 +444,39 @@ fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32
         let (x, y) = proj.project(&v);
         let r = proj.r * 0.0075;
         let c = Color::of(theme.planet, 1.0);
-        scene.push(Shape::Circle { cx: x, cy: y, r: r * 2.2 }, Paint::Fill(Color::of(theme.planet, 0.18)));
+        scene.push(
+            Shape::Circle {
+                cx: x,
+                cy: y,
+                r: r * 2.2,
+            },
+            Paint::Fill(Color::of(theme.planet, 0.18)),
+        );
         scene.push(Shape::Circle { cx: x, cy: y, r }, Paint::Fill(c));
         let title = planet_name(body, spanish);
-        scene.text(layout(Font::Sans, title, label, label * 0.1), x, y + r * 2.2 + label, Color::of(theme.planet, 0.85));
+        scene.text(
+            layout(Font::Sans, title, label, label * 0.1),
+            x,
+            y + r * 2.2 + label,
+            Color::of(theme.planet, 0.85),
+        );
     }
     let sun = sky.body_enu(Body::Sun);
     if sun[2] > 0.0 {
         let (x, y) = proj.project(&sun);
         let r = proj.r * 0.02;
-        scene.push(Shape::Circle { cx: x, cy: y, r: r * 2.0 }, Paint::Fill(Color::of(theme.planet, 0.2)));
-        scene.push(Shape::Circle { cx: x, cy: y, r }, Paint::Fill(Color::of(theme.planet, 1.0)));
+        scene.push(
+            Shape::Circle {
+                cx: x,
+                cy: y,
+                r: r * 2.0,
+            },
+            Paint::Fill(Color::of(theme.planet, 0.2)),
+        );
+        scene.push(
+            Shape::Circle { cx: x, cy: y, r },
+            Paint::Fill(Color::of(theme.planet, 1.0)),
+        );
     }
     let moon = sky.body_enu(Body::Moon);
     if moon[2] > 0.0 {
@@ -327,23 +485,52 @@ fn bodies(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme, w: f32
 }
 
 /// The Moon with its phase: lit limb towards the Sun, terminator as a half ellipse.
-fn moon_with_phase(scene: &mut Scene, proj: &Projection, theme: &Theme, moon: &[f64; 3], sun: &[f64; 3]) {
+fn moon_with_phase(
+    scene: &mut Scene,
+    proj: &Projection,
+    theme: &Theme,
+    moon: &[f64; 3],
+    sun: &[f64; 3],
+) {
     let (x, y) = proj.project(moon);
     let r = proj.r * 0.028;
-    let cos_elong = moon.iter().zip(sun).map(|(a, b)| a * b).sum::<f64>().clamp(-1.0, 1.0);
+    let cos_elong = moon
+        .iter()
+        .zip(sun)
+        .map(|(a, b)| a * b)
+        .sum::<f64>()
+        .clamp(-1.0, 1.0);
     // Illuminated fraction from the elongation (phase angle ≈ 180° − elongation).
     let k = ((1.0 - cos_elong) / 2.0) as f32;
     // Direction of the Sun on the chart: a point a little along the great circle.
     let d = cos_elong;
-    let mut t = [sun[0] - d * moon[0], sun[1] - d * moon[1], sun[2] - d * moon[2]];
+    let mut t = [
+        sun[0] - d * moon[0],
+        sun[1] - d * moon[1],
+        sun[2] - d * moon[2],
+    ];
     let n = (t[0] * t[0] + t[1] * t[1] + t[2] * t[2]).sqrt().max(1e-12);
     t = t.map(|c| c / n);
-    let ahead = [moon[0] + 0.01 * t[0], moon[1] + 0.01 * t[1], moon[2] + 0.01 * t[2]];
+    let ahead = [
+        moon[0] + 0.01 * t[0],
+        moon[1] + 0.01 * t[1],
+        moon[2] + 0.01 * t[2],
+    ];
     let (ax, ay) = proj.project(&ahead);
     let ang = (ay - y).atan2(ax - x);
     let (sa, ca) = ang.sin_cos();
-    scene.push(Shape::Circle { cx: x, cy: y, r: r * 1.9 }, Paint::Fill(Color::of(theme.moon, 0.08)));
-    scene.push(Shape::Circle { cx: x, cy: y, r }, Paint::Fill(Color::of(theme.moon_dark, 1.0)));
+    scene.push(
+        Shape::Circle {
+            cx: x,
+            cy: y,
+            r: r * 1.9,
+        },
+        Paint::Fill(Color::of(theme.moon, 0.08)),
+    );
+    scene.push(
+        Shape::Circle { cx: x, cy: y, r },
+        Paint::Fill(Color::of(theme.moon_dark, 1.0)),
+    );
     let mut pb = PathBuilder::new();
     let steps = 48;
     let rot = |px: f32, py: f32| (x + px * ca - py * sa, y + px * sa + py * ca);
@@ -363,7 +550,13 @@ fn moon_with_phase(scene: &mut Scene, proj: &Projection, theme: &Theme, moon: &[
     }
     pb.close();
     if let Some(path) = pb.finish() {
-        scene.push(Shape::Path { path, even_odd: false }, Paint::Fill(Color::of(theme.moon, 1.0)));
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: false,
+            },
+            Paint::Fill(Color::of(theme.moon, 1.0)),
+        );
     }
 }
 
@@ -385,17 +578,44 @@ fn planet_name(body: Body, spanish: bool) -> &'static str {
     }
 }
 
-fn cardinal_points(scene: &mut Scene, proj: &Projection, theme: &Theme, w: f32, room: f32, spanish: bool) {
+fn cardinal_points(
+    scene: &mut Scene,
+    proj: &Projection,
+    theme: &Theme,
+    w: f32,
+    room: f32,
+    spanish: bool,
+) {
     let size = 0.012 * w;
     let c = Color::of(theme.text_muted, 1.0);
     let off = proj.r + room * 0.55;
     let mid = size * 0.36;
-    scene.text(layout(Font::Sans, "N", size, 0.0), proj.cx, proj.cy - off + mid, c);
-    scene.text(layout(Font::Sans, "S", size, 0.0), proj.cx, proj.cy + off + mid, c);
+    scene.text(
+        layout(Font::Sans, "N", size, 0.0),
+        proj.cx,
+        proj.cy - off + mid,
+        c,
+    );
+    scene.text(
+        layout(Font::Sans, "S", size, 0.0),
+        proj.cx,
+        proj.cy + off + mid,
+        c,
+    );
     // East is on the left: the chart is the sky seen looking up.
-    scene.text(layout(Font::Sans, "E", size, 0.0), proj.cx - off, proj.cy + mid, c);
+    scene.text(
+        layout(Font::Sans, "E", size, 0.0),
+        proj.cx - off,
+        proj.cy + mid,
+        c,
+    );
     let west = if spanish { "O" } else { "W" };
-    scene.text(layout(Font::Sans, west, size, 0.0), proj.cx + off, proj.cy + mid, c);
+    scene.text(
+        layout(Font::Sans, west, size, 0.0),
+        proj.cx + off,
+        proj.cy + mid,
+        c,
+    );
 }
 
 /// The title, message, place, date and coordinates under the disc.
@@ -410,8 +630,15 @@ impl TextBlock {
         let text = Color::of(theme.text, 1.0);
         let muted = Color::of(theme.text_muted, 1.0);
         let max_w = 0.8 * w;
-        let default_title = if opts.spanish() { "EL CIELO NOCTURNO" } else { "THE NIGHT SKY" };
-        let title = opts.title.clone().unwrap_or_else(|| default_title.to_owned());
+        let default_title = if opts.spanish() {
+            "EL CIELO NOCTURNO"
+        } else {
+            "THE NIGHT SKY"
+        };
+        let title = opts
+            .title
+            .clone()
+            .unwrap_or_else(|| default_title.to_owned());
         if !title.trim().is_empty() {
             let mut size = 0.05 * w;
             let mut line = layout(Font::Serif, title.trim(), size, size * 0.08);
@@ -445,7 +672,12 @@ impl TextBlock {
             let lead = if i == 0 { small * 2.6 } else { small * 1.9 };
             let mut line = layout(Font::Sans, &f, small, spacing);
             if line.width > max_w {
-                line = layout(Font::Sans, &f, small * max_w / line.width, spacing * max_w / line.width);
+                line = layout(
+                    Font::Sans,
+                    &f,
+                    small * max_w / line.width,
+                    spacing * max_w / line.width,
+                );
             }
             lines.push((line, if i == 0 { text } else { muted }, lead));
         }
@@ -466,14 +698,33 @@ impl TextBlock {
 /// option's time zone (UTC if none).
 pub(crate) fn local_time_text(opts: &StarmapOptions) -> String {
     const ES_MONTHS: [&str; 12] = [
-        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-        "noviembre", "diciembre",
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
     ];
-    let tz = opts.tz.as_deref().and_then(|z| jiff::tz::TimeZone::get(z).ok()).unwrap_or(jiff::tz::TimeZone::UTC);
+    let tz = opts
+        .tz
+        .as_deref()
+        .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     let zoned = opts.at.to_zoned(tz);
     let text = if opts.spanish() {
         let month = ES_MONTHS[usize::from(zoned.month().unsigned_abs()) - 1];
-        format!("{} de {month} de {} · {}", zoned.day(), zoned.year(), zoned.strftime("%H:%M %Z"))
+        format!(
+            "{} de {month} de {} · {}",
+            zoned.day(),
+            zoned.year(),
+            zoned.strftime("%H:%M %Z")
+        )
     } else {
         zoned.strftime("%-d %B %Y · %H:%M %Z").to_string()
     };
@@ -497,16 +748,40 @@ mod tests {
 
     #[test]
     fn the_chart_has_north_up_east_left_and_the_zenith_in_the_centre() {
-        let p = Projection { cx: 100.0, cy: 100.0, r: 50.0 };
-        let near = |(x, y): (f32, f32), (ex, ey): (f32, f32)| (x - ex).abs() < 1e-3 && (y - ey).abs() < 1e-3;
+        let p = Projection {
+            cx: 100.0,
+            cy: 100.0,
+            r: 50.0,
+        };
+        let near = |(x, y): (f32, f32), (ex, ey): (f32, f32)| {
+            (x - ex).abs() < 1e-3 && (y - ey).abs() < 1e-3
+        };
         assert!(near(p.project(&enu(90.0, 0.0)), (100.0, 100.0)), "zenith");
-        assert!(near(p.project(&enu(0.0, 0.0)), (100.0, 50.0)), "north on top");
-        assert!(near(p.project(&enu(0.0, 90.0)), (50.0, 100.0)), "east on the left");
-        assert!(near(p.project(&enu(0.0, 180.0)), (100.0, 150.0)), "south at the bottom");
-        assert!(near(p.project(&enu(0.0, 270.0)), (150.0, 100.0)), "west on the right");
+        assert!(
+            near(p.project(&enu(0.0, 0.0)), (100.0, 50.0)),
+            "north on top"
+        );
+        assert!(
+            near(p.project(&enu(0.0, 90.0)), (50.0, 100.0)),
+            "east on the left"
+        );
+        assert!(
+            near(p.project(&enu(0.0, 180.0)), (100.0, 150.0)),
+            "south at the bottom"
+        );
+        assert!(
+            near(p.project(&enu(0.0, 270.0)), (150.0, 100.0)),
+            "west on the right"
+        );
         let (a, b) = p.clip((100.0, 100.0), (200.0, 100.0)).unwrap();
-        assert!(near(a, (100.0, 100.0)) && near(b, (150.0, 100.0)), "lines stop at the horizon");
-        assert!(p.clip((0.0, 0.0), (0.0, 200.0)).is_none(), "lines outside stay out");
+        assert!(
+            near(a, (100.0, 100.0)) && near(b, (150.0, 100.0)),
+            "lines stop at the horizon"
+        );
+        assert!(
+            p.clip((0.0, 0.0), (0.0, 200.0)).is_none(),
+            "lines outside stay out"
+        );
         // stereographic: r = R tan(z / 2)
         let (_, y) = p.project(&enu(45.0, 180.0));
         assert!((y - 100.0 - 50.0 * (22.5f32).to_radians().tan()).abs() < 1e-3);
@@ -515,13 +790,26 @@ mod tests {
     #[test]
     fn polaris_is_drawn_due_north_of_the_centre_from_madrid() {
         let at: jiff::Timestamp = "2024-08-12T22:30:00Z".parse().unwrap();
-        let sky = Sky::new(Observer { lat_deg: 40.4, lon_deg: -3.7 }, TimeScales::from_timestamp(at).unwrap());
+        let sky = Sky::new(
+            Observer {
+                lat_deg: 40.4,
+                lon_deg: -3.7,
+            },
+            TimeScales::from_timestamp(at).unwrap(),
+        );
         let polaris = stars().iter().find(|s| s.hip == 11767).unwrap();
-        let p = Projection { cx: 500.0, cy: 500.0, r: 400.0 };
+        let p = Projection {
+            cx: 500.0,
+            cy: 500.0,
+            r: 400.0,
+        };
         let (x, y) = p.project(&sky.star_enu(polaris));
         // altitude ≈ latitude, so z ≈ 49.6° and r = 400 tan(z / 2) ≈ 185 above the centre
         let expected = 500.0 - 400.0 * (49.6f32 / 2.0).to_radians().tan();
-        assert!((y - expected).abs() < 3.0, "above the centre at the pole's altitude: {y} vs {expected}");
+        assert!(
+            (y - expected).abs() < 3.0,
+            "above the centre at the pole's altitude: {y} vs {expected}"
+        );
         assert!((x - 500.0).abs() < 10.0, "on the meridian: {x}");
     }
 }
@@ -541,7 +829,13 @@ mod text_tests {
 
     #[test]
     fn coordinates_read_with_hemisphere_letters() {
-        assert_eq!(coordinates_text(-33.9, 18.4232, false), "33.9000° S · 18.4232° E");
-        assert_eq!(coordinates_text(40.4168, -3.7038, true), "40.4168° N · 3.7038° O");
+        assert_eq!(
+            coordinates_text(-33.9, 18.4232, false),
+            "33.9000° S · 18.4232° E"
+        );
+        assert_eq!(
+            coordinates_text(40.4168, -3.7038, true),
+            "40.4168° N · 3.7038° O"
+        );
     }
 }

@@ -23,15 +23,31 @@ pub(crate) fn write_svg<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
         let paint = paint_attrs(item.paint);
         match &item.shape {
             Shape::Circle { cx, cy, r } => {
-                let _ = writeln!(s, r#"<circle cx="{cx:.2}" cy="{cy:.2}" r="{r:.3}" {paint}/>"#);
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{cx:.2}" cy="{cy:.2}" r="{r:.3}" {paint}/>"#
+                );
             }
             Shape::Path { path, even_odd } => {
-                let rule = if *even_odd { r#" fill-rule="evenodd""# } else { "" };
+                let rule = if *even_odd {
+                    r#" fill-rule="evenodd""#
+                } else {
+                    ""
+                };
                 let _ = writeln!(s, r#"<path d="{}"{rule} {paint}/>"#, path_data(path));
             }
-            Shape::Text { path: Some(path), line, .. } => {
+            Shape::Text {
+                path: Some(path),
+                line,
+                ..
+            } => {
                 let words: String = line.glyphs.iter().map(|g| g.ch).collect();
-                let _ = writeln!(s, r#"<path aria-label="{}" d="{}" {paint}/>"#, escape(&words), path_data(path));
+                let _ = writeln!(
+                    s,
+                    r#"<path aria-label="{}" d="{}" {paint}/>"#,
+                    escape(&words),
+                    path_data(path)
+                );
             }
             Shape::Text { path: None, .. } => {}
         }
@@ -46,7 +62,11 @@ fn paint_attrs(p: Paint) -> String {
         Paint::Fill(c) if c.a >= 1.0 => format!(r#"fill="{}""#, hex(c)),
         Paint::Fill(c) => format!(r#"fill="{}" fill-opacity="{:.3}""#, hex(c), c.a),
         Paint::Stroke(c, w) => {
-            format!(r#"fill="none" stroke="{}" stroke-opacity="{:.3}" stroke-width="{w:.3}""#, hex(c), c.a)
+            format!(
+                r#"fill="none" stroke="{}" stroke-opacity="{:.3}" stroke-width="{w:.3}""#,
+                hex(c),
+                c.a
+            )
         }
     }
 }
@@ -56,7 +76,10 @@ fn hex(c: Color) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn path_data(path: &Path) -> String {
@@ -67,7 +90,11 @@ fn path_data(path: &Path) -> String {
             PathSegment::LineTo(p) => write!(d, "L{:.2} {:.2}", p.x, p.y),
             PathSegment::QuadTo(a, p) => write!(d, "Q{:.2} {:.2} {:.2} {:.2}", a.x, a.y, p.x, p.y),
             PathSegment::CubicTo(a, b, p) => {
-                write!(d, "C{:.2} {:.2} {:.2} {:.2} {:.2} {:.2}", a.x, a.y, b.x, b.y, p.x, p.y)
+                write!(
+                    d,
+                    "C{:.2} {:.2} {:.2} {:.2} {:.2} {:.2}",
+                    a.x, a.y, b.x, b.y, p.x, p.y
+                )
             }
             PathSegment::Close => write!(d, "Z"),
         };

@@ -23,8 +23,12 @@ impl Font {
         static SANS: OnceLock<ttf_parser::Face<'static>> = OnceLock::new();
         static SERIF: OnceLock<ttf_parser::Face<'static>> = OnceLock::new();
         match self {
-            Font::Sans => SANS.get_or_init(|| ttf_parser::Face::parse(SANS_TTF, 0).expect("embedded DejaVu Sans")),
-            Font::Serif => SERIF.get_or_init(|| ttf_parser::Face::parse(SERIF_TTF, 0).expect("embedded DejaVu Serif")),
+            Font::Sans => SANS.get_or_init(|| {
+                ttf_parser::Face::parse(SANS_TTF, 0).expect("embedded DejaVu Sans")
+            }),
+            Font::Serif => SERIF.get_or_init(|| {
+                ttf_parser::Face::parse(SERIF_TTF, 0).expect("embedded DejaVu Serif")
+            }),
         }
     }
 
@@ -74,11 +78,20 @@ pub(crate) fn layout(font: Font, text: &str, size: f32, spacing: f32) -> Line {
         let (f, id) = glyph_for(font, ch);
         let face = f.face();
         let scale = size / f32::from(face.units_per_em());
-        glyphs.push(PlacedGlyph { font: f, id: id.0, ch, x });
+        glyphs.push(PlacedGlyph {
+            font: f,
+            id: id.0,
+            ch,
+            x,
+        });
         x += f32::from(face.glyph_hor_advance(id).unwrap_or(0)) * scale + spacing;
     }
     let width = if glyphs.is_empty() { 0.0 } else { x - spacing };
-    Line { glyphs, width, size }
+    Line {
+        glyphs,
+        width,
+        size,
+    }
 }
 
 fn glyph_for(font: Font, ch: char) -> (Font, ttf_parser::GlyphId) {
@@ -96,7 +109,11 @@ pub(crate) fn wrap(font: Font, text: &str, size: f32, max_width: f32) -> Vec<Lin
     for para in text.split('\n') {
         let mut current = String::new();
         for word in para.split_whitespace() {
-            let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
+            let candidate = if current.is_empty() {
+                word.to_owned()
+            } else {
+                format!("{current} {word}")
+            };
             if !current.is_empty() && layout(font, &candidate, size, 0.0).width > max_width {
                 lines.push(layout(font, &current, size, 0.0));
                 current = word.to_owned();
@@ -117,7 +134,12 @@ pub(crate) fn line_path(line: &Line, x: f32, y: f32) -> Option<Path> {
     for g in &line.glyphs {
         let face = g.font.face();
         let scale = line.size / f32::from(face.units_per_em());
-        let mut ob = Outline { pb: &mut pb, x: x + g.x, y, scale };
+        let mut ob = Outline {
+            pb: &mut pb,
+            x: x + g.x,
+            y,
+            scale,
+        };
         face.outline_glyph(ttf_parser::GlyphId(g.id), &mut ob);
     }
     pb.finish()
@@ -168,7 +190,10 @@ mod tests {
     #[test]
     fn spanish_accents_map_to_real_glyphs() {
         let line = layout(Font::Serif, "Año Ñandú — canción", 40.0, 0.0);
-        assert!(line.glyphs.iter().all(|g| g.id != 0), "every accented letter has a glyph");
+        assert!(
+            line.glyphs.iter().all(|g| g.id != 0),
+            "every accented letter has a glyph"
+        );
         assert!(line.width > 200.0);
     }
 
@@ -183,7 +208,12 @@ mod tests {
 
     #[test]
     fn wrapping_keeps_lines_within_the_width() {
-        let lines = wrap(Font::Sans, "para mi amor, que siempre mira las estrellas conmigo", 20.0, 200.0);
+        let lines = wrap(
+            Font::Sans,
+            "para mi amor, que siempre mira las estrellas conmigo",
+            20.0,
+            200.0,
+        );
         assert!(lines.len() > 1);
         assert!(lines.iter().all(|l| l.width <= 200.0));
     }

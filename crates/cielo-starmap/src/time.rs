@@ -47,7 +47,10 @@ impl TimeScales {
         } else {
             // ΔT is tabulated against TT; one fixed-point step is exact to microseconds.
             let guess = jd + tables.delta_t(jd) / 86_400.0;
-            Ok(Self { jd_ut1: jd, jd_tt: jd + tables.delta_t(guess) / 86_400.0 })
+            Ok(Self {
+                jd_ut1: jd,
+                jd_tt: jd + tables.delta_t(guess) / 86_400.0,
+            })
         }
     }
 
@@ -80,7 +83,11 @@ impl Tables {
     }
 
     fn tai_minus_utc(&self, jd_utc: f64) -> f64 {
-        self.leaps.iter().rev().find(|(d, _)| jd_utc >= *d).map_or(10.0, |(_, o)| *o)
+        self.leaps
+            .iter()
+            .rev()
+            .find(|(d, _)| jd_utc >= *d)
+            .map_or(10.0, |(_, o)| *o)
     }
 }
 
@@ -94,7 +101,12 @@ fn tables() -> &'static Tables {
         let delta_t = (0..n).map(|_| r.f32()).collect();
         let nl = r.u32() as usize;
         let leaps = (0..nl).map(|_| (r.f64(), r.f64())).collect();
-        Tables { start, step, delta_t, leaps }
+        Tables {
+            start,
+            step,
+            delta_t,
+            leaps,
+        }
     })
 }
 
@@ -118,9 +130,17 @@ mod tests {
     #[test]
     fn outside_utc_era_the_instant_is_ut1() {
         let t = at("1902-02-22T10:20:30Z");
-        assert!((t.delta_t_seconds() - 0.823).abs() < 0.01, "{}", t.delta_t_seconds());
+        assert!(
+            (t.delta_t_seconds() - 0.823).abs() < 0.01,
+            "{}",
+            t.delta_t_seconds()
+        );
         let t = at("2100-12-31T00:00:00Z");
-        assert!((t.delta_t_seconds() - 97.0).abs() < 1.5, "{}", t.delta_t_seconds());
+        assert!(
+            (t.delta_t_seconds() - 97.0).abs() < 1.5,
+            "{}",
+            t.delta_t_seconds()
+        );
     }
 
     #[test]

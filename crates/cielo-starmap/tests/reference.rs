@@ -23,15 +23,24 @@ fn check_file(json: &str) -> (f64, f64, f64) {
             let mine = ours.bodies.iter().find(|x| x.name == name).unwrap();
             let sep = 60.0
                 * separation_deg(
-                    &Horizontal { alt_deg: mine.alt_deg, az_deg: mine.az_deg },
-                    &Horizontal { alt_deg: b["alt_deg"].as_f64().unwrap(), az_deg: b["az_deg"].as_f64().unwrap() },
+                    &Horizontal {
+                        alt_deg: mine.alt_deg,
+                        az_deg: mine.az_deg,
+                    },
+                    &Horizontal {
+                        alt_deg: b["alt_deg"].as_f64().unwrap(),
+                        az_deg: b["az_deg"].as_f64().unwrap(),
+                    },
                 );
             let tol = match name {
                 "moon" if year > 2050 => 1.5,
                 "moon" => 1.0,
                 _ => 0.5,
             };
-            assert!(sep < tol, "{name} at {at} ({lat}, {lon}) is off by {sep:.3}'");
+            assert!(
+                sep < tol,
+                "{name} at {at} ({lat}, {lon}) is off by {sep:.3}'"
+            );
             if name == "moon" {
                 w_moon = w_moon.max(sep);
             } else {
@@ -40,14 +49,27 @@ fn check_file(json: &str) -> (f64, f64, f64) {
         }
         for s in case["stars"].as_array().unwrap() {
             let hip = s["hip"].as_u64().unwrap() as u32;
-            let mine = ours.stars.iter().find(|x| x.hip == hip).unwrap_or_else(|| panic!("HIP {hip} missing"));
+            let mine = ours
+                .stars
+                .iter()
+                .find(|x| x.hip == hip)
+                .unwrap_or_else(|| panic!("HIP {hip} missing"));
             assert!((f64::from(mine.mag) - s["mag"].as_f64().unwrap()).abs() < 0.001);
             let sep = 60.0
                 * separation_deg(
-                    &Horizontal { alt_deg: mine.alt_deg, az_deg: mine.az_deg },
-                    &Horizontal { alt_deg: s["alt_deg"].as_f64().unwrap(), az_deg: s["az_deg"].as_f64().unwrap() },
+                    &Horizontal {
+                        alt_deg: mine.alt_deg,
+                        az_deg: mine.az_deg,
+                    },
+                    &Horizontal {
+                        alt_deg: s["alt_deg"].as_f64().unwrap(),
+                        az_deg: s["az_deg"].as_f64().unwrap(),
+                    },
                 );
-            assert!(sep < 0.25, "HIP {hip} at {at} ({lat}, {lon}) is off by {sep:.3}'");
+            assert!(
+                sep < 0.25,
+                "HIP {hip} at {at} ({lat}, {lon}) is off by {sep:.3}'"
+            );
             w_star = w_star.max(sep);
         }
     }

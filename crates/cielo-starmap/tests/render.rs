@@ -1,6 +1,8 @@
 //! The renderer: bands, preview vs print, formats, text.
 
-use cielo_starmap::{render_png_preview, render_png_with_bands, render_print, OutputFormat, StarmapOptions};
+use cielo_starmap::{
+    render_png_preview, render_png_with_bands, render_print, OutputFormat, StarmapOptions,
+};
 
 fn opts() -> StarmapOptions {
     let mut o = StarmapOptions::new(40.4168, -3.7038, "2024-08-12T22:30:00Z".parse().unwrap());
@@ -22,7 +24,9 @@ fn decode(png_bytes: &[u8]) -> Image {
     let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
     let mut reader = decoder.read_info().expect("valid PNG header");
     let mut buf = vec![0; reader.output_buffer_size()];
-    let frame = reader.next_frame(&mut buf).expect("valid PNG data (zlib stream and checksums)");
+    let frame = reader
+        .next_frame(&mut buf)
+        .expect("valid PNG data (zlib stream and checksums)");
     assert_eq!(frame.color_type, png::ColorType::Rgb);
     buf.truncate(frame.buffer_size());
     let info = reader.info();
@@ -41,12 +45,21 @@ fn banded_rendering_matches_one_band_up_to_antialiasing_rounding() {
     let one = decode(&render_png_with_bands(&o, 420, 100_000, 1).unwrap());
     let banded = decode(&render_png_with_bands(&o, 420, 7, 2).unwrap());
     assert_eq!((one.w, one.h), (banded.w, banded.h));
-    let diffs: Vec<u8> = one.rgb.iter().zip(&banded.rgb).map(|(a, b)| a.abs_diff(*b)).collect();
+    let diffs: Vec<u8> = one
+        .rgb
+        .iter()
+        .zip(&banded.rgb)
+        .map(|(a, b)| a.abs_diff(*b))
+        .collect();
     let off = diffs.iter().filter(|d| **d > 1).count();
     let worst = diffs.iter().max().copied().unwrap_or(0);
     // Edges clipped at a band boundary may round differently by a few levels on a
     // handful of pixels; anything structural (a missing or doubled shape) is far more.
-    assert!(off * 1000 < diffs.len(), "{off} of {} channel values differ", diffs.len());
+    assert!(
+        off * 1000 < diffs.len(),
+        "{off} of {} channel values differ",
+        diffs.len()
+    );
     assert!(worst <= 16, "largest channel difference {worst}");
 }
 
@@ -64,7 +77,8 @@ fn preview_matches_a_downscaled_print() {
                 let mut sum = 0u32;
                 for dy in 0..f {
                     for dx in 0..f {
-                        let (px, py) = ((x * f + dx).min(print.w - 1), (y * f + dy).min(print.h - 1));
+                        let (px, py) =
+                            ((x * f + dx).min(print.w - 1), (y * f + dy).min(print.h - 1));
                         sum += u32::from(print.rgb[(py * print.w + px) * 3 + c]);
                     }
                 }
@@ -139,7 +153,10 @@ fn svg_output_is_well_formed_and_vector() {
     assert!(s.starts_with("<?xml"));
     assert_eq!((info.width, info.height), (595, 842));
     assert!(s.contains(r#"width="595.28pt""#));
-    assert!(s.matches("<circle").count() > 2_000, "stars are vector circles");
+    assert!(
+        s.matches("<circle").count() > 2_000,
+        "stars are vector circles"
+    );
     assert!(s.contains("aria-label=\"Noche de San Juan &amp; &lt;más&gt;\""));
     assert_well_formed_xml(&s);
 }
@@ -155,13 +172,27 @@ fn pdf_output_is_well_formed_with_the_font_embedded() {
     assert!(text.contains("/FontFile2"), "TrueType font embedded");
     assert!(text.contains("/ToUnicode"), "text extractable");
     // every xref offset points at "N 0 obj" (byte offsets: the file is binary)
-    let xref_at = out.windows(6).rposition(|w| w == b"\nxref\n").expect("xref table") + 1;
+    let xref_at = out
+        .windows(6)
+        .rposition(|w| w == b"\nxref\n")
+        .expect("xref table")
+        + 1;
     let xref = String::from_utf8_lossy(&out[xref_at..]).into_owned();
     let mut lines = xref.lines().skip(1);
-    let count: usize = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let count: usize = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     for (id, line) in lines.take(count).enumerate().skip(1) {
         let offset: usize = line[..10].parse().unwrap();
-        assert!(out[offset..].starts_with(format!("{id} 0 obj").as_bytes()), "object {id} at {offset}");
+        assert!(
+            out[offset..].starts_with(format!("{id} 0 obj").as_bytes()),
+            "object {id} at {offset}"
+        );
     }
 }
 

@@ -34,9 +34,15 @@ pub enum Error {
 #[derive(Clone)]
 enum Backend {
     /// Files under a directory, served and accepted by Cielo itself.
-    Local { secret: Arc<Vec<u8>>, public_url: String },
+    Local {
+        secret: Arc<Vec<u8>>,
+        public_url: String,
+    },
     /// An S3-compatible service that signs its own URLs.
-    S3 { s3: Arc<object_store::aws::AmazonS3>, public_base_url: Option<String> },
+    S3 {
+        s3: Arc<object_store::aws::AmazonS3>,
+        public_base_url: Option<String>,
+    },
 }
 
 /// A signed URL.
@@ -85,8 +91,12 @@ pub fn check_key(key: &str) -> Result<(), Error> {
     let ok = !key.is_empty()
         && key.len() <= 500
         && !key.starts_with('/')
-        && !key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+        && !key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
     if ok {
         Ok(())
     } else {
@@ -98,11 +108,17 @@ impl Storage {
     /// Files under `dir`; signed URLs point at `public_url` (the shop) and are
     /// signed with `secret`.
     pub fn local(dir: &std::path::Path, public_url: &str, secret: Vec<u8>) -> Result<Self, Error> {
-        std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic { store: "local", source: Box::new(e) })?;
+        std::fs::create_dir_all(dir).map_err(|e| object_store::Error::Generic {
+            store: "local",
+            source: Box::new(e),
+        })?;
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)?;
         Ok(Self {
             store: Arc::new(fs),
-            backend: Backend::Local { secret: Arc::new(secret), public_url: public_url.trim_end_matches('/').to_string() },
+            backend: Backend::Local {
+                secret: Arc::new(secret),
+                public_url: public_url.trim_end_matches('/').to_string(),
+            },
         })
     }
 
@@ -112,10 +128,19 @@ impl Storage {
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region);
         if let Some(endpoint) = &settings.endpoint {
-            b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://")).with_virtual_hosted_style_request(false);
+            b = b
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                .with_virtual_hosted_style_request(false);
         }
         let s3 = Arc::new(b.build()?);
-        Ok(Self { store: s3.clone(), backend: Backend::S3 { s3, public_base_url: settings.public_base_url.clone() } })
+        Ok(Self {
+            store: s3.clone(),
+            backend: Backend::S3 {
+                s3,
+                public_base_url: settings.public_base_url.clone(),
+            },
+        })
     }
 
     /// The underlying store, for domains that read and write objects.
@@ -134,7 +159,12 @@ impl Storage {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    async fn signed(&self, method: &'static str, key: &str, ttl: Duration) -> Result<SignedUrl, Error> {
+    async fn signed(
+        &self,
+        method: &'static str,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<SignedUrl, Error> {
         check_key(key)?;
         let expires_at = cielo_core::Timestamp::now().as_unix_seconds() + ttl.as_secs() as i64;
         let url = match &self.backend {
@@ -143,11 +173,19 @@ impl Storage {
                 format!("{public_url}/storage/{key}?expires={expires_at}&signature={sig}")
             }
             Backend::S3 { s3, .. } => {
-                let m = if method == "PUT" { object_store::signer::Method::PUT } else { object_store::signer::Method::GET };
+                let m = if method == "PUT" {
+                    object_store::signer::Method::PUT
+                } else {
+                    object_store::signer::Method::GET
+                };
                 s3.signed_url(m, &Path::from(key), ttl).await?.to_string()
             }
         };
-        Ok(SignedUrl { url, method, expires_at })
+        Ok(SignedUrl {
+            url,
+            method,
+            expires_at,
+        })
     }
 
     /// A URL that accepts one PUT of the object's bytes until it expires.
@@ -167,15 +205,23 @@ impl Storage {
         check_key(key)?;
         match &self.backend {
             Backend::Local { public_url, .. } => Ok(format!("{public_url}/media/{key}")),
-            Backend::S3 { public_base_url: Some(base), .. } => Ok(format!("{}/{key}", base.trim_end_matches('/'))),
-            Backend::S3 { .. } => Ok(self.download_url(key, Duration::from_secs(7 * 24 * 3600)).await?.url),
+            Backend::S3 {
+                public_base_url: Some(base),
+                ..
+            } => Ok(format!("{}/{key}", base.trim_end_matches('/'))),
+            Backend::S3 { .. } => Ok(self
+                .download_url(key, Duration::from_secs(7 * 24 * 3600))
+                .await?
+                .url),
         }
     }
 
     /// Checks a local signed URL's signature and expiry, in constant time.
     pub fn verify_local(&self, method: &str, key: &str, expires: i64, signature: &str) -> bool {
         use subtle::ConstantTimeEq;
-        let Backend::Local { secret, .. } = &self.backend else { return false };
+        let Backend::Local { secret, .. } = &self.backend else {
+            return false;
+        };
         if check_key(key).is_err() || expires < cielo_core::Timestamp::now().as_unix_seconds() {
             return false;
         }
@@ -186,7 +232,9 @@ impl Storage {
     /// Stores bytes at `key`.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), Error> {
         check_key(key)?;
-        self.store.put(&Path::from(key), PutPayload::from(bytes)).await?;
+        self.store
+            .put(&Path::from(key), PutPayload::from(bytes))
+            .await?;
         Ok(())
     }
 
@@ -217,7 +265,10 @@ mod tests {
 
     fn local() -> (Storage, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!("cielo-storage-{}", std::process::id()));
-        (Storage::local(&dir, "http://shop.test/", b"k".to_vec()).unwrap(), dir)
+        (
+            Storage::local(&dir, "http://shop.test/", b"k".to_vec()).unwrap(),
+            dir,
+        )
     }
 
     #[test]
@@ -231,21 +282,48 @@ mod tests {
     #[tokio::test]
     async fn a_local_upload_url_verifies_until_tampered_with() {
         let (s, _dir) = local();
-        let u = s.upload_url("images/x.png", Duration::from_secs(60)).await.unwrap();
-        assert!(u.url.starts_with("http://shop.test/storage/images/x.png?expires="));
+        let u = s
+            .upload_url("images/x.png", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(u
+            .url
+            .starts_with("http://shop.test/storage/images/x.png?expires="));
         let sig = u.url.split("signature=").nth(1).unwrap();
         assert!(s.verify_local("PUT", "images/x.png", u.expires_at, sig));
-        assert!(!s.verify_local("GET", "images/x.png", u.expires_at, sig), "method is signed");
-        assert!(!s.verify_local("PUT", "images/y.png", u.expires_at, sig), "key is signed");
-        assert!(!s.verify_local("PUT", "images/x.png", u.expires_at + 1, sig), "expiry is signed");
-        assert!(!s.verify_local("PUT", "images/x.png", 1, &Storage::local_signature(b"k", "PUT", "images/x.png", 1)), "expired");
+        assert!(
+            !s.verify_local("GET", "images/x.png", u.expires_at, sig),
+            "method is signed"
+        );
+        assert!(
+            !s.verify_local("PUT", "images/y.png", u.expires_at, sig),
+            "key is signed"
+        );
+        assert!(
+            !s.verify_local("PUT", "images/x.png", u.expires_at + 1, sig),
+            "expiry is signed"
+        );
+        assert!(
+            !s.verify_local(
+                "PUT",
+                "images/x.png",
+                1,
+                &Storage::local_signature(b"k", "PUT", "images/x.png", 1)
+            ),
+            "expired"
+        );
     }
 
     #[tokio::test]
     async fn objects_round_trip_through_the_local_directory() {
         let (s, dir) = local();
-        s.put("t/a.txt", Bytes::from_static(b"hello")).await.unwrap();
-        assert_eq!(s.get("t/a.txt").await.unwrap(), Bytes::from_static(b"hello"));
+        s.put("t/a.txt", Bytes::from_static(b"hello"))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get("t/a.txt").await.unwrap(),
+            Bytes::from_static(b"hello")
+        );
         assert_eq!(s.size("t/a.txt").await.unwrap(), Some(5));
         assert!(matches!(s.get("t/missing").await, Err(Error::NotFound)));
         let _ = std::fs::remove_dir_all(dir);

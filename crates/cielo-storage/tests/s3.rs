@@ -22,25 +22,59 @@ async fn objects_and_presigned_uploads_round_trip_through_an_s3_compatible_servi
     let bucket = format!("cielo-test-{}", uuid::Uuid::new_v4().simple());
     let client = reqwest::Client::new();
     // The emulator accepts an unsigned bucket creation; object_store cannot create buckets.
-    let created = client.put(format!("{endpoint}/{bucket}")).send().await.unwrap();
-    assert!(created.status().is_success(), "creating the bucket: {}", created.status());
+    let created = client
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "creating the bucket: {}",
+        created.status()
+    );
 
-    let storage = Storage::s3(&S3Settings { bucket: bucket.clone(), region: "us-east-1".into(), endpoint: Some(endpoint.clone()), public_base_url: None }).unwrap();
+    let storage = Storage::s3(&S3Settings {
+        bucket: bucket.clone(),
+        region: "us-east-1".into(),
+        endpoint: Some(endpoint.clone()),
+        public_base_url: None,
+    })
+    .unwrap();
     assert!(!storage.is_local());
 
-    storage.put("images/a.svg", Bytes::from_static(b"<svg/>")).await.unwrap();
-    assert_eq!(storage.get("images/a.svg").await.unwrap(), Bytes::from_static(b"<svg/>"));
+    storage
+        .put("images/a.svg", Bytes::from_static(b"<svg/>"))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.get("images/a.svg").await.unwrap(),
+        Bytes::from_static(b"<svg/>")
+    );
     assert_eq!(storage.size("images/a.svg").await.unwrap(), Some(6));
     assert_eq!(storage.size("images/missing.png").await.unwrap(), None);
-    assert!(matches!(storage.get("images/missing.png").await, Err(cielo_storage::Error::NotFound)));
+    assert!(matches!(
+        storage.get("images/missing.png").await,
+        Err(cielo_storage::Error::NotFound)
+    ));
 
     // An admin's browser uploads straight to the bucket through a presigned URL.
-    let ticket = storage.upload_url("images/b.png", Duration::from_secs(300)).await.unwrap();
+    let ticket = storage
+        .upload_url("images/b.png", Duration::from_secs(300))
+        .await
+        .unwrap();
     assert_eq!(ticket.method, "PUT");
     assert!(ticket.url.contains("X-Amz-Signature="), "{}", ticket.url);
-    let put = client.put(&ticket.url).body(b"png bytes".to_vec()).send().await.unwrap();
+    let put = client
+        .put(&ticket.url)
+        .body(b"png bytes".to_vec())
+        .send()
+        .await
+        .unwrap();
     assert!(put.status().is_success(), "presigned PUT: {}", put.status());
-    assert_eq!(storage.get("images/b.png").await.unwrap(), Bytes::from_static(b"png bytes"));
+    assert_eq!(
+        storage.get("images/b.png").await.unwrap(),
+        Bytes::from_static(b"png bytes")
+    );
 
     // Without a CDN, public image URLs are presigned GETs that really serve the object.
     let public = storage.public_url("images/b.png").await.unwrap();
@@ -55,5 +89,8 @@ async fn objects_and_presigned_uploads_round_trip_through_an_s3_compatible_servi
         public_base_url: Some("https://cdn.shop.example/".into()),
     })
     .unwrap();
-    assert_eq!(cdn.public_url("images/b.png").await.unwrap(), "https://cdn.shop.example/images/b.png");
+    assert_eq!(
+        cdn.public_url("images/b.png").await.unwrap(),
+        "https://cdn.shop.example/images/b.png"
+    );
 }

@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 #[tokio::main]
@@ -25,15 +28,26 @@ async fn main() -> anyhow::Result<()> {
     let url = arg(&args, "--url").expect("--url");
     let secret = arg(&args, "--secret").expect("--secret");
     let rate: f64 = arg(&args, "--rate").expect("--rate").parse()?;
-    let seconds: f64 = arg(&args, "--seconds").unwrap_or_else(|| "10".into()).parse()?;
+    let seconds: f64 = arg(&args, "--seconds")
+        .unwrap_or_else(|| "10".into())
+        .parse()?;
     let prefix = arg(&args, "--prefix").unwrap_or_else(|| format!("{}", std::process::id()));
     let acked_path = arg(&args, "--acked");
-    let max_in_flight: usize = arg(&args, "--max-in-flight").unwrap_or_else(|| "512".into()).parse()?;
+    let max_in_flight: usize = arg(&args, "--max-in-flight")
+        .unwrap_or_else(|| "512".into())
+        .parse()?;
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(max_in_flight).timeout(Duration::from_secs(5)).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(max_in_flight)
+        .timeout(Duration::from_secs(5))
+        .build()?;
     let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let (ok, failed, skipped) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let (ok, failed, skipped) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
     let in_flight = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
     let total = (rate * seconds) as u64;
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -55,10 +69,23 @@ async fn main() -> anyhow::Result<()> {
             r#"{{"id":"{id}","object":"event","api_version":"2024-06-20","created":{now},"type":"checkout.session.completed","livemode":false,"pending_webhooks":1,"request":{{"id":null,"idempotency_key":null}},"data":{{"object":{{"id":"cs_test_{n}","object":"checkout.session","amount_total":4599,"currency":"usd","client_reference_id":"ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b","metadata":{{"order_id":"ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b"}},"payment_intent":"pi_{n}","payment_status":"paid","status":"complete","mode":"payment"}}}}}}"#
         );
         let header = cielo_payments::signature::sign(&[&secret], now, body.as_bytes());
-        let (client, url, latencies, acked, ok, failed) = (client.clone(), url.clone(), latencies.clone(), acked.clone(), ok.clone(), failed.clone());
+        let (client, url, latencies, acked, ok, failed) = (
+            client.clone(),
+            url.clone(),
+            latencies.clone(),
+            acked.clone(),
+            ok.clone(),
+            failed.clone(),
+        );
         tasks.spawn(async move {
             let sent = Instant::now();
-            let r = client.post(&url).header("content-type", "application/json").header("stripe-signature", header).body(body).send().await;
+            let r = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("stripe-signature", header)
+                .body(body)
+                .send()
+                .await;
             let micros = sent.elapsed().as_micros() as u32;
             match r {
                 Ok(r) if r.status().is_success() => {
@@ -78,7 +105,13 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let mut l = latencies.lock().unwrap().clone();
     l.sort_unstable();
-    let pct = |p: f64| if l.is_empty() { 0.0 } else { l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0 };
+    let pct = |p: f64| {
+        if l.is_empty() {
+            0.0
+        } else {
+            l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0
+        }
+    };
     let ok = ok.load(Ordering::Relaxed);
     println!(
         "offered {:>6.0}/s  stored {:>7.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  2xx {}  failed {}  not-sent {}",
@@ -102,16 +135,29 @@ async fn main() -> anyhow::Result<()> {
 
 async fn verify(db_url: &str, acked: &str) -> anyhow::Result<()> {
     use cielo_db::sqlx::{self, Row};
-    let db = cielo_db::Db::connect(&cielo_db::DatabaseUrl::new(db_url), &cielo_db::PoolOptions::default()).await?;
-    let ids: Vec<String> = std::fs::read_to_string(acked)?.lines().map(str::to_string).collect();
-    let stored: std::collections::HashSet<String> = sqlx::query("select event_id from payments_inbox")
-        .fetch_all(db.pool())
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String, _>("event_id"))
-        .collect::<Result<_, _>>()?;
+    let db = cielo_db::Db::connect(
+        &cielo_db::DatabaseUrl::new(db_url),
+        &cielo_db::PoolOptions::default(),
+    )
+    .await?;
+    let ids: Vec<String> = std::fs::read_to_string(acked)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let stored: std::collections::HashSet<String> =
+        sqlx::query("select event_id from payments_inbox")
+            .fetch_all(db.pool())
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("event_id"))
+            .collect::<Result<_, _>>()?;
     let missing = ids.iter().filter(|id| !stored.contains(*id)).count();
-    println!("acknowledged {}  in the inbox {}  missing {}", ids.len(), ids.len() - missing, missing);
+    println!(
+        "acknowledged {}  in the inbox {}  missing {}",
+        ids.len(),
+        ids.len() - missing,
+        missing
+    );
     if missing > 0 {
         anyhow::bail!("{missing} acknowledged webhooks are not in the inbox");
     }

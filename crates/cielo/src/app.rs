@@ -88,14 +88,26 @@ struct OrderEvent {
 pub fn registry(orders: &Orders, storage: &Storage, settings: &Settings) -> cielo_jobs::Registry {
     use cielo_jobs::JobError;
     let mut r = cielo_jobs::Registry::new();
-    r.subscribe_with(&cielo_orders::status_topic(cielo_orders::OrderStatus::Paid), KIND_RENDER_ARTWORK, RENDER_QUEUE, 5);
+    r.subscribe_with(
+        &cielo_orders::status_topic(cielo_orders::OrderStatus::Paid),
+        KIND_RENDER_ARTWORK,
+        RENDER_QUEUE,
+        5,
+    );
     let (o, st) = (orders.clone(), storage.clone());
     r.handle_json(KIND_RENDER_ARTWORK, move |ctx, event: OrderEvent| {
         let (o, st) = (o.clone(), st.clone());
         async move {
             let cause = format!("artwork ready (job {})", ctx.id);
-            let done = cielo_starmap_product::artwork::render_order(&o, &st, event.order_id, &cause).await.map_err(|e| JobError::retry(format!("{e:#}")))?;
-            tracing::info!(rendered = done.rendered, moved_on = done.order_moved_on, "artwork job done");
+            let done =
+                cielo_starmap_product::artwork::render_order(&o, &st, event.order_id, &cause)
+                    .await
+                    .map_err(|e| JobError::retry(format!("{e:#}")))?;
+            tracing::info!(
+                rendered = done.rendered,
+                moved_on = done.order_moved_on,
+                "artwork job done"
+            );
             Ok(())
         }
     });
@@ -116,7 +128,10 @@ pub fn registry(orders: &Orders, storage: &Storage, settings: &Settings) -> ciel
         let o = o.clone();
         async move {
             let cutoff = cielo_core::Timestamp::now().plus_seconds(-days * 86_400);
-            let n = o.expire_stale_carts(cutoff).await.map_err(JobError::retry)?;
+            let n = o
+                .expire_stale_carts(cutoff)
+                .await
+                .map_err(JobError::retry)?;
             if n > 0 {
                 tracing::info!(deleted = n, "deleted stale carts");
             }
@@ -128,11 +143,20 @@ pub fn registry(orders: &Orders, storage: &Storage, settings: &Settings) -> ciel
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
     let url = DatabaseUrl::new(settings.database_url());
-    let options = PoolOptions { max_connections: settings.database.max_connections, ..Default::default() };
-    let db = Db::connect(&url, &options).await.map_err(|e| anyhow::anyhow!("cannot open database {url}: {e}"))?;
+    let options = PoolOptions {
+        max_connections: settings.database.max_connections,
+        ..Default::default()
+    };
+    let db = Db::connect(&url, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open database {url}: {e}"))?;
     let applied = db.migrate(&crate::migrations()).await?;
     if !applied.is_empty() {
         tracing::info!(count = applied.len(), "applied migrations");
@@ -170,7 +194,11 @@ impl Application {
     }
 
     /// Builds with secrets given here instead of read from the environment (tests).
-    pub async fn build_with_secrets(settings: Settings, options: BuildOptions, secrets: Secrets) -> anyhow::Result<Self> {
+    pub async fn build_with_secrets(
+        settings: Settings,
+        options: BuildOptions,
+        secrets: Secrets,
+    ) -> anyhow::Result<Self> {
         let db = connect_and_migrate(&settings).await?;
         if db.backend() == cielo_db::Backend::Sqlite && options.role != Role::All {
             tracing::warn!(role = ?options.role, "on SQLite the job queue is correct within one process only; split roles on PostgreSQL");
@@ -182,7 +210,14 @@ impl Application {
             let a = l.local_addr()?;
             (Some(l), a)
         } else {
-            (None, settings.http.bind.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))))
+            (
+                None,
+                settings
+                    .http
+                    .bind
+                    .parse()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
+            )
         };
         let public_url = settings.public_url(&address);
 
@@ -194,14 +229,19 @@ impl Application {
                 public_base_url: settings.storage.public_base_url.clone(),
             })?,
             _ => {
-                let dir = settings.storage.local_dir.clone().unwrap_or_else(|| settings.data_dir.join("objects"));
+                let dir = settings
+                    .storage
+                    .local_dir
+                    .clone()
+                    .unwrap_or_else(|| settings.data_dir.join("objects"));
                 Storage::local(&dir, &public_url, signing_key(&settings, &secrets)?)?
             }
         };
         let currency = Currency::parse(&settings.shop.currency)?;
         let catalog = Catalog::new(db.clone());
         let accounts = Accounts::new(db.clone(), settings.accounts.session_ttl_hours * 3600);
-        let (provider, test_provider, webhooks) = crate::payments::build(&db, &settings, &secrets, &public_url)?;
+        let (provider, test_provider, webhooks) =
+            crate::payments::build(&db, &settings, &secrets, &public_url)?;
         let pricing = Pricing {
             currency,
             default_shipping: settings.shipping.default_rate,
@@ -209,13 +249,32 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(db.clone(), catalog.clone(), provider.clone(), pricing, &public_url).with_line_options_validator(
+        let orders = Orders::new(
+            db.clone(),
+            catalog.clone(),
+            provider.clone(),
+            pricing,
+            &public_url,
+        )
+        .with_line_options_validator(
             cielo_starmap_product::PRODUCT_TYPE,
             Arc::new(cielo_starmap_product::StarmapLineValidator),
         );
-        let payments = crate::payments::service(&db, &settings, &orders, &catalog, provider, test_provider, webhooks);
+        let payments = crate::payments::service(
+            &db,
+            &settings,
+            &orders,
+            &catalog,
+            provider,
+            test_provider,
+            webhooks,
+        );
 
-        if options.seed_demo && settings.shop.demo && catalog.count_products().await? == 0 && catalog.list_categories().await?.is_empty() {
+        if options.seed_demo
+            && settings.shop.demo
+            && catalog.count_products().await? == 0
+            && catalog.list_categories().await?.is_empty()
+        {
             let n = crate::demo::seed(&catalog, &storage, currency).await?;
             tracing::info!(products = n, "seeded the demo catalog");
         }
@@ -238,7 +297,16 @@ impl Application {
         crate::payments::register(&mut registry, &payments);
         let registry = Arc::new(registry);
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
-        let mut state = AppState::new(db, catalog, accounts, orders, storage, limiter, http, crate::migrations());
+        let mut state = AppState::new(
+            db,
+            catalog,
+            accounts,
+            orders,
+            storage,
+            limiter,
+            http,
+            crate::migrations(),
+        );
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
         let (router, _openapi) = cielo_http::router(state.clone());
@@ -279,7 +347,10 @@ impl Application {
 
     /// Runs this process's role until `shutdown` completes; then in-flight
     /// requests finish, running jobs finish or are released, and it returns.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let db = self.state.db.clone();
         let stop = tokio_util::sync::CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
@@ -287,15 +358,20 @@ impl Application {
             // Recovery at start-up: whatever was missed while nothing ran is
             // looked for once now, not only at the next scheduled tick.
             let mut tx = db.begin_write().await?;
-            let job = cielo_jobs::NewJob::new(crate::payments::KIND_CATCH_UP, serde_json::json!({"reason": "start-up"}))
-                .queue("maintenance")
-                .max_attempts(3)
-                .unique_key(crate::payments::KIND_CATCH_UP);
+            let job = cielo_jobs::NewJob::new(
+                crate::payments::KIND_CATCH_UP,
+                serde_json::json!({"reason": "start-up"}),
+            )
+            .queue("maintenance")
+            .max_attempts(3)
+            .unique_key(crate::payments::KIND_CATCH_UP);
             cielo_jobs::enqueue(&mut tx, job).await?;
             tx.commit().await?;
         }
         if self.role.runs_worker() {
-            let worker = cielo_jobs::Worker::new(db.clone(), self.registry.clone(), self.jobs.clone()).with_metrics(self.job_metrics.clone());
+            let worker =
+                cielo_jobs::Worker::new(db.clone(), self.registry.clone(), self.jobs.clone())
+                    .with_metrics(self.job_metrics.clone());
             let stop = stop.clone();
             tasks.spawn(async move { worker.run(stop).await.map_err(anyhow::Error::from) });
         }
@@ -308,10 +384,13 @@ impl Application {
             let stop = stop.clone();
             let router = self.router;
             tasks.spawn(async move {
-                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                    .map_err(anyhow::Error::from)
+                axum::serve(
+                    listener,
+                    router.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+                .map_err(anyhow::Error::from)
             });
         }
         let trigger = stop.clone();

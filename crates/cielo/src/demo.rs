@@ -1,7 +1,9 @@
 //! The demo catalog: seeded into an empty shop so the API and the storefront
 //! show something real from the first minute.
 
-use cielo_catalog::{Catalog, NewCategory, NewImage, NewProduct, NewVariant, ProductStatus, StockPolicy};
+use cielo_catalog::{
+    Catalog, NewCategory, NewImage, NewProduct, NewVariant, ProductStatus, StockPolicy,
+};
 use cielo_core::{Currency, Money};
 use cielo_storage::Storage;
 use std::collections::BTreeMap;
@@ -86,13 +88,19 @@ const ITEMS: &[Item] = &[
 /// shipping binary files.
 fn image_svg(title: &str, colours: (&str, &str), seed: u64) -> String {
     let mut stars = String::new();
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     for _ in 0..90 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let cx = (x >> 33) % 400;
         let cy = (x >> 17) % 430;
         let r = 0.4 + ((x >> 7) % 18) as f64 / 10.0;
-        stars.push_str(&format!("<circle cx='{cx}' cy='{cy}' r='{r:.1}' fill='#fff' opacity='0.85'/>"));
+        stars.push_str(&format!(
+            "<circle cx='{cx}' cy='{cy}' r='{r:.1}' fill='#fff' opacity='0.85'/>"
+        ));
     }
     let title = title.replace('&', "&amp;").replace('<', "&lt;");
     format!(
@@ -107,9 +115,19 @@ fn image_svg(title: &str, colours: (&str, &str), seed: u64) -> String {
 }
 
 /// Seeds the demo catalog. Returns how many products it created.
-pub async fn seed(catalog: &Catalog, storage: &Storage, currency: Currency) -> anyhow::Result<usize> {
+pub async fn seed(
+    catalog: &Catalog,
+    storage: &Storage,
+    currency: Currency,
+) -> anyhow::Result<usize> {
     let posters = catalog
-        .create_category(NewCategory { name: "Posters".into(), handle: Some("posters".into()), parent_id: None, description: "Wall art".into(), position: 0 })
+        .create_category(NewCategory {
+            name: "Posters".into(),
+            handle: Some("posters".into()),
+            parent_id: None,
+            description: "Wall art".into(),
+            position: 0,
+        })
         .await?;
     let mut categories = BTreeMap::new();
     for (i, (handle, name, parent)) in [
@@ -122,7 +140,13 @@ pub async fn seed(catalog: &Catalog, storage: &Storage, currency: Currency) -> a
     .enumerate()
     {
         let c = catalog
-            .create_category(NewCategory { name: name.into(), handle: Some(handle.into()), parent_id: parent, description: String::new(), position: i as i64 + 1 })
+            .create_category(NewCategory {
+                name: name.into(),
+                handle: Some(handle.into()),
+                parent_id: parent,
+                description: String::new(),
+                position: i as i64 + 1,
+            })
             .await?;
         categories.insert(handle, c.id);
     }
@@ -136,10 +160,19 @@ pub async fn seed(catalog: &Catalog, storage: &Storage, currency: Currency) -> a
             .map(|(i, (sku, values, price, stock))| NewVariant {
                 sku: (*sku).into(),
                 title: None,
-                option_values: item.options.iter().zip(values.iter()).map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                option_values: item
+                    .options
+                    .iter()
+                    .zip(values.iter())
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 price: Money::new(*price, currency),
                 stock: *stock,
-                stock_policy: if stock.is_some() { StockPolicy::Deny } else { StockPolicy::Continue },
+                stock_policy: if stock.is_some() {
+                    StockPolicy::Deny
+                } else {
+                    StockPolicy::Continue
+                },
                 lab_product_id: None,
                 position: i as i64,
             })
@@ -157,9 +190,26 @@ pub async fn seed(catalog: &Catalog, storage: &Storage, currency: Currency) -> a
             })
             .await?;
         let key = format!("images/demo/{}.svg", product.handle);
-        storage.put(&key, image_svg(item.title, item.colours, n as u64 + 7).into_bytes().into()).await?;
+        storage
+            .put(
+                &key,
+                image_svg(item.title, item.colours, n as u64 + 7)
+                    .into_bytes()
+                    .into(),
+            )
+            .await?;
         let url = storage.public_url(&key).await?;
-        catalog.add_image(product.id, NewImage { object_key: key, url, alt: item.title.into(), position: 0 }).await?;
+        catalog
+            .add_image(
+                product.id,
+                NewImage {
+                    object_key: key,
+                    url,
+                    alt: item.title.into(),
+                    position: 0,
+                },
+            )
+            .await?;
     }
     Ok(ITEMS.len())
 }

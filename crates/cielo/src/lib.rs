@@ -13,5 +13,11 @@ pub use settings::Settings;
 
 /// Every domain's migrations, in dependency order.
 pub fn migrations() -> Vec<cielo_db::MigrationSet> {
-    vec![cielo_jobs::MIGRATIONS, cielo_catalog::MIGRATIONS, cielo_accounts::MIGRATIONS, cielo_orders::MIGRATIONS, cielo_payments::MIGRATIONS]
+    vec![
+        cielo_jobs::MIGRATIONS,
+        cielo_catalog::MIGRATIONS,
+        cielo_accounts::MIGRATIONS,
+        cielo_orders::MIGRATIONS,
+        cielo_payments::MIGRATIONS,
+    ]
 }

@@ -1,9 +1,9 @@
 //! The `cielo` command.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
 use cielo::app::{self, Application, BuildOptions};
 use cielo::Settings;
+use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,7 +128,10 @@ fn main() -> ExitCode {
     for var in Settings::unknown_env_vars() {
         tracing::warn!(variable = %var, "ignoring unknown CIELO_ environment variable; see docs/configuration.md");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -141,12 +144,23 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve { bind, no_demo, role } => {
+        Command::Serve {
+            bind,
+            no_demo,
+            role,
+        } => {
             if let Some(b) = bind {
                 settings.http.bind = b;
             }
             let role = app::Role::from(role);
-            let app = Application::build(settings, BuildOptions { seed_demo: !no_demo && role == app::Role::All, role }).await?;
+            let app = Application::build(
+                settings,
+                BuildOptions {
+                    seed_demo: !no_demo && role == app::Role::All,
+                    role,
+                },
+            )
+            .await?;
             match role {
                 app::Role::All | app::Role::Api => eprintln!(
                     "Cielo is serving the shop at http://{}/ (API: /api/store, OpenAPI: /openapi.json). Ctrl-C stops it.",
@@ -163,24 +177,40 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             let db = app::connect_and_migrate(&settings).await?;
             let status = db.migration_status(&cielo::migrations()).await?;
-            println!("database {} is up to date ({} pending)", db.url(), status.pending.len());
+            println!(
+                "database {} is up to date ({} pending)",
+                db.url(),
+                status.pending.len()
+            );
             Ok(())
         }
         Command::Webhooks { .. } => unreachable!("handled before the runtime starts"),
         Command::Starmap { .. } => unreachable!("handled before the runtime starts"),
-        Command::Admin { command: AdminCommand::Create { email, password_stdin: _ } } => {
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password_stdin: _,
+                },
+        } => {
             let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("reading the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\n', '\r']);
             let db = app::connect_and_migrate(&settings).await?;
-            let accounts = cielo_accounts::Accounts::new(db, settings.accounts.session_ttl_hours * 3600);
+            let accounts =
+                cielo_accounts::Accounts::new(db, settings.accounts.session_ttl_hours * 3600);
             match accounts.create_admin(&email, password).await {
                 Ok(admin) => {
                     println!("admin {} ({}) is ready", admin.email, admin.id);
                     Ok(())
                 }
                 Err(cielo_accounts::Error::Invalid(errors)) => {
-                    let msg: Vec<_> = errors.iter().map(|e| format!("{}: {}", e.pointer.trim_start_matches("#/"), e.detail)).collect();
+                    let msg: Vec<_> = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.pointer.trim_start_matches("#/"), e.detail))
+                        .collect();
                     anyhow::bail!("{}", msg.join("; "))
                 }
                 Err(e) => Err(e.into()),

@@ -11,7 +11,9 @@ use cielo_orders::{OrderAccess, OrderFilter, OrderId, OrderStatus, Orders};
 use cielo_payments::event::{Action, OrderFacts, OrderState};
 use cielo_payments::inbox::{Webhooks, KIND_PROCESS_EVENT};
 use cielo_payments::stripe::{StripeConfig, StripeProvider};
-use cielo_payments::{CatchUpSettings, Delivery, OrderBook, Payments, ProcessError, SharedProvider, TestProvider};
+use cielo_payments::{
+    CatchUpSettings, Delivery, OrderBook, Payments, ProcessError, SharedProvider, TestProvider,
+};
 use std::sync::Arc;
 
 /// Job kind: list missed provider events and ask about orders waiting too long.
@@ -26,7 +28,10 @@ struct OrdersBook {
 fn state_of(s: OrderStatus) -> OrderState {
     match s {
         OrderStatus::PendingPayment => OrderState::PendingPayment,
-        OrderStatus::Paid | OrderStatus::InProduction | OrderStatus::Shipped | OrderStatus::Delivered => OrderState::Paid,
+        OrderStatus::Paid
+        | OrderStatus::InProduction
+        | OrderStatus::Shipped
+        | OrderStatus::Delivered => OrderState::Paid,
         OrderStatus::PartiallyRefunded => OrderState::PartiallyRefunded,
         OrderStatus::Refunded => OrderState::Refunded,
         OrderStatus::Cancelled => OrderState::Cancelled,
@@ -37,7 +42,9 @@ fn state_of(s: OrderStatus) -> OrderState {
 #[async_trait::async_trait]
 impl OrderBook for OrdersBook {
     async fn facts(&self, order_id: &str) -> anyhow::Result<Option<OrderFacts>> {
-        let Ok(id) = order_id.parse::<OrderId>() else { return Ok(None) };
+        let Ok(id) = order_id.parse::<OrderId>() else {
+            return Ok(None);
+        };
         match self.orders.get_order(id, &OrderAccess::Admin).await {
             Ok(o) => Ok(Some(OrderFacts {
                 state: state_of(o.status),
@@ -50,8 +57,16 @@ impl OrderBook for OrdersBook {
         }
     }
 
-    async fn apply(&self, conn: &mut AnyConnection, order_id: &str, action: &Action, cause: &str) -> anyhow::Result<bool> {
-        let id: OrderId = order_id.parse().map_err(|_| anyhow::anyhow!("bad order id {order_id}"))?;
+    async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        order_id: &str,
+        action: &Action,
+        cause: &str,
+    ) -> anyhow::Result<bool> {
+        let id: OrderId = order_id
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad order id {order_id}"))?;
         let to = match action {
             Action::Nothing(_) => return Ok(false),
             Action::MarkPaid => OrderStatus::Paid,
@@ -63,7 +78,11 @@ impl OrderBook for OrdersBook {
                 if order.status != OrderStatus::PendingPayment {
                     anyhow::bail!("order {id} is {} now; deciding again", order.status);
                 }
-                let items: Vec<_> = order.lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+                let items: Vec<_> = order
+                    .lines
+                    .iter()
+                    .map(|l| (l.variant_id, l.quantity))
+                    .collect();
                 self.catalog.return_stock(conn, &items).await?;
                 OrderStatus::Cancelled
             }
@@ -71,7 +90,9 @@ impl OrderBook for OrdersBook {
         if let Action::Attention(_) = action {
             let order = self.orders.get_order(id, &OrderAccess::Admin).await?;
             // A refunded order cannot need attention; the alert still goes out.
-            if order.status != OrderStatus::NeedsAttention && !order.status.can_become(OrderStatus::NeedsAttention) {
+            if order.status != OrderStatus::NeedsAttention
+                && !order.status.can_become(OrderStatus::NeedsAttention)
+            {
                 return Ok(false);
             }
         }
@@ -83,7 +104,12 @@ impl OrderBook for OrdersBook {
     async fn awaiting_payment(&self, before: Timestamp) -> anyhow::Result<Vec<String>> {
         let page = self
             .orders
-            .list_orders(OrderFilter { status: Some(OrderStatus::PendingPayment), to: Some(before), limit: Some(100), ..Default::default() })
+            .list_orders(OrderFilter {
+                status: Some(OrderStatus::PendingPayment),
+                to: Some(before),
+                limit: Some(100),
+                ..Default::default()
+            })
             .await?;
         Ok(page.orders.into_iter().map(|o| o.id.to_string()).collect())
     }
@@ -117,7 +143,11 @@ pub fn build(
     let ttl = p.session_ttl_minutes * 60;
     let test_secret = test_secret(settings, secrets)?;
     let delivery = Delivery::parse(&p.test_delivery).unwrap_or_default();
-    let test = Arc::new(TestProvider::new(public_url, ttl).with_events(db.clone(), &test_secret, delivery));
+    let test = Arc::new(TestProvider::new(public_url, ttl).with_events(
+        db.clone(),
+        &test_secret,
+        delivery,
+    ));
     let mut webhooks = Webhooks::new(db.clone(), p.webhook_tolerance_secs);
     if !secrets.stripe_webhook_secrets.is_empty() {
         webhooks = webhooks.accept("stripe", secrets.stripe_webhook_secrets.clone());
@@ -131,7 +161,12 @@ pub fn build(
             if secrets.stripe_webhook_secrets.is_empty() {
                 tracing::warn!("CIELO_STRIPE_WEBHOOK_SECRETS is not set: /webhooks/stripe refuses everything; only the catch-up sees payments");
             }
-            let provider = StripeProvider::new(StripeConfig { api_base: p.stripe_api_base.clone(), secret_key: key, session_ttl_secs: ttl, page_size: 100 });
+            let provider = StripeProvider::new(StripeConfig {
+                api_base: p.stripe_api_base.clone(),
+                secret_key: key,
+                session_ttl_secs: ttl,
+                page_size: 100,
+            });
             Ok((Arc::new(provider), None, webhooks))
         }
         _ => {
@@ -152,7 +187,10 @@ pub fn service(
     webhooks: Webhooks,
 ) -> Payments {
     let p = &settings.payments;
-    let book = Arc::new(OrdersBook { orders: orders.clone(), catalog: catalog.clone() });
+    let book = Arc::new(OrdersBook {
+        orders: orders.clone(),
+        catalog: catalog.clone(),
+    });
     let catch_up = CatchUpSettings {
         overlap_secs: p.catch_up_overlap_secs,
         initial_secs: p.catch_up_initial_secs,
@@ -166,13 +204,18 @@ pub fn register(r: &mut cielo_jobs::Registry, payments: &Payments) {
     #[derive(serde::Deserialize)]
     struct Process {
         provider: String,
-        event_id: String,
+        #[serde(default)]
+        event_id: Option<String>,
+        #[serde(default)]
+        event_ids: Vec<String>,
     }
     let p = payments.clone();
     r.handle_json(KIND_PROCESS_EVENT, move |_ctx, args: Process| {
         let p = p.clone();
         async move {
-            match p.process_event(&args.provider, &args.event_id).await {
+            let mut ids = args.event_ids;
+            ids.extend(args.event_id);
+            match p.process_events(&args.provider, &ids).await {
                 Ok(_) => Ok(()),
                 Err(ProcessError::Retry(e)) => Err(JobError::retry(format!("{e:#}"))),
                 Err(ProcessError::Permanent(e)) => Err(JobError::permanent(e)),
@@ -183,7 +226,9 @@ pub fn register(r: &mut cielo_jobs::Registry, payments: &Payments) {
     r.handle(KIND_CATCH_UP, move |_ctx, _payload| {
         let p = p.clone();
         async move {
-            p.catch_up().await.map_err(|e| JobError::retry(format!("{e:#}")))?;
+            p.catch_up()
+                .await
+                .map_err(|e| JobError::retry(format!("{e:#}")))?;
             Ok(())
         }
     });

@@ -53,7 +53,10 @@ pub struct OrderSettings {
 
 impl Default for OrderSettings {
     fn default() -> Self {
-        Self { unpaid_expiry_minutes: 24 * 60, stale_cart_days: 30 }
+        Self {
+            unpaid_expiry_minutes: 24 * 60,
+            stale_cart_days: 30,
+        }
     }
 }
 
@@ -61,7 +64,10 @@ impl Default for OrderSettings {
 /// 24×36 in poster uses both cores on its own.
 fn default_jobs() -> cielo_jobs::JobsSettings {
     let mut jobs = cielo_jobs::JobsSettings::default();
-    jobs.queues.insert(crate::app::RENDER_QUEUE.to_string(), cielo_jobs::QueueSettings { concurrency: 1 });
+    jobs.queues.insert(
+        crate::app::RENDER_QUEUE.to_string(),
+        cielo_jobs::QueueSettings { concurrency: 1 },
+    );
     jobs
 }
 
@@ -77,9 +83,21 @@ pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
         timezone: None,
     };
     vec![
-        entry("expire-unpaid-orders", "*/10 * * * *", crate::app::KIND_EXPIRE_UNPAID),
-        entry("expire-stale-carts", "17 * * * *", crate::app::KIND_EXPIRE_CARTS),
-        entry("payments-catch-up", "*/5 * * * *", crate::payments::KIND_CATCH_UP),
+        entry(
+            "expire-unpaid-orders",
+            "*/10 * * * *",
+            crate::app::KIND_EXPIRE_UNPAID,
+        ),
+        entry(
+            "expire-stale-carts",
+            "17 * * * *",
+            crate::app::KIND_EXPIRE_CARTS,
+        ),
+        entry(
+            "payments-catch-up",
+            "*/5 * * * *",
+            crate::payments::KIND_CATCH_UP,
+        ),
     ]
 }
 
@@ -232,7 +250,10 @@ impl Default for Settings {
 }
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        Self { url: None, max_connections: 16 }
+        Self {
+            url: None,
+            max_connections: 16,
+        }
     }
 }
 impl Default for HttpSettings {
@@ -250,32 +271,57 @@ impl Default for HttpSettings {
 }
 impl Default for LogSettings {
     fn default() -> Self {
-        Self { format: "auto".into(), level: "info".into() }
+        Self {
+            format: "auto".into(),
+            level: "info".into(),
+        }
     }
 }
 impl Default for ShopSettings {
     fn default() -> Self {
-        Self { name: "Cielo".into(), currency: "USD".into(), demo: true }
+        Self {
+            name: "Cielo".into(),
+            currency: "USD".into(),
+            demo: true,
+        }
     }
 }
 impl Default for ShippingSettings {
     fn default() -> Self {
-        Self { default_rate: 1500, rates: [("US".to_string(), 500)].into() }
+        Self {
+            default_rate: 1500,
+            rates: [("US".to_string(), 500)].into(),
+        }
     }
 }
 impl Default for TaxSettings {
     fn default() -> Self {
-        Self { default_rate_bp: 0, rates: BTreeMap::new() }
+        Self {
+            default_rate_bp: 0,
+            rates: BTreeMap::new(),
+        }
     }
 }
 impl Default for StorageSettings {
     fn default() -> Self {
-        Self { backend: "local".into(), local_dir: None, s3_bucket: None, s3_region: "us-east-1".into(), s3_endpoint: None, public_base_url: None }
+        Self {
+            backend: "local".into(),
+            local_dir: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_endpoint: None,
+            public_base_url: None,
+        }
     }
 }
 impl Default for AccountSettings {
     fn default() -> Self {
-        Self { session_ttl_hours: 24 * 30, login_attempts_per_ip: 20, login_attempts_per_account: 5, login_window_secs: 300 }
+        Self {
+            session_ttl_hours: 24 * 30,
+            login_attempts_per_ip: 20,
+            login_attempts_per_account: 5,
+            login_window_secs: 300,
+        }
     }
 }
 impl Default for PaymentSettings {
@@ -295,7 +341,10 @@ impl Default for PaymentSettings {
 }
 
 /// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
-const SECTIONS: &[&str] = &["database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments", "orders", "jobs"];
+const SECTIONS: &[&str] = &[
+    "database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments",
+    "orders", "jobs",
+];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
 pub const SECRET_VARS: &[&str] = &[
@@ -337,7 +386,10 @@ impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
-            .field("stripe_secret_key", &self.stripe_secret_key.as_ref().map(|_| "***"))
+            .field(
+                "stripe_secret_key",
+                &self.stripe_secret_key.as_ref().map(|_| "***"),
+            )
             .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
             .finish()
     }
@@ -351,7 +403,12 @@ impl Secrets {
             secret_key: var("CIELO_SECRET_KEY"),
             stripe_secret_key: var("CIELO_STRIPE_SECRET_KEY"),
             stripe_webhook_secrets: var("CIELO_STRIPE_WEBHOOK_SECRETS")
-                .map(|s| s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect())
+                .map(|s| {
+                    s.split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
         }
@@ -372,9 +429,13 @@ impl Settings {
         // (secrets, test hooks, typos) are warned about by the binary, never fatal.
         let known = known_keys();
         fig = fig.merge(
-            Env::prefixed("CIELO_").filter(move |k| is_known(&known, &env_key(k.as_str()))).map(|k| env_key(k.as_str()).into()),
+            Env::prefixed("CIELO_")
+                .filter(move |k| is_known(&known, &env_key(k.as_str())))
+                .map(|k| env_key(k.as_str()).into()),
         );
-        let settings: Settings = fig.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        let settings: Settings = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -385,18 +446,25 @@ impl Settings {
         let known = known_keys();
         std::env::vars()
             .map(|(k, _)| k)
-            .filter(|k| k.starts_with("CIELO_") && !SECRET_VARS.contains(&k.as_str()) && !k.starts_with("CIELO_TEST_"))
+            .filter(|k| {
+                k.starts_with("CIELO_")
+                    && !SECRET_VARS.contains(&k.as_str())
+                    && !k.starts_with("CIELO_TEST_")
+            })
             .filter(|k| !is_known(&known, &env_key(k.trim_start_matches("CIELO_"))))
             .collect()
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        cielo_core::Currency::parse(&self.shop.currency).map_err(|e| anyhow::anyhow!("shop.currency: {e}"))?;
+        cielo_core::Currency::parse(&self.shop.currency)
+            .map_err(|e| anyhow::anyhow!("shop.currency: {e}"))?;
         if !["local", "s3"].contains(&self.storage.backend.as_str()) {
             anyhow::bail!("storage.backend must be `local` or `s3`");
         }
         if self.storage.backend == "s3" && self.storage.s3_bucket.is_none() {
-            anyhow::bail!("storage.backend = \"s3\" needs storage.s3_bucket (CIELO_STORAGE_S3_BUCKET)");
+            anyhow::bail!(
+                "storage.backend = \"s3\" needs storage.s3_bucket (CIELO_STORAGE_S3_BUCKET)"
+            );
         }
         if !["test", "stripe"].contains(&self.payments.provider.as_str()) {
             anyhow::bail!("payments.provider must be `test` or `stripe`");
@@ -423,18 +491,28 @@ impl Settings {
 
     /// The database URL in force.
     pub fn database_url(&self) -> String {
-        self.database.url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("cielo.db").display()))
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("cielo.db").display()))
     }
 
     /// The public base URL in force.
     pub fn public_url(&self, bound: &std::net::SocketAddr) -> String {
-        self.http.public_url.clone().unwrap_or_else(|| format!("http://{bound}")).trim_end_matches('/').to_string()
+        self.http
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string()
     }
 }
 
 /// True when `key` is a setting or lies inside a map setting (`shipping.rates.US`).
 fn is_known(known: &[String], key: &str) -> bool {
-    known.iter().any(|k| k == key || key.starts_with(&format!("{k}.")))
+    known
+        .iter()
+        .any(|k| k == key || key.starts_with(&format!("{k}.")))
 }
 
 /// Every settings key, dotted (`http.bind`), from the defaults' shape.
@@ -442,7 +520,11 @@ pub fn known_keys() -> Vec<String> {
     fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
         if let serde_json::Value::Object(m) = v {
             for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 if v.is_object() && !matches!(k.as_str(), "rates" | "queues") {
                     walk(&key, v, out);
                 } else {
@@ -452,7 +534,11 @@ pub fn known_keys() -> Vec<String> {
         }
     }
     let mut out = Vec::new();
-    walk("", &serde_json::to_value(Settings::default()).expect("settings serialise"), &mut out);
+    walk(
+        "",
+        &serde_json::to_value(Settings::default()).expect("settings serialise"),
+        &mut out,
+    );
     out
 }
 
@@ -472,19 +558,28 @@ mod tests {
     fn every_key_is_documented() {
         let doc = include_str!("../../../docs/configuration.md");
         for key in known_keys() {
-            assert!(doc.contains(&format!("`{key}`")), "docs/configuration.md does not document `{key}`");
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "docs/configuration.md does not document `{key}`"
+            );
         }
     }
 
     #[test]
     fn a_file_then_the_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("shop.toml", "[shop]\nname = \"Stars\"\ncurrency = \"EUR\"\n[http]\nbind = \"0.0.0.0:9000\"\n")?;
+            jail.create_file(
+                "shop.toml",
+                "[shop]\nname = \"Stars\"\ncurrency = \"EUR\"\n[http]\nbind = \"0.0.0.0:9000\"\n",
+            )?;
             jail.set_env("CIELO_HTTP_BIND", "127.0.0.1:9999");
             let s = Settings::load(Some(Path::new("shop.toml"))).expect("loads");
             assert_eq!(s.shop.name, "Stars");
             assert_eq!(s.shop.currency, "EUR");
-            assert_eq!(s.http.bind, "127.0.0.1:9999", "environment wins over the file");
+            assert_eq!(
+                s.http.bind, "127.0.0.1:9999",
+                "environment wins over the file"
+            );
             Ok(())
         });
     }
@@ -497,7 +592,10 @@ mod tests {
             jail.set_env("CIELO_SHOP_NAME", "Stars");
             let s = Settings::load(None).expect("loads");
             assert_eq!(s.shop.name, "Stars");
-            assert_eq!(Settings::unknown_env_vars(), vec!["CIELO_HTTP_BNID".to_string()]);
+            assert_eq!(
+                Settings::unknown_env_vars(),
+                vec!["CIELO_HTTP_BNID".to_string()]
+            );
             Ok(())
         });
     }
@@ -506,7 +604,9 @@ mod tests {
     fn secrets_in_the_file_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("shop.toml", "secret_key = \"oops\"\n")?;
-            let err = Settings::load(Some(Path::new("shop.toml"))).unwrap_err().to_string();
+            let err = Settings::load(Some(Path::new("shop.toml")))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("secret_key"), "{err}");
             Ok(())
         });

@@ -37,21 +37,38 @@ async fn admin_create_reads_the_password_from_stdin_and_refuses_weak_ones() {
     let (_db, url) = database().await;
     let run = |password: &str| {
         let mut child = cielo()
-            .args(["--data-dir", dir.to_str().unwrap(), "admin", "create", "--email", "owner@shop.example", "--password-stdin"])
+            .args([
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "admin",
+                "create",
+                "--email",
+                "owner@shop.example",
+                "--password-stdin",
+            ])
             .env("CIELO_DATABASE_URL", &url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     };
     let weak = run("short\n");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
     let ok = run("a long admin passphrase\n");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("owner@shop.example"));
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -60,27 +77,69 @@ async fn admin_create_reads_the_password_from_stdin_and_refuses_weak_ones() {
 async fn migrate_brings_an_empty_database_up_to_date() {
     let dir = temp_dir();
     let (_db, url) = database().await;
-    let out = cielo().args(["--data-dir", dir.to_str().unwrap(), "migrate"]).env("CIELO_DATABASE_URL", &url).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cielo()
+        .args(["--data-dir", dir.to_str().unwrap(), "migrate"])
+        .env("CIELO_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("(0 pending)"));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 #[test]
 fn a_bad_configuration_value_is_reported_with_the_key() {
-    let out = cielo().arg("migrate").env("CIELO_SHOP_CURRENCY", "DOUBLOON").output().unwrap();
+    let out = cielo()
+        .arg("migrate")
+        .env("CIELO_SHOP_CURRENCY", "DOUBLOON")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("shop.currency"));
 }
 
 #[test]
 fn starmap_positions_prints_every_star_and_the_seven_bodies_with_negative_coordinates() {
-    let out = cielo().args(["starmap", "positions", "--lat", "-33.9", "--lon", "-70.6", "--at", "2024-08-13T00:30:00Z", "--json"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cielo()
+        .args([
+            "starmap",
+            "positions",
+            "--lat",
+            "-33.9",
+            "--lon",
+            "-70.6",
+            "--at",
+            "2024-08-13T00:30:00Z",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["stars"].as_array().unwrap().len() > 9000);
-    let names: Vec<_> = v["bodies"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn"]);
+    let names: Vec<_> = v["bodies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["sun", "moon", "mercury", "venus", "mars", "jupiter", "saturn"]
+    );
     let star = &v["stars"][0];
-    assert!(star["hip"].is_u64() && star["alt_deg"].is_f64() && star["az_deg"].is_f64() && star["mag"].is_f64());
+    assert!(
+        star["hip"].is_u64()
+            && star["alt_deg"].is_f64()
+            && star["az_deg"].is_f64()
+            && star["mag"].is_f64()
+    );
 }

@@ -37,9 +37,18 @@ pub(crate) struct SessionResponse {
 #[utoipa::path(post, path = "/api/store/auth/register", tag = "account", request_body = Registration,
     responses((status = 201, body = SessionResponse), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn register(State(s): State<AppState>, Json(input): Json<Registration>) -> Result<Response, ApiError> {
+pub(crate) async fn register(
+    State(s): State<AppState>,
+    Json(input): Json<Registration>,
+) -> Result<Response, ApiError> {
     let (customer, token) = s.accounts.register(input).await?;
-    Ok(json(StatusCode::CREATED, &SessionResponse { customer, token: token.expose().to_string() }))
+    Ok(json(
+        StatusCode::CREATED,
+        &SessionResponse {
+            customer,
+            token: token.expose().to_string(),
+        },
+    ))
 }
 
 /// Credentials.
@@ -77,21 +86,34 @@ pub(crate) async fn login(
     Json(input): Json<LoginInput>,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&s, &headers, peer);
-    if let Err(wait) = s.login_limiter.attempt(ip, &input.email, std::time::Instant::now()) {
+    if let Err(wait) = s
+        .login_limiter
+        .attempt(ip, &input.email, std::time::Instant::now())
+    {
         tracing::warn!(%ip, "login rate limit reached");
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too-many-login-attempts", "too many sign-in attempts; wait and try again");
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-login-attempts",
+            "too many sign-in attempts; wait and try again",
+        );
         e.retry_after = Some(wait.as_secs().max(1));
         return Err(e);
     }
     let (customer, token) = s.accounts.login(&input.email, &input.password).await?;
     s.login_limiter.succeeded(&input.email);
-    Ok(ok(&SessionResponse { customer, token: token.expose().to_string() }))
+    Ok(ok(&SessionResponse {
+        customer,
+        token: token.expose().to_string(),
+    }))
 }
 
 /// Sign out: ends this session.
 #[utoipa::path(post, path = "/api/store/auth/logout", tag = "account",
     responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn logout(State(s): State<AppState>, CustomerAuth(p): CustomerAuth) -> Result<Response, ApiError> {
+pub(crate) async fn logout(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+) -> Result<Response, ApiError> {
     s.accounts.logout(&p).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -99,14 +121,21 @@ pub(crate) async fn logout(State(s): State<AppState>, CustomerAuth(p): CustomerA
 /// The signed-in account.
 #[utoipa::path(get, path = "/api/store/me", tag = "account",
     responses((status = 200, body = Customer), (status = 401, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn me(State(s): State<AppState>, CustomerAuth(p): CustomerAuth) -> Result<Response, ApiError> {
+pub(crate) async fn me(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.accounts.me(&p).await?))
 }
 
 /// Update the profile.
 #[utoipa::path(patch, path = "/api/store/me", tag = "account", request_body = ProfilePatch,
     responses((status = 200, body = Customer), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn update_me(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Json(patch): Json<ProfilePatch>) -> Result<Response, ApiError> {
+pub(crate) async fn update_me(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Json(patch): Json<ProfilePatch>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.accounts.update_profile(&p, patch).await?))
 }
 
@@ -123,8 +152,14 @@ pub(crate) struct PasswordChange {
 /// Change the password; every other session ends.
 #[utoipa::path(post, path = "/api/store/me/password", tag = "account", request_body = PasswordChange,
     responses((status = 204), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn change_password(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Json(c): Json<PasswordChange>) -> Result<Response, ApiError> {
-    s.accounts.change_password(&p, &c.current_password, &c.new_password).await?;
+pub(crate) async fn change_password(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Json(c): Json<PasswordChange>,
+) -> Result<Response, ApiError> {
+    s.accounts
+        .change_password(&p, &c.current_password, &c.new_password)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -137,35 +172,68 @@ pub(crate) struct AddressList {
 
 /// The address book.
 #[utoipa::path(get, path = "/api/store/me/addresses", tag = "account", responses((status = 200, body = AddressList)), security(("bearer" = [])))]
-pub(crate) async fn list_addresses(State(s): State<AppState>, CustomerAuth(p): CustomerAuth) -> Result<Response, ApiError> {
-    Ok(ok(&AddressList { addresses: s.accounts.addresses(&p).await? }))
+pub(crate) async fn list_addresses(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+) -> Result<Response, ApiError> {
+    Ok(ok(&AddressList {
+        addresses: s.accounts.addresses(&p).await?,
+    }))
 }
 
 /// Add an address.
 #[utoipa::path(post, path = "/api/store/me/addresses", tag = "account", request_body = AddressInput,
     responses((status = 201, body = Address), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn add_address(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Json(a): Json<AddressInput>) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::CREATED, &s.accounts.add_address(&p, a).await?))
+pub(crate) async fn add_address(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Json(a): Json<AddressInput>,
+) -> Result<Response, ApiError> {
+    Ok(json(
+        StatusCode::CREATED,
+        &s.accounts.add_address(&p, a).await?,
+    ))
 }
 
 /// One address.
 #[utoipa::path(get, path = "/api/store/me/addresses/{id}", tag = "account", params(("id" = String, Path)),
     responses((status = 200, body = Address), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn get_address(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(ok(&s.accounts.address(&p, path_id(&id, "address-not-found")?).await?))
+pub(crate) async fn get_address(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .accounts
+        .address(&p, path_id(&id, "address-not-found")?)
+        .await?))
 }
 
 /// Replace an address.
 #[utoipa::path(put, path = "/api/store/me/addresses/{id}", tag = "account", params(("id" = String, Path)), request_body = AddressInput,
     responses((status = 200, body = Address), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn replace_address(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Path(id): Path<String>, Json(a): Json<AddressInput>) -> Result<Response, ApiError> {
-    Ok(ok(&s.accounts.replace_address(&p, path_id(&id, "address-not-found")?, a).await?))
+pub(crate) async fn replace_address(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Path(id): Path<String>,
+    Json(a): Json<AddressInput>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .accounts
+        .replace_address(&p, path_id(&id, "address-not-found")?, a)
+        .await?))
 }
 
 /// Delete an address.
 #[utoipa::path(delete, path = "/api/store/me/addresses/{id}", tag = "account", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn delete_address(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    s.accounts.delete_address(&p, path_id(&id, "address-not-found")?).await?;
+pub(crate) async fn delete_address(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    s.accounts
+        .delete_address(&p, path_id(&id, "address-not-found")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

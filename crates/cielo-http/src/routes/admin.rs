@@ -8,8 +8,8 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use cielo_catalog::{
-    Category, CategoryPatch, Image, NewCategory, NewImage, NewProduct, NewVariant, Product, ProductPage, ProductPatch,
-    ProductQuery, ProductSort, Variant, VariantPatch,
+    Category, CategoryPatch, Image, NewCategory, NewImage, NewProduct, NewVariant, Product,
+    ProductPage, ProductPatch, ProductQuery, ProductSort, Variant, VariantPatch,
 };
 use cielo_core::{FieldError, Timestamp};
 use cielo_orders::{Order, OrderAccess, OrderFilter, OrderPage, OrderStatus};
@@ -59,8 +59,19 @@ pub(crate) struct AdminProductParams {
 #[utoipa::path(get, path = "/api/admin/products", tag = "admin", params(AdminProductParams),
     responses((status = 200, body = ProductPage), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn list_products(State(s): State<AppState>, _a: AdminAuth, Query(p): Query<AdminProductParams>) -> Result<Response, ApiError> {
-    let q = ProductQuery { limit: p.limit, cursor: p.cursor, category: p.category, q: p.q, sort: p.sort.unwrap_or_default(), include_drafts: true };
+pub(crate) async fn list_products(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Query(p): Query<AdminProductParams>,
+) -> Result<Response, ApiError> {
+    let q = ProductQuery {
+        limit: p.limit,
+        cursor: p.cursor,
+        category: p.category,
+        q: p.q,
+        sort: p.sort.unwrap_or_default(),
+        include_drafts: true,
+    };
     Ok(ok(&s.catalog.list_products(&q).await?))
 }
 
@@ -68,14 +79,25 @@ pub(crate) async fn list_products(State(s): State<AppState>, _a: AdminAuth, Quer
 #[utoipa::path(post, path = "/api/admin/products", tag = "admin", request_body = NewProduct,
     responses((status = 201, body = Product), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn create_product(State(s): State<AppState>, _a: AdminAuth, Json(p): Json<NewProduct>) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::CREATED, &s.catalog.create_product(p).await?))
+pub(crate) async fn create_product(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Json(p): Json<NewProduct>,
+) -> Result<Response, ApiError> {
+    Ok(json(
+        StatusCode::CREATED,
+        &s.catalog.create_product(p).await?,
+    ))
 }
 
 /// Get any product by id or handle.
 #[utoipa::path(get, path = "/api/admin/products/{id}", tag = "admin", params(("id" = String, Path, description = "Id or handle")),
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn get_product(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn get_product(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(ok(&s.catalog.get_product(&id, true).await?))
 }
 
@@ -83,15 +105,29 @@ pub(crate) async fn get_product(State(s): State<AppState>, _a: AdminAuth, Path(i
 #[utoipa::path(patch, path = "/api/admin/products/{id}", tag = "admin", params(("id" = String, Path)), request_body = ProductPatch,
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn update_product(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(p): Json<ProductPatch>) -> Result<Response, ApiError> {
-    Ok(ok(&s.catalog.update_product(path_id(&id, "product-not-found")?, p).await?))
+pub(crate) async fn update_product(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+    Json(p): Json<ProductPatch>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .catalog
+        .update_product(path_id(&id, "product-not-found")?, p)
+        .await?))
 }
 
 /// Delete a product (orders keep their snapshots).
 #[utoipa::path(delete, path = "/api/admin/products/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn delete_product(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    s.catalog.delete_product(path_id(&id, "product-not-found")?).await?;
+pub(crate) async fn delete_product(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    s.catalog
+        .delete_product(path_id(&id, "product-not-found")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -100,23 +136,47 @@ pub(crate) async fn delete_product(State(s): State<AppState>, _a: AdminAuth, Pat
     responses((status = 201, body = Variant), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub(crate) async fn add_variant(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(v): Json<NewVariant>) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::CREATED, &s.catalog.add_variant(path_id(&id, "product-not-found")?, v).await?))
+pub(crate) async fn add_variant(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+    Json(v): Json<NewVariant>,
+) -> Result<Response, ApiError> {
+    Ok(json(
+        StatusCode::CREATED,
+        &s.catalog
+            .add_variant(path_id(&id, "product-not-found")?, v)
+            .await?,
+    ))
 }
 
 /// Update a variant.
 #[utoipa::path(patch, path = "/api/admin/variants/{id}", tag = "admin", params(("id" = String, Path)), request_body = VariantPatch,
     responses((status = 200, body = Variant), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn update_variant(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(v): Json<VariantPatch>) -> Result<Response, ApiError> {
-    Ok(ok(&s.catalog.update_variant(path_id(&id, "variant-not-found")?, v).await?))
+pub(crate) async fn update_variant(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+    Json(v): Json<VariantPatch>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .catalog
+        .update_variant(path_id(&id, "variant-not-found")?, v)
+        .await?))
 }
 
 /// Delete a variant.
 #[utoipa::path(delete, path = "/api/admin/variants/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn delete_variant(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    s.catalog.delete_variant(path_id(&id, "variant-not-found")?).await?;
+pub(crate) async fn delete_variant(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    s.catalog
+        .delete_variant(path_id(&id, "variant-not-found")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -129,31 +189,57 @@ pub(crate) struct CategoryList {
 
 /// List categories.
 #[utoipa::path(get, path = "/api/admin/categories", tag = "admin", responses((status = 200, body = CategoryList)), security(("bearer" = [])))]
-pub(crate) async fn list_categories(State(s): State<AppState>, _a: AdminAuth) -> Result<Response, ApiError> {
-    Ok(ok(&CategoryList { categories: s.catalog.list_categories().await? }))
+pub(crate) async fn list_categories(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+) -> Result<Response, ApiError> {
+    Ok(ok(&CategoryList {
+        categories: s.catalog.list_categories().await?,
+    }))
 }
 
 /// Create a category.
 #[utoipa::path(post, path = "/api/admin/categories", tag = "admin", request_body = NewCategory,
     responses((status = 201, body = Category), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn create_category(State(s): State<AppState>, _a: AdminAuth, Json(c): Json<NewCategory>) -> Result<Response, ApiError> {
-    Ok(json(StatusCode::CREATED, &s.catalog.create_category(c).await?))
+pub(crate) async fn create_category(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Json(c): Json<NewCategory>,
+) -> Result<Response, ApiError> {
+    Ok(json(
+        StatusCode::CREATED,
+        &s.catalog.create_category(c).await?,
+    ))
 }
 
 /// Update a category.
 #[utoipa::path(patch, path = "/api/admin/categories/{id}", tag = "admin", params(("id" = String, Path)), request_body = CategoryPatch,
     responses((status = 200, body = Category), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn update_category(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(c): Json<CategoryPatch>) -> Result<Response, ApiError> {
-    Ok(ok(&s.catalog.update_category(path_id(&id, "category-not-found")?, c).await?))
+pub(crate) async fn update_category(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+    Json(c): Json<CategoryPatch>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .catalog
+        .update_category(path_id(&id, "category-not-found")?, c)
+        .await?))
 }
 
 /// Delete a category and its subcategories.
 #[utoipa::path(delete, path = "/api/admin/categories/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn delete_category(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    s.catalog.delete_category(path_id(&id, "category-not-found")?).await?;
+pub(crate) async fn delete_category(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    s.catalog
+        .delete_category(path_id(&id, "category-not-found")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -194,23 +280,52 @@ fn extension_for(content_type: &str) -> Option<&'static str> {
 /// Get a signed URL to upload an image to object storage.
 #[utoipa::path(post, path = "/api/admin/uploads", tag = "admin", request_body = UploadRequest,
     responses((status = 201, body = UploadTicket), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn create_upload(State(s): State<AppState>, _a: AdminAuth, Json(r): Json<UploadRequest>) -> Result<Response, ApiError> {
+pub(crate) async fn create_upload(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Json(r): Json<UploadRequest>,
+) -> Result<Response, ApiError> {
     let mut v = cielo_core::Validation::new();
     let ext = extension_for(&r.content_type);
     if ext.is_none() {
-        v.add("content_type", "must be image/png, image/jpeg, image/webp, image/gif or image/svg+xml");
+        v.add(
+            "content_type",
+            "must be image/png, image/jpeg, image/webp, image/gif or image/svg+xml",
+        );
     }
-    let stem = cielo_catalog::slugify(r.filename.rsplit_once('.').map(|(s, _)| s).unwrap_or(&r.filename));
+    let stem = cielo_catalog::slugify(
+        r.filename
+            .rsplit_once('.')
+            .map(|(s, _)| s)
+            .unwrap_or(&r.filename),
+    );
     if r.filename.trim().is_empty() || r.filename.len() > 255 {
         v.add("filename", "must be 1–255 characters");
     }
     v.finish().map_err(ApiError::validation)?;
-    let stem = if stem.is_empty() { "image".to_string() } else { stem.chars().take(60).collect() };
-    let key = format!("images/{}-{stem}.{}", uuid::Uuid::now_v7().simple(), ext.expect("validated"));
-    let url = s.storage.upload_url(&key, std::time::Duration::from_secs(900)).await.map_err(ApiError::internal)?;
+    let stem = if stem.is_empty() {
+        "image".to_string()
+    } else {
+        stem.chars().take(60).collect()
+    };
+    let key = format!(
+        "images/{}-{stem}.{}",
+        uuid::Uuid::now_v7().simple(),
+        ext.expect("validated")
+    );
+    let url = s
+        .storage
+        .upload_url(&key, std::time::Duration::from_secs(900))
+        .await
+        .map_err(ApiError::internal)?;
     Ok(json(
         StatusCode::CREATED,
-        &UploadTicket { object_key: key, upload_url: url.url, method: url.method.into(), expires_at: Timestamp::from_micros(url.expires_at * 1_000_000) },
+        &UploadTicket {
+            object_key: key,
+            upload_url: url.url,
+            method: url.method.into(),
+            expires_at: Timestamp::from_micros(url.expires_at * 1_000_000),
+        },
     ))
 }
 
@@ -218,25 +333,57 @@ pub(crate) async fn create_upload(State(s): State<AppState>, _a: AdminAuth, Json
 #[utoipa::path(post, path = "/api/admin/products/{id}/images", tag = "admin", params(("id" = String, Path)), request_body = NewImage,
     responses((status = 201, body = Image), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn add_image(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(mut img): Json<NewImage>) -> Result<Response, ApiError> {
+pub(crate) async fn add_image(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+    Json(mut img): Json<NewImage>,
+) -> Result<Response, ApiError> {
     let product = path_id(&id, "product-not-found")?;
-    let not_uploaded = || ApiError::validation(vec![FieldError::new("object_key", "nothing has been uploaded under this key")]);
-    if !img.object_key.starts_with("images/") || cielo_storage::check_key(&img.object_key).is_err() {
+    let not_uploaded = || {
+        ApiError::validation(vec![FieldError::new(
+            "object_key",
+            "nothing has been uploaded under this key",
+        )])
+    };
+    if !img.object_key.starts_with("images/") || cielo_storage::check_key(&img.object_key).is_err()
+    {
         return Err(not_uploaded());
     }
-    match s.storage.size(&img.object_key).await.map_err(ApiError::internal)? {
+    match s
+        .storage
+        .size(&img.object_key)
+        .await
+        .map_err(ApiError::internal)?
+    {
         Some(n) if n > 0 => {}
         _ => return Err(not_uploaded()),
     }
-    img.url = s.storage.public_url(&img.object_key).await.map_err(ApiError::internal)?;
-    Ok(json(StatusCode::CREATED, &s.catalog.add_image(product, img).await?))
+    img.url = s
+        .storage
+        .public_url(&img.object_key)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(json(
+        StatusCode::CREATED,
+        &s.catalog.add_image(product, img).await?,
+    ))
 }
 
 /// Remove an image from a product.
 #[utoipa::path(delete, path = "/api/admin/products/{id}/images/{image_id}", tag = "admin", params(("id" = String, Path), ("image_id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn delete_image(State(s): State<AppState>, _a: AdminAuth, Path((id, image)): Path<(String, String)>) -> Result<Response, ApiError> {
-    s.catalog.delete_image(path_id(&id, "product-not-found")?, path_id(&image, "image-not-found")?).await?;
+pub(crate) async fn delete_image(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path((id, image)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    s.catalog
+        .delete_image(
+            path_id(&id, "product-not-found")?,
+            path_id(&image, "image-not-found")?,
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -261,7 +408,10 @@ pub(crate) struct OrderParams {
 fn parse_time(field: &str, v: Option<String>) -> Result<Option<Timestamp>, ApiError> {
     v.map(|s| {
         Timestamp::parse_rfc3339(&s).map_err(|_| {
-            let mut e = ApiError::validation(vec![FieldError::new(field, "must be an RFC 3339 time such as 2026-11-21T00:00:00Z")]);
+            let mut e = ApiError::validation(vec![FieldError::new(
+                field,
+                "must be an RFC 3339 time such as 2026-11-21T00:00:00Z",
+            )]);
             e.status = StatusCode::BAD_REQUEST;
             e.code = "invalid-query";
             e
@@ -273,7 +423,11 @@ fn parse_time(field: &str, v: Option<String>) -> Result<Option<Timestamp>, ApiEr
 /// List orders with filters, newest first.
 #[utoipa::path(get, path = "/api/admin/orders", tag = "admin", params(OrderParams),
     responses((status = 200, body = OrderPage), (status = 400, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn list_orders(State(s): State<AppState>, _a: AdminAuth, Query(p): Query<OrderParams>) -> Result<Response, ApiError> {
+pub(crate) async fn list_orders(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Query(p): Query<OrderParams>,
+) -> Result<Response, ApiError> {
     let filter = OrderFilter {
         status: p.status,
         from: parse_time("from", p.from)?,
@@ -289,14 +443,25 @@ pub(crate) async fn list_orders(State(s): State<AppState>, _a: AdminAuth, Query(
 /// Read any order, with its history.
 #[utoipa::path(get, path = "/api/admin/orders/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn get_order(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(ok(&s.orders.get_order(path_id(&id, "order-not-found")?, &OrderAccess::Admin).await?))
+pub(crate) async fn get_order(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .orders
+        .get_order(path_id(&id, "order-not-found")?, &OrderAccess::Admin)
+        .await?))
 }
 
 /// List waiting, running and dead jobs, newest first.
 #[utoipa::path(get, path = "/api/admin/jobs", tag = "admin", params(cielo_jobs::JobFilter),
     responses((status = 200, body = cielo_jobs::JobPage), (status = 400, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn list_jobs(State(s): State<AppState>, _a: AdminAuth, Query(f): Query<cielo_jobs::JobFilter>) -> Result<Response, ApiError> {
+pub(crate) async fn list_jobs(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Query(f): Query<cielo_jobs::JobFilter>,
+) -> Result<Response, ApiError> {
     Ok(ok(&cielo_jobs::list_jobs(&s.db, &f).await?))
 }
 
@@ -315,8 +480,18 @@ pub(crate) struct DeadParams {
 /// Dead letters: jobs that failed their last attempt and wait for a person.
 #[utoipa::path(get, path = "/api/admin/jobs/dead", tag = "admin", params(DeadParams),
     responses((status = 200, body = cielo_jobs::JobPage)), security(("bearer" = [])))]
-pub(crate) async fn dead_jobs(State(s): State<AppState>, _a: AdminAuth, Query(p): Query<DeadParams>) -> Result<Response, ApiError> {
-    Ok(ok(&cielo_jobs::dead_letters(&s.db, p.queue.as_deref(), p.cursor.as_deref(), p.limit).await?))
+pub(crate) async fn dead_jobs(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Query(p): Query<DeadParams>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::dead_letters(
+        &s.db,
+        p.queue.as_deref(),
+        p.cursor.as_deref(),
+        p.limit,
+    )
+    .await?))
 }
 
 /// Per-queue statistics.
@@ -328,28 +503,59 @@ pub(crate) struct QueueStatsList {
 
 /// Per-queue depth, age of the oldest runnable job, and dead letters.
 #[utoipa::path(get, path = "/api/admin/jobs/stats", tag = "admin", responses((status = 200, body = QueueStatsList)), security(("bearer" = [])))]
-pub(crate) async fn job_stats(State(s): State<AppState>, _a: AdminAuth) -> Result<Response, ApiError> {
-    Ok(ok(&QueueStatsList { queues: cielo_jobs::queue_stats(&s.db).await? }))
+pub(crate) async fn job_stats(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+) -> Result<Response, ApiError> {
+    Ok(ok(&QueueStatsList {
+        queues: cielo_jobs::queue_stats(&s.db).await?,
+    }))
 }
 
 /// One job, with its payload and last error.
 #[utoipa::path(get, path = "/api/admin/jobs/{id}", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = cielo_jobs::JobView), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn show_job(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(ok(&cielo_jobs::show_job(&s.db, &path_id(&id, "job-not-found")?).await?))
+pub(crate) async fn show_job(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::show_job(
+        &s.db,
+        &path_id(&id, "job-not-found")?,
+    )
+    .await?))
 }
 
 /// Put a dead job back in its queue with a fresh set of attempts.
 #[utoipa::path(post, path = "/api/admin/jobs/{id}/retry", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = cielo_jobs::JobView), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn retry_job(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>) -> Result<Response, ApiError> {
-    Ok(ok(&cielo_jobs::retry_job(&s.db, &path_id(&id, "job-not-found")?).await?))
+pub(crate) async fn retry_job(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&cielo_jobs::retry_job(
+        &s.db,
+        &path_id(&id, "job-not-found")?,
+    )
+    .await?))
 }
 
 /// A time-limited download link to the print file of any order line.
 #[utoipa::path(get, path = "/api/admin/orders/{id}/lines/{line_id}/artwork", tag = "admin", params(("id" = String, Path), ("line_id" = String, Path)),
     responses((status = 200, body = super::store::ArtworkLink), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
-pub(crate) async fn artwork_link(State(s): State<AppState>, _a: AdminAuth, Path((id, line)): Path<(String, String)>) -> Result<Response, ApiError> {
-    super::store::artwork_response(&s, path_id(&id, "order-not-found")?, &line, &OrderAccess::Admin).await
+pub(crate) async fn artwork_link(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path((id, line)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    super::store::artwork_response(
+        &s,
+        path_id(&id, "order-not-found")?,
+        &line,
+        &OrderAccess::Admin,
+    )
+    .await
 }

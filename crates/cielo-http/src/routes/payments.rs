@@ -26,7 +26,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 }
 
 fn service(s: &AppState) -> Result<&Arc<cielo_payments::Payments>, ApiError> {
-    s.payments.as_ref().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable", "payments are not set up in this process"))
+    s.payments.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payments-unavailable",
+            "payments are not set up in this process",
+        )
+    })
 }
 
 /// A stored webhook.
@@ -45,22 +51,55 @@ pub(crate) struct WebhookAck {
     request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = WebhookAck), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn receive_webhook(State(s): State<AppState>, Path(provider): Path<String>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let header = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
-    match service(&s)?.webhooks().receive(&provider, header, &body).await {
-        Ok(r) => Ok(ok(&WebhookAck { received: true, duplicate: r == Received::Duplicate })),
-        Err(WebhookError::UnknownProvider(p)) => Err(ApiError::not_found("webhook-provider-not-found", format!("no webhooks are accepted for `{p}`"))),
-        Err(WebhookError::Signature(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid-signature", e.to_string())),
-        Err(WebhookError::Malformed(m)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-event", m)),
+pub(crate) async fn receive_webhook(
+    State(s): State<AppState>,
+    Path(provider): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let header = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    match service(&s)?
+        .webhooks()
+        .receive(&provider, header, &body)
+        .await
+    {
+        Ok(r) => Ok(ok(&WebhookAck {
+            received: true,
+            duplicate: r == Received::Duplicate,
+        })),
+        Err(WebhookError::UnknownProvider(p)) => Err(ApiError::not_found(
+            "webhook-provider-not-found",
+            format!("no webhooks are accepted for `{p}`"),
+        )),
+        Err(WebhookError::Signature(e)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-signature",
+            e.to_string(),
+        )),
+        Err(WebhookError::Malformed(m)) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-event", m))
+        }
         Err(WebhookError::Internal(e)) => Err(ApiError::internal(e)),
     }
 }
 
-async fn page_order(s: &AppState, session: &str) -> Result<(Arc<TestProvider>, cielo_orders::Order), ApiError> {
+async fn page_order(
+    s: &AppState,
+    session: &str,
+) -> Result<(Arc<TestProvider>, cielo_orders::Order), ApiError> {
     let gone = || ApiError::not_found("payment-session-not-found", "no such payment session");
     let test = service(s)?.test_provider().cloned().ok_or_else(gone)?;
-    let order_id: OrderId = TestProvider::order_for(session).as_deref().and_then(|o| o.parse().ok()).ok_or_else(gone)?;
-    let order = s.orders.get_order(order_id, &OrderAccess::Admin).await.map_err(|_| gone())?;
+    let order_id: OrderId = TestProvider::order_for(session)
+        .as_deref()
+        .and_then(|o| o.parse().ok())
+        .ok_or_else(gone)?;
+    let order = s
+        .orders
+        .get_order(order_id, &OrderAccess::Admin)
+        .await
+        .map_err(|_| gone())?;
     if order.payment.session_id.as_deref() != Some(session) {
         return Err(gone());
     }
@@ -70,7 +109,10 @@ async fn page_order(s: &AppState, session: &str) -> Result<(Arc<TestProvider>, c
 /// The built-in test provider's payment page: Pay, Decline, Cancel.
 #[utoipa::path(get, path = "/checkout/test/{session_id}", tag = "system", params(("session_id" = String, Path)),
     responses((status = 200, content_type = "text/html", body = String), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn test_checkout_page(State(s): State<AppState>, Path(session): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn test_checkout_page(
+    State(s): State<AppState>,
+    Path(session): Path<String>,
+) -> Result<Response, ApiError> {
     let (_, order) = page_order(&s, &session).await?;
     let waiting = order.status == cielo_orders::OrderStatus::PendingPayment;
     let buttons = if waiting {
@@ -109,11 +151,25 @@ pub(crate) struct PageForm {
     request_body(content = PageForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn test_checkout_action(State(s): State<AppState>, Path(session): Path<String>, body: Bytes) -> Result<Response, ApiError> {
-    let form: PageForm = serde_urlencoded::from_bytes(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid-form", format!("expected action=pay|decline|cancel: {e}")))?;
-    let action = PageAction::parse(&form.action)
-        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "invalid-form", "action must be pay, decline or cancel"))?;
+pub(crate) async fn test_checkout_action(
+    State(s): State<AppState>,
+    Path(session): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form: PageForm = serde_urlencoded::from_bytes(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-form",
+            format!("expected action=pay|decline|cancel: {e}"),
+        )
+    })?;
+    let action = PageAction::parse(&form.action).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-form",
+            "action must be pay, decline or cancel",
+        )
+    })?;
     let (test, order) = page_order(&s, &session).await?;
     let page = PageOrder {
         order_id: order.id.to_string(),
@@ -155,7 +211,12 @@ pub(crate) struct RefundView {
 
 impl From<RefundOutcome> for RefundView {
     fn from(r: RefundOutcome) -> Self {
-        Self { refund_id: r.refund_id, amount: r.amount, total_refunded: r.total_refunded, status: r.status }
+        Self {
+            refund_id: r.refund_id,
+            amount: r.amount,
+            total_refunded: r.total_refunded,
+            status: r.status,
+        }
     }
 }
 
@@ -164,14 +225,29 @@ impl From<RefundOutcome> for RefundView {
     responses((status = 201, body = RefundView), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"), (status = 502, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub(crate) async fn create_refund(State(s): State<AppState>, _a: AdminAuth, Path(id): Path<String>, Json(r): Json<NewRefund>) -> Result<Response, ApiError> {
+pub(crate) async fn create_refund(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(id): Path<String>,
+    Json(r): Json<NewRefund>,
+) -> Result<Response, ApiError> {
     let order_id: OrderId = path_id(&id, "order-not-found")?;
     match service(&s)?.refund(&order_id.to_string(), r.amount).await {
         Ok(outcome) => Ok(json(StatusCode::CREATED, &RefundView::from(outcome))),
-        Err(RefundError::OrderNotFound) => Err(ApiError::not_found("order-not-found", "order not found")),
-        Err(RefundError::NotRefundable(m)) => Err(ApiError::new(StatusCode::CONFLICT, "not-refundable", m)),
-        Err(RefundError::Provider(cielo_payments::PaymentError::Declined(m))) => Err(ApiError::new(StatusCode::CONFLICT, "refund-declined", m)),
-        Err(RefundError::Provider(e)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "payment-provider-error", e.to_string())),
+        Err(RefundError::OrderNotFound) => {
+            Err(ApiError::not_found("order-not-found", "order not found"))
+        }
+        Err(RefundError::NotRefundable(m)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "not-refundable", m))
+        }
+        Err(RefundError::Provider(cielo_payments::PaymentError::Declined(m))) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "refund-declined", m))
+        }
+        Err(RefundError::Provider(e)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "payment-provider-error",
+            e.to_string(),
+        )),
         Err(RefundError::Internal(e)) => Err(ApiError::internal(e)),
     }
 }

@@ -15,7 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(options)).routes(routes!(search_places)).routes(routes!(preview))
+    OpenApiRouter::new()
+        .routes(routes!(options))
+        .routes(routes!(search_places))
+        .routes(routes!(preview))
 }
 
 /// Longest side of a preview by default, in pixels.
@@ -82,11 +85,22 @@ pub(crate) async fn options() -> Response {
     let choices = StarmapChoices {
         themes: cielo_starmap::themes()
             .iter()
-            .map(|t| ThemeInfo { id: t.id.clone(), name: t.name.clone(), background: hex(t.background), disc: hex(t.disc), text: hex(t.text) })
+            .map(|t| ThemeInfo {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                background: hex(t.background),
+                disc: hex(t.disc),
+                text: hex(t.text),
+            })
             .collect(),
         sizes: cielo_starmap::sizes()
             .iter()
-            .map(|s| SizeInfo { id: s.id, name: s.name, width_mm: s.width_mm, height_mm: s.height_mm })
+            .map(|s| SizeInfo {
+                id: s.id,
+                name: s.name,
+                width_mm: s.width_mm,
+                height_mm: s.height_mm,
+            })
             .collect(),
         languages: cielo_starmap::LANGUAGES.to_vec(),
         max_title_chars: cielo_starmap::MAX_TITLE_CHARS,
@@ -96,7 +110,10 @@ pub(crate) async fn options() -> Response {
         max_date: cielo_starmap_product::DATE_RANGE.1,
     };
     let mut res = ok(&choices);
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     res
 }
 
@@ -126,22 +143,39 @@ pub(crate) async fn search_places(Query(p): Query<PlaceParams>) -> Result<Respon
     let mut errors = Vec::new();
     let q = p.q.unwrap_or_default();
     if q.trim().is_empty() {
-        errors.push(FieldError::new("q", "is required: the start of a city's name"));
+        errors.push(FieldError::new(
+            "q",
+            "is required: the start of a city's name",
+        ));
     } else if q.chars().count() > places::MAX_QUERY_CHARS {
-        errors.push(FieldError::new("q", format!("at most {} characters", places::MAX_QUERY_CHARS)));
+        errors.push(FieldError::new(
+            "q",
+            format!("at most {} characters", places::MAX_QUERY_CHARS),
+        ));
     }
     if !(1..=places::MAX_LIMIT).contains(&limit) {
-        errors.push(FieldError::new("limit", format!("must be between 1 and {}", places::MAX_LIMIT)));
+        errors.push(FieldError::new(
+            "limit",
+            format!("must be between 1 and {}", places::MAX_LIMIT),
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     // The first search inflates the dataset (tens of milliseconds): off the runtime.
-    let found = tokio::task::spawn_blocking(move || places::search(&q, limit).into_iter().cloned().collect::<Vec<_>>())
-        .await
-        .map_err(ApiError::internal)?;
+    let found = tokio::task::spawn_blocking(move || {
+        places::search(&q, limit)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
     let mut res = ok(&PlaceList { places: found });
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     Ok(res)
 }
 
@@ -183,7 +217,9 @@ pub(crate) struct PreviewParams {
 
 /// A 64-bit FNV-1a hash, for the preview's ETag.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// A PNG preview of a star-map poster: the same drawing as the print, smaller.
@@ -193,7 +229,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn preview(RawQuery(raw): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(crate) async fn preview(
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let mut map = serde_json::Map::new();
     let mut px = PREVIEW_PX;
     let mut errors = Vec::new();
@@ -201,7 +240,10 @@ pub(crate) async fn preview(RawQuery(raw): RawQuery, headers: HeaderMap) -> Resu
         if k == "px" {
             match v.parse::<u32>() {
                 Ok(n) if (200..=1800).contains(&n) => px = n,
-                _ => errors.push(FieldError::new("px", "must be a whole number of pixels between 200 and 1800")),
+                _ => errors.push(FieldError::new(
+                    "px",
+                    "must be a whole number of pixels between 200 and 1800",
+                )),
             }
         } else {
             map.insert(k.into_owned(), serde_json::Value::String(v.into_owned()));
@@ -217,28 +259,64 @@ pub(crate) async fn preview(RawQuery(raw): RawQuery, headers: HeaderMap) -> Resu
         }
     };
     let key = serde_json::to_vec(&line).map_err(ApiError::internal)?;
-    let etag = format!("\"sm{}-{:016x}-{px}\"", env!("CARGO_PKG_VERSION"), fnv1a(&key));
+    let etag = format!(
+        "\"sm{}-{:016x}-{px}\"",
+        env!("CARGO_PKG_VERSION"),
+        fnv1a(&key)
+    );
     let cache = HeaderValue::from_static("public, max-age=86400");
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache.to_str().unwrap_or_default().to_string())]).into_response());
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag),
+                (
+                    header::CACHE_CONTROL,
+                    cache.to_str().unwrap_or_default().to_string(),
+                ),
+            ],
+        )
+            .into_response());
     }
     let options = line.print_options();
     // A burst waits its turn for a while, then is told to come back.
-    let _slot = match tokio::time::timeout(std::time::Duration::from_secs(5), PREVIEW_SLOTS.acquire()).await {
+    let _slot = match tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        PREVIEW_SLOTS.acquire(),
+    )
+    .await
+    {
         Ok(slot) => slot.map_err(ApiError::internal)?,
         Err(_) => {
-            let mut busy = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "too many previews are being drawn; retry in a moment");
+            let mut busy = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many previews are being drawn; retry in a moment",
+            );
             busy.retry_after = Some(1);
             return Err(busy);
         }
     };
     let span = tracing::Span::current();
-    let png = tokio::task::spawn_blocking(move || span.in_scope(|| cielo_starmap::render_png_preview(&options, px)))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let png = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| cielo_starmap::render_png_preview(&options, px))
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
     Ok((
-        [(header::CONTENT_TYPE, HeaderValue::from_static("image/png")), (header::CACHE_CONTROL, cache), (header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?)],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (header::CACHE_CONTROL, cache),
+            (
+                header::ETAG,
+                HeaderValue::from_str(&etag).map_err(ApiError::internal)?,
+            ),
+        ],
         png,
     )
         .into_response())

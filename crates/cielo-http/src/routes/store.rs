@@ -1,14 +1,17 @@
 //! The public store: catalog reads, carts, checkout, and a buyer's orders.
 
 use super::{json, ok};
-use crate::extract::{path_id, Json, MaybeCustomer, Query, CustomerAuth};
+use crate::extract::{path_id, CustomerAuth, Json, MaybeCustomer, Query};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cielo_catalog::{Category, Product, ProductPage, ProductQuery, ProductSort};
-use cielo_orders::{Buyer, Cart, CheckoutInput, CheckoutResult, LinePatch, NewCart, NewLine, Order, OrderAccess, OrderPage};
+use cielo_orders::{
+    Buyer, Cart, CheckoutInput, CheckoutResult, LinePatch, NewCart, NewLine, Order, OrderAccess,
+    OrderPage,
+};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -48,7 +51,11 @@ pub(crate) struct ProductParams {
 /// List published products.
 #[utoipa::path(get, path = "/api/store/products", tag = "store", params(ProductParams),
     responses((status = 200, body = ProductPage), (status = 400, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn list_products(State(s): State<AppState>, RawQuery(raw): RawQuery, Query(p): Query<ProductParams>) -> Result<Response, ApiError> {
+pub(crate) async fn list_products(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    Query(p): Query<ProductParams>,
+) -> Result<Response, ApiError> {
     let key = format!("products?{}", raw.unwrap_or_default());
     let generation = s.catalog.generation();
     if let Some(body) = s.cache.get(&key, generation) {
@@ -56,7 +63,14 @@ pub(crate) async fn list_products(State(s): State<AppState>, RawQuery(raw): RawQ
     }
     let page = s
         .catalog
-        .list_products(&ProductQuery { limit: p.limit, cursor: p.cursor, category: p.category, q: p.q, sort: p.sort.unwrap_or_default(), include_drafts: false })
+        .list_products(&ProductQuery {
+            limit: p.limit,
+            cursor: p.cursor,
+            category: p.category,
+            q: p.q,
+            sort: p.sort.unwrap_or_default(),
+            include_drafts: false,
+        })
         .await?;
     let body = Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
     s.cache.put(key, generation, body.clone());
@@ -71,7 +85,10 @@ fn cached_json(body: Bytes) -> Response {
 #[utoipa::path(get, path = "/api/store/products/{id_or_handle}", tag = "store",
     params(("id_or_handle" = String, Path, description = "Product id or handle")),
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn get_product(State(s): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn get_product(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let key = format!("product/{id}");
     let generation = s.catalog.generation();
     if let Some(body) = s.cache.get(&key, generation) {
@@ -93,16 +110,28 @@ pub(crate) struct CategoryList {
 /// List categories.
 #[utoipa::path(get, path = "/api/store/categories", tag = "store", responses((status = 200, body = CategoryList)))]
 pub(crate) async fn list_categories(State(s): State<AppState>) -> Result<Response, ApiError> {
-    Ok(ok(&CategoryList { categories: s.catalog.list_categories().await? }))
+    Ok(ok(&CategoryList {
+        categories: s.catalog.list_categories().await?,
+    }))
 }
 
-fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(headers: &HeaderMap, body: &Bytes) -> Result<T, ApiError> {
+fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
     if body.is_empty() {
         return Ok(T::default());
     }
-    let is_json = headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let is_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "send the body as application/json"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "send the body as application/json",
+        ));
     }
     crate::extract::parse_json(body)
 }
@@ -111,9 +140,17 @@ fn read_json_or_default<T: serde::de::DeserializeOwned + Default>(headers: &Head
 #[utoipa::path(post, path = "/api/store/carts", tag = "store", request_body(content = NewCart, description = "Optional"),
     responses((status = 201, body = Cart), (status = 422, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
-pub(crate) async fn create_cart(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn create_cart(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let input: NewCart = read_json_or_default(&headers, &body)?;
-    let cart = s.orders.create_cart(who.map(|p| p.customer_id), input).await?;
+    let cart = s
+        .orders
+        .create_cart(who.map(|p| p.customer_id), input)
+        .await?;
     Ok(json(StatusCode::CREATED, &cart))
 }
 
@@ -121,9 +158,16 @@ pub(crate) async fn create_cart(State(s): State<AppState>, MaybeCustomer(who): M
 #[utoipa::path(get, path = "/api/store/carts/{id}", tag = "store", params(("id" = String, Path)),
     responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
-pub(crate) async fn get_cart(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn get_cart(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = path_id(&id, "cart-not-found")?;
-    Ok(ok(&s.orders.get_cart(id, who.map(|p| p.customer_id)).await?))
+    Ok(ok(&s
+        .orders
+        .get_cart(id, who.map(|p| p.customer_id))
+        .await?))
 }
 
 /// Add a line (variant, quantity, optional personalisation).
@@ -131,9 +175,17 @@ pub(crate) async fn get_cart(State(s): State<AppState>, MaybeCustomer(who): Mayb
     responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
-pub(crate) async fn add_line(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, Path(id): Path<String>, Json(line): Json<NewLine>) -> Result<Response, ApiError> {
+pub(crate) async fn add_line(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path(id): Path<String>,
+    Json(line): Json<NewLine>,
+) -> Result<Response, ApiError> {
     let id = path_id(&id, "cart-not-found")?;
-    Ok(ok(&s.orders.add_line(id, who.map(|p| p.customer_id), line).await?))
+    Ok(ok(&s
+        .orders
+        .add_line(id, who.map(|p| p.customer_id), line)
+        .await?))
 }
 
 /// Change a line's quantity.
@@ -149,17 +201,27 @@ pub(crate) async fn update_line(
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "cart-not-found")?;
     let line = path_id(&line, "cart-line-not-found")?;
-    Ok(ok(&s.orders.update_line(id, line, who.map(|p| p.customer_id), patch).await?))
+    Ok(ok(&s
+        .orders
+        .update_line(id, line, who.map(|p| p.customer_id), patch)
+        .await?))
 }
 
 /// Remove a line.
 #[utoipa::path(delete, path = "/api/store/carts/{id}/lines/{line_id}", tag = "store", params(("id" = String, Path), ("line_id" = String, Path)),
     responses((status = 200, body = Cart), (status = 404, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
-pub(crate) async fn remove_line(State(s): State<AppState>, MaybeCustomer(who): MaybeCustomer, Path((id, line)): Path<(String, String)>) -> Result<Response, ApiError> {
+pub(crate) async fn remove_line(
+    State(s): State<AppState>,
+    MaybeCustomer(who): MaybeCustomer,
+    Path((id, line)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let id = path_id(&id, "cart-not-found")?;
     let line = path_id(&line, "cart-line-not-found")?;
-    Ok(ok(&s.orders.remove_line(id, line, who.map(|p| p.customer_id)).await?))
+    Ok(ok(&s
+        .orders
+        .remove_line(id, line, who.map(|p| p.customer_id))
+        .await?))
 }
 
 /// Check out: creates the order (`pending_payment`) and returns where to pay.
@@ -182,7 +244,12 @@ pub(crate) async fn checkout(
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
-                .map_err(|_| ApiError::validation(vec![cielo_core::FieldError::new("Idempotency-Key", "must be visible ASCII")]))?
+                .map_err(|_| {
+                    ApiError::validation(vec![cielo_core::FieldError::new(
+                        "Idempotency-Key",
+                        "must be visible ASCII",
+                    )])
+                })?
                 .to_string(),
         ),
         None => None,
@@ -191,7 +258,10 @@ pub(crate) async fn checkout(
         Some(p) => Some(s.accounts.me(p).await?.email),
         None => None,
     };
-    let buyer = Buyer { customer_id: who.map(|p| p.customer_id), account_email };
+    let buyer = Buyer {
+        customer_id: who.map(|p| p.customer_id),
+        account_email,
+    };
     let result = s.orders.checkout(id, buyer, key, input).await?;
     Ok(json(StatusCode::CREATED, &result))
 }
@@ -210,8 +280,15 @@ pub(crate) struct PageParams {
 #[utoipa::path(get, path = "/api/store/orders", tag = "store", params(PageParams),
     responses((status = 200, body = OrderPage), (status = 401, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub(crate) async fn my_orders(State(s): State<AppState>, CustomerAuth(p): CustomerAuth, Query(q): Query<PageParams>) -> Result<Response, ApiError> {
-    Ok(ok(&s.orders.customer_orders(p.customer_id, q.limit, q.cursor).await?))
+pub(crate) async fn my_orders(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Query(q): Query<PageParams>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&s
+        .orders
+        .customer_orders(p.customer_id, q.limit, q.cursor)
+        .await?))
 }
 
 /// Order access for guests.
@@ -235,7 +312,11 @@ pub(crate) async fn get_order(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "order-not-found")?;
-    let token = headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(q.token);
+    let token = headers
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(q.token);
     let access = order_access(&s, id, who, token).await?;
     Ok(ok(&s.orders.get_order(id, &access).await?))
 }
@@ -248,7 +329,11 @@ async fn order_access(
     token: Option<String>,
 ) -> Result<OrderAccess, ApiError> {
     if let Some(p) = who {
-        if s.orders.get_order(id, &OrderAccess::Customer(p.customer_id)).await.is_ok() {
+        if s.orders
+            .get_order(id, &OrderAccess::Customer(p.customer_id))
+            .await
+            .is_ok()
+        {
             return Ok(OrderAccess::Customer(p.customer_id));
         }
     }
@@ -257,7 +342,6 @@ async fn order_access(
         None => Err(ApiError::not_found("order-not-found", "order not found")),
     }
 }
-
 
 /// A time-limited link to a print file.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -275,11 +359,24 @@ pub(crate) struct ArtworkLink {
 const ARTWORK_LINK_SECONDS: u64 = 15 * 60;
 
 /// A signed link to a print file of one order line (`artwork_key` stays private).
-pub(crate) async fn artwork_response(s: &AppState, id: cielo_orders::OrderId, line: &str, access: &OrderAccess) -> Result<Response, ApiError> {
+pub(crate) async fn artwork_response(
+    s: &AppState,
+    id: cielo_orders::OrderId,
+    line: &str,
+    access: &OrderAccess,
+) -> Result<Response, ApiError> {
     let line = path_id(line, "artwork-not-found")?;
     let (artwork, key) = s.orders.artwork(id, line, access).await?;
-    let link = s.storage.download_url(&key, std::time::Duration::from_secs(ARTWORK_LINK_SECONDS)).await.map_err(ApiError::internal)?;
-    Ok(ok(&ArtworkLink { url: link.url, expires_at: cielo_core::Timestamp::from_micros(link.expires_at * 1_000_000), artwork }))
+    let link = s
+        .storage
+        .download_url(&key, std::time::Duration::from_secs(ARTWORK_LINK_SECONDS))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(ok(&ArtworkLink {
+        url: link.url,
+        expires_at: cielo_core::Timestamp::from_micros(link.expires_at * 1_000_000),
+        artwork,
+    }))
 }
 
 /// A time-limited download link to the print file of an order line, for the
@@ -296,7 +393,11 @@ pub(crate) async fn artwork_link(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "order-not-found")?;
-    let token = headers.get("x-order-token").and_then(|v| v.to_str().ok()).map(str::to_string).or(q.token);
+    let token = headers
+        .get("x-order-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or(q.token);
     let access = order_access(&s, id, who, token).await?;
     artwork_response(&s, id, &line, &access).await
 }

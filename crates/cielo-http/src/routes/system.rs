@@ -52,15 +52,30 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
     let database = s.db.ping().await;
     let pending = if database {
         match s.db.migration_status(&s.migrations).await {
-            Ok(st) => st.pending.into_iter().map(|(d, v)| format!("{d}/{v}")).collect(),
+            Ok(st) => st
+                .pending
+                .into_iter()
+                .map(|(d, v)| format!("{d}/{v}"))
+                .collect(),
             Err(_) => vec!["unknown".to_string()],
         }
     } else {
         Vec::new()
     };
     let ready = database && pending.is_empty();
-    let body = Readiness { status: if ready { "ready" } else { "not_ready" }, database, pending_migrations: pending };
-    super::json(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, &body)
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        database,
+        pending_migrations: pending,
+    };
+    super::json(
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        &body,
+    )
 }
 
 /// Prometheus metrics.
@@ -71,7 +86,14 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
         Ok(snapshot) => text.push_str(&snapshot.prometheus_text()),
         Err(e) => tracing::warn!(error = %e, "job queue metrics unavailable"),
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 /// This document (OpenAPI 3.1, generated from the code).
@@ -80,7 +102,11 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
 pub(crate) async fn openapi_doc() {}
 
 pub(crate) async fn openapi_json(doc: Arc<Vec<u8>>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], Bytes::from(doc.as_ref().clone())).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from(doc.as_ref().clone()),
+    )
+        .into_response()
 }
 
 pub(crate) async fn not_found() -> ApiError {
@@ -90,12 +116,17 @@ pub(crate) async fn not_found() -> ApiError {
 /// The storefront page.
 #[utoipa::path(get, path = "/", tag = "system", responses((status = 200, content_type = "text/html", body = String)))]
 pub(crate) async fn storefront(State(s): State<AppState>) -> Response {
-    let page = include_str!("../storefront.html").replace("{{SHOP_NAME}}", &html_escape(&s.config.shop_name));
+    let page = include_str!("../storefront.html")
+        .replace("{{SHOP_NAME}}", &html_escape(&s.config.shop_name));
     Html(page).into_response()
 }
 
 pub(crate) fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 /// Documentation of the file routes, which are registered directly because
@@ -133,7 +164,9 @@ fn content_type(key: &str) -> &'static str {
 
 fn storage_error(e: cielo_storage::Error) -> ApiError {
     match e {
-        cielo_storage::Error::NotFound | cielo_storage::Error::InvalidKey(_) => ApiError::not_found("object-not-found", "no such object"),
+        cielo_storage::Error::NotFound | cielo_storage::Error::InvalidKey(_) => {
+            ApiError::not_found("object-not-found", "no such object")
+        }
         other => ApiError::internal(other),
     }
 }
@@ -145,7 +178,10 @@ fn file_response(key: &str, bytes: Bytes, cache: &'static str) -> Response {
             (header::CACHE_CONTROL, cache),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             // Uploaded SVGs must never run script in the shop's origin.
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+            ),
         ],
         bytes,
     )
@@ -156,12 +192,26 @@ fn file_response(key: &str, bytes: Bytes, cache: &'static str) -> Response {
 #[utoipa::path(put, path = "/storage/{key}", tag = "system", params(("key" = String, Path), Signature),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn upload_object(State(s): State<AppState>, Path(key): Path<String>, Query(sig): Query<Signature>, body: Bytes) -> Result<Response, ApiError> {
-    if !s.storage.verify_local("PUT", &key, sig.expires, &sig.signature) {
-        return Err(ApiError::forbidden("the upload URL is invalid or has expired"));
+pub(crate) async fn upload_object(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    Query(sig): Query<Signature>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !s
+        .storage
+        .verify_local("PUT", &key, sig.expires, &sig.signature)
+    {
+        return Err(ApiError::forbidden(
+            "the upload URL is invalid or has expired",
+        ));
     }
     if body.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty-upload", "the upload is empty"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty-upload",
+            "the upload is empty",
+        ));
     }
     s.storage.put(&key, body).await.map_err(storage_error)?;
     Ok(StatusCode::CREATED.into_response())
@@ -170,9 +220,18 @@ pub(crate) async fn upload_object(State(s): State<AppState>, Path(key): Path<Str
 /// Download through a signed URL (local storage).
 #[utoipa::path(get, path = "/storage/{key}", tag = "system", params(("key" = String, Path), Signature),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 403, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn download_object(State(s): State<AppState>, Path(key): Path<String>, Query(sig): Query<Signature>) -> Result<Response, ApiError> {
-    if !s.storage.verify_local("GET", &key, sig.expires, &sig.signature) {
-        return Err(ApiError::forbidden("the download URL is invalid or has expired"));
+pub(crate) async fn download_object(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+    Query(sig): Query<Signature>,
+) -> Result<Response, ApiError> {
+    if !s
+        .storage
+        .verify_local("GET", &key, sig.expires, &sig.signature)
+    {
+        return Err(ApiError::forbidden(
+            "the download URL is invalid or has expired",
+        ));
     }
     let bytes = s.storage.get(&key).await.map_err(storage_error)?;
     Ok(file_response(&key, bytes, "private, max-age=60"))
@@ -181,7 +240,10 @@ pub(crate) async fn download_object(State(s): State<AppState>, Path(key): Path<S
 /// Public product images (only keys under `images/`).
 #[utoipa::path(get, path = "/media/{key}", tag = "system", params(("key" = String, Path)),
     responses((status = 200, content_type = "image/*", body = Vec<u8>), (status = 404, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn media(State(s): State<AppState>, Path(key): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn media(
+    State(s): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
     if !key.starts_with("images/") {
         return Err(ApiError::not_found("object-not-found", "no such object"));
     }

@@ -50,18 +50,23 @@ async fn effect(ctx: JobContext, payload: serde_json::Value) -> Result<(), JobEr
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     let mut tx = db.begin_write().await?;
-    sqlx::query("insert into jobs_test_effect (key, job_id) values ($1, $2) on conflict (key) do nothing")
-        .bind(key)
-        .bind(ctx.id.to_string())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "insert into jobs_test_effect (key, job_id) values ($1, $2) on conflict (key) do nothing",
+    )
+    .bind(key)
+    .bind(ctx.id.to_string())
+    .execute(&mut **tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 async fn record(ctx: JobContext, payload: serde_json::Value) -> Result<(), JobError> {
     let started = micros();
-    tokio::time::sleep(Duration::from_millis(payload["sleep_ms"].as_u64().unwrap_or(0))).await;
+    tokio::time::sleep(Duration::from_millis(
+        payload["sleep_ms"].as_u64().unwrap_or(0),
+    ))
+    .await;
     sqlx::query("insert into jobs_test_run (job_id, attempt, node, started_at, finished_at) values ($1, $2, $3, $4, $5)")
         .bind(ctx.id.to_string())
         .bind(i64::from(ctx.attempt))
@@ -77,7 +82,11 @@ async fn record(ctx: JobContext, payload: serde_json::Value) -> Result<(), JobEr
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     std::env::set_var("JOBS_TEST_NODE", &args.name);
-    let db = Db::connect(&DatabaseUrl::new(args.database_url), &PoolOptions::default()).await?;
+    let db = Db::connect(
+        &DatabaseUrl::new(args.database_url),
+        &PoolOptions::default(),
+    )
+    .await?;
     db.migrate(&[cielo_jobs::MIGRATIONS]).await?;
     let settings = JobsSettings {
         concurrency: args.concurrency,
@@ -99,18 +108,29 @@ async fn main() -> anyhow::Result<()> {
     {
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
                 term.recv().await;
                 stop.cancel();
             }
         });
     }
-    println!("ready {}", if db.backend() == Backend::Postgres { "postgres" } else { "sqlite" });
+    println!(
+        "ready {}",
+        if db.backend() == Backend::Postgres {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    );
     match args.role.as_str() {
         "worker" => {
             let mut registry = Registry::new();
             registry.handle("effect", effect).handle("record", record);
-            Worker::new(db, Arc::new(registry), settings).run(shutdown).await?;
+            Worker::new(db, Arc::new(registry), settings)
+                .run(shutdown)
+                .await?;
         }
         "scheduler" => {
             let every_second = ScheduleEntry {
@@ -122,7 +142,9 @@ async fn main() -> anyhow::Result<()> {
                 max_attempts: 1,
                 timezone: None,
             };
-            Scheduler::new(db, &[every_second], &settings)?.run(shutdown).await?;
+            Scheduler::new(db, &[every_second], &settings)?
+                .run(shutdown)
+                .await?;
         }
         other => anyhow::bail!("unknown role {other}"),
     }

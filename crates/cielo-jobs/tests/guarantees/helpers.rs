@@ -12,7 +12,9 @@ pub struct TestDb {
 /// A fresh, migrated database with the test-only tables the handlers write.
 pub async fn fresh() -> TestDb {
     let tdb = TestDatabase::create().await;
-    let db = Db::connect(&tdb.url, &PoolOptions::default()).await.unwrap();
+    let db = Db::connect(&tdb.url, &PoolOptions::default())
+        .await
+        .unwrap();
     db.migrate(&[cielo_jobs::MIGRATIONS]).await.unwrap();
     for ddl in [
         "create table if not exists jobs_test_effect (key text primary key, job_id text not null)",
@@ -39,7 +41,12 @@ pub fn fast_settings() -> JobsSettings {
 
 pub async fn count(db: &Db, sql: &str) -> i64 {
     use sqlx::Row;
-    sqlx::query(sql).fetch_one(db.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
+    sqlx::query(sql)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .try_get::<i64, _>(0)
+        .unwrap()
 }
 
 /// Polls `check` until it holds, failing the test after `limit`.
@@ -53,7 +60,10 @@ where
         if check().await {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -77,9 +87,22 @@ impl Node {
         Self::start_with(db, role, name, lease_seconds, &[])
     }
 
-    pub fn start_with(db: &TestDb, role: &str, name: &str, lease_seconds: u64, extra: &[&str]) -> Node {
+    pub fn start_with(
+        db: &TestDb,
+        role: &str,
+        name: &str,
+        lease_seconds: u64,
+        extra: &[&str],
+    ) -> Node {
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_jobs-test-node"))
-            .args(["--database-url", db.tdb.url.expose(), "--role", role, "--name", name])
+            .args([
+                "--database-url",
+                db.tdb.url.expose(),
+                "--role",
+                role,
+                "--name",
+                name,
+            ])
             .args(["--lease-seconds", &lease_seconds.to_string()])
             .args(extra)
             .stdout(std::process::Stdio::null())
@@ -96,7 +119,9 @@ impl Node {
 
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(&mut self) {
-        let _ = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }

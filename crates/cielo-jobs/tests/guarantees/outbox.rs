@@ -8,11 +8,15 @@ async fn an_event_written_in_a_rolled_back_transaction_produces_no_job() {
     // Arrange
     let t = fresh().await;
     let mut registry = Registry::new();
-    registry.subscribe("order.paid", "notify.confirmation").handle("notify.confirmation", |_, _| async { Ok(()) });
+    registry
+        .subscribe("order.paid", "notify.confirmation")
+        .handle("notify.confirmation", |_, _| async { Ok(()) });
 
     // Act
     let mut tx = t.db.begin_write().await.unwrap();
-    publish(&mut tx, "order.paid", json!({"order": "ord_1"})).await.unwrap();
+    publish(&mut tx, "order.paid", json!({"order": "ord_1"}))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     let dispatched = dispatch_events(&t.db, &registry).await.unwrap();
 
@@ -31,16 +35,24 @@ async fn each_subscriber_gets_exactly_one_job_per_event_carrying_the_event_id() 
     let mut registry = Registry::new();
     for kind in ["render.artwork", "notify.confirmation"] {
         let s = seen.clone();
-        registry.subscribe("order.paid", kind).handle(kind, move |ctx, payload| {
-            let s = s.clone();
-            async move {
-                s.lock().unwrap().push((ctx.kind.clone(), ctx.event_id.map(|e| e.to_string()), payload["order"].clone()));
-                Ok::<(), JobError>(())
-            }
-        });
+        registry
+            .subscribe("order.paid", kind)
+            .handle(kind, move |ctx, payload| {
+                let s = s.clone();
+                async move {
+                    s.lock().unwrap().push((
+                        ctx.kind.clone(),
+                        ctx.event_id.map(|e| e.to_string()),
+                        payload["order"].clone(),
+                    ));
+                    Ok::<(), JobError>(())
+                }
+            });
     }
     let mut tx = t.db.begin_write().await.unwrap();
-    let event = publish(&mut tx, "order.paid", json!({"order": "ord_1"})).await.unwrap();
+    let event = publish(&mut tx, "order.paid", json!({"order": "ord_1"}))
+        .await
+        .unwrap();
     publish(&mut tx, "cart.expired", json!({})).await.unwrap();
     tx.commit().await.unwrap();
 
@@ -56,10 +68,21 @@ async fn each_subscriber_gets_exactly_one_job_per_event_carrying_the_event_id() 
     let ev = Some(event.to_string());
     assert_eq!(
         seen,
-        vec![("notify.confirmation".to_string(), ev.clone(), json!("ord_1")), ("render.artwork".to_string(), ev, json!("ord_1")),]
+        vec![
+            (
+                "notify.confirmation".to_string(),
+                ev.clone(),
+                json!("ord_1")
+            ),
+            ("render.artwork".to_string(), ev, json!("ord_1")),
+        ]
     );
     assert_eq!(
-        count(&t.db, "select count(*) from jobs_event where dispatched_at is null").await,
+        count(
+            &t.db,
+            "select count(*) from jobs_event where dispatched_at is null"
+        )
+        .await,
         0,
         "an event without subscribers is dispatched too"
     );

@@ -21,14 +21,33 @@ async fn a_new_schedule_waits_for_its_next_tick_then_enqueues_it_once() {
     let s = Scheduler::new(t.db.clone(), &[every_five_minutes()], &fast_settings()).unwrap();
     let t0 = Timestamp::parse_rfc3339("2026-11-21T10:02:00Z").unwrap();
 
-    assert!(s.tick(t0).await.unwrap().is_empty(), "no tick fires when the schedule is first seen");
+    assert!(
+        s.tick(t0).await.unwrap().is_empty(),
+        "no tick fires when the schedule is first seen"
+    );
     let fired = s.tick(t0.plus_seconds(180)).await.unwrap();
-    assert_eq!(fired, vec![("payment-catch-up".to_string(), Timestamp::parse_rfc3339("2026-11-21T10:05:00Z").unwrap())]);
-    assert!(s.tick(t0.plus_seconds(200)).await.unwrap().is_empty(), "the same tick does not fire twice");
+    assert_eq!(
+        fired,
+        vec![(
+            "payment-catch-up".to_string(),
+            Timestamp::parse_rfc3339("2026-11-21T10:05:00Z").unwrap()
+        )]
+    );
+    assert!(
+        s.tick(t0.plus_seconds(200)).await.unwrap().is_empty(),
+        "the same tick does not fire twice"
+    );
 
-    let job = cielo_jobs::list_jobs(&t.db, &Default::default()).await.unwrap().jobs.remove(0);
+    let job = cielo_jobs::list_jobs(&t.db, &Default::default())
+        .await
+        .unwrap()
+        .jobs
+        .remove(0);
     assert_eq!(job.kind, "payments.catch_up");
-    assert_eq!(job.payload, json!({"window": 600, "tick": "2026-11-21T10:05:00Z"}));
+    assert_eq!(
+        job.payload,
+        json!({"window": 600, "tick": "2026-11-21T10:05:00Z"})
+    );
 }
 
 #[tokio::test]

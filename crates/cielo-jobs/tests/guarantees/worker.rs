@@ -1,5 +1,7 @@
 use crate::helpers::{count, fast_settings, fresh, wait_until};
-use cielo_jobs::{enqueue, enqueue_many, JobError, JobsSettings, NewJob, QueueSettings, Registry, Worker};
+use cielo_jobs::{
+    enqueue, enqueue_many, JobError, JobsSettings, NewJob, QueueSettings, Registry, Worker,
+};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -10,7 +12,10 @@ fn start(
     db: &cielo_db::Db,
     registry: Registry,
     settings: JobsSettings,
-) -> (CancellationToken, tokio::task::JoinHandle<Result<(), cielo_jobs::Error>>) {
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), cielo_jobs::Error>>,
+) {
     let shutdown = CancellationToken::new();
     let worker = Worker::new(db.clone(), Arc::new(registry), settings);
     let handle = tokio::spawn(worker.run(shutdown.clone()));
@@ -32,16 +37,28 @@ async fn a_running_worker_picks_up_a_new_job_without_waiting_for_its_poll_interv
             Ok::<(), JobError>(())
         }
     });
-    let (shutdown, handle) = start(&t.db, registry, JobsSettings { poll_interval_ms: 60_000, ..fast_settings() });
+    let (shutdown, handle) = start(
+        &t.db,
+        registry,
+        JobsSettings {
+            poll_interval_ms: 60_000,
+            ..fast_settings()
+        },
+    );
     tokio::time::sleep(Duration::from_millis(300)).await; // let it settle into waiting
 
     // Act
     let mut tx = t.db.begin_write().await.unwrap();
-    enqueue(&mut tx, NewJob::new("ping", json!({}))).await.unwrap();
+    enqueue(&mut tx, NewJob::new("ping", json!({})))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     // Assert
-    wait_until(Duration::from_secs(5), "the job ran", || async { ran.load(Ordering::SeqCst) == 1 }).await;
+    wait_until(Duration::from_secs(5), "the job ran", || async {
+        ran.load(Ordering::SeqCst) == 1
+    })
+    .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
     assert_eq!(count(&t.db, "select count(*) from jobs_job").await, 0);
@@ -54,24 +71,38 @@ async fn a_running_worker_dispatches_a_published_event_and_runs_its_subscriber_p
     let ran = Arc::new(AtomicUsize::new(0));
     let mut registry = Registry::new();
     let r = ran.clone();
-    registry.subscribe("order.paid", "notify.confirmation").handle("notify.confirmation", move |ctx, _| {
-        let r = r.clone();
-        async move {
-            assert!(ctx.event_id.is_some());
-            r.fetch_add(1, Ordering::SeqCst);
-            Ok::<(), JobError>(())
-        }
-    });
-    let (shutdown, handle) = start(&t.db, registry, JobsSettings { poll_interval_ms: 60_000, ..fast_settings() });
+    registry
+        .subscribe("order.paid", "notify.confirmation")
+        .handle("notify.confirmation", move |ctx, _| {
+            let r = r.clone();
+            async move {
+                assert!(ctx.event_id.is_some());
+                r.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), JobError>(())
+            }
+        });
+    let (shutdown, handle) = start(
+        &t.db,
+        registry,
+        JobsSettings {
+            poll_interval_ms: 60_000,
+            ..fast_settings()
+        },
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Act
     let mut tx = t.db.begin_write().await.unwrap();
-    cielo_jobs::publish(&mut tx, "order.paid", json!({"order": "ord_1"})).await.unwrap();
+    cielo_jobs::publish(&mut tx, "order.paid", json!({"order": "ord_1"}))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     // Assert
-    wait_until(Duration::from_secs(5), "the subscriber ran", || async { ran.load(Ordering::SeqCst) == 1 }).await;
+    wait_until(Duration::from_secs(5), "the subscriber ran", || async {
+        ran.load(Ordering::SeqCst) == 1
+    })
+    .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
 }
@@ -96,16 +127,27 @@ async fn a_queue_never_runs_more_jobs_at_once_than_its_limit() {
             Ok::<(), JobError>(())
         }
     });
-    let mut settings = JobsSettings { concurrency: 10, prefetch: 10, ..fast_settings() };
-    settings.queues.insert("render".into(), QueueSettings { concurrency: 2 });
-    let jobs: Vec<NewJob> = (0..8).map(|_| NewJob::new("render", json!({})).queue("render")).collect();
+    let mut settings = JobsSettings {
+        concurrency: 10,
+        prefetch: 10,
+        ..fast_settings()
+    };
+    settings
+        .queues
+        .insert("render".into(), QueueSettings { concurrency: 2 });
+    let jobs: Vec<NewJob> = (0..8)
+        .map(|_| NewJob::new("render", json!({})).queue("render"))
+        .collect();
     let mut tx = t.db.begin_write().await.unwrap();
     enqueue_many(&mut tx, &jobs).await.unwrap();
     tx.commit().await.unwrap();
 
     // Act
     let (shutdown, handle) = start(&t.db, registry, settings);
-    wait_until(Duration::from_secs(10), "all jobs ran", || async { done.load(Ordering::SeqCst) == 8 }).await;
+    wait_until(Duration::from_secs(10), "all jobs ran", || async {
+        done.load(Ordering::SeqCst) == 8
+    })
+    .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
 
@@ -132,8 +174,19 @@ async fn shutdown_lets_the_running_job_finish_and_gives_unstarted_ones_back() {
     let mut tx = t.db.begin_write().await.unwrap();
     enqueue_many(&mut tx, &jobs).await.unwrap();
     tx.commit().await.unwrap();
-    let (shutdown, handle) = start(&t.db, registry, JobsSettings { concurrency: 1, prefetch: 5, ..fast_settings() });
-    wait_until(Duration::from_secs(5), "the first job started", || async { started.load(Ordering::SeqCst) == 1 }).await;
+    let (shutdown, handle) = start(
+        &t.db,
+        registry,
+        JobsSettings {
+            concurrency: 1,
+            prefetch: 5,
+            ..fast_settings()
+        },
+    );
+    wait_until(Duration::from_secs(5), "the first job started", || async {
+        started.load(Ordering::SeqCst) == 1
+    })
+    .await;
 
     // Act
     shutdown.cancel();
@@ -141,7 +194,11 @@ async fn shutdown_lets_the_running_job_finish_and_gives_unstarted_ones_back() {
 
     // Assert
     assert_eq!(started.load(Ordering::SeqCst), 1);
-    assert_eq!(count(&t.db, "select count(*) from jobs_job").await, 2, "the running job finished and was removed");
+    assert_eq!(
+        count(&t.db, "select count(*) from jobs_job").await,
+        2,
+        "the running job finished and was removed"
+    );
     assert_eq!(count(&t.db, "select count(*) from jobs_job where state = 'pending' and attempts = 0 and lease_token is null").await, 2);
 }
 
@@ -166,15 +223,23 @@ async fn a_heartbeat_keeps_a_long_job_from_being_handed_to_another_worker() {
         });
         registry
     };
-    let settings = JobsSettings { lease_seconds: 2, ..fast_settings() };
+    let settings = JobsSettings {
+        lease_seconds: 2,
+        ..fast_settings()
+    };
     let (stop_a, a) = start(&t.db, make_registry(), settings.clone());
     let (stop_b, b) = start(&t.db, make_registry(), settings);
     let mut tx = t.db.begin_write().await.unwrap();
-    enqueue(&mut tx, NewJob::new("long", json!({}))).await.unwrap();
+    enqueue(&mut tx, NewJob::new("long", json!({})))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     // Act
-    wait_until(Duration::from_secs(10), "the job finished", || async { count(&t.db, "select count(*) from jobs_job").await == 0 }).await;
+    wait_until(Duration::from_secs(10), "the job finished", || async {
+        count(&t.db, "select count(*) from jobs_job").await == 0
+    })
+    .await;
     stop_a.cancel();
     stop_b.cancel();
     a.await.unwrap().unwrap();
@@ -189,30 +254,62 @@ async fn metrics_show_depth_age_and_dead_letters_per_queue() {
     // Arrange
     let t = fresh().await;
     let mut registry = Registry::new();
-    registry.handle("fails", |_, _| async { Err::<(), _>(JobError::permanent("nope")) });
+    registry.handle("fails", |_, _| async {
+        Err::<(), _>(JobError::permanent("nope"))
+    });
     let mut tx = t.db.begin_write().await.unwrap();
     let old = cielo_core::Timestamp::now().plus_seconds(-90);
-    enqueue(&mut tx, NewJob::new("waits", json!({})).queue("mail").run_at(old)).await.unwrap();
-    enqueue(&mut tx, NewJob::new("fails", json!({})).queue("render").priority(100)).await.unwrap();
+    enqueue(
+        &mut tx,
+        NewJob::new("waits", json!({})).queue("mail").run_at(old),
+    )
+    .await
+    .unwrap();
+    enqueue(
+        &mut tx,
+        NewJob::new("fails", json!({}))
+            .queue("render")
+            .priority(100),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
-    let (shutdown, handle) =
-        start(&t.db, registry, JobsSettings { queues: [("mail".to_string(), QueueSettings { concurrency: 0 })].into(), ..fast_settings() });
+    let (shutdown, handle) = start(
+        &t.db,
+        registry,
+        JobsSettings {
+            queues: [("mail".to_string(), QueueSettings { concurrency: 0 })].into(),
+            ..fast_settings()
+        },
+    );
     let worker_metrics = Arc::new(cielo_jobs::JobMetrics::default());
-    wait_until(Duration::from_secs(5), "the failing job is dead", || async {
-        count(&t.db, "select count(*) from jobs_job where state = 'dead'").await == 1
-    })
+    wait_until(
+        Duration::from_secs(5),
+        "the failing job is dead",
+        || async { count(&t.db, "select count(*) from jobs_job where state = 'dead'").await == 1 },
+    )
     .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
 
     // Act
-    let snapshot = cielo_jobs::metrics_snapshot(&t.db, &worker_metrics).await.unwrap();
+    let snapshot = cielo_jobs::metrics_snapshot(&t.db, &worker_metrics)
+        .await
+        .unwrap();
 
     // Assert
     let mail = snapshot.queues.iter().find(|q| q.queue == "mail").unwrap();
     assert_eq!(mail.runnable, 1);
-    assert!(mail.oldest_runnable_age_seconds >= 90.0, "{}", mail.oldest_runnable_age_seconds);
-    let render = snapshot.queues.iter().find(|q| q.queue == "render").unwrap();
+    assert!(
+        mail.oldest_runnable_age_seconds >= 90.0,
+        "{}",
+        mail.oldest_runnable_age_seconds
+    );
+    let render = snapshot
+        .queues
+        .iter()
+        .find(|q| q.queue == "render")
+        .unwrap();
     assert_eq!((render.runnable, render.dead), (0, 1));
 }
 
@@ -221,18 +318,30 @@ async fn worker_counters_record_durations_failures_and_dead_letters() {
     let t = fresh().await;
     let mut registry = Registry::new();
     registry.handle("ok", |_, _| async { Ok(()) });
-    registry.handle("fails", |_, _| async { Err::<(), _>(JobError::permanent("nope")) });
+    registry.handle("fails", |_, _| async {
+        Err::<(), _>(JobError::permanent("nope"))
+    });
     let mut tx = t.db.begin_write().await.unwrap();
-    enqueue(&mut tx, NewJob::new("ok", json!({}))).await.unwrap();
-    enqueue(&mut tx, NewJob::new("fails", json!({}))).await.unwrap();
+    enqueue(&mut tx, NewJob::new("ok", json!({})))
+        .await
+        .unwrap();
+    enqueue(&mut tx, NewJob::new("fails", json!({})))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let shutdown = CancellationToken::new();
     let worker = Worker::new(t.db.clone(), Arc::new(registry), fast_settings());
     let metrics = worker.metrics();
     let handle = tokio::spawn(worker.run(shutdown.clone()));
-    wait_until(Duration::from_secs(5), "both jobs ran", || async { metrics.snapshot().first().map(|c| c.duration.count) == Some(2) }).await;
+    wait_until(Duration::from_secs(5), "both jobs ran", || async {
+        metrics.snapshot().first().map(|c| c.duration.count) == Some(2)
+    })
+    .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
     let c = &metrics.snapshot()[0];
-    assert_eq!((c.queue.as_str(), c.succeeded, c.failed, c.dead), ("default", 1, 1, 1));
+    assert_eq!(
+        (c.queue.as_str(), c.succeeded, c.failed, c.dead),
+        ("default", 1, 1, 1)
+    );
 }

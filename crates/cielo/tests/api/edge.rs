@@ -16,17 +16,32 @@ async fn health_and_readiness_report_ok_on_a_migrated_database() {
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_a_given_one_is_echoed() {
     let app = spawn_app().await;
-    let res = app.client.get(format!("{}/healthz", app.address)).header("x-request-id", "abc-123").send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.headers()["x-request-id"], "abc-123");
-    let res = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert!(!res.headers()["x-request-id"].is_empty());
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = spawn_app().await;
-    app.get("/api/store/nothing-here").await.assert_problem(404, "route-not-found");
-    let r = app.request(reqwest::Method::DELETE, "/api/store/products", None, None).await;
+    app.get("/api/store/nothing-here")
+        .await
+        .assert_problem(404, "route-not-found");
+    let r = app
+        .request(reqwest::Method::DELETE, "/api/store/products", None, None)
+        .await;
     r.assert_problem(405, "method-not-allowed");
 }
 
@@ -37,17 +52,42 @@ async fn the_openapi_document_is_3_1_and_every_documented_operation_is_routed() 
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 30, "only {} paths documented", paths.len());
-    for must in ["/api/store/products", "/api/store/carts/{id}/checkout", "/api/admin/orders", "/api/store/starmap/preview", "/api/store/starmap/places", "/api/store/starmap/options", "/healthz", "/readyz", "/metrics", "/openapi.json"] {
+    for must in [
+        "/api/store/products",
+        "/api/store/carts/{id}/checkout",
+        "/api/admin/orders",
+        "/api/store/starmap/preview",
+        "/api/store/starmap/places",
+        "/api/store/starmap/options",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    ] {
         assert!(paths.contains_key(must), "{must} is not documented");
     }
     // Each documented operation reaches a handler (not the router's fallback).
     for (path, ops) in paths {
-        for method in ops.as_object().unwrap().keys().filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str())) {
-            let concrete = path.replace("{id_or_handle}", "x").replace('{', "").replace('}', "");
+        for method in ops
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
+        {
+            let concrete = path
+                .replace("{id_or_handle}", "x")
+                .replace('{', "")
+                .replace('}', "");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.request(m, &concrete, None, None).await;
-            assert_ne!(r.body["type"], "urn:cielo:problem:route-not-found", "{method} {path} is documented but not routed");
-            assert_ne!(r.status, 405, "{method} {path} is documented but the method is not routed");
+            assert_ne!(
+                r.body["type"], "urn:cielo:problem:route-not-found",
+                "{method} {path} is documented but not routed"
+            );
+            assert_ne!(
+                r.status, 405,
+                "{method} {path} is documented but the method is not routed"
+            );
         }
     }
     // Request and response schemas are present.
@@ -63,40 +103,86 @@ async fn metrics_count_requests_by_route_and_status() {
     app.get("/api/store/products/missing-product").await;
     let text = app.get("/metrics").await.body;
     let text = text.as_str().unwrap();
-    assert!(text.contains(r#"cielo_http_requests_total{route="/api/store/products",method="GET",status="200"} 1"#), "{text}");
+    assert!(
+        text.contains(
+            r#"cielo_http_requests_total{route="/api/store/products",method="GET",status="200"} 1"#
+        ),
+        "{text}"
+    );
     assert!(text.contains(r#"cielo_http_requests_total{route="/api/store/products/{id_or_handle}",method="GET",status="404"} 1"#), "{text}");
-    assert!(text.contains("cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"+Inf\"} 1"));
+    assert!(text.contains(
+        "cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"+Inf\"} 1"
+    ));
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_a_problem() {
     let app = spawn_app_with(false, |s| s.http.body_limit_bytes = 1024).await;
-    let big = format!("{{\"email\": \"{}\", \"password\": \"x\"}}", "a".repeat(4096));
-    let r = app.post_raw("/api/store/auth/register", "application/json", &big).await;
+    let big = format!(
+        "{{\"email\": \"{}\", \"password\": \"x\"}}",
+        "a".repeat(4096)
+    );
+    let r = app
+        .post_raw("/api/store/auth/register", "application/json", &big)
+        .await;
     r.assert_problem(413, "body-too-large");
 }
 
 #[tokio::test]
 async fn malformed_json_and_wrong_content_types_are_told_apart() {
     let app = spawn_app().await;
-    app.post_raw("/api/store/auth/register", "application/json", "{\"email\": ").await.assert_problem(400, "malformed-json");
-    app.post_raw("/api/store/auth/register", "text/plain", "hello").await.assert_problem(415, "unsupported-media-type");
+    app.post_raw(
+        "/api/store/auth/register",
+        "application/json",
+        "{\"email\": ",
+    )
+    .await
+    .assert_problem(400, "malformed-json");
+    app.post_raw("/api/store/auth/register", "text/plain", "hello")
+        .await
+        .assert_problem(415, "unsupported-media-type");
 }
 
 #[tokio::test]
 async fn cors_allows_configured_origins_only() {
-    let app = spawn_app_with(false, |s| s.http.cors_origins = vec!["https://shop.example".into()]).await;
-    let ok = app.client.get(format!("{}/healthz", app.address)).header("origin", "https://shop.example").send().await.unwrap();
-    assert_eq!(ok.headers()["access-control-allow-origin"], "https://shop.example");
-    let other = app.client.get(format!("{}/healthz", app.address)).header("origin", "https://evil.example").send().await.unwrap();
+    let app = spawn_app_with(false, |s| {
+        s.http.cors_origins = vec!["https://shop.example".into()]
+    })
+    .await;
+    let ok = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let other = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
 async fn the_storefront_page_is_served() {
     let app = spawn_app_with_demo().await;
-    let res = app.client.get(format!("{}/", app.address)).send().await.unwrap();
+    let res = app
+        .client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(res.text().await.unwrap().contains("/api/store/products"));
 }

@@ -40,28 +40,57 @@ impl Reply {
         let status = res.status();
         let headers = res.headers().clone();
         let text = res.text().await.expect("body");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Self { status, headers, body }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Self {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Asserts a problem+json reply with this status and type code.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
-        assert_eq!(self.status.as_u16(), status, "unexpected status, body: {}", self.body);
         assert_eq!(
-            self.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            self.status.as_u16(),
+            status,
+            "unexpected status, body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
             Some("application/problem+json"),
             "body: {}",
             self.body
         );
-        assert_eq!(self.body["type"], format!("urn:cielo:problem:{code}"), "body: {}", self.body);
+        assert_eq!(
+            self.body["type"],
+            format!("urn:cielo:problem:{code}"),
+            "body: {}",
+            self.body
+        );
         assert_eq!(self.body["status"], status);
-        assert!(self.body["request_id"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(self.body["request_id"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()));
     }
 
     /// The JSON pointers named in a validation problem.
     pub fn pointers(&self) -> Vec<String> {
-        self.body["errors"].as_array().map(|a| a.iter().map(|e| e["pointer"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["pointer"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -89,7 +118,12 @@ async fn spawn(seed_demo: bool, role: Role, tweak: impl FnOnce(&mut Settings)) -
 }
 
 /// An app with these secrets (the environment's are never read by tests).
-pub async fn spawn_with_secrets(seed_demo: bool, role: Role, tweak: impl FnOnce(&mut Settings), secrets: Secrets) -> TestApp {
+pub async fn spawn_with_secrets(
+    seed_demo: bool,
+    role: Role,
+    tweak: impl FnOnce(&mut Settings),
+    secrets: Secrets,
+) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         cielo::telemetry::init("pretty", "debug");
     }
@@ -104,15 +138,35 @@ pub async fn spawn_with_secrets(seed_demo: bool, role: Role, tweak: impl FnOnce(
     start(settings, BuildOptions { seed_demo, role }, secrets, db, dir).await
 }
 
-async fn start(settings: Settings, options: BuildOptions, secrets: Secrets, db: TestDatabase, dir: std::path::PathBuf) -> TestApp {
-    let app = Application::build_with_secrets(settings.clone(), options, secrets.clone()).await.expect("app builds");
+async fn start(
+    settings: Settings,
+    options: BuildOptions,
+    secrets: Secrets,
+    db: TestDatabase,
+    dir: std::path::PathBuf,
+) -> TestApp {
+    let app = Application::build_with_secrets(settings.clone(), options, secrets.clone())
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     let registry = app.registry();
     let server = tokio::spawn(async move {
-        app.run_until_stopped(std::future::pending()).await.expect("server runs");
+        app.run_until_stopped(std::future::pending())
+            .await
+            .expect("server runs");
     });
-    TestApp { address, client: reqwest::Client::new(), state, registry, db: Some(db), settings, secrets, dir, server }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        state,
+        registry,
+        db: Some(db),
+        settings,
+        secrets,
+        dir,
+        server,
+    }
 }
 
 impl TestApp {
@@ -127,12 +181,24 @@ impl TestApp {
         let (mut settings, secrets) = (self.settings.clone(), self.secrets.clone());
         settings.http.bind = "127.0.0.1:0".into();
         drop(self);
-        start(settings, BuildOptions { seed_demo: false, role: Role::Api }, secrets, db, dir).await
+        start(
+            settings,
+            BuildOptions {
+                seed_demo: false,
+                role: Role::Api,
+            },
+            secrets,
+            db,
+            dir,
+        )
+        .await
     }
 
     /// Runs every runnable job (and dispatches outbox events) now, in this task.
     pub async fn run_pending_jobs(&self) -> usize {
-        cielo_jobs::run_pending(&self.state.db, &self.registry).await.expect("jobs run")
+        cielo_jobs::run_pending(&self.state.db, &self.registry)
+            .await
+            .expect("jobs run")
     }
 
     /// Enqueues a job as any domain would, in its own transaction.
@@ -143,8 +209,16 @@ impl TestApp {
         outcome.id().to_string()
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
-        let mut rb = self.client.request(method, format!("{}{}", self.address, path));
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut rb = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
@@ -167,7 +241,8 @@ impl TestApp {
     }
 
     pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> Reply {
-        self.request(Method::POST, path, Some(token), Some(body)).await
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     /// Sends raw bytes with a content type.
@@ -185,39 +260,90 @@ impl TestApp {
 
     /// Registers a customer and returns their bearer token.
     pub async fn register(&self, email: &str) -> String {
-        let r = self.post("/api/store/auth/register", &json!({"email": email, "password": "correct horse battery", "name": "Test"})).await;
+        let r = self
+            .post(
+                "/api/store/auth/register",
+                &json!({"email": email, "password": "correct horse battery", "name": "Test"}),
+            )
+            .await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["token"].as_str().unwrap().to_string()
     }
 
     /// Creates an admin through the service (as the CLI does) and signs in.
     pub async fn admin_token(&self) -> String {
-        self.state.accounts.create_admin("admin@shop.test", "shop keeper 2026!").await.expect("admin created");
-        let r = self.post("/api/store/auth/login", &json!({"email": "admin@shop.test", "password": "shop keeper 2026!"})).await;
+        self.state
+            .accounts
+            .create_admin("admin@shop.test", "shop keeper 2026!")
+            .await
+            .expect("admin created");
+        let r = self
+            .post(
+                "/api/store/auth/login",
+                &json!({"email": "admin@shop.test", "password": "shop keeper 2026!"}),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["token"].as_str().unwrap().to_string()
     }
 
     /// Creates a published product with one variant per (sku, price) and returns it.
-    pub async fn create_product(&self, admin: &str, title: &str, variants: &[(&str, i64)]) -> Value {
-        let variants: Vec<Value> = variants.iter().map(|(sku, price)| json!({"sku": sku, "price": {"amount": price, "currency": "USD"}})).collect();
-        let r = self.post_as("/api/admin/products", admin, &json!({"title": title, "status": "published", "variants": variants})).await;
+    pub async fn create_product(
+        &self,
+        admin: &str,
+        title: &str,
+        variants: &[(&str, i64)],
+    ) -> Value {
+        let variants: Vec<Value> = variants
+            .iter()
+            .map(|(sku, price)| json!({"sku": sku, "price": {"amount": price, "currency": "USD"}}))
+            .collect();
+        let r = self
+            .post_as(
+                "/api/admin/products",
+                admin,
+                &json!({"title": title, "status": "published", "variants": variants}),
+            )
+            .await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body
     }
 
     pub async fn new_cart(&self, token: Option<&str>) -> String {
-        let r = self.request(Method::POST, "/api/store/carts", token, None).await;
+        let r = self
+            .request(Method::POST, "/api/store/carts", token, None)
+            .await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body["id"].as_str().unwrap().to_string()
     }
 
-    pub async fn add_line(&self, cart: &str, token: Option<&str>, variant: &str, quantity: i64) -> Reply {
-        self.request(Method::POST, &format!("/api/store/carts/{cart}/lines"), token, Some(&json!({"variant_id": variant, "quantity": quantity}))).await
+    pub async fn add_line(
+        &self,
+        cart: &str,
+        token: Option<&str>,
+        variant: &str,
+        quantity: i64,
+    ) -> Reply {
+        self.request(
+            Method::POST,
+            &format!("/api/store/carts/{cart}/lines"),
+            token,
+            Some(&json!({"variant_id": variant, "quantity": quantity})),
+        )
+        .await
     }
 
-    pub async fn checkout(&self, cart: &str, token: Option<&str>, key: Option<&str>, body: &Value) -> Reply {
-        let mut rb = self.client.post(format!("{}/api/store/carts/{cart}/checkout", self.address)).json(body);
+    pub async fn checkout(
+        &self,
+        cart: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: &Value,
+    ) -> Reply {
+        let mut rb = self
+            .client
+            .post(format!("{}/api/store/carts/{cart}/checkout", self.address))
+            .json(body);
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }

@@ -11,5 +11,5 @@ mod helpers;
 mod jobs;
 mod orders;
 mod payments;
-mod stripe;
 mod starmap;
+mod stripe;

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 /// The demo shop and the id of its star-map variant of this size (`A3`, `18x24in`, `24x36in`).
 async fn poster_shop() -> (TestApp, Value) {
     let app = spawn_app_with_demo().await;
-    let p = app.get("/api/store/products/personalised-star-map-poster").await;
+    let p = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await;
     assert_eq!(p.status, 200, "{}", p.body);
     (app, p.body)
 }
@@ -25,13 +27,19 @@ fn variant(product: &Value, size: &str) -> String {
 }
 
 async fn place_id(app: &TestApp, q: &str) -> u64 {
-    let r = app.get(&format!("/api/store/starmap/places?q={q}&limit=1")).await;
+    let r = app
+        .get(&format!("/api/store/starmap/places?q={q}&limit=1"))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     r.body["places"][0]["id"].as_u64().unwrap()
 }
 
 async fn add(app: &TestApp, cart: &str, variant: &str, options: Value) -> Reply {
-    app.post(&format!("/api/store/carts/{cart}/lines"), &json!({"variant_id": variant, "quantity": 1, "options": options})).await
+    app.post(
+        &format!("/api/store/carts/{cart}/lines"),
+        &json!({"variant_id": variant, "quantity": 1, "options": options}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -72,12 +80,25 @@ async fn a_star_map_line_is_accepted_and_stored_resolved_for_the_print() {
     assert_eq!(lines[1]["options"]["at"], "1994-05-10T19:15:00Z");
 
     // The order keeps the resolved options: what the render job reads.
-    let order = app.checkout(&cart, None, Some("starmap-1"), &checkout_body("ada@example.com")).await;
+    let order = app
+        .checkout(
+            &cart,
+            None,
+            Some("starmap-1"),
+            &checkout_body("ada@example.com"),
+        )
+        .await;
     assert_eq!(order.status, 201, "{}", order.body);
     let token = order.body["access_token"].as_str().unwrap();
     let id = order.body["order_id"].as_str().unwrap();
-    let o = app.get(&format!("/api/store/orders/{id}?token={token}")).await;
-    assert_eq!(o.body["lines"][0]["options"]["at"], "2024-08-12T22:30:00Z", "{}", o.body);
+    let o = app
+        .get(&format!("/api/store/orders/{id}?token={token}"))
+        .await;
+    assert_eq!(
+        o.body["lines"][0]["options"]["at"], "2024-08-12T22:30:00Z",
+        "{}",
+        o.body
+    );
     let print = cielo_starmap_product::print_options(&o.body["lines"][0]["options"]).unwrap();
     assert_eq!(print.validate(), Ok(()));
     assert_eq!(print.print_pixels(), (3508, 4961));
@@ -133,7 +154,13 @@ async fn each_bad_star_map_option_is_refused_naming_it_and_nothing_is_written() 
     assert_eq!(r.pointers(), vec!["#/options"]);
 
     // Several at once are all named.
-    let r = add(&app, &cart, &a3, json!({"lat": 100, "lon": 0, "date": "2024-08-13", "time": "00:30", "theme": "neon"})).await;
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"lat": 100, "lon": 0, "date": "2024-08-13", "time": "00:30", "theme": "neon"}),
+    )
+    .await;
     assert_eq!(r.pointers(), vec!["#/options/lat", "#/options/theme"]);
 
     let c = app.get(&format!("/api/store/carts/{cart}")).await;
@@ -155,18 +182,29 @@ async fn place_search_ignores_case_and_accents_and_lists_big_cities_first() {
     assert!(first["population"].as_u64().unwrap() > 3_000_000);
     assert!((first["lat"].as_f64().unwrap() - 40.4165).abs() < 1e-3);
     assert!(places.len() > 1 && places.len() <= 10);
-    let pops: Vec<u64> = places.iter().map(|p| p["population"].as_u64().unwrap()).collect();
+    let pops: Vec<u64> = places
+        .iter()
+        .map(|p| p["population"].as_u64().unwrap())
+        .collect();
     assert!(pops.windows(2).all(|w| w[0] >= w[1]), "{pops:?}");
 
-    let r = app.get("/api/store/starmap/places?q=sao%20paulo&limit=3").await;
+    let r = app
+        .get("/api/store/starmap/places?q=sao%20paulo&limit=3")
+        .await;
     assert_eq!(r.body["places"][0]["name"], "São Paulo", "{}", r.body);
     assert_eq!(r.body["places"][0]["tz"], "America/Sao_Paulo");
     let r = app.get("/api/store/starmap/places?q=S%C3%83O%20PAU").await;
     assert_eq!(r.body["places"][0]["name"], "São Paulo", "{}", r.body);
     let r = app.get("/api/store/starmap/places?q=New%20Y").await;
-    assert_eq!(r.body["places"][0]["label"], "New York City, New York, United States", "{}", r.body);
+    assert_eq!(
+        r.body["places"][0]["label"], "New York City, New York, United States",
+        "{}",
+        r.body
+    );
 
-    app.get("/api/store/starmap/places").await.assert_problem(422, "validation-failed");
+    app.get("/api/store/starmap/places")
+        .await
+        .assert_problem(422, "validation-failed");
     let r = app.get("/api/store/starmap/places?q=ma&limit=500").await;
     r.assert_problem(422, "validation-failed");
     assert_eq!(r.pointers(), vec!["#/limit"]);
@@ -186,7 +224,10 @@ async fn the_preview_is_a_png_of_the_poster_s_shape_and_bad_options_are_problems
     let res = app.client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "image/png");
-    assert!(res.headers()["cache-control"].to_str().unwrap().contains("max-age="));
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
     let etag = res.headers()["etag"].to_str().unwrap().to_string();
     let png = res.bytes().await.unwrap();
     assert_eq!(png_size(&png), (400, 600), "24x36 in is 2:3");
@@ -195,16 +236,29 @@ async fn the_preview_is_a_png_of_the_poster_s_shape_and_bad_options_are_problems
     assert_eq!(a3.status(), 200);
     let (w, h) = png_size(&a3.bytes().await.unwrap());
     assert_eq!(h, 420);
-    assert!((f64::from(w) / f64::from(h) - 297.0 / 420.0).abs() < 0.01, "{w}x{h}");
+    assert!(
+        (f64::from(w) / f64::from(h) - 297.0 / 420.0).abs() < 0.01,
+        "{w}x{h}"
+    );
 
     // Same options: the browser's copy is still good.
-    let again = app.client.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    let again = app
+        .client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 304);
 
-    let r = app.get("/api/store/starmap/preview?lat=91&lon=0&date=2024-08-13&time=00:30&theme=neon").await;
+    let r = app
+        .get("/api/store/starmap/preview?lat=91&lon=0&date=2024-08-13&time=00:30&theme=neon")
+        .await;
     r.assert_problem(422, "validation-failed");
     assert_eq!(r.pointers(), vec!["#/lat", "#/theme"]);
-    let r = app.get("/api/store/starmap/preview?lat=1&lon=0&date=2024-08-13&time=00:30&px=5000").await;
+    let r = app
+        .get("/api/store/starmap/preview?lat=1&lon=0&date=2024-08-13&time=00:30&px=5000")
+        .await;
     assert_eq!(r.pointers(), vec!["#/px"]);
 }
 
@@ -215,8 +269,16 @@ async fn the_storefront_learns_themes_and_sizes() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["themes"].as_array().unwrap().len() >= 4);
     assert_eq!(r.body["themes"][0]["id"], "classic-dark");
-    let sizes: Vec<&str> = r.body["sizes"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
-    assert_eq!(sizes, ["a4", "a3", "a2", "8x10in", "12x16in", "18x24in", "24x36in"]);
+    let sizes: Vec<&str> = r.body["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sizes,
+        ["a4", "a3", "a2", "8x10in", "12x16in", "18x24in", "24x36in"]
+    );
     assert_eq!(r.body["max_title_chars"], 60);
     assert_eq!(r.body["min_date"], "1800-01-01");
 }

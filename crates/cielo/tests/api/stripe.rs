@@ -22,11 +22,24 @@ struct Recorded {
 type Shared = Arc<Mutex<Recorded>>;
 
 fn session(form: &[(String, String)], paid: bool) -> Value {
-    let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let mut total = 0;
     for i in 0.. {
-        let Some(unit) = form.iter().find(|(k, _)| *k == format!("line_items[{i}][price_data][unit_amount]")) else { break };
-        let q = form.iter().find(|(k, _)| *k == format!("line_items[{i}][quantity]")).unwrap();
+        let Some(unit) = form
+            .iter()
+            .find(|(k, _)| *k == format!("line_items[{i}][price_data][unit_amount]"))
+        else {
+            break;
+        };
+        let q = form
+            .iter()
+            .find(|(k, _)| *k == format!("line_items[{i}][quantity]"))
+            .unwrap();
         total += unit.1.parse::<i64>().unwrap() * q.1.parse::<i64>().unwrap();
     }
     // Shape recorded from Stripe's API (2024-06-20), ids replaced.
@@ -43,7 +56,11 @@ fn session(form: &[(String, String)], paid: bool) -> Value {
 }
 
 async fn fake_stripe(recorded: Shared) -> String {
-    async fn create(State(r): State<Shared>, headers: HeaderMap, body: String) -> axum::response::Response {
+    async fn create(
+        State(r): State<Shared>,
+        headers: HeaderMap,
+        body: String,
+    ) -> axum::response::Response {
         assert_eq!(headers["authorization"], "Bearer sk_test_recorded");
         let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
         let key = headers["idempotency-key"].to_str().unwrap().to_string();
@@ -51,13 +68,17 @@ async fn fake_stripe(recorded: Shared) -> String {
         r.lock().unwrap().creates.push((key, form));
         axum::Json(answer).into_response()
     }
-    async fn retrieve(State(r): State<Shared>, Path(_id): Path<String>) -> axum::response::Response {
+    async fn retrieve(
+        State(r): State<Shared>,
+        Path(_id): Path<String>,
+    ) -> axum::response::Response {
         let r = r.lock().unwrap();
         let form = r.creates.last().unwrap().1.clone();
         axum::Json(session(&form, r.paid)).into_response()
     }
     async fn events() -> axum::response::Response {
-        axum::Json(json!({"object": "list", "url": "/v1/events", "has_more": false, "data": []})).into_response()
+        axum::Json(json!({"object": "list", "url": "/v1/events", "has_more": false, "data": []}))
+            .into_response()
     }
     let app = axum::Router::new()
         .route("/v1/checkout/sessions", post(create))
@@ -92,13 +113,19 @@ async fn stripe_app(base: &str) -> TestApp {
 
 async fn checkout(app: &TestApp, key: &str) -> Reply {
     let admin = app.admin_token().await;
-    let v = app.create_product(&admin, "Poster", &[("P-1", 1000)]).await["variants"][0]["id"].as_str().unwrap().to_string();
+    let v = app.create_product(&admin, "Poster", &[("P-1", 1000)]).await["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let cart = app.new_cart(None).await;
     app.add_line(&cart, None, &v, 2).await;
     let body = checkout_body("buyer@example.com");
     let first = app.checkout(&cart, None, Some(key), &body).await;
     let retried = app.checkout(&cart, None, Some(key), &body).await;
-    assert_eq!(first.body, retried.body, "a retried checkout answers the same");
+    assert_eq!(
+        first.body, retried.body,
+        "a retried checkout answers the same"
+    );
     first
 }
 
@@ -109,13 +136,24 @@ async fn checkout_opens_one_stripe_session_carrying_the_order_and_its_total() {
     let r = checkout(&app, "key-1").await;
     assert_eq!(r.status, 201, "{}", r.body);
     let order = r.body["order_id"].as_str().unwrap().to_string();
-    assert_eq!(r.body["payment_url"], "https://checkout.stripe.com/c/pay/cs_test_a1recorded");
+    assert_eq!(
+        r.body["payment_url"],
+        "https://checkout.stripe.com/c/pay/cs_test_a1recorded"
+    );
 
     let creates = recorded.lock().unwrap().creates.clone();
-    assert_eq!(creates.len(), 1, "the idempotent retry did not call Stripe again");
+    assert_eq!(
+        creates.len(),
+        1,
+        "the idempotent retry did not call Stripe again"
+    );
     let (key, form) = &creates[0];
     assert_eq!(key, &format!("checkout:{order}"));
-    let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
     assert_eq!(get("mode"), Some("payment"));
     assert_eq!(get("client_reference_id"), Some(order.as_str()));
     assert_eq!(get("metadata[order_id]"), Some(order.as_str()));
@@ -123,8 +161,16 @@ async fn checkout_opens_one_stripe_session_carrying_the_order_and_its_total() {
     assert_eq!(get("line_items[0][quantity]"), Some("2"));
     let total = r.body["total"]["amount"].as_i64().unwrap();
     assert_eq!(session(form, false)["amount_total"], total);
-    let detail = app.state.orders.get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin).await.unwrap();
-    assert_eq!(detail.payment.session_id.as_deref(), Some("cs_test_a1recorded"));
+    let detail = app
+        .state
+        .orders
+        .get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        detail.payment.session_id.as_deref(),
+        Some("cs_test_a1recorded")
+    );
     assert_eq!(detail.payment.provider.as_deref(), Some("stripe"));
 }
 
@@ -139,14 +185,37 @@ async fn a_stripe_webhook_signed_with_either_rotated_secret_pays_the_order() {
         "type": "checkout.session.completed", "data": {"object": session(&form, true)}, "livemode": false, "pending_webhooks": 1,
         "request": {"id": null, "idempotency_key": null}})
     .to_string();
-    let header = sign(&["whsec_recorded"], cielo_core::Timestamp::now().as_unix_seconds(), event.as_bytes());
-    let res = app.client.post(format!("{}/webhooks/stripe", app.address)).header("stripe-signature", header).body(event.clone()).send().await.unwrap();
+    let header = sign(
+        &["whsec_recorded"],
+        cielo_core::Timestamp::now().as_unix_seconds(),
+        event.as_bytes(),
+    );
+    let res = app
+        .client
+        .post(format!("{}/webhooks/stripe", app.address))
+        .header("stripe-signature", header)
+        .body(event.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     // The test provider's endpoint does not take Stripe's events.
-    let res = app.client.post(format!("{}/webhooks/test", app.address)).header("stripe-signature", "t=1,v1=00").body(event).send().await.unwrap();
+    let res = app
+        .client
+        .post(format!("{}/webhooks/test", app.address))
+        .header("stripe-signature", "t=1,v1=00")
+        .body(event)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     app.run_pending_jobs().await;
-    let detail = app.state.orders.get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin).await.unwrap();
+    let detail = app
+        .state
+        .orders
+        .get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin)
+        .await
+        .unwrap();
     assert_eq!(detail.status.as_str(), "paid");
 }
 
@@ -157,11 +226,33 @@ async fn the_recovery_pass_asks_stripe_about_a_waiting_order_and_finds_it_paid()
     let r = checkout(&app, "key-3").await;
     let order = r.body["order_id"].as_str().unwrap().to_string();
     recorded.lock().unwrap().paid = true;
-    let report = app.state.payments.as_ref().unwrap().catch_up().await.unwrap();
+    let report = app
+        .state
+        .payments
+        .as_ref()
+        .unwrap()
+        .catch_up()
+        .await
+        .unwrap();
     assert_eq!((report.polled, report.recovered), (1, 1));
     app.run_pending_jobs().await;
-    let detail = app.state.orders.get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin).await.unwrap();
+    let detail = app
+        .state
+        .orders
+        .get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin)
+        .await
+        .unwrap();
     assert_eq!(detail.status.as_str(), "paid");
     // Asking again stores nothing new.
-    assert_eq!(app.state.payments.as_ref().unwrap().catch_up().await.unwrap().recovered, 0);
+    assert_eq!(
+        app.state
+            .payments
+            .as_ref()
+            .unwrap()
+            .catch_up()
+            .await
+            .unwrap()
+            .recovered,
+        0
+    );
 }
