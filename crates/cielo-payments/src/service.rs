@@ -416,7 +416,7 @@ impl Payments {
             }
         }
         Ok(Plan::Act {
-            event,
+            event: Box::new(event),
             order_id,
             action,
         })
@@ -593,7 +593,7 @@ impl Payments {
 enum Plan {
     Skip(String),
     Act {
-        event: PaymentEvent,
+        event: Box<PaymentEvent>,
         order_id: String,
         action: Action,
     },
