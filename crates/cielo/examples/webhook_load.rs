@@ -4,7 +4,10 @@
 //! percentiles. With `--acked FILE` it writes the ids of acknowledged events;
 //! `--verify-db URL --acked FILE` then checks each of them is in the inbox.
 //!
-//! usage: webhook_load --url URL --secret S --rate R --seconds N [--acked FILE] [--prefix P]
+//! `--timeline FILE` writes, per second of the run, the webhooks sent in it
+//! and their p50, p99 and max latency, to see when a tail happens.
+//!
+//! usage: webhook_load --url URL --secret S --rate R --seconds N [--acked FILE] [--prefix P] [--timeline FILE]
 //!        webhook_load --verify-db DATABASE_URL --acked FILE
 
 use std::io::Write;
@@ -41,7 +44,9 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(max_in_flight)
         .timeout(Duration::from_secs(5))
         .build()?;
-    let latencies = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let timeline_path = arg(&args, "--timeline");
+    // (second of the run the request was sent in, latency in µs)
+    let latencies = Arc::new(Mutex::new(Vec::<(u32, u32)>::new()));
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let (ok, failed, skipped) = (
         Arc::new(AtomicU64::new(0)),
@@ -79,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         );
         tasks.spawn(async move {
             let sent = Instant::now();
+            let second = (sent - start).as_secs() as u32;
             let r = client
                 .post(&url)
                 .header("content-type", "application/json")
@@ -90,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
             match r {
                 Ok(r) if r.status().is_success() => {
                     ok.fetch_add(1, Ordering::Relaxed);
-                    latencies.lock().unwrap().push(micros);
+                    latencies.lock().unwrap().push((second, micros));
                     acked.lock().unwrap().push(id);
                 }
                 _ => {
@@ -103,7 +109,11 @@ async fn main() -> anyhow::Result<()> {
     }
     while tasks.join_next().await.is_some() {}
     let elapsed = start.elapsed().as_secs_f64();
-    let mut l = latencies.lock().unwrap().clone();
+    let samples = latencies.lock().unwrap().clone();
+    if let Some(path) = &timeline_path {
+        write_timeline(path, &samples)?;
+    }
+    let mut l: Vec<u32> = samples.iter().map(|(_, micros)| *micros).collect();
     l.sort_unstable();
     let pct = |p: f64| {
         if l.is_empty() {
@@ -129,6 +139,29 @@ async fn main() -> anyhow::Result<()> {
         for id in acked.lock().unwrap().iter() {
             writeln!(f, "{id}")?;
         }
+    }
+    Ok(())
+}
+
+/// Per second: sent, p50, p99, max (ms).
+fn write_timeline(path: &str, samples: &[(u32, u32)]) -> anyhow::Result<()> {
+    let mut by_second: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+    for (second, micros) in samples {
+        by_second.entry(*second).or_default().push(*micros);
+    }
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(f, "second\tsent\tp50_ms\tp99_ms\tmax_ms")?;
+    for (second, mut l) in by_second {
+        l.sort_unstable();
+        let pct = |p: f64| l[((l.len() as f64 * p) as usize).min(l.len() - 1)] as f64 / 1000.0;
+        writeln!(
+            f,
+            "{second}\t{}\t{:.2}\t{:.2}\t{:.2}",
+            l.len(),
+            pct(0.5),
+            pct(0.99),
+            l[l.len() - 1] as f64 / 1000.0
+        )?;
     }
     Ok(())
 }
