@@ -76,6 +76,6 @@ if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
   run_engine sqlite "sqlite://$WORK/sqlite/cielo.db"
 fi
 if [ "$ENGINES" = postgres ] || [ "$ENGINES" = both ]; then
-  bench_postgres 55433
+  bench_postgres 25433
   with_bench_database run_engine postgres
 fi

@@ -5,6 +5,8 @@ PG_STARTED=""
 
 # Sets PG_URL to a server the benchmark may create databases on: $PG_URL as
 # given, or a throwaway cluster on port $1 started from the installed binaries.
+# Ports below 32768: in the ephemeral range, a client socket left in TIME-WAIT
+# by an earlier run can hold the port and the cluster fails to start.
 bench_postgres() {
   [ -n "${PG_URL:-}" ] && return
   PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)

@@ -12,6 +12,7 @@
 #        otherwise a throwaway PostgreSQL cluster is started from the installed binaries.
 #        RATES="500 1000 2000 3000 4000 5000"  SECONDS_PER_RATE=10  KILL_RATE=2000
 #        ROLE=api   serve HTTP only (ingest alone; the stored events wait for a worker)
+#        CIELO_BIN=path   measure this build of cielo instead (to compare two versions in one sitting)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENGINES=${1:-both}
@@ -24,7 +25,7 @@ SECRET=whsec_bench_secret
 
 echo "building release binaries..." >&2
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p cielo --bin cielo --example webhook_load
-BIN="${CARGO_TARGET_DIR:-target}/release/cielo"
+BIN=${CIELO_BIN:-"${CARGO_TARGET_DIR:-target}/release/cielo"}
 LOAD="${CARGO_TARGET_DIR:-target}/release/examples/webhook_load"
 WORK=$(mktemp -d)
 SERVER_PID=""
@@ -80,6 +81,6 @@ if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
   run_engine sqlite "sqlite://$WORK/sqlite/cielo.db"
 fi
 if [ "$ENGINES" = postgres ] || [ "$ENGINES" = both ]; then
-  bench_postgres 55434
+  bench_postgres 25434
   with_bench_database run_engine postgres
 fi
