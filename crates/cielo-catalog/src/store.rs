@@ -106,13 +106,6 @@ fn image_row(r: &AnyRow) -> Result<(ProductId, Image)> {
     ))
 }
 
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `escape '\'`.
 fn like_pattern(text: &str) -> String {
     let mut out = String::from("%");
@@ -142,7 +135,7 @@ pub(crate) async fn list_products(
         let start = binds.len() + 1;
         sql.push_str(&format!(
             " and p.id in (select product_id from catalog_product_category where category_id in ({}))",
-            placeholders(start, cats.len())
+            cielo_db::placeholders(start, cats.len())
         ));
         binds.extend(cats.iter().map(|c| Bind::Text(c.to_string())));
     }
@@ -218,7 +211,7 @@ async fn hydrate(pool: &AnyPool, rows: Vec<ProductRow>) -> Result<Vec<Product>> 
         return Ok(Vec::new());
     }
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let list = placeholders(1, ids.len());
+    let list = cielo_db::placeholders(1, ids.len());
 
     let sql = format!("select * from catalog_variant where product_id in ({list}) order by position, created_at, id");
     let mut q = sqlx::query(&sql);
@@ -687,7 +680,7 @@ pub(crate) async fn sale_variants(
     let sql = format!(
         "select v.*, p.title as product_title, p.product_type, p.status from catalog_variant v
          join catalog_product p on p.id = v.product_id where v.id in ({})",
-        placeholders(1, ids.len())
+        cielo_db::placeholders(1, ids.len())
     );
     let mut q = sqlx::query(&sql);
     for id in ids {

@@ -270,6 +270,15 @@ fn sqlite_path(url: &str) -> String {
     rest.split('?').next().unwrap_or("").to_string()
 }
 
+/// `$first, $first+1, …`: `n` bind placeholders for an `in (…)` list, in the
+/// `$N` form both engines accept.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// True when `err` is a unique-constraint violation (both engines), so callers
 /// can turn it into a domain error where the query runs.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {

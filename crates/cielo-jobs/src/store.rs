@@ -202,13 +202,13 @@ pub(crate) async fn claim(
     let (queue_sql, queue_binds) = match filter {
         QueueFilter::Only(q) => (" and queue = $5".to_string(), vec![q.clone()]),
         QueueFilter::Except(qs) if qs.is_empty() => (String::new(), vec![]),
-        QueueFilter::Except(qs) => {
-            let list: Vec<String> = (0..qs.len()).map(|i| format!("${}", i + 5)).collect();
-            (
-                format!(" and queue not in ({})", list.join(",")),
-                qs.clone(),
-            )
-        }
+        QueueFilter::Except(qs) => (
+            format!(
+                " and queue not in ({})",
+                cielo_db::placeholders(5, qs.len())
+            ),
+            qs.clone(),
+        ),
     };
     let sql = match backend {
         Backend::Postgres => claim_sql_postgres(&queue_sql),

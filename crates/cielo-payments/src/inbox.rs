@@ -392,6 +392,19 @@ pub struct InboxEvent {
     pub outcome: Option<String>,
 }
 
+/// An event from a row with provider, event_id, payload, processed_at, outcome.
+fn event_from_row(r: &cielo_db::sqlx::any::AnyRow) -> anyhow::Result<InboxEvent> {
+    Ok(InboxEvent {
+        provider: r.try_get("provider")?,
+        event_id: r.try_get("event_id")?,
+        payload: r.try_get("payload")?,
+        processed_at: r
+            .try_get::<Option<i64>, _>("processed_at")?
+            .map(Timestamp::from_micros),
+        outcome: r.try_get("outcome")?,
+    })
+}
+
 /// Reads a stored event.
 pub async fn load_event(
     conn: &mut AnyConnection,
@@ -405,15 +418,7 @@ pub async fn load_event(
         .await?;
     Ok(match row {
         None => None,
-        Some(r) => Some(InboxEvent {
-            provider: r.try_get("provider")?,
-            event_id: r.try_get("event_id")?,
-            payload: r.try_get("payload")?,
-            processed_at: r
-                .try_get::<Option<i64>, _>("processed_at")?
-                .map(Timestamp::from_micros),
-            outcome: r.try_get("outcome")?,
-        }),
+        Some(r) => Some(event_from_row(&r)?),
     })
 }
 
@@ -427,22 +432,14 @@ pub async fn load_events(
     for chunk in event_ids.chunks(IN_LIST_CHUNK) {
         let sql = format!(
             "select provider, event_id, payload, processed_at, outcome from payments_inbox where provider = $1 and event_id in ({})",
-            placeholders(2, chunk.len())
+            cielo_db::placeholders(2, chunk.len())
         );
         let mut q = sqlx::query(&sql).bind(provider);
         for id in chunk {
             q = q.bind(id);
         }
         for r in q.fetch_all(&mut *conn).await? {
-            events.push(InboxEvent {
-                provider: r.try_get("provider")?,
-                event_id: r.try_get("event_id")?,
-                payload: r.try_get("payload")?,
-                processed_at: r
-                    .try_get::<Option<i64>, _>("processed_at")?
-                    .map(Timestamp::from_micros),
-                outcome: r.try_get("outcome")?,
-            });
+            events.push(event_from_row(&r)?);
         }
     }
     Ok(events)
@@ -450,14 +447,6 @@ pub async fn load_events(
 
 /// Ids per `in (…)` list: one statement text per length, so a bounded number of them.
 const IN_LIST_CHUNK: usize = 100;
-
-/// `$first, $first+1, …`, `n` of them.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Marks several events processed, each with what it did, in few statements.
 pub async fn mark_processed_many(
