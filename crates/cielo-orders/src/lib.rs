@@ -9,12 +9,15 @@
 #![warn(missing_docs)]
 
 pub mod events;
+mod jobs;
 mod model;
+mod payment_book;
 pub mod personalisation;
 pub mod status;
 mod store;
 
 pub use events::{status_topic, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPMENT_RECORDED};
+pub use jobs::{OrderSettings, KIND_EXPIRE_CARTS, KIND_EXPIRE_UNPAID};
 pub use model::*;
 pub use personalisation::{LineContext, LineOptionsValidator};
 pub use status::OrderStatus;
@@ -259,6 +262,15 @@ impl Orders {
         std::sync::Arc::make_mut(&mut self.line_options)
             .insert(product_type.to_string(), validator);
         self
+    }
+
+    /// This domain as the payments domain needs it: order facts and status
+    /// changes, read and written through the payment processing's own
+    /// connection.
+    pub fn payment_book(&self) -> std::sync::Arc<dyn cielo_payments::OrderBook> {
+        std::sync::Arc::new(payment_book::OrdersBook {
+            orders: self.clone(),
+        })
     }
 
     /// The pricing rules in force.

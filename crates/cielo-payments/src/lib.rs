@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod event;
 pub mod inbox;
+mod jobs;
 pub mod service;
 pub mod signature;
 pub mod stripe;
@@ -16,6 +17,7 @@ pub mod test_provider;
 pub use service::{
     CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome,
 };
+pub use jobs::KIND_CATCH_UP;
 pub use test_provider::{Delivery, TestProvider};
 
 /// The payments migrations.
