@@ -1,0 +1,1 @@
+//! Fake lab servers (filled in below).
