@@ -185,3 +185,50 @@ pub fn request(lab: Lab, order_id: &str, product: &str) -> SubmissionRequest {
         currency: "USD".into(),
     }
 }
+
+pub const PRINTFUL_TOKEN: &str = "pf-api-token-for-tests";
+pub const PRODIGI_KEY: &str = "pd-api-key-for-tests";
+
+pub fn secrets() -> LabSecrets {
+    LabSecrets {
+        printful_api_token: Some(PRINTFUL_TOKEN.into()),
+        printful_store_id: None,
+        prodigi_api_key: Some(PRODIGI_KEY.into()),
+        printful_webhook_token: Some(PRINTFUL_WEBHOOK_TOKEN.into()),
+        prodigi_webhook_token: Some(PRODIGI_WEBHOOK_TOKEN.into()),
+    }
+}
+
+/// An environment whose labs are the fakes.
+pub async fn env_with_fakes(
+    mut s: FulfillmentSettings,
+) -> (
+    Env,
+    cielo_fulfillment::testing::FakePrintful,
+    cielo_fulfillment::testing::FakeProdigi,
+) {
+    let printful = cielo_fulfillment::testing::FakePrintful::start(PRINTFUL_TOKEN).await;
+    let prodigi = cielo_fulfillment::testing::FakeProdigi::start(PRODIGI_KEY).await;
+    s.printful_api_base = printful.url.clone();
+    s.prodigi_api_base = prodigi.url.clone();
+    (env(s, secrets()).await, printful, prodigi)
+}
+
+/// A worker in a task of its own, to be killed (aborted) mid-job.
+pub fn spawn_worker(env: &Env, lease_seconds: u64) -> tokio::task::JoinHandle<()> {
+    let worker = cielo_jobs::Worker::new(
+        env.db.clone(),
+        Arc::new(env.registry.clone()),
+        JobsSettings {
+            lease_seconds,
+            reap_interval_ms: 100,
+            poll_interval_ms: 50,
+            backoff_base_ms: 20,
+            backoff_max_ms: 200,
+            ..Default::default()
+        },
+    );
+    tokio::spawn(async move {
+        let _ = worker.run(tokio_util::sync::CancellationToken::new()).await;
+    })
+}

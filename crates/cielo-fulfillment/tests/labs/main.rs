@@ -5,3 +5,5 @@
 
 mod helpers;
 mod local;
+mod printful;
+mod prodigi;
