@@ -38,6 +38,9 @@ struct Inner {
     quote_http: reqwest::Client,
 }
 
+/// Webhook hints are kept this long (seconds) for dedupe and reasons.
+const HINT_RETENTION_SECS: i64 = 30 * 24 * 3600;
+
 /// What one catch-up pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CatchUpReport {
@@ -501,14 +504,19 @@ impl Fulfillment {
                 snapshot = after;
             }
         }
-        if snapshot.stage == Some(LabStage::Refused) && snapshot.reason.is_none() {
+        // Printful's order object carries no reason; its failure and hold
+        // webhooks do (a hint, but only used as words for a person).
+        if matches!(snapshot.stage, Some(LabStage::Refused | LabStage::OnHold))
+            && snapshot.reason.is_none()
+        {
             let mut conn = self.db().pool().acquire().await?;
-            snapshot.reason = store::last_hint_reason(&mut conn, id).await?.or_else(|| {
-                Some(format!(
+            snapshot.reason = store::last_hint_reason(&mut conn, id).await?;
+            if snapshot.stage == Some(LabStage::Refused) && snapshot.reason.is_none() {
+                snapshot.reason = Some(format!(
                     "the lab reports the order as {}",
                     snapshot.raw_status
-                ))
-            });
+                ));
+            }
         }
         let mut tx = self.db().begin_write().await?;
         let mut o = store::load(&mut tx, self.db().backend(), id, true).await?;
@@ -573,6 +581,12 @@ impl Fulfillment {
             let mut conn = self.db().pool().acquire().await?;
             store::open_ids(&mut conn, Timestamp::now()).await?
         };
+        {
+            let mut tx = self.db().begin_write().await?;
+            store::purge_hints(&mut tx, Timestamp::now().plus_seconds(-HINT_RETENTION_SECS))
+                .await?;
+            tx.commit().await?;
+        }
         for chunk in open.chunks(100) {
             let mut tx = self.db().begin_write().await?;
             for (id, lab, state) in chunk {

@@ -206,8 +206,12 @@ pub(crate) async fn find_by_ref(
     }
 }
 
+/// How long after submission a shipped lab order is still polled (a late
+/// reshipment); neither lab reports delivery, so shipped is where they stop.
+const SHIPPED_POLL_SECS: i64 = 30 * 24 * 3600;
+
 /// Lab orders the catch-up looks at: submissions not recorded as accepted
-/// yet (due now), and accepted ones not final.
+/// yet (due now), and accepted ones not final (shipped ones for 30 days).
 pub(crate) async fn open_ids(
     conn: &mut AnyConnection,
     now: Timestamp,
@@ -215,10 +219,12 @@ pub(crate) async fn open_ids(
     let rows = sqlx::query(
         "select id, lab, submit_state from fulfillment_lab_order
          where (submit_state in ('planned', 'sending') and hold_until <= $1)
-            or (submit_state = 'accepted' and stage not in ('delivered', 'refused', 'cancelled'))
+            or (submit_state = 'accepted' and stage not in ('delivered', 'refused', 'cancelled')
+                and not (stage = 'shipped' and lab <> 'local' and submitted_at < $2))
          order by created_at",
     )
     .bind(now.as_micros())
+    .bind(now.plus_seconds(-SHIPPED_POLL_SECS).as_micros())
     .fetch_all(&mut *conn)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -384,4 +390,15 @@ pub(crate) async fn last_hint_reason(
         }
     }
     Ok(None)
+}
+
+/// Forgets webhook hints received before `before`.
+pub(crate) async fn purge_hints(conn: &mut AnyConnection, before: Timestamp) -> Result<u64> {
+    Ok(
+        sqlx::query("delete from fulfillment_webhook where received_at < $1")
+            .bind(before.as_micros())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -485,3 +485,63 @@ async fn many_orders_with_faults_make_exactly_one_printful_order_each() {
     }
     assert_eq!(printful.orders().len(), orders.len());
 }
+
+#[tokio::test]
+async fn a_stale_read_that_lands_after_a_fresher_one_moves_nothing_back() {
+    let mut s = settings();
+    s.request_timeout_secs = 10;
+    let (env, printful, _) = env_with_fakes(s).await;
+    let order = order_id();
+    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
+    submitted(&env, id).await;
+    let ext = printful_external_id(&order, 0);
+    printful.set_status(&ext, "inprocess");
+    // The next read sees "inprocess" now but answers 1.5 s later.
+    printful.push_get_fault(Fault::SlowAnswer(Duration::from_millis(1500)));
+    let gets = printful.calls().get;
+    let worker = spawn_worker(&env, 30);
+    env.fulfillment
+        .accept_webhook(
+            Lab::Printful,
+            PRINTFUL_WEBHOOK_TOKEN,
+            &printful.webhook("order_updated", &ext, None),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while printful.calls().get == gets {
+        assert!(Instant::now() < deadline, "the slow read never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Meanwhile it ships, and the fresh read lands first.
+    printful.ship(&ext, 5, "TRACK-5", false);
+    env.fulfillment
+        .accept_webhook(
+            Lab::Printful,
+            PRINTFUL_WEBHOOK_TOKEN,
+            &printful.webhook("package_shipped", &ext, None),
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.stage(id).await != LabStage::Shipped {
+        assert!(Instant::now() < deadline, "never shipped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The stale read lands (in production, no shipments) and changes nothing.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    worker.abort();
+    let view = env.fulfillment.lab_order(id).await.unwrap();
+    assert_eq!(view.stage, LabStage::Shipped);
+    assert_eq!(view.shipments.len(), 1);
+    let stages: Vec<LabStage> = env
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.lab_order_id == id.to_string())
+        .map(|e| e.stage)
+        .collect();
+    assert_eq!(stages.last(), Some(&LabStage::Shipped), "{stages:?}");
+    assert!(!stages.contains(&LabStage::InProduction), "{stages:?}");
+}
