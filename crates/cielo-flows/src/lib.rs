@@ -23,6 +23,9 @@
 //! order, and the buyer's changes during the edit window ([`Flows::amend`]).
 #![warn(missing_docs)]
 
+mod timeline;
+pub use timeline::PaymentLine;
+
 use cielo_core::{ErrorKind, FieldError, HasErrorKind, PostalAddress, Timestamp};
 use cielo_db::sqlx::AnyConnection;
 use cielo_db::Db;
@@ -32,8 +35,8 @@ use cielo_fulfillment::{
 };
 use cielo_jobs::{JobError, NewJob, Registry};
 use cielo_orders::{
-    Order, OrderAccess, OrderFilter, OrderId, OrderLineId, OrderStatus, OrderStatusChanged,
-    Orders, Shipment,
+    Order, OrderAccess, OrderFilter, OrderId, OrderLineId, OrderStatus, OrderStatusChanged, Orders,
+    Shipment,
 };
 use cielo_storage::Storage;
 use serde::Deserialize;
@@ -371,13 +374,10 @@ impl Flows {
         }
         if needs_artwork(&order) {
             let mut tx = self.inner.db.begin_write().await?;
-            let job = NewJob::new(
-                KIND_RENDER_ARTWORK,
-                serde_json::json!({ "order_id": id }),
-            )
-            .queue(RENDER_QUEUE)
-            .max_attempts(5)
-            .unique_key(format!("{KIND_RENDER_ARTWORK}:{id}"));
+            let job = NewJob::new(KIND_RENDER_ARTWORK, serde_json::json!({ "order_id": id }))
+                .queue(RENDER_QUEUE)
+                .max_attempts(5)
+                .unique_key(format!("{KIND_RENDER_ARTWORK}:{id}"));
             cielo_jobs::enqueue(&mut tx, job).await?;
             tx.commit().await?;
             return Ok(());
@@ -395,14 +395,19 @@ impl Flows {
         )
         .await?;
         let moved = self.advance(id, cause).await?;
-        tracing::info!(rendered = done.rendered, moved_on = moved, "artwork job done");
+        tracing::info!(
+            rendered = done.rendered,
+            moved_on = moved,
+            "artwork job done"
+        );
         Ok(())
     }
 
     /// The lab step, in one transaction: a `paid` order whose print files
     /// exist gets one lab submission per lab among its lines (sent once the
     /// edit window has passed) and moves to `in_production`. Lines whose
-    /// variant has no lab wait for the shop to mark them shipped. A line that
+    /// variant has no lab wait for the shop to mark them shipped (an order
+    /// of such lines only, with nothing rendered, stays `paid`). A line that
     /// cannot go to its lab (no lab product id) sends the order to
     /// `needs_attention` instead. Returns whether the order moved.
     pub async fn advance(&self, id: OrderId, cause: &str) -> Result<bool> {
@@ -470,6 +475,15 @@ impl Flows {
             tx.commit().await?;
             tracing::warn!(order_id = %id, reason = %why, "order needs attention");
             return Ok(true);
+        }
+        let rendered = order
+            .lines
+            .iter()
+            .any(|l| l.product_type == cielo_starmap_product::PRODUCT_TYPE);
+        if groups.is_empty() && !rendered {
+            // Goods the shop ships itself, nothing made for this order: it
+            // stays `paid` until the shop marks it shipped.
+            return Ok(false);
         }
         let hold_until = self
             .inner
@@ -569,7 +583,10 @@ impl Flows {
                     shipped_by: lo.lab.to_string(),
                     lab_shipment_id: Some(s.lab_shipment_id.clone()),
                 };
-                match orders.record_shipment(&mut *conn, id, &shipment, cause).await {
+                match orders
+                    .record_shipment(&mut *conn, id, &shipment, cause)
+                    .await
+                {
                     Ok(_) => {}
                     // A parcel the lab describes badly is kept at the lab
                     // (admin API); the order's own record stays clean.
@@ -600,17 +617,16 @@ impl Flows {
             return Ok(());
         }
 
-        // Forward only, and only once the order is past the lab step.
+        // Forward only, and only once the order is past the lab step (or has
+        // no lab step at all: goods the shop ships itself).
         let Some(current) = forward_rank(&order) else {
             return Ok(());
         };
-        if current == 0 {
+        let own_only = labs.is_empty() && order.lines.iter().all(|l| l.lab.is_none());
+        if current == 0 && !own_only {
             return Ok(());
         }
-        let mut parts: Vec<u8> = labs
-            .iter()
-            .filter_map(|l| rank_of_stage(l.stage))
-            .collect();
+        let mut parts: Vec<u8> = labs.iter().filter_map(|l| rank_of_stage(l.stage)).collect();
         let own: Vec<&cielo_orders::OrderLine> =
             order.lines.iter().filter(|l| l.lab.is_none()).collect();
         if !own.is_empty() {
@@ -626,8 +642,18 @@ impl Flows {
         let Some(target) = parts.iter().copied().min() else {
             return Ok(());
         };
+        let target = target.min(3);
+        if target <= current {
+            return Ok(());
+        }
+        let last = FORWARD[target as usize];
+        if order.status.can_become(last) {
+            orders.transition(&mut *conn, id, last, cause).await?;
+            return Ok(());
+        }
+        // Through each step (a missed `shipped` is still recorded before `delivered`).
         let mut from = order.status;
-        for rank in (current + 1)..=target.min(3) {
+        for rank in (current + 1)..=target {
             let to = FORWARD[rank as usize];
             if !from.can_become(to) {
                 break;
@@ -656,13 +682,14 @@ impl Flows {
         let order = self.inner.orders.order_in(&mut tx, id).await?;
         if !matches!(
             order.status,
-            OrderStatus::InProduction
+            OrderStatus::Paid
+                | OrderStatus::InProduction
                 | OrderStatus::Shipped
                 | OrderStatus::PartiallyRefunded
                 | OrderStatus::NeedsAttention
         ) {
             return Err(Error::WrongState(format!(
-                "order {id} is {}: only an order in production can ship",
+                "order {id} is {}: only a paid order can ship",
                 order.status
             )));
         }
@@ -804,7 +831,11 @@ impl Flows {
         if order.status == OrderStatus::NeedsAttention {
             self.inner
                 .orders
-                .transition_now(id, OrderStatus::InProduction, &format!("resubmitted: {cause}"))
+                .transition_now(
+                    id,
+                    OrderStatus::InProduction,
+                    &format!("resubmitted: {cause}"),
+                )
                 .await?;
         }
         self.timeline(id).await
@@ -912,10 +943,9 @@ impl Flows {
                 .orders
                 .set_line_options(&mut tx, id, l.line_id, l.options)
                 .await?;
-            rerender |= order
-                .lines
-                .iter()
-                .any(|ol| ol.id == l.line_id && ol.product_type == cielo_starmap_product::PRODUCT_TYPE);
+            rerender |= order.lines.iter().any(|ol| {
+                ol.id == l.line_id && ol.product_type == cielo_starmap_product::PRODUCT_TYPE
+            });
         }
         if rerender && order.status != OrderStatus::PendingPayment {
             let job = NewJob::new(KIND_RENDER_ARTWORK, serde_json::json!({ "order_id": id }))

@@ -14,10 +14,10 @@ pub mod signature;
 pub mod stripe;
 pub mod test_provider;
 
+pub use jobs::KIND_CATCH_UP;
 pub use service::{
     CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome,
 };
-pub use jobs::KIND_CATCH_UP;
 pub use test_provider::{Delivery, TestProvider};
 
 /// The payments migrations.

@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Job kind: cancel orders left unpaid too long (the orders domain's).
-pub use cielo_orders::KIND_EXPIRE_UNPAID;
-/// Job kind: delete abandoned carts (the orders domain's).
-pub use cielo_orders::KIND_EXPIRE_CARTS;
 /// Job kind: render the print files of a paid order (the lifecycle's).
 pub use cielo_flows::KIND_RENDER_ARTWORK;
 /// Queue of render jobs, so they can be limited apart from quick jobs.
 pub use cielo_flows::RENDER_QUEUE;
+/// Job kind: delete abandoned carts (the orders domain's).
+pub use cielo_orders::KIND_EXPIRE_CARTS;
+/// Job kind: cancel orders left unpaid too long (the orders domain's).
+pub use cielo_orders::KIND_EXPIRE_UNPAID;
 
 /// What a process does. `All` is one process doing everything (the default);
 /// on PostgreSQL the others let any number of API and worker processes and a
@@ -212,26 +212,16 @@ impl Application {
             cielo_starmap_product::PRODUCT_TYPE,
             Arc::new(cielo_starmap_product::StarmapLineValidator),
         );
-        let payments = crate::payments::service(
-            &db,
-            &settings,
-            &orders,
-            provider,
-            test_provider,
-            webhooks,
-        );
+        let payments =
+            crate::payments::service(&db, &settings, &orders, provider, test_provider, webhooks);
         let fulfillment = cielo_fulfillment::Fulfillment::new(
             db.clone(),
             settings.fulfillment.clone(),
             secrets.labs.clone(),
             &public_url,
         )?;
-        let flows = cielo_flows::Flows::new(
-            db.clone(),
-            orders.clone(),
-            storage.clone(),
-            fulfillment,
-        );
+        let flows =
+            cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
 
         if options.seed_demo
             && settings.shop.demo
@@ -332,6 +322,17 @@ impl Application {
                 cielo_jobs::enqueue(&mut tx, job).await?;
             }
             tx.commit().await?;
+        }
+        if self.role.runs_scheduler() {
+            if let Some(flows) = self.state.flows.clone() {
+                // Off the start-up path: Printful being slow or down must not
+                // keep the shop from starting (the catch-up polls meanwhile).
+                tokio::spawn(async move {
+                    if let Err(e) = flows.fulfillment().register_webhooks().await {
+                        tracing::warn!(error = %e, "could not register the Printful webhook URL; polling only until the next start");
+                    }
+                });
+            }
         }
         if self.role.runs_worker() {
             let worker =

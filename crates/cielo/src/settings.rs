@@ -336,8 +336,18 @@ impl Default for PaymentSettings {
 
 /// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
 const SECTIONS: &[&str] = &[
-    "database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments",
-    "orders", "jobs", "fulfillment",
+    "database",
+    "http",
+    "log",
+    "shop",
+    "shipping",
+    "tax",
+    "storage",
+    "accounts",
+    "payments",
+    "orders",
+    "jobs",
+    "fulfillment",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.

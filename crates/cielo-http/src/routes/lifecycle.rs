@@ -182,9 +182,7 @@ pub(crate) async fn mark_delivered(
 ) -> Result<Response, ApiError> {
     let body: Note = optional_body(&body)?;
     let cause = admin_cause(&a, body.note.as_deref().or(Some("marked delivered")));
-    let order = flows(&s)?
-        .mark_delivered(order_id(&id)?, &cause)
-        .await?;
+    let order = flows(&s)?.mark_delivered(order_id(&id)?, &cause).await?;
     Ok(ok(&order))
 }
 
@@ -265,7 +263,12 @@ pub(crate) struct LabWebhookAck {
     received: bool,
 }
 
-async fn lab_webhook(s: &AppState, lab: Lab, token: &str, body: &[u8]) -> Result<Response, ApiError> {
+async fn lab_webhook(
+    s: &AppState,
+    lab: Lab,
+    token: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     match flows(s)?
         .fulfillment()
         .accept_webhook(lab, token, body)
@@ -273,10 +276,9 @@ async fn lab_webhook(s: &AppState, lab: Lab, token: &str, body: &[u8]) -> Result
     {
         Ok(()) => Ok(ok(&LabWebhookAck { received: true })),
         // A wrong or unset token looks like no route at all: the URL stays unguessable.
-        Err(WebhookError::BadToken) | Err(WebhookError::NotConfigured(_)) => Err(ApiError::not_found(
-            "not-found",
-            "no such resource",
-        )),
+        Err(WebhookError::BadToken) | Err(WebhookError::NotConfigured(_)) => {
+            Err(ApiError::not_found("not-found", "no such resource"))
+        }
         Err(WebhookError::Malformed(m)) => {
             Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-event", m))
         }
@@ -284,31 +286,40 @@ async fn lab_webhook(s: &AppState, lab: Lab, token: &str, body: &[u8]) -> Result
     }
 }
 
+/// The secret token of a lab's webhook URL. It travels in the query, not the
+/// path: request logs carry the path.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct WebhookToken {
+    /// The token configured for the lab (`CIELO_PRINTFUL_WEBHOOK_TOKEN`, `CIELO_PRODIGI_WEBHOOK_TOKEN`).
+    #[serde(default)]
+    token: String,
+}
+
 /// Printful's webhooks (`package_shipped`, `order_failed`, …), at a URL with a
 /// secret token. Treated as a hint: the order is re-read from Printful before
 /// anything changes.
-#[utoipa::path(post, path = "/webhooks/printful/{token}", tag = "webhooks", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/webhooks/printful", tag = "webhooks", params(WebhookToken),
     request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = LabWebhookAck), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn printful_webhook(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    Query(q): Query<WebhookToken>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    lab_webhook(&s, Lab::Printful, &token, &body).await
+    lab_webhook(&s, Lab::Printful, &q.token, &body).await
 }
 
 /// Prodigi's callbacks (CloudEvents), at a URL with a secret token. Treated
 /// as a hint: the order is fetched from Prodigi before anything changes.
-#[utoipa::path(post, path = "/webhooks/prodigi/{token}", tag = "webhooks", params(("token" = String, Path)),
+#[utoipa::path(post, path = "/webhooks/prodigi", tag = "webhooks", params(WebhookToken),
     request_body(content = Object, content_type = "application/json"),
     responses((status = 200, body = LabWebhookAck), (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn prodigi_webhook(
     State(s): State<AppState>,
-    Path(token): Path<String>,
+    Query(q): Query<WebhookToken>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    lab_webhook(&s, Lab::Prodigi, &token, &body).await
+    lab_webhook(&s, Lab::Prodigi, &q.token, &body).await
 }
