@@ -565,3 +565,60 @@ async fn an_order_goes_to_a_fake_printful_once_and_ships_on_its_webhook() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn with_lab_shipping_the_checkout_charges_the_labs_quote_and_the_flat_rate_when_it_is_slow() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    printful.set_rate("7.25", None);
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.shipping.source = "lab".into();
+            s.fulfillment.printful_api_base = base;
+            s.fulfillment.quote_timeout_ms = 300;
+            s.fulfillment.quote_cache_secs = 0;
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"},
+                {"sku": "TEE-2", "price": {"amount": 2000, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tee = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let own = r.body["variants"][1]["id"].as_str().unwrap().to_string();
+    let shipping_of = |order: Value| order["totals"]["shipping"]["amount"].as_i64().unwrap();
+
+    // Printful's STANDARD rate for the cart, to GB.
+    let (order, _) = buy(&app, &[&tee]).await;
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(shipping_of(o.clone()), 725, "{o}");
+    assert_eq!(o["totals"]["total"]["amount"], 2000 + 725);
+    assert!(printful.calls().quote >= 1);
+
+    // A line the shop ships itself: no lab quote covers it, the flat rate.
+    let (order, _) = buy(&app, &[&tee, &own]).await;
+    assert_eq!(shipping_of(order_of(&app, &admin, &order).await), 1500);
+
+    // Printful slower than the quote timeout: the flat rate (default for GB).
+    printful.set_rate("7.25", Some(Duration::from_secs(2)));
+    let (order, _) = buy(&app, &[&tee]).await;
+    assert_eq!(shipping_of(order_of(&app, &admin, &order).await), 1500);
+}
