@@ -19,7 +19,7 @@ pub(crate) struct Prodigi {
     pub base: String,
     pub api_key: String,
     pub shipping_method: String,
-    /// `<public url>/webhooks/prodigi/<token>` when a callback token is set.
+    /// `<public url>/webhooks/prodigi?token=<token>` when a callback token is set.
     pub callback_url: Option<String>,
 }
 

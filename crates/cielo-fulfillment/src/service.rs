@@ -90,7 +90,8 @@ fn job_error(e: LabError) -> JobError {
 
 impl Fulfillment {
     /// Builds the domain. `public_url` is where the labs reach our webhooks
-    /// (`<public_url>/webhooks/{printful,prodigi}/<token>`). A lab without
+    /// (`<public_url>/webhooks/{printful,prodigi}?token=<token>`: a query
+    /// token, because request logs record the path but never the query). A lab without
     /// its API secret is not configured: its submissions wait (and are
     /// retried) until it is.
     pub fn new(
@@ -124,7 +125,7 @@ impl Fulfillment {
             callback_url: secrets
                 .prodigi_webhook_token
                 .as_ref()
-                .map(|t| format!("{public_url}/webhooks/prodigi/{t}")),
+                .map(|t| format!("{public_url}/webhooks/prodigi?token={t}")),
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -173,7 +174,7 @@ impl Fulfillment {
             Lab::Local => return None,
         };
         Some(format!(
-            "{}/webhooks/{}/{token}",
+            "{}/webhooks/{}?token={token}",
             self.inner.public_url, lab
         ))
     }

@@ -433,7 +433,7 @@ async fn the_webhook_url_is_registered_at_start_up_when_asked() {
     let config = printful.webhook_config().unwrap();
     assert_eq!(
         config["url"],
-        format!("http://shop.test/webhooks/printful/{PRINTFUL_WEBHOOK_TOKEN}")
+        format!("http://shop.test/webhooks/printful?token={PRINTFUL_WEBHOOK_TOKEN}")
     );
     let types: Vec<&str> = config["types"]
         .as_array()

@@ -39,7 +39,7 @@ async fn an_order_goes_to_prodigi_once_and_follows_its_callbacks_to_shipped() {
     assert_eq!(at_lab["shippingMethod"], "Express");
     assert_eq!(
         at_lab["callbackUrl"],
-        format!("http://shop.test/webhooks/prodigi/{PRODIGI_WEBHOOK_TOKEN}")
+        format!("http://shop.test/webhooks/prodigi?token={PRODIGI_WEBHOOK_TOKEN}")
     );
     assert_eq!(at_lab["recipient"]["address"]["townOrCity"], "London");
     assert_eq!(at_lab["items"][0]["sku"], SKU);
