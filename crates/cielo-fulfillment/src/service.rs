@@ -474,14 +474,16 @@ impl Fulfillment {
             Err(e) => return Err(e.into()),
         };
         match o.submit_state {
-            // Not at the lab yet, or not known to be: the submit path (with
-            // its ask-first) is the only one that may learn that.
+            // Not at the lab: nothing to read.
             SubmitState::Planned | SubmitState::Cancelled => return Ok(()),
+            // The lab may have answered a create whose answer is not
+            // recorded yet (a callback can beat it): look again once the
+            // submit job has recorded it, or asked the lab.
             SubmitState::Sending => {
-                let mut tx = self.db().begin_write().await?;
-                cielo_jobs::enqueue(&mut tx, self.submit_job_for(id, None)).await?;
-                tx.commit().await?;
-                return Ok(());
+                return Err(JobError::retry_after(
+                    "the submission's outcome is not recorded yet",
+                    Duration::from_secs(5),
+                ))
             }
             SubmitState::Accepted | SubmitState::Refused => {}
         }
