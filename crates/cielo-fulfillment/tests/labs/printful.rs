@@ -545,3 +545,43 @@ async fn a_stale_read_that_lands_after_a_fresher_one_moves_nothing_back() {
     assert_eq!(stages.last(), Some(&LabStage::Shipped), "{stages:?}");
     assert!(!stages.contains(&LabStage::InProduction), "{stages:?}");
 }
+
+#[tokio::test]
+async fn an_account_token_names_the_store() {
+    let printful = cielo_fulfillment::testing::FakePrintful::start(PRINTFUL_TOKEN).await;
+    let mut s = settings();
+    s.printful_api_base = printful.url.clone();
+    let mut sec = secrets();
+    sec.printful_store_id = Some("4242".into());
+    let env = env(s, sec).await;
+    let order = order_id();
+    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
+    submitted(&env, id).await;
+    assert_eq!(printful.store_headers(), vec![Some("4242".to_string())]);
+    // Its webhooks for another store are not ours.
+    let ext = printful_external_id(&order, 0);
+    printful.set_status(&ext, "inprocess");
+    let mut other: serde_json::Value =
+        serde_json::from_slice(&printful.webhook("order_updated", &ext, None)).unwrap();
+    other["store"] = serde_json::json!(999);
+    env.fulfillment
+        .accept_webhook(
+            Lab::Printful,
+            PRINTFUL_WEBHOOK_TOKEN,
+            &serde_json::to_vec(&other).unwrap(),
+        )
+        .await
+        .unwrap();
+    env.run_jobs().await;
+    assert_eq!(env.stage(id).await, LabStage::Submitted);
+    env.fulfillment
+        .accept_webhook(
+            Lab::Printful,
+            PRINTFUL_WEBHOOK_TOKEN,
+            &printful.webhook("order_updated", &ext, None),
+        )
+        .await
+        .unwrap();
+    env.run_jobs().await;
+    assert_eq!(env.stage(id).await, LabStage::InProduction);
+}
