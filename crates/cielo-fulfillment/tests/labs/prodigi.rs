@@ -113,26 +113,7 @@ async fn a_killed_worker_between_the_call_and_the_record_leaves_one_order() {
     let order = order_id();
     prodigi.push_create_fault(Fault::SlowAnswer(Duration::from_secs(3)));
     let id = env.plan(request(Lab::Prodigi, &order, SKU)).await;
-    let worker = spawn_worker(&env, 2);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while prodigi.orders_for(&order) == 0 {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    worker.abort();
-    let _ = worker.await;
-    assert_eq!(
-        env.fulfillment.lab_order(id).await.unwrap().submit_state,
-        "sending"
-    );
-    let worker = spawn_worker(&env, 2);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while env.fulfillment.lab_order(id).await.unwrap().submit_state != "accepted" {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    worker.abort();
+    kill_between_answer_and_record(&env, id, || prodigi.orders_for(&order)).await;
     assert_eq!(prodigi.orders_for(&order), 1);
 }
 
