@@ -761,31 +761,38 @@ impl Fulfillment {
             let mut conn = self.db().pool().acquire().await?;
             store::for_order(&mut conn, order_id).await?
         };
-        for o in orders {
-            let too_late = |detail: &str| Error::TooLate {
-                lab_order_id: o.id.to_string(),
-                detail: detail.to_string(),
-            };
+        let too_late = |o: &StoredLabOrder, detail: &str| Error::TooLate {
+            lab_order_id: o.id.to_string(),
+            detail: detail.to_string(),
+        };
+        // Refuse before changing anything when one lab order is past changing.
+        for o in &orders {
             if matches!(o.stage, LabStage::Shipped | LabStage::Delivered) {
-                return Err(too_late("it has shipped"));
+                return Err(too_late(o, "it has shipped"));
             }
-            match o.submit_state {
-                SubmitState::Planned | SubmitState::Refused => {}
-                SubmitState::Sending => return Err(too_late("it is being sent to the lab")),
-                SubmitState::Accepted => {
+            if o.submit_state == SubmitState::Sending {
+                return Err(too_late(o, "it is being sent to the lab"));
+            }
+        }
+        for o in orders {
+            match (o.submit_state, o.stage) {
+                (SubmitState::Cancelled, _) => continue,
+                // Not at the lab, or dead there: the next (re)submission sends it.
+                (SubmitState::Planned | SubmitState::Refused, _)
+                | (_, LabStage::Refused | LabStage::Cancelled) => {}
+                _ => {
                     let api = self.api(o.lab)?;
                     match api.update_recipient(&o, &recipient).await {
                         Ok(true) => {}
-                        Ok(false) => return Err(too_late("the lab allows no change any more")),
+                        Ok(false) => return Err(too_late(&o, "the lab allows no change any more")),
                         Err(e) => return Err(Error::LabUnavailable(e.to_string())),
                     }
                 }
-                SubmitState::Cancelled => continue,
             }
             let mut tx = self.db().begin_write().await?;
             let mut fresh = store::load(&mut tx, self.db().backend(), o.id, true).await?;
             if fresh.submit_state == SubmitState::Sending {
-                return Err(too_late("it is being sent to the lab"));
+                return Err(too_late(&fresh, "it is being sent to the lab"));
             }
             fresh.request.recipient = recipient.clone();
             store::save(&mut tx, &fresh).await?;

@@ -264,9 +264,18 @@ async fn an_order_failed_at_printful_is_refused_with_the_webhooks_reason() {
         view.reason.as_deref(),
         Some("Print file could not be downloaded")
     );
-    // The admin resubmits: Printful keeps the failed order, the new one has a new external id.
+    // The buyer fixes the address (kept for the resubmission, no lab call),
+    // and the admin resubmits: Printful keeps the failed order, the new one
+    // has a new external id and the new address.
+    let mut fixed = recipient();
+    fixed.line1 = "99 New Street".into();
+    env.fulfillment.amend(&order, fixed).await.unwrap();
     env.fulfillment.resubmit(id, None, "admin").await.unwrap();
     submitted(&env, id).await;
+    assert_eq!(
+        printful.order(&printful_external_id(&order, 1)).unwrap()["recipient"]["address1"],
+        "99 New Street"
+    );
     assert_eq!(printful.orders_for(&order), 2);
     assert_eq!(
         printful.order(&printful_external_id(&order, 1)).unwrap()["status"],
