@@ -776,3 +776,82 @@ async fn a_lab_refusal_needs_attention_and_the_shop_resubmits_to_a_corrected_add
     .await
     .assert_problem(404, "lab-order-not-found");
 }
+
+#[tokio::test]
+async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_rendered_again() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let small = poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let options = json!({"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Nuestra nohce"});
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": small, "quantity": 1, "options": options}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+    let o = drain_until(&app, &admin, &order, "in_production").await;
+    let line = o["lines"][0]["id"].as_str().unwrap().to_string();
+    let first = o["lines"][0]["artwork"]["sha256"].as_str().unwrap().to_string();
+
+    let mut fixed = options.clone();
+    fixed["title"] = json!("Nuestra noche");
+    let path = format!("/api/store/orders/{order}?token={token}");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            None,
+            Some(&json!({"lines": [{"line_id": line, "options": fixed}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][0]["options"]["title"], "Nuestra noche");
+    // Options are validated as at checkout.
+    let mut wrong = options.clone();
+    wrong["lat"] = json!(123.0);
+    app.request(
+        reqwest::Method::PATCH,
+        &path,
+        None,
+        Some(&json!({"lines": [{"line_id": line, "options": wrong}]})),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+
+    for _ in 0..3 {
+        app.run_pending_jobs().await;
+    }
+    let o = order_of(&app, &admin, &order).await;
+    let again = o["lines"][0]["artwork"]["sha256"].as_str().unwrap();
+    assert_ne!(again, first, "the poster is rendered with the new title");
+    assert_eq!(o["status"], "in_production");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1);
+    assert_eq!(labs[0]["stage"], "planned");
+}
