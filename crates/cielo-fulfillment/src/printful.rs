@@ -63,7 +63,11 @@ impl Printful {
                 status: code as u16,
                 body,
             })),
-            _ => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
+            // The documented envelope; a bare object is taken as the result.
+            _ => Ok(match body.get("result") {
+                Some(result) => result.clone(),
+                None => body,
+            }),
         }
     }
 

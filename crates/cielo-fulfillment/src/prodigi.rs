@@ -256,7 +256,8 @@ impl LabApi for Prodigi {
         )
         .await
         {
-            Ok(reply) => Ok(snapshot(reply.get("order").unwrap_or(&Value::Null))),
+            // `{"outcome": "Ok", "order": {…}}`; a bare order is taken too.
+            Ok(reply) => Ok(snapshot(reply.get("order").unwrap_or(&reply))),
             Err(Err(e)) => Err(e),
             Err(Ok(rej)) => Err(LabError::Retry {
                 message: format!("prodigi get order: {}", reason(&rej)),

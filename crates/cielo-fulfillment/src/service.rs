@@ -834,7 +834,7 @@ impl Fulfillment {
     /// The lab's shipping cost for these items to `country` (ISO alpha-2),
     /// cached per (lab, products, country, currency) for
     /// `quote_cache_secs`. `None` (use the flat rate) when the lab is not
-    /// configured, fails, or takes longer than `quote_timeout_ms`.
+    /// configured, fails, answers zero, or takes longer than `quote_timeout_ms`.
     pub async fn quote(
         &self,
         lab: Lab,
@@ -884,6 +884,9 @@ impl Fulfillment {
             }
         };
         match answer {
+            // A lab answering zero has no price for it: never charge nothing
+            // by accident.
+            Ok(Ok(Some(money))) if money.amount <= 0 => None,
             Ok(Ok(Some(money))) => {
                 self.inner.quotes.put(key, money);
                 Some(money)

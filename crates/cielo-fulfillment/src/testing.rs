@@ -125,6 +125,7 @@ struct PfState {
     quote_delay: Option<Duration>,
     latency: Option<Duration>,
     store_headers: Vec<Option<String>>,
+    created_at: Vec<(String, std::time::Instant)>,
 }
 
 /// A fake Printful v1 API.
@@ -266,6 +267,7 @@ async fn pf_create(
             "updated": now_secs(),
         });
         st.orders.push(order.clone());
+        st.created_at.push((ext.clone(), std::time::Instant::now()));
         order
     };
     late_fault(&fault, pf_ok(order)).await
@@ -417,6 +419,10 @@ impl FakePrintful {
     /// Calls received so far.
     pub fn calls(&self) -> Calls {
         self.state.lock().unwrap().calls.clone()
+    }
+    /// When each order was created (external id, instant), for benchmarks.
+    pub fn created_at(&self) -> Vec<(String, std::time::Instant)> {
+        self.state.lock().unwrap().created_at.clone()
     }
     /// The `X-PF-Store-Id` header of each create call, in order.
     pub fn store_headers(&self) -> Vec<Option<String>> {

@@ -437,6 +437,14 @@ async fn shipping_rates_are_cached_and_a_slow_lab_means_the_flat_rate() {
         1,
         "the second quote came from the cache"
     );
+    // A zero rate is no answer: the flat rate applies, never free by accident.
+    printful.set_rate("0.00", None);
+    assert_eq!(
+        env.fulfillment
+            .quote(Lab::Printful, &items, "FR", usd)
+            .await,
+        None
+    );
     // Another country, slow lab: None within the 2 s budget.
     printful.set_rate("6.00", Some(Duration::from_secs(5)));
     let started = Instant::now();
