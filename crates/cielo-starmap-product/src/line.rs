@@ -4,7 +4,7 @@
 use cielo_core::FieldError;
 use cielo_orders::{LineContext, LineOptionsValidator};
 use cielo_starmap::options::{size as poster_size, theme as poster_theme};
-use cielo_starmap::{instant_from_local, StarmapOptions};
+use cielo_starmap::{instant_from_local_fold, Fold, StarmapOptions};
 use serde_json::Value;
 
 use crate::places;
@@ -16,13 +16,14 @@ pub const DATE_RANGE: (&str, &str) = ("1800-01-01", "2200-12-31");
 
 /// The options a customer may give, in the cart line's `options` or the preview's
 /// query string. A place is `place_id` (from the place search) or `lat` and `lon`.
-pub const OPTION_NAMES: [&str; 16] = [
+pub const OPTION_NAMES: [&str; 17] = [
     "place_id",
     "lat",
     "lon",
     "place",
     "date",
     "time",
+    "fold",
     "tz",
     "theme",
     "size",
@@ -56,6 +57,11 @@ pub struct StarmapLine {
     pub date: String,
     /// Local time, `HH:MM` (or `HH:MM:SS`).
     pub time: String,
+    /// Which instant a local time repeated by the clocks going back means
+    /// (`earlier`, the default, or `later`); ignored for other times.
+    #[serde(default)]
+    #[schema(value_type = String, example = "earlier")]
+    pub fold: Fold,
     /// IANA time zone of the local date and time.
     pub tz: String,
     /// The instant of the sky, UTC (from date, time and zone).
@@ -187,7 +193,7 @@ pub fn resolve(
                 k,
                 format!(
                     "is not an option of a star-map poster (options: {})",
-                    OPTION_NAMES[..14].join(", ")
+                    OPTION_NAMES[..15].join(", ")
                 ),
             );
         }
@@ -411,16 +417,44 @@ pub fn resolve(
     let constellation_names = flag(&mut e, "constellation_names");
     let grid = flag(&mut e, "grid");
 
+    let mut fold = match text(&mut e, "fold") {
+        None => Fold::Earlier,
+        Some(f) => Fold::parse(&f).unwrap_or_else(|| {
+            e.add(
+                "fold",
+                "must be earlier or later: which of the two instants a local time repeated when the clocks go back means",
+            );
+            Fold::Earlier
+        }),
+    };
     let at = match (date, time, &tz) {
-        (Some(d), Some(t), Some(tz)) => match instant_from_local(&d.to_datetime(t).to_string(), tz)
-        {
+        (Some(d), Some(t), Some(tz)) => match instant_from_local_fold(d.to_datetime(t), tz, fold) {
             Ok(at) => Some(at),
+            Err(cielo_starmap::Error::Invalid { field, message }) => {
+                e.add(if field == "tz" { "tz" } else { "time" }, message);
+                None
+            }
             Err(err) => {
                 e.add("time", err.to_string());
                 None
             }
         },
         _ => None,
+    };
+    // An `at` in the second pass of a repeated hour names the later fold itself.
+    let at = match (at, at_given, date, time, &tz) {
+        (Some(a), Some(given), Some(d), Some(t), Some(tz))
+            if a != given && get("fold").is_none() =>
+        {
+            match instant_from_local_fold(d.to_datetime(t), tz, Fold::Later) {
+                Ok(later) if later == given => {
+                    fold = Fold::Later;
+                    Some(later)
+                }
+                _ => Some(a),
+            }
+        }
+        (a, ..) => a,
     };
     if let (Some(at), Some(given)) = (at, at_given) {
         if at != given {
@@ -484,6 +518,7 @@ pub fn resolve(
         lon: lon.expect("checked"),
         date: date.to_string(),
         time,
+        fold,
         tz,
         at,
         theme,
@@ -520,6 +555,87 @@ mod tests {
         let p = print_options(&stored).unwrap();
         assert_eq!(p.validate(), Ok(()));
         assert_eq!(p.print_pixels(), (3508, 4961));
+    }
+
+    #[test]
+    fn coordinates_alone_take_the_zone_of_their_boundaries() {
+        // Chatham Islands by coordinates: Pacific/Chatham (+13:45 in January), not
+        // the nautical Etc/GMT+12 of the longitude.
+        let l = resolve(
+            Some(&json!({"lat": -43.954, "lon": -176.559, "date": "2024-01-15", "time": "21:00"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.tz, "Pacific/Chatham");
+        assert_eq!(l.at, "2024-01-15T07:15:00Z".parse().unwrap());
+        // A Swedish border town whose nearest listed city is in Finland.
+        let l = resolve(
+            Some(&json!({"lat": 65.835, "lon": 24.12, "date": "2024-06-21", "time": "23:00"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.tz, "Europe/Stockholm");
+        assert_eq!(l.at, "2024-06-21T21:00:00Z".parse().unwrap());
+    }
+
+    #[test]
+    fn the_date_range_is_that_of_the_local_date() {
+        let tokyo = places::search("tokyo", 1)[0].id;
+        let l = resolve(
+            Some(&json!({"place_id": tokyo, "date": "1800-01-01", "time": "00:30"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.tz, "Asia/Tokyo");
+        // Local mean time of Tokyo, +09:18:59: the previous day in UTC.
+        assert_eq!(l.at, "1799-12-31T15:11:01Z".parse().unwrap());
+        let stored = serde_json::to_value(&l).unwrap();
+        assert_eq!(print_options(&stored).unwrap().validate(), Ok(()));
+        let honolulu = json!({"lat": 21.3, "lon": -157.86, "date": "2200-12-31", "time": "23:30"});
+        let l = resolve(Some(&honolulu), None).unwrap();
+        assert_eq!(l.tz, "Pacific/Honolulu");
+        assert_eq!(l.at, "2201-01-01T09:30:00Z".parse().unwrap());
+    }
+
+    #[test]
+    fn a_skipped_local_time_is_refused_and_a_repeated_one_takes_the_fold() {
+        let madrid = places::search("madrid", 1)[0].id;
+        let r = resolve(
+            Some(&json!({"place_id": madrid, "date": "2024-03-31", "time": "02:30"})),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].pointer, "#/time");
+        assert!(r[0].detail.contains("does not exist"), "{}", r[0].detail);
+        assert!(
+            r[0].detail.contains("did you mean 03:30?"),
+            "{}",
+            r[0].detail
+        );
+
+        let night = |fold: Option<&str>| {
+            let mut o = json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30"});
+            if let Some(f) = fold {
+                o["fold"] = json!(f);
+            }
+            resolve(Some(&o), None)
+        };
+        let earlier = night(None).unwrap();
+        assert_eq!(earlier.at, "2024-10-27T00:30:00Z".parse().unwrap());
+        assert_eq!(earlier.fold, Fold::Earlier);
+        assert_eq!(night(Some("earlier")).unwrap(), earlier);
+        let later = night(Some("later")).unwrap();
+        assert_eq!(later.at, "2024-10-27T01:30:00Z".parse().unwrap());
+        // Stored options (with `at`) resolve to themselves, fold included.
+        for l in [&earlier, &later] {
+            let stored = serde_json::to_value(l).unwrap();
+            assert_eq!(&resolve(Some(&stored), None).unwrap(), l);
+        }
+        // An `at` alone in the second pass names the later fold.
+        let at_only = json!({"place_id": madrid, "at": "2024-10-27T01:30:00Z"});
+        assert_eq!(resolve(Some(&at_only), None).unwrap().fold, Fold::Later);
+        assert_eq!(fields(night(Some("second"))), ["#/fold"]);
     }
 
     #[test]

@@ -23,8 +23,8 @@ pub mod time;
 pub use astro::{Horizontal, Observer, Sky};
 pub use ephemeris::Body;
 pub use options::{
-    instant_from_local, sizes, themes, FieldError, PosterSize, StarmapOptions, Theme, LANGUAGES,
-    MAX_MESSAGE_CHARS, MAX_PLACE_CHARS, MAX_TITLE_CHARS,
+    instant_from_local, instant_from_local_fold, sizes, themes, FieldError, Fold, PosterSize,
+    StarmapOptions, Theme, LANGUAGES, MAX_MESSAGE_CHARS, MAX_PLACE_CHARS, MAX_TITLE_CHARS,
 };
 pub use positions::{positions, BodyPosition, Positions, StarPosition};
 pub use raster::Progress;

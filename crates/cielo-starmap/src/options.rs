@@ -268,14 +268,23 @@ impl StarmapOptions {
                 "longitude must be between -180 and 180 degrees".into(),
             );
         }
-        if crate::time::TimeScales::from_timestamp(self.at).is_err() {
+        // The documented range is of the local date printed on the poster (in the
+        // zone, UTC without one), not of the UTC instant.
+        let zone = match &self.tz {
+            Some(tz) => jiff::tz::TimeZone::get(tz).ok(),
+            None => Some(jiff::tz::TimeZone::UTC),
+        };
+        let local_date = zone.as_ref().map(|z| self.at.to_zoned(z.clone()).date());
+        if crate::time::TimeScales::from_timestamp(self.at).is_err()
+            || local_date.is_some_and(|d| !(LOCAL_DATE_RANGE.0..=LOCAL_DATE_RANGE.1).contains(&d))
+        {
             err(
                 "at",
-                "the date must be between 1800-01-01 and 2200-12-31".into(),
+                "the local date must be between 1800-01-01 and 2200-12-31".into(),
             );
         }
         if let Some(tz) = &self.tz {
-            if jiff::tz::TimeZone::get(tz).is_err() {
+            if zone.is_none() {
                 err(
                     "tz",
                     format!("unknown time zone {tz:?} (use an IANA name such as Europe/Madrid)"),
@@ -361,26 +370,129 @@ impl StarmapOptions {
     }
 }
 
+/// Which of the two instants a repeated local time means (the hour that happens twice
+/// when clocks go back): the first time the clock shows it, or the second.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fold {
+    /// The first of the two (before the clocks go back): the default.
+    #[default]
+    Earlier,
+    /// The second of the two (after the clocks go back).
+    Later,
+}
+
+impl Fold {
+    /// `earlier` or `later`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fold::Earlier => "earlier",
+            Fold::Later => "later",
+        }
+    }
+
+    /// Parses `earlier` / `later`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "earlier" => Some(Fold::Earlier),
+            "later" => Some(Fold::Later),
+            _ => None,
+        }
+    }
+}
+
+/// Earliest and latest local date of a poster.
+pub const LOCAL_DATE_RANGE: (jiff::civil::Date, jiff::civil::Date) = (
+    jiff::civil::date(1800, 1, 1),
+    jiff::civil::date(2200, 12, 31),
+);
+
 /// The instant of a local date and time in an IANA zone, e.g.
-/// `instant_from_local("2024-08-13T00:30", "Europe/Madrid")`. In a repeated hour the
-/// earlier instant is taken; a skipped hour moves forward, as clocks do.
+/// `instant_from_local("2024-08-13T00:30", "Europe/Madrid")`, with the zone's rules of
+/// that date (its whole history: local mean time, past offsets and daylight saving).
+/// A repeated local time (clocks going back) is the earlier of its two instants; a
+/// local time that does not exist (clocks going forward) is refused, see
+/// [`instant_from_local_fold`].
 pub fn instant_from_local(local: &str, tz: &str) -> Result<jiff::Timestamp, Error> {
     let dt: jiff::civil::DateTime = local.parse().map_err(|e| Error::Invalid {
         field: "local_time",
         message: format!("not a local date and time: {e}"),
     })?;
+    instant_from_local_fold(dt, tz, Fold::Earlier)
+}
+
+/// [`instant_from_local`] for a parsed local date and time, with the choice of
+/// instant in a repeated hour.
+///
+/// Errors: `Invalid { field: "tz" }` for an unknown zone; `Invalid { field: "time" }`
+/// for a local time skipped by the zone (the message says so and names the valid
+/// time the clocks showed instead, e.g. "2024-03-31 02:30 does not exist in
+/// Europe/Madrid: the clocks went from 02:00 to 03:00 (+01:00 to +02:00); did you
+/// mean 03:30?").
+pub fn instant_from_local_fold(
+    dt: jiff::civil::DateTime,
+    tz: &str,
+    fold: Fold,
+) -> Result<jiff::Timestamp, Error> {
+    use jiff::tz::AmbiguousOffset;
     let zone = jiff::tz::TimeZone::get(tz).map_err(|_| Error::Invalid {
         field: "tz",
         message: format!("unknown time zone {tz:?}"),
     })?;
-    let zoned = zone
-        .to_ambiguous_zoned(dt)
-        .compatible()
-        .map_err(|e| Error::Invalid {
-            field: "local_time",
-            message: e.to_string(),
-        })?;
-    Ok(zoned.timestamp())
+    let amb = zone.to_ambiguous_zoned(dt);
+    match amb.offset() {
+        AmbiguousOffset::Unambiguous { offset } => {
+            offset.to_timestamp(dt).map_err(|e| Error::Invalid {
+                field: "time",
+                message: e.to_string(),
+            })
+        }
+        AmbiguousOffset::Fold { before, after } => {
+            let offset = match fold {
+                Fold::Earlier => before,
+                Fold::Later => after,
+            };
+            offset.to_timestamp(dt).map_err(|e| Error::Invalid {
+                field: "time",
+                message: e.to_string(),
+            })
+        }
+        AmbiguousOffset::Gap { before, after } => {
+            // The clocks jumped from `before` to `after`; the time they showed at
+            // the same instant is the one to suggest (03:30 for a skipped 02:30).
+            let instant = before.to_timestamp(dt).map_err(|e| Error::Invalid {
+                field: "time",
+                message: e.to_string(),
+            })?;
+            let shown = instant.to_zoned(zone.clone()).datetime();
+            let window = zone
+                .preceding(instant + jiff::SignedDuration::from_secs(1))
+                .next()
+                .map(|tr| tr.timestamp())
+                .map_or_else(
+                    || format!("the clocks went from {before} to {after}"),
+                    |t| {
+                        format!(
+                            "the clocks went from {} to {} ({before} to {after})",
+                            before.to_datetime(t).strftime("%H:%M"),
+                            after.to_datetime(t).strftime("%H:%M"),
+                        )
+                    },
+                );
+            Err(Error::Invalid {
+                field: "time",
+                message: format!(
+                    "{} does not exist in {tz}: {window}; did you mean {}?",
+                    dt.strftime("%Y-%m-%d %H:%M"),
+                    if shown.date() == dt.date() {
+                        shown.strftime("%H:%M").to_string()
+                    } else {
+                        shown.strftime("%Y-%m-%d %H:%M").to_string()
+                    }
+                ),
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -453,5 +565,140 @@ mod tests {
     fn local_time_in_a_zone_becomes_the_right_instant() {
         let t = instant_from_local("2024-08-13T00:30", "Europe/Madrid").unwrap();
         assert_eq!(t, "2024-08-12T22:30:00Z".parse().unwrap());
+    }
+
+    fn local(dt: &str, tz: &str, fold: Fold) -> Result<jiff::Timestamp, Error> {
+        instant_from_local_fold(dt.parse().unwrap(), tz, fold)
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_skipped_local_time_is_refused_saying_so_and_suggesting_the_valid_one() {
+        // (zone, skipped local time, the time the clocks showed instead, the jump)
+        for (tz, dt, suggested, jump) in [
+            (
+                "Europe/Madrid",
+                "2024-03-31T02:30",
+                "03:30",
+                "from 02:00 to 03:00",
+            ),
+            (
+                "America/New_York",
+                "2024-03-10T02:15",
+                "03:15",
+                "from 02:00 to 03:00",
+            ),
+            // Lord Howe Island moves its clocks by half an hour.
+            (
+                "Australia/Lord_Howe",
+                "2024-10-06T02:10",
+                "02:40",
+                "from 02:00 to 02:30",
+            ),
+        ] {
+            for fold in [Fold::Earlier, Fold::Later] {
+                let Err(Error::Invalid { field, message }) = local(dt, tz, fold) else {
+                    panic!("{tz} {dt} must be refused");
+                };
+                assert_eq!(field, "time");
+                assert!(message.contains("does not exist"), "{message}");
+                assert!(
+                    message.contains(&format!("did you mean {suggested}?")),
+                    "{message}"
+                );
+                assert!(message.contains(jump), "{message}");
+            }
+        }
+        // The minute before and the first minute after the jump are fine.
+        assert_eq!(
+            local("2024-03-31T01:59", "Europe/Madrid", Fold::Earlier).unwrap(),
+            ts("2024-03-31T00:59:00Z")
+        );
+        assert_eq!(
+            local("2024-03-31T03:00", "Europe/Madrid", Fold::Earlier).unwrap(),
+            ts("2024-03-31T01:00:00Z")
+        );
+        assert!(instant_from_local("2024-03-31T02:30", "Europe/Madrid").is_err());
+    }
+
+    #[test]
+    fn a_repeated_local_time_takes_the_chosen_fold_earlier_by_default() {
+        for (tz, dt, earlier, later) in [
+            (
+                "Europe/Madrid",
+                "2024-10-27T02:30",
+                "2024-10-27T00:30:00Z",
+                "2024-10-27T01:30:00Z",
+            ),
+            (
+                "America/New_York",
+                "2024-11-03T01:30",
+                "2024-11-03T05:30:00Z",
+                "2024-11-03T06:30:00Z",
+            ),
+            (
+                "Australia/Lord_Howe",
+                "2024-04-07T01:45",
+                "2024-04-06T14:45:00Z",
+                "2024-04-06T15:15:00Z",
+            ),
+        ] {
+            assert_eq!(
+                local(dt, tz, Fold::Earlier).unwrap(),
+                ts(earlier),
+                "{tz} {dt}"
+            );
+            assert_eq!(local(dt, tz, Fold::Later).unwrap(), ts(later), "{tz} {dt}");
+            assert_eq!(
+                instant_from_local(dt, tz).unwrap(),
+                ts(earlier),
+                "default is the earlier"
+            );
+            assert_eq!(Fold::default(), Fold::Earlier);
+        }
+    }
+
+    #[test]
+    fn past_dates_use_the_zone_s_rules_of_that_time() {
+        // Tokyo kept local mean time (+09:18:59) until 1888.
+        assert_eq!(
+            local("1800-01-01T00:30", "Asia/Tokyo", Fold::Earlier).unwrap(),
+            ts("1799-12-31T15:11:01Z")
+        );
+        // Madrid was on Greenwich time (no summer time) in 1930, +01:00 today.
+        assert_eq!(
+            local("1930-07-01T22:00", "Europe/Madrid", Fold::Earlier).unwrap(),
+            ts("1930-07-01T22:00:00Z")
+        );
+        // São Paulo had summer time (−02:00) until 2019.
+        assert_eq!(
+            local("2018-12-01T21:00", "America/Sao_Paulo", Fold::Earlier).unwrap(),
+            ts("2018-12-01T23:00:00Z")
+        );
+        assert_eq!(
+            local("2023-12-01T21:00", "America/Sao_Paulo", Fold::Earlier).unwrap(),
+            ts("2023-12-02T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_date_range_is_checked_on_the_local_date() {
+        // 1800-01-01 00:30 in Tokyo is 1799-12-31 in UTC: accepted.
+        let mut o = opts();
+        o.at = ts("1799-12-31T15:11:01Z");
+        o.tz = Some("Asia/Tokyo".into());
+        assert_eq!(o.validate(), Ok(()));
+        // The same instant printed in UTC is a 1799 date: refused.
+        o.tz = None;
+        assert_eq!(o.validate().unwrap_err()[0].field, "at");
+        // 2200-12-31 23:00 in Honolulu is 2201 in UTC: accepted.
+        o.at = ts("2201-01-01T09:00:00Z");
+        o.tz = Some("Pacific/Honolulu".into());
+        assert_eq!(o.validate(), Ok(()));
+        o.tz = Some("Europe/Madrid".into());
+        assert_eq!(o.validate().unwrap_err()[0].field, "at");
     }
 }

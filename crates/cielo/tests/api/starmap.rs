@@ -168,6 +168,84 @@ async fn each_bad_star_map_option_is_refused_naming_it_and_nothing_is_written() 
 }
 
 #[tokio::test]
+async fn local_time_is_right_at_sea_in_the_past_and_across_clock_changes() {
+    let (app, product) = poster_shop().await;
+    let a3 = variant(&product, "A3");
+    let cart = app.new_cart(None).await;
+
+    // Chatham Islands by coordinates only: the zone from the boundaries (+13:45).
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"lat": -43.954, "lon": -176.559, "date": "2024-01-15", "time": "21:00"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["lines"][0]["options"];
+    assert_eq!(o["tz"], "Pacific/Chatham");
+    assert_eq!(o["at"], "2024-01-15T07:15:00Z");
+
+    // Tokyo, 1800-01-01 00:30 local (1799-12-31 in UTC): inside the local range.
+    let tokyo = place_id(&app, "tokyo").await;
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": tokyo, "date": "1800-01-01", "time": "00:30"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][1]["options"]["at"], "1799-12-31T15:11:01Z");
+
+    // Madrid, 2024-03-31 02:30: that time did not exist; refused with the valid one.
+    let madrid = place_id(&app, "madrid").await;
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-03-31", "time": "02:30"}),
+    )
+    .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), vec!["#/options/time"]);
+    let detail = r.body.to_string();
+    assert!(
+        detail.contains("does not exist") && detail.contains("03:30"),
+        "{detail}"
+    );
+
+    // Madrid, 2024-10-27 02:30 happened twice: earlier by default, later on request.
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][2]["options"]["at"], "2024-10-27T00:30:00Z");
+    assert_eq!(r.body["lines"][2]["options"]["fold"], "earlier");
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30", "fold": "later"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][3]["options"]["at"], "2024-10-27T01:30:00Z");
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30", "fold": "twice"}),
+    )
+    .await;
+    assert_eq!(r.pointers(), vec!["#/options/fold"]);
+}
+
+#[tokio::test]
 async fn place_search_ignores_case_and_accents_and_lists_big_cities_first() {
     let app = spawn_app().await;
     let r = app.get("/api/store/starmap/places?q=Madrid").await;
