@@ -19,12 +19,15 @@ mod scene;
 mod svg;
 mod text;
 pub mod time;
+pub mod words;
 
+pub use astro::MoonPhase;
 pub use astro::{Horizontal, Observer, Sky};
 pub use ephemeris::Body;
 pub use options::{
-    instant_from_local, instant_from_local_fold, sizes, themes, FieldError, Fold, PosterSize,
-    StarmapOptions, Theme, LANGUAGES, MAX_MESSAGE_CHARS, MAX_PLACE_CHARS, MAX_TITLE_CHARS,
+    instant_from_local, instant_from_local_fold, layouts, shapes, sizes, themes, CustomColors,
+    FieldError, Fold, Layout, PosterSize, SecondSky, SkyShape, StarmapOptions, Theme, FONTS,
+    LANGUAGES, MAX_MESSAGE_CHARS, MAX_PLACE_CHARS, MAX_TITLE_CHARS, MIN_CONTRAST,
 };
 pub use positions::{positions, BodyPosition, Positions, StarPosition};
 pub use raster::Progress;

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use crate::Error;
 
 const THEMES_JSON: &str = include_str!("../data/themes.json");
+const LAYOUTS_JSON: &str = include_str!("../data/layouts.json");
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 60;
@@ -18,15 +19,49 @@ pub const MAX_PLACE_CHARS: usize = 80;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rgb(pub u8, pub u8, pub u8);
 
+impl Rgb {
+    /// Parses `#rrggbb`.
+    pub fn parse(s: &str) -> Option<Rgb> {
+        let hex = s.strip_prefix('#').filter(|h| h.len() == 6)?;
+        let v = u32::from_str_radix(hex, 16).ok()?;
+        Some(Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8))
+    }
+
+    /// `#rrggbb`.
+    pub fn hex(self) -> String {
+        format!("#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
+    }
+
+    /// WCAG relative luminance, 0 (black) ..= 1 (white).
+    pub fn luminance(self) -> f64 {
+        let lin = |c: u8| {
+            let c = f64::from(c) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        0.2126 * lin(self.0) + 0.7152 * lin(self.1) + 0.0722 * lin(self.2)
+    }
+
+    /// WCAG contrast ratio with another colour, 1 ..= 21.
+    pub fn contrast(self, other: Rgb) -> f64 {
+        let (a, b) = (self.luminance(), other.luminance());
+        (a.max(b) + 0.05) / (a.min(b) + 0.05)
+    }
+
+    /// This colour moved `t` (0..1) of the way to `other`.
+    pub fn mix(self, other: Rgb, t: f32) -> Rgb {
+        let m = |a: u8, b: u8| (f32::from(a) * (1.0 - t) + f32::from(b) * t).round() as u8;
+        Rgb(m(self.0, other.0), m(self.1, other.1), m(self.2, other.2))
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for Rgb {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let hex = s
-            .strip_prefix('#')
-            .filter(|h| h.len() == 6)
-            .ok_or_else(|| serde::de::Error::custom("colour must be #rrggbb"))?;
-        let v = u32::from_str_radix(hex, 16).map_err(serde::de::Error::custom)?;
-        Ok(Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8))
+        Rgb::parse(&s).ok_or_else(|| serde::de::Error::custom("colour must be #rrggbb"))
     }
 }
 
@@ -71,6 +106,15 @@ pub struct Theme {
     pub moon_dark: Rgb,
     /// Planets.
     pub planet: Rgb,
+    /// The Milky Way's glow.
+    pub milky_way: Rgb,
+    /// Opacity of one step of the Milky Way's brightness, 0..1.
+    pub milky_way_alpha: f32,
+}
+
+/// Find a layout by id.
+pub fn layout(id: &str) -> Option<&'static Layout> {
+    layouts().iter().find(|l| l.id == id)
 }
 
 /// All themes, in the order a shop would list them.
@@ -153,9 +197,106 @@ pub fn size(id: &str) -> Option<&'static PosterSize> {
     SIZES.iter().find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
-/// Languages the poster's fixed words (date, compass points, planet and constellation
-/// names, default title) can be printed in.
-pub const LANGUAGES: [&str; 2] = ["en", "es"];
+/// Languages the poster's fixed words (date, compass points, planet, Moon-phase and
+/// constellation names, default title) can be printed in.
+pub const LANGUAGES: [&str; 6] = ["en", "es", "pt", "fr", "de", "it"];
+
+/// A poster layout, defined as data in `data/layouts.json`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Layout {
+    /// Identifier used in options, e.g. `classic`.
+    pub id: String,
+    /// Name for people.
+    pub name: String,
+    /// Printed landscape (the size's width and height swapped).
+    pub landscape: bool,
+    /// Number of skies: 1, or 2 for a pair (the second is [`StarmapOptions::second`]).
+    pub skies: u8,
+    /// The sky runs to the edges of the poster, the words on a band.
+    pub full_bleed: bool,
+    /// A panel with the Moon's phase, its name and illuminated fraction.
+    pub moon_panel: bool,
+}
+
+/// A shape of the sky, from `data/layouts.json`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct SkyShape {
+    /// Identifier used in options: `circle`, `square`, `heart`.
+    pub id: String,
+    /// Name for people.
+    pub name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct LayoutData {
+    layouts: Vec<Layout>,
+    shapes: Vec<SkyShape>,
+}
+
+fn layout_data() -> &'static LayoutData {
+    static L: OnceLock<LayoutData> = OnceLock::new();
+    L.get_or_init(|| serde_json::from_str(LAYOUTS_JSON).expect("embedded layouts.json is valid"))
+}
+
+/// All layouts; the first is the default.
+pub fn layouts() -> &'static [Layout] {
+    &layout_data().layouts
+}
+
+/// All sky shapes; the first is the default.
+pub fn shapes() -> &'static [SkyShape] {
+    &layout_data().shapes
+}
+
+/// Fonts of the title and message: (option value, typeface); the first is the default.
+pub const FONTS: [(&str, &str); 4] = crate::text::TITLE_FONTS;
+
+/// Least contrast (WCAG ratio) of custom colours with the background: text, stars,
+/// constellation lines.
+pub const MIN_CONTRAST: [(&str, f64); 3] = [("text", 4.5), ("stars", 3.0), ("lines", 1.5)];
+
+/// Custom colours within a theme, each `#rrggbb` (absent: the theme's).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomColors {
+    /// Poster and sky background.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<String>,
+    /// Stars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stars: Option<String>,
+    /// Constellation lines and names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<String>,
+    /// Title, message and facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl CustomColors {
+    /// Whether no colour is set.
+    pub fn is_empty(&self) -> bool {
+        self == &CustomColors::default()
+    }
+}
+
+/// The second sky of a pair layout: another place, or another moment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecondSky {
+    /// Latitude, degrees north.
+    pub lat: f64,
+    /// Longitude, degrees east.
+    pub lon: f64,
+    /// The moment of this sky.
+    pub at: jiff::Timestamp,
+    /// IANA zone of its printed local time (`None`: UTC).
+    #[serde(default)]
+    pub tz: Option<String>,
+    /// Place name printed under it.
+    #[serde(default)]
+    pub place: Option<String>,
+}
 
 /// One field that failed validation.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -213,6 +354,24 @@ pub struct StarmapOptions {
     /// Draw the altitude/azimuth grid.
     #[serde(default = "defaults::yes")]
     pub grid: bool,
+    /// Font of the title and message, see [`FONTS`].
+    #[serde(default = "defaults::font")]
+    pub font: String,
+    /// Layout id, see [`layouts`].
+    #[serde(default = "defaults::layout")]
+    pub layout: String,
+    /// Shape of the sky, see [`shapes`] (the full-bleed layout is always a circle).
+    #[serde(default = "defaults::shape")]
+    pub shape: String,
+    /// Custom colours within the theme (checked for contrast, see [`MIN_CONTRAST`]).
+    #[serde(default, skip_serializing_if = "CustomColors::is_empty")]
+    pub colors: CustomColors,
+    /// Draw the Milky Way.
+    #[serde(default = "defaults::yes")]
+    pub milky_way: bool,
+    /// The second sky of the `pair` layout (required there, refused elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second: Option<SecondSky>,
 }
 
 mod defaults {
@@ -230,6 +389,15 @@ mod defaults {
     }
     pub(super) fn yes() -> bool {
         true
+    }
+    pub(super) fn font() -> String {
+        "classic".into()
+    }
+    pub(super) fn layout() -> String {
+        "classic".into()
+    }
+    pub(super) fn shape() -> String {
+        "circle".into()
     }
 }
 
@@ -252,6 +420,12 @@ impl StarmapOptions {
             language: defaults::language(),
             constellation_names: true,
             grid: true,
+            font: defaults::font(),
+            layout: defaults::layout(),
+            shape: defaults::shape(),
+            colors: CustomColors::default(),
+            milky_way: true,
+            second: None,
         }
     }
 
@@ -321,10 +495,30 @@ impl StarmapOptions {
         if !(0.0..=10.0).contains(&self.bleed_mm) || !self.bleed_mm.is_finite() {
             err("bleed_mm", "bleed must be between 0 and 10 mm".into());
         }
-        for (field, value, max) in [
-            ("title", &self.title, MAX_TITLE_CHARS),
-            ("message", &self.message, MAX_MESSAGE_CHARS),
-            ("place", &self.place, MAX_PLACE_CHARS),
+        let title_font = crate::text::Font::for_title(&self.font);
+        if title_font.is_none() {
+            let ids: Vec<&str> = FONTS.iter().map(|f| f.0).collect();
+            err(
+                "font",
+                format!("unknown font {:?}; one of {}", self.font, ids.join(", ")),
+            );
+        }
+        let second_place = self.second.as_ref().and_then(|s| s.place.clone());
+        for (field, value, max, font) in [
+            ("title", &self.title, MAX_TITLE_CHARS, title_font),
+            ("message", &self.message, MAX_MESSAGE_CHARS, title_font),
+            (
+                "place",
+                &self.place,
+                MAX_PLACE_CHARS,
+                Some(crate::text::Font::Sans),
+            ),
+            (
+                "second",
+                &second_place,
+                MAX_PLACE_CHARS,
+                Some(crate::text::Font::Sans),
+            ),
         ] {
             if let Some(v) = value {
                 if v.chars().count() > max {
@@ -333,7 +527,86 @@ impl StarmapOptions {
                 if v.chars().any(|c| c.is_control() && c != '\n') {
                     err(field, "must not contain control characters".into());
                 }
+                let missing = crate::text::unsupported(v, font.unwrap_or(crate::text::Font::Serif));
+                if !missing.is_empty() {
+                    let list: Vec<String> = missing
+                        .iter()
+                        .take(5)
+                        .map(|c| format!("{c} (U+{:04X})", u32::from(*c)))
+                        .collect();
+                    err(
+                        field,
+                        format!(
+                            "cannot be printed: the poster's fonts have no glyph for {}; \
+                             supported are Latin, Greek, Cyrillic, Arabic, Hebrew, \
+                             Devanagari, Thai, Chinese and Japanese",
+                            list.join(", ")
+                        ),
+                    );
+                }
             }
+        }
+        let layout = layout(&self.layout);
+        match layout {
+            None => {
+                let ids: Vec<&str> = layouts().iter().map(|l| l.id.as_str()).collect();
+                err(
+                    "layout",
+                    format!(
+                        "unknown layout {:?}; one of {}",
+                        self.layout,
+                        ids.join(", ")
+                    ),
+                );
+            }
+            Some(l) if l.skies == 2 && self.second.is_none() => err(
+                "second",
+                format!(
+                    "the {} layout needs a second sky (another place or another date)",
+                    l.id
+                ),
+            ),
+            Some(l) if l.skies == 1 && self.second.is_some() => err(
+                "second",
+                format!("only a two-sky layout has a second sky, not {}", l.id),
+            ),
+            Some(_) => {}
+        }
+        if let Some(second) = &self.second {
+            let ok_coords =
+                (-90.0..=90.0).contains(&second.lat) && (-180.0..=180.0).contains(&second.lon);
+            let zone = match &second.tz {
+                Some(tz) => jiff::tz::TimeZone::get(tz).ok(),
+                None => Some(jiff::tz::TimeZone::UTC),
+            };
+            let date_ok = crate::time::TimeScales::from_timestamp(second.at).is_ok()
+                && zone.as_ref().is_some_and(|z| {
+                    let d = second.at.to_zoned(z.clone()).date();
+                    (LOCAL_DATE_RANGE.0..=LOCAL_DATE_RANGE.1).contains(&d)
+                });
+            if !ok_coords {
+                err(
+                    "second",
+                    "latitude and longitude must be within -90..90 and -180..180 degrees".into(),
+                );
+            } else if zone.is_none() {
+                err("second", "unknown time zone".into());
+            } else if !date_ok {
+                err(
+                    "second",
+                    "the local date must be between 1800-01-01 and 2200-12-31".into(),
+                );
+            }
+        }
+        if !shapes().iter().any(|s| s.id == self.shape) {
+            let ids: Vec<&str> = shapes().iter().map(|s| s.id.as_str()).collect();
+            err(
+                "shape",
+                format!("unknown shape {:?}; one of {}", self.shape, ids.join(", ")),
+            );
+        }
+        if let Err(message) = self.checked_colors() {
+            err("colors", message);
         }
         if errors.is_empty() {
             Ok(())
@@ -357,16 +630,102 @@ impl StarmapOptions {
         size(&self.size).unwrap_or(&SIZES[6])
     }
 
-    /// Whether the fixed words are Spanish.
-    pub(crate) fn spanish(&self) -> bool {
-        self.language == "es"
+    /// The chosen layout (the first if unknown; validate first).
+    pub fn layout_data(&self) -> &'static Layout {
+        layout(&self.layout).unwrap_or(&layouts()[0])
+    }
+
+    /// Trim width and height in millimetres, as printed (landscape layouts turn the
+    /// size on its side).
+    pub fn trim_mm(&self) -> (f64, f64) {
+        let s = self.size_data();
+        if self.layout_data().landscape {
+            (s.height_mm, s.width_mm)
+        } else {
+            (s.width_mm, s.height_mm)
+        }
     }
 
     /// Pixel size of the print at the chosen DPI, bleed included.
     pub fn print_pixels(&self) -> (u32, u32) {
-        let s = self.size_data();
+        let (w, h) = self.trim_mm();
         let px = |mm: f64| ((mm + 2.0 * self.bleed_mm) / IN * f64::from(self.dpi)).round() as u32;
-        (px(s.width_mm), px(s.height_mm))
+        (px(w), px(h))
+    }
+
+    /// The custom colours parsed and checked for contrast with the background.
+    fn checked_colors(&self) -> Result<[Option<Rgb>; 4], String> {
+        let c = &self.colors;
+        let mut parsed = [None; 4];
+        for (i, (name, v)) in [
+            ("background", &c.background),
+            ("stars", &c.stars),
+            ("lines", &c.lines),
+            ("text", &c.text),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = v {
+                parsed[i] = Some(
+                    Rgb::parse(v)
+                        .ok_or_else(|| format!("{name}: {v:?} is not a colour such as #1a2b3c"))?,
+                );
+            }
+        }
+        if parsed.iter().all(Option::is_none) {
+            return Ok(parsed);
+        }
+        let theme = self.theme_data();
+        let background = parsed[0].unwrap_or(theme.disc);
+        let page = parsed[0].unwrap_or(theme.background);
+        let checks = [
+            ("stars", parsed[1].unwrap_or(theme.star), background),
+            ("lines", parsed[2].unwrap_or(theme.lines), background),
+            ("text", parsed[3].unwrap_or(theme.text), page),
+        ];
+        for (name, colour, against) in checks {
+            let min = MIN_CONTRAST
+                .iter()
+                .find(|m| m.0 == name)
+                .map_or(1.0, |m| m.1);
+            let ratio = colour.contrast(against);
+            if ratio < min {
+                return Err(format!(
+                    "{name} {} on background {} has a contrast of {ratio:.1}:1, less than {min}:1; \
+                     choose a lighter or darker colour",
+                    colour.hex(),
+                    against.hex()
+                ));
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The theme with the custom colours applied (validate first).
+    pub fn effective_theme(&self) -> Theme {
+        let mut t = self.theme_data().clone();
+        let [background, stars, lines, text] = self.checked_colors().unwrap_or([None; 4]);
+        if let Some(b) = background {
+            t.background = b;
+            t.disc = b;
+            t.moon_dark = b.mix(t.moon, 0.12);
+        }
+        if let Some(s) = stars {
+            t.star = s;
+            t.star_tint = t.star_tint.min(0.15);
+        }
+        if let Some(l) = lines {
+            t.lines = l;
+            t.names = l;
+        }
+        if let Some(x) = text {
+            t.text = x;
+            t.text_muted = x.mix(t.background, 0.3);
+            t.frame = x;
+            t.disc_edge = x;
+        }
+        t
     }
 }
 
@@ -682,6 +1041,71 @@ mod tests {
             local("2023-12-01T21:00", "America/Sao_Paulo", Fold::Earlier).unwrap(),
             ts("2023-12-02T00:00:00Z")
         );
+    }
+
+    #[test]
+    fn text_the_poster_cannot_draw_is_refused_naming_the_field() {
+        let mut o = opts();
+        o.title = Some("我们的夜晚".into());
+        o.message = Some("ليلتنا الأولى".into());
+        assert_eq!(o.validate(), Ok(()), "Chinese and Arabic are drawn");
+        o.title = Some("별빛 아래".into());
+        o.message = Some("🦄".into());
+        let errs = o.validate().unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["title", "message"]);
+        assert!(
+            errs[0].message.contains("별 (U+BCC4)"),
+            "{}",
+            errs[0].message
+        );
+    }
+
+    #[test]
+    fn layouts_shapes_fonts_and_colours_are_checked() {
+        assert!(layouts().len() >= 4);
+        let ids: Vec<&str> = shapes().iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["circle", "square", "heart"]);
+        let mut o = opts();
+        o.layout = "pair".into();
+        assert_eq!(o.validate().unwrap_err()[0].field, "second");
+        o.second = Some(SecondSky {
+            lat: 51.5,
+            lon: -0.12,
+            at: o.at,
+            tz: Some("Europe/London".into()),
+            place: Some("London".into()),
+        });
+        assert_eq!(o.validate(), Ok(()));
+        // A pair is landscape: the size on its side.
+        assert_eq!(o.print_pixels(), (10800, 7200));
+        o.layout = "classic".into();
+        assert_eq!(o.validate().unwrap_err()[0].field, "second");
+        let mut o = opts();
+        o.layout = "poster".into();
+        o.shape = "star".into();
+        o.font = "comic".into();
+        let fields: Vec<&str> = o.validate().unwrap_err().iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["font", "layout", "shape"]);
+
+        let mut o = opts();
+        o.colors.background = Some("#0b1d3a".into());
+        o.colors.text = Some("#f5e6c8".into());
+        o.colors.stars = Some("#ffffff".into());
+        assert_eq!(o.validate(), Ok(()));
+        assert_eq!(o.effective_theme().background, Rgb(0x0b, 0x1d, 0x3a));
+        // Dark grey text on the dark blue: about 1.3:1, refused with the figure.
+        o.colors.text = Some("#333344".into());
+        let e = o.validate().unwrap_err();
+        assert_eq!(e[0].field, "colors");
+        assert!(
+            e[0].message.contains("text") && e[0].message.contains(":1"),
+            "{}",
+            e[0].message
+        );
+        o.colors.text = Some("blue".into());
+        assert_eq!(o.validate().unwrap_err()[0].field, "colors");
+        assert!((Rgb(0, 0, 0).contrast(Rgb(255, 255, 255)) - 21.0).abs() < 1e-9);
     }
 
     #[test]
