@@ -32,8 +32,8 @@ pub use options::{
 pub use positions::{positions, BodyPosition, Positions, StarPosition};
 pub use raster::Progress;
 pub use render::{
-    build_preview_scene, render_png_preview, render_png_with_bands, render_print,
-    render_print_with_progress, OutputFormat, RenderInfo,
+    build_preview_scene, render_mockup_png, render_png_preview, render_png_with_bands,
+    render_print, render_print_with_progress, OutputFormat, RenderInfo,
 };
 pub use time::TimeScales;
 

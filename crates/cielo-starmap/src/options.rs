@@ -339,6 +339,10 @@ pub struct StarmapOptions {
     /// Bleed added on each side, millimetres (0..=10).
     #[serde(default)]
     pub bleed_mm: f64,
+    /// Safe area: least distance of any text from the trim edge, millimetres
+    /// (0..=25; labels of the sky that would come closer are left out).
+    #[serde(default)]
+    pub safe_mm: f64,
     /// Title (default "THE NIGHT SKY" / "EL CIELO NOCTURNO"; an empty string prints none).
     #[serde(default)]
     pub title: Option<String>,
@@ -415,6 +419,7 @@ impl StarmapOptions {
             size: defaults::size(),
             dpi: defaults::dpi(),
             bleed_mm: 0.0,
+            safe_mm: 0.0,
             title: None,
             message: None,
             language: defaults::language(),
@@ -494,6 +499,12 @@ impl StarmapOptions {
         }
         if !(0.0..=10.0).contains(&self.bleed_mm) || !self.bleed_mm.is_finite() {
             err("bleed_mm", "bleed must be between 0 and 10 mm".into());
+        }
+        if !(0.0..=25.0).contains(&self.safe_mm) || !self.safe_mm.is_finite() {
+            err(
+                "safe_mm",
+                "the safe area must be between 0 and 25 mm".into(),
+            );
         }
         let title_font = crate::text::Font::for_title(&self.font);
         if title_font.is_none() {

@@ -107,6 +107,10 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
     pdf.pages(pages_id).kids([page_id]).count(1);
     let mut page = pdf.page(page_id);
     page.media_box(Rect::new(0.0, 0.0, w, h));
+    // The lab cuts at the trim box; the bleed box is the whole page.
+    let b = scene.bleed;
+    page.bleed_box(Rect::new(0.0, 0.0, w, h));
+    page.trim_box(Rect::new(b, b, w - b, h - b));
     page.parent(pages_id);
     page.contents(content_id);
     let mut resources = page.resources();

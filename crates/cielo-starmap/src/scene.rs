@@ -74,6 +74,11 @@ pub(crate) struct Item {
 pub(crate) struct Scene {
     pub width: f32,
     pub height: f32,
+    /// Bleed on each side, output units (the trim box is the page inset by it).
+    pub bleed: f32,
+    /// Text must lie inside this box (the trim box less the safe area); a label
+    /// of the sky that would not is left out.
+    pub safe: Option<Rect>,
     pub background: Color,
     pub items: Vec<Item>,
 }
@@ -101,8 +106,155 @@ impl Scene {
     fn text(&mut self, line: Line, cx: f32, y: f32, color: Color) {
         let x = cx - line.width / 2.0;
         let path = line_path(&line, x, y);
+        if let (Some(safe), Some(p)) = (self.safe, &path) {
+            let b = p.bounds();
+            if b.left() < safe.left()
+                || b.right() > safe.right()
+                || b.top() < safe.top()
+                || b.bottom() > safe.bottom()
+            {
+                return;
+            }
+        }
         self.push(Shape::Text { line, x, y, path }, Paint::Fill(color));
     }
+}
+
+impl Scene {
+    /// Every item moved by (dx, dy).
+    fn translate(&mut self, dx: f32, dy: f32) {
+        let t = tiny_skia::Transform::from_translate(dx, dy);
+        for item in &mut self.items {
+            match &mut item.shape {
+                Shape::Circle { cx, cy, .. } => {
+                    *cx += dx;
+                    *cy += dy;
+                }
+                Shape::Path { path, .. } => {
+                    if let Some(p) = path.clone().transform(t) {
+                        *path = p;
+                    }
+                }
+                Shape::Text { x, y, path, .. } => {
+                    *x += dx;
+                    *y += dy;
+                    *path = path.take().and_then(|p| p.transform(t));
+                }
+            }
+            item.y0 += dy;
+            item.y1 += dy;
+        }
+    }
+}
+
+/// A framed mockup of the poster on a wall, `size` output units square: the
+/// poster's own scene (the same drawing as preview and print), moved into a
+/// frame with a mat and a soft shadow.
+pub(crate) fn build_mockup(opts: &StarmapOptions, size: f32) -> Result<Scene, Error> {
+    let (tw, th) = opts.trim_mm();
+    let (tw, th) = (tw as f32, th as f32);
+    // The framed poster takes about two thirds of the picture's longer side.
+    let frame_mm = 0.035 * tw.max(th);
+    let mat_mm = 0.07 * tw.max(th);
+    let outer_w = tw + 2.0 * (frame_mm + mat_mm);
+    let outer_h = th + 2.0 * (frame_mm + mat_mm);
+    let u = 0.72 * size / outer_w.max(outer_h);
+    let mut o = opts.clone();
+    o.bleed_mm = 0.0;
+    o.safe_mm = 0.0;
+    let mut poster = build(&o, f64::from(u), tw * u, th * u)?;
+    let (ox, oy) = (
+        (size - outer_w * u) / 2.0,
+        (size - outer_h * u) / 2.0 - 0.03 * size,
+    );
+    let mut scene = Scene {
+        width: size,
+        height: size,
+        bleed: 0.0,
+        safe: None,
+        background: Color::of(Rgb(0xe9, 0xe4, 0xda), 1.0),
+        items: Vec::new(),
+    };
+    let rect =
+        |x: f32, y: f32, w: f32, h: f32| Rect::from_xywh(x, y, w, h).map(PathBuilder::from_rect);
+    // The wall darkens a little towards the floor.
+    for i in 0..8 {
+        let y = size * (0.55 + 0.0563 * i as f32);
+        if let Some(path) = rect(0.0, y, size, size - y) {
+            scene.push(
+                Shape::Path {
+                    path,
+                    even_odd: false,
+                },
+                Paint::Fill(Color::of(Rgb(0x8a, 0x80, 0x70), 0.025)),
+            );
+        }
+    }
+    // A soft shadow below and right of the frame.
+    for i in 1..=6 {
+        let g = i as f32 * 0.004 * size;
+        if let Some(path) = rect(
+            ox + 0.006 * size - g / 2.0,
+            oy + 0.012 * size - g / 2.0,
+            outer_w * u + g,
+            outer_h * u + g,
+        ) {
+            scene.push(
+                Shape::Path {
+                    path,
+                    even_odd: false,
+                },
+                Paint::Fill(Color::of(Rgb(0x20, 0x1a, 0x12), 0.05)),
+            );
+        }
+    }
+    if let Some(path) = rect(ox, oy, outer_w * u, outer_h * u) {
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: false,
+            },
+            Paint::Fill(Color::of(Rgb(0x1d, 0x1b, 0x19), 1.0)),
+        );
+    }
+    let f = frame_mm * u;
+    if let Some(path) = rect(ox + f, oy + f, outer_w * u - 2.0 * f, outer_h * u - 2.0 * f) {
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: false,
+            },
+            Paint::Fill(Color::of(Rgb(0xf6, 0xf4, 0xef), 1.0)),
+        );
+    }
+    let (px, py) = (ox + (frame_mm + mat_mm) * u, oy + (frame_mm + mat_mm) * u);
+    if let Some(path) = rect(px, py, tw * u, th * u) {
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: false,
+            },
+            Paint::Fill(poster.background),
+        );
+    }
+    poster.translate(px, py);
+    scene.items.append(&mut poster.items);
+    // The glass: a faint light across the top left.
+    let mut pb = PathBuilder::new();
+    pb.move_to(px, py);
+    pb.line_to(px + 0.55 * tw * u, py);
+    pb.line_to(px, py + 0.45 * th * u);
+    pb.close();
+    if let Some(path) = pb.finish() {
+        scene.push(
+            Shape::Path {
+                path,
+                even_odd: false,
+            },
+            Paint::Fill(Color::of(Rgb(0xff, 0xff, 0xff), 0.035)),
+        );
+    }
+    Ok(scene)
 }
 
 /// Where one sky goes on the poster: the horizon circle of the projection, the
@@ -259,9 +411,12 @@ pub(crate) fn build(
     // Type and margins scale with the poster's short side.
     let s = w.min(h);
     let lang = crate::words::words(&opts.language);
+    let safe = opts.safe_mm as f32 * u;
     let mut scene = Scene {
         width: out_w,
         height: out_h,
+        bleed,
+        safe: Rect::from_xywh(bleed + safe, bleed + safe, w - 2.0 * safe, h - 2.0 * safe),
         background: Color::of(
             if layout.full_bleed {
                 theme.disc
@@ -1230,6 +1385,61 @@ mod tests {
 #[cfg(test)]
 mod text_tests {
     use super::*;
+
+    #[test]
+    fn all_text_stays_inside_the_safe_area_in_every_layout() {
+        for layout in crate::layouts() {
+            for shape in crate::shapes() {
+                let mut o =
+                    StarmapOptions::new(40.4, -3.7, "2024-08-12T22:30:00Z".parse().unwrap());
+                o.layout = layout.id.clone();
+                o.shape = shape.id.clone();
+                o.size = "8x10in".into();
+                o.safe_mm = 6.35;
+                o.bleed_mm = 3.0;
+                o.title = Some("Nuestra noche más larga, la de las Perseidas".into());
+                o.message = Some("m ".repeat(100));
+                o.place = Some("Santa Cruz de Tenerife, Islas Canarias, España".into());
+                if layout.skies == 2 {
+                    o.second = Some(crate::SecondSky {
+                        lat: -33.9,
+                        lon: 151.2,
+                        at: o.at,
+                        tz: Some("Australia/Sydney".into()),
+                        place: Some("Sydney, New South Wales, Australia".into()),
+                    });
+                }
+                let u = 300.0 / 25.4;
+                let (tw, th) = o.trim_mm();
+                let scene = build(&o, u, 1.0, 1.0).unwrap();
+                let (b, s) = (3.0 * u as f32, 6.35 * u as f32);
+                let (w, h) = (tw as f32 * u as f32, th as f32 * u as f32);
+                let mut titles = 0;
+                for item in &scene.items {
+                    if let Shape::Text {
+                        line,
+                        path: Some(p),
+                        ..
+                    } = &item.shape
+                    {
+                        let r = p.bounds();
+                        assert!(
+                            r.left() >= b + s - 0.5
+                                && r.right() <= b + w - s + 0.5
+                                && r.top() >= b + s - 0.5
+                                && r.bottom() <= b + h - s + 0.5,
+                            "{} {}: text outside the safe area at {r:?}",
+                            layout.id,
+                            shape.id
+                        );
+                        let chars: String = line.glyphs.iter().map(|g| g.ch).collect();
+                        titles += usize::from(chars.starts_with("Nuestra"));
+                    }
+                }
+                assert_eq!(titles, 1, "{} {}: the title is drawn", layout.id, shape.id);
+            }
+        }
+    }
 
     #[test]
     fn the_date_line_speaks_the_posters_language() {
