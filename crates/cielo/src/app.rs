@@ -293,8 +293,20 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
+        let notify = cielo_notify::Notify::new(
+            db.clone(),
+            orders.clone(),
+            &settings.notify,
+            &secrets.notify,
+            &settings.data_dir,
+            cielo_notify::data::Shop {
+                name: settings.shop.name.clone(),
+                url: public_url.clone(),
+            },
+        )?;
         let mut registry = registry(&orders, &storage, &settings);
         crate::payments::register(&mut registry, &payments);
+        notify.register(&mut registry);
         let registry = Arc::new(registry);
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
@@ -309,6 +321,7 @@ impl Application {
         );
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
+        state.notify = Some(Arc::new(notify));
         let (router, _openapi) = cielo_http::router(state.clone());
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {

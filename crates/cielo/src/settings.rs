@@ -39,6 +39,8 @@ pub struct Settings {
     pub jobs: cielo_jobs::JobsSettings,
     /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
+    /// Email and SMS notifications.
+    pub notify: cielo_notify::NotifySettings,
 }
 
 /// `[orders]`
@@ -245,6 +247,7 @@ impl Default for Settings {
             orders: OrderSettings::default(),
             jobs: default_jobs(),
             schedule: default_schedule(),
+            notify: cielo_notify::NotifySettings::default(),
         }
     }
 }
@@ -343,7 +346,7 @@ impl Default for PaymentSettings {
 /// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
 const SECTIONS: &[&str] = &[
     "database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments",
-    "orders", "jobs",
+    "orders", "jobs", "notify",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
@@ -353,6 +356,11 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_STRIPE_SECRET_KEY",
     "CIELO_STRIPE_WEBHOOK_SECRETS",
     "CIELO_TEST_WEBHOOK_SECRET",
+    "CIELO_SMTP_PASSWORD",
+    "CIELO_RESEND_API_KEY",
+    "CIELO_SENDGRID_API_KEY",
+    "CIELO_TWILIO_ACCOUNT_SID",
+    "CIELO_TWILIO_AUTH_TOKEN",
 ];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
@@ -380,6 +388,8 @@ pub struct Secrets {
     pub stripe_webhook_secrets: Vec<String>,
     /// The test provider's webhook secret (`CIELO_TEST_WEBHOOK_SECRET`).
     pub test_webhook_secret: Option<String>,
+    /// Notification providers' secrets (`CIELO_SMTP_PASSWORD`, API keys, AWS).
+    pub notify: cielo_notify::NotifySecrets,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -411,6 +421,7 @@ impl Secrets {
                 })
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
+            notify: cielo_notify::NotifySecrets::from_env(),
         }
     }
 }
@@ -483,6 +494,7 @@ impl Settings {
                 anyhow::bail!("every [[schedule]] entry needs a name and a kind");
             }
         }
+        self.notify.validate()?;
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");
         }
