@@ -406,7 +406,9 @@ impl EmailProvider for SmtpEmail {
         if result.is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
         } else {
-            conn.abort().await;
+            // No QUIT: the server may not answer anything any more; closing
+            // the socket is enough.
+            drop(conn);
         }
         result
     }
