@@ -647,7 +647,8 @@ async fn smtp_refused_before_data_is_a_definite_failure_queued_for_a_retry() {
 
 /// A real SMTP server (STARTTLS + AUTH), when the test environment runs one:
 /// `CIELO_TEST_SMTP_PORT` (on 127.0.0.1) and `CIELO_TEST_SMTP_DIR` (its mail
-/// directory, with `cert.pem` and `messages.jsonl`).
+/// directory, with `messages.jsonl`, and `ca.pem`, the authority that signed
+/// its certificate: `tools/smtp-test-cert.sh` makes both before it starts).
 #[tokio::test]
 async fn a_real_smtp_server_gets_one_confirmation_over_starttls_with_auth() {
     let (Ok(port), Ok(dir)) = (
@@ -659,7 +660,7 @@ async fn a_real_smtp_server_gets_one_confirmation_over_starttls_with_auth() {
     };
     let dir = std::path::PathBuf::from(dir);
     let buyer = format!("buyer-{}@example.com", uuid::Uuid::new_v4().simple());
-    let ca = dir.join("cert.pem");
+    let ca = dir.join("ca.pem");
     let app = spawn_with_secrets(
         false,
         cielo::app::Role::Api,
