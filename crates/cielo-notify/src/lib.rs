@@ -51,7 +51,7 @@ use std::time::Duration;
 /// The notifications migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "notify",
-    migrations: &[cielo_db::migration!(20261129000100, "notify")],
+    migrations: &[cielo_db::migration!(20261129120000, "notify")],
 };
 
 /// Job kind: an order event, turned into messages.

@@ -10,6 +10,7 @@ mod edge;
 mod fake_mail;
 mod helpers;
 mod jobs;
+mod lifecycle;
 mod notify;
 mod orders;
 mod payments;
