@@ -25,7 +25,8 @@ pub mod email;
 mod embedded;
 pub mod format;
 pub mod model;
-pub mod phone;
+/// E.164 phone numbers (shared with the domains where numbers enter).
+pub use cielo_core::phone;
 pub mod providers;
 pub mod settings;
 mod store;
@@ -158,6 +159,36 @@ pub struct OrderEvent {
     /// Why (`checkout`, an event id, a job id, `admin:<id>`, a reason).
     #[serde(default)]
     pub cause: Option<String>,
+    /// The parcel, on `order.shipment_recorded`.
+    #[serde(default)]
+    pub shipment: Option<cielo_orders::Shipment>,
+}
+
+/// The slot of a parcel: one "shipped" message each.
+fn shipment_slot(s: &cielo_orders::Shipment) -> String {
+    match (&s.lab_shipment_id, s.tracking_number.trim()) {
+        (Some(id), _) if !id.trim().is_empty() => format!("shipment:{id}"),
+        (_, t) if !t.is_empty() => format!("tracking:{t}"),
+        _ => format!("shipped:{}", s.shipped_at.as_micros()),
+    }
+}
+
+fn shipment_data(s: &cielo_orders::Shipment) -> serde_json::Value {
+    serde_json::json!({
+        "carrier": s.carrier,
+        "service": s.service,
+        "tracking_number": s.tracking_number,
+        "tracking_url": s.tracking_url,
+    })
+}
+
+/// From a `needs_attention` cause, the lab's refusal to tell the buyer:
+/// `(lab order, reason)`. The lifecycle writes such causes as
+/// `…: <lab> refused lab order <id>: <reason>`.
+fn lab_refusal(cause: &str) -> Option<(String, String)> {
+    let rest = &cause[cause.find(" refused lab order ")? + " refused lab order ".len()..];
+    let (id, reason) = rest.split_once(": ").unwrap_or((rest, ""));
+    Some((id.trim().to_string(), reason.trim().to_string()))
 }
 
 /// Payload of a send job.
@@ -394,8 +425,13 @@ impl Notify {
             }
             Err(e) => return Err(Error::Internal(anyhow::Error::new(e))),
         };
-        let status = event.to.unwrap_or(order.status);
-        let planned = self.plan(&order, status, event.cause.as_deref()).await?;
+        let planned = match &event.shipment {
+            Some(s) => self.plan_shipped(&order, &[Some(s)]).await?,
+            None => {
+                let status = event.to.unwrap_or(order.status);
+                self.plan(&order, status, event.cause.as_deref()).await?
+            }
+        };
         if planned.is_empty() {
             return Ok(0);
         }
@@ -460,22 +496,35 @@ impl Notify {
         }
     }
 
-    /// The buyer's language: the order's, else the default.
-    fn order_language(&self, _order: &Order) -> String {
-        self.inner.settings.default_language.clone()
+    /// The buyer's language: the order's when the templates speak it, else
+    /// the shop's default.
+    fn order_language(&self, order: &Order) -> String {
+        order
+            .language
+            .as_deref()
+            .and_then(format::supported)
+            .unwrap_or(&self.inner.settings.default_language)
+            .to_string()
     }
 
     /// The buyer's phone, when they opted in to SMS.
-    fn sms_phone(&self, _order: &Order) -> Option<String> {
-        None
+    fn sms_phone(&self, order: &Order) -> Option<String> {
+        order.phone.clone().filter(|_| order.sms_opt_in)
     }
 
-    /// The order page link for the buyer.
+    /// The order page link for the buyer, with a token of its own that lets a
+    /// guest read the order (the orders domain keeps only its hash).
     async fn buyer_link(&self, order: &Order) -> Result<String> {
+        let token = self
+            .inner
+            .orders
+            .access_link_token(order.id)
+            .await
+            .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
         Ok(data::order_link(
             &self.inner.shop,
             &order.id.to_string(),
-            None,
+            Some(&token),
         ))
     }
 
@@ -493,7 +542,20 @@ impl Notify {
             OrderStatus::InProduction if order.lines.iter().any(|l| l.artwork.is_some()) => {
                 (Some(Kind::PrintFileReady), None)
             }
-            OrderStatus::Shipped => (Some(Kind::Shipped), None),
+            OrderStatus::Shipped => {
+                let parcels: Vec<Option<&cielo_orders::Shipment>> = if order.shipments.is_empty() {
+                    vec![None]
+                } else {
+                    order.shipments.iter().map(Some).collect()
+                };
+                let mut out = self.plan_shipped(order, &parcels).await?;
+                out.retain(|p| p.kind == Kind::Shipped);
+                return Ok(out);
+            }
+            OrderStatus::NeedsAttention => match reason.and_then(lab_refusal) {
+                Some((lab_order, _)) => (Some(Kind::NeedsChange), Some(lab_order)),
+                None => (None, None),
+            },
             OrderStatus::Delivered => (Some(Kind::Delivered), None),
             OrderStatus::Refunded => (Some(Kind::RefundIssued), Some("full".into())),
             OrderStatus::PartiallyRefunded => (Some(Kind::RefundIssued), Some("partial".into())),
@@ -507,8 +569,10 @@ impl Notify {
             if kind == Kind::RefundIssued {
                 data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
             }
-            if kind == Kind::Shipped {
-                data["shipment"] = serde_json::json!({});
+            if kind == Kind::NeedsChange {
+                if let Some((_, why)) = reason.and_then(lab_refusal) {
+                    data["reason"] = serde_json::json!(why);
+                }
             }
             out.push(Planned {
                 kind,
@@ -544,6 +608,46 @@ impl Notify {
                 data["reason"] = serde_json::json!(r);
             }
             self.plan_owner(&mut out, kind, &lang, &data);
+        }
+        Ok(out)
+    }
+
+    /// One "shipped" message per parcel (`None`: shipped without a parcel
+    /// on record).
+    async fn plan_shipped(
+        &self,
+        order: &Order,
+        parcels: &[Option<&cielo_orders::Shipment>],
+    ) -> Result<Vec<Planned>> {
+        let lang = self.order_language(order);
+        let link = self.buyer_link(order).await?;
+        let base = data::order_data(order, &lang, &self.inner.shop, &link);
+        let phone = self.sms_phone(order);
+        let mut out = Vec::new();
+        for p in parcels {
+            let mut data = base.clone();
+            data["shipment"] = p
+                .map(shipment_data)
+                .unwrap_or_else(|| serde_json::json!({}));
+            let slot = p.map(shipment_slot);
+            out.push(Planned {
+                kind: Kind::Shipped,
+                channel: Channel::Email,
+                recipient: order.email.clone(),
+                language: lang.clone(),
+                slot: slot.clone(),
+                data: data.clone(),
+            });
+            if let Some(phone) = &phone {
+                out.push(Planned {
+                    kind: Kind::Shipped,
+                    channel: Channel::Sms,
+                    recipient: phone.clone(),
+                    language: lang.clone(),
+                    slot,
+                    data,
+                });
+            }
         }
         Ok(out)
     }
@@ -1015,7 +1119,19 @@ impl Notify {
         };
         let link = data::order_link(&self.inner.shop, &order.id.to_string(), None);
         let mut data = data::order_data(&order, lang, &self.inner.shop, &link);
-        data["shipment"] = serde_json::json!({});
+        data["shipment"] = order
+            .shipments
+            .last()
+            .map(shipment_data)
+            .unwrap_or_else(|| serde_json::json!({}));
+        if let Some((_, why)) = order
+            .history
+            .iter()
+            .rev()
+            .find_map(|h| lab_refusal(&h.cause))
+        {
+            data["reason"] = serde_json::json!(why);
+        }
         data["refund"] =
             serde_json::json!({"partial": order.status == OrderStatus::PartiallyRefunded});
         if channel == Channel::Sms && !self.inner.templates.has_sms(kind) {

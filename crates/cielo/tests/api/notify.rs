@@ -220,23 +220,28 @@ async fn each_step_of_an_order_sends_once_and_an_admin_resend_is_a_new_delivery(
     let admin = app.admin_token().await;
     let (order, session) = pending_order(&app, &admin, &checkout_body("buyer@example.com")).await;
     pay(&app, &order, &session).await;
-    let id: cielo_orders::OrderId = order.parse().unwrap();
 
-    // Production without a print file made here: nothing to show the buyer.
-    for (to, cause) in [
-        (cielo_orders::OrderStatus::InProduction, "lab accepted"),
-        (cielo_orders::OrderStatus::Shipped, "lab shipped"),
-        (cielo_orders::OrderStatus::Delivered, "carrier delivered"),
-    ] {
-        assert!(app
-            .state
-            .orders
-            .transition_now(id, to, cause)
-            .await
-            .unwrap());
-        app.run_pending_jobs().await;
-    }
+    // The shop ships it itself, with tracking, then marks it delivered.
+    let r = app
+        .post_as(
+            &format!("/api/admin/orders/{order}/shipments"),
+            &admin,
+            &json!({"carrier": "Correos", "tracking_number": "PK123456789ES",
+                    "tracking_url": "https://track.example/PK123456789ES"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.run_pending_jobs().await;
     republish(&app, &order, "shipped").await;
+    app.run_pending_jobs().await;
+    let r = app
+        .post_as(
+            &format!("/api/admin/orders/{order}/delivered"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     app.run_pending_jobs().await;
 
     let ms = messages(&app, &admin, &order).await;
@@ -247,6 +252,16 @@ async fn each_step_of_an_order_sends_once_and_an_admin_resend_is_a_new_delivery(
         "{ms:#?}"
     );
     assert!(ms.iter().all(|m| m["status"] == "sent"));
+    let shipped = of_kind(&ms, "shipped")[0];
+    assert_eq!(shipped["data"]["shipment"]["carrier"], "Correos");
+    assert_eq!(
+        shipped["data"]["shipment"]["tracking_url"],
+        "https://track.example/PK123456789ES"
+    );
+    assert_eq!(
+        shipped["dedupe_key"],
+        format!("{order}/shipped/email/tracking:PK123456789ES")
+    );
 
     // Resend the confirmation: a second delivery, its cause recorded.
     let conf = of_kind(&ms, "order_confirmation")[0]["id"]
@@ -766,4 +781,104 @@ async fn ses_v2_send_email_is_signed_and_accepted_by_the_aws_emulator() {
         .await
         .unwrap();
     assert!(dump.contains(&ses_id), "the emulator recorded the message");
+}
+
+#[tokio::test]
+async fn a_buyer_who_reads_spanish_and_opted_in_to_sms_gets_the_confirmation_in_spanish_both_ways()
+{
+    let app = spawn_app_with(false, |_| {}).await;
+    let admin = app.admin_token().await;
+    let sku = format!("P-{}", uuid::Uuid::new_v4().simple());
+    let v = app
+        .create_product(&admin, &format!("Poster {sku}"), &[(&sku, 1000)])
+        .await["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let checkout = |cart: String, body: Value| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(format!("{}/api/store/carts/{cart}/checkout", app.address))
+                .header("accept-language", "fr-FR, es-ES;q=0.9, en;q=0.5")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let mut body = checkout_body("comprador@example.com");
+
+    // Numbers and choices are checked where they enter.
+    let cart = app.new_cart(None).await;
+    app.add_line(&cart, None, &v, 1).await;
+    body["phone"] = json!("600 123 456");
+    let (status, problem) = checkout(cart.clone(), body.clone()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "#/phone", "{problem}");
+    body["phone"] = Value::Null;
+    body["sms_opt_in"] = json!(true);
+    let (status, problem) = checkout(cart.clone(), body.clone()).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "#/sms_opt_in", "{problem}");
+
+    body["phone"] = json!("+34 600 123 456");
+    let (status, done) = checkout(cart, body).await;
+    assert_eq!(status, 201, "{done}");
+    let order = done["order_id"].as_str().unwrap().to_string();
+    let o = app
+        .get_as(&format!("/api/admin/orders/{order}"), &admin)
+        .await
+        .body;
+    assert_eq!(o["language"], "es");
+    assert_eq!(o["phone"], "+34600123456");
+    assert_eq!(o["sms_opt_in"], true);
+    pay(&app, &order, o["payment"]["session_id"].as_str().unwrap()).await;
+
+    let ms = messages(&app, &admin, &order).await;
+    let conf = of_kind(&ms, "order_confirmation");
+    assert_eq!(conf.len(), 2, "{ms:#?}");
+    assert!(conf
+        .iter()
+        .all(|m| m["language"] == "es" && m["status"] == "sent"));
+    let email = conf.iter().find(|m| m["channel"] == "email").unwrap();
+    let sms = conf.iter().find(|m| m["channel"] == "sms").unwrap();
+    assert_eq!(sms["recipient"], "+34600123456");
+    let eml = notify(&app)
+        .outbox_file(&format!("{}.eml", email["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    let eml = String::from_utf8(eml).unwrap();
+    assert!(eml.contains("Subject: Pedido confirmado: #"), "{eml}");
+    let text = notify(&app)
+        .outbox_file(&format!("{}.sms.txt", sms["id"].as_str().unwrap()))
+        .await
+        .unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("To: +34600123456"), "{text}");
+    assert!(text.contains("confirmado, 25,00"), "{text}");
+
+    // The link in the message opens the order page for a guest.
+    let link = email["data"]["order"]["link"].as_str().unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    assert!(token.starts_with("oat_"));
+    let r = app
+        .client
+        .get(format!("{}/api/store/orders/{order}", app.address))
+        .header("x-order-token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .get(format!("{}/api/store/orders/{order}", app.address))
+        .header("x-order-token", "oat_not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
