@@ -141,3 +141,103 @@ impl Templates {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(lang: &str) -> serde_json::Value {
+        serde_json::json!({
+            "lang": lang,
+            "shop": {"name": "Star <Shop>", "url": "https://shop.example"},
+            "t": crate::format::words(lang),
+            "order": {
+                "id": "ord_1", "number": "#0000ABCD", "email": "b@example.com", "status": "paid",
+                "created": "November 29, 2026", "link": "https://shop.example/?order=ord_1&token=oat_x",
+                "lines": [{"title": "Star map", "variant": "A3", "quantity": 1, "unit_price": "$10.00",
+                           "total": "$10.00", "details": [{"label": "Title", "value": "<b>Us</b>"}],
+                           "thumbnail": "https://shop.example/api/store/starmap/preview?px=480"}],
+                "subtotal": "$10.00", "shipping": "$5.00", "tax": "$0.00", "has_tax": false,
+                "total": "$15.00", "address": {"name": "Ada", "lines": ["Ada", "1 Road", "ES"]},
+            },
+            "shipment": {"carrier": "Correos", "tracking_number": "PK1", "tracking_url": "https://t.example/PK1"},
+            "refund": {"partial": true},
+            "reason": "the address has no street number",
+            "alert": {"title": "Queue stuck", "detail": "12 jobs dead", "raised": "November 29, 2026"},
+        })
+    }
+
+    #[test]
+    fn every_kind_renders_in_every_language_with_a_subject_and_escaped_html() {
+        let t = Templates::new(None);
+        for lang in crate::format::LANGUAGES {
+            for kind in Kind::ALL {
+                let r = t.render(kind, Channel::Email, lang, &data(lang)).unwrap();
+                assert!(!r.subject.is_empty(), "{kind} {lang}: no subject");
+                assert!(!r.subject.contains('\n'));
+                let html = r.html.unwrap();
+                assert!(
+                    html.contains(&format!("<html lang=\"{lang}\">")),
+                    "{kind} {lang}"
+                );
+                assert!(
+                    html.contains("Star &lt;Shop&gt;"),
+                    "{kind} {lang}: shop name not escaped"
+                );
+                assert!(
+                    !html.contains("<b>Us</b>"),
+                    "{kind} {lang}: personalisation not escaped"
+                );
+                assert!(
+                    !r.text.contains("&lt;"),
+                    "{kind} {lang}: text must not be escaped"
+                );
+                if t.has_sms(kind) {
+                    let sms = t.render(kind, Channel::Sms, lang, &data(lang)).unwrap();
+                    assert!(
+                        !sms.text.is_empty() && sms.text.len() < 480,
+                        "{kind} {lang}"
+                    );
+                }
+            }
+        }
+        let conf = t
+            .render(Kind::OrderConfirmation, Channel::Email, "es", &data("es"))
+            .unwrap();
+        assert_eq!(conf.subject, "Pedido confirmado: #0000ABCD");
+        assert!(conf.text.contains("Título: <b>Us</b>") || conf.text.contains("Title: <b>Us</b>"));
+        assert!(conf.text.contains("token=oat_x"));
+        let shipped = t
+            .render(Kind::Shipped, Channel::Email, "en", &data("en"))
+            .unwrap();
+        assert!(shipped.text.contains("https://t.example/PK1"));
+    }
+
+    #[test]
+    fn a_template_directory_overrides_only_what_it_holds() {
+        let dir = std::env::temp_dir().join(format!("cielo-tpl-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("en")).unwrap();
+        std::fs::write(
+            dir.join("en/delivered.txt"),
+            "{% set subject = \"Arrived \" ~ order.number %}It is there.",
+        )
+        .unwrap();
+        let t = Templates::new(Some(dir.clone()));
+        let d = t
+            .render(Kind::Delivered, Channel::Email, "en", &data("en"))
+            .unwrap();
+        assert_eq!(d.subject, "Arrived #0000ABCD");
+        assert_eq!(d.text, "It is there.\n");
+        assert!(
+            d.html.unwrap().contains("has been delivered"),
+            "the embedded HTML stays"
+        );
+        let other = t
+            .render(Kind::Shipped, Channel::Email, "en", &data("en"))
+            .unwrap();
+        assert!(other.subject.starts_with("Your order is on its way"));
+        // Names that would leave the directory are refused, not read.
+        assert!(t.env.get_template("../etc/passwd").is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
