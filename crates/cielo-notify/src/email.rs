@@ -239,7 +239,7 @@ impl SmtpConfig {
         });
         let user = Some(u.username())
             .filter(|s| !s.is_empty())
-            .map(|s| percent_decode(s));
+            .map(percent_decode);
         Ok(Self {
             host,
             port,

@@ -862,7 +862,7 @@ impl Orders {
     pub async fn access_link_token(&self, id: OrderId) -> Result<String> {
         let token = new_access_token();
         let mut tx = self.db.begin_write().await?;
-        if store::order_status(&mut *tx, id).await?.is_none() {
+        if store::order_status(&mut tx, id).await?.is_none() {
             return Err(Error::OrderNotFound);
         }
         store::insert_access_link(&mut tx, id, &digest(&token), Timestamp::now()).await?;
