@@ -109,6 +109,43 @@ impl AppState {
     }
 }
 
+/// Warnings about a deployment that runs but should not face the public:
+/// today, the built-in test payment provider (anyone can "pay" on its page)
+/// behind a public URL that is not a loopback address. Logged at start-up and
+/// listed by `/readyz`.
+pub fn deployment_warnings(state: &AppState) -> Vec<String> {
+    let test_active = state
+        .payments
+        .as_ref()
+        .is_some_and(|p| p.test_provider().is_some());
+    if test_active && !is_loopback_url(&state.config.public_url) {
+        vec![format!(
+            "the built-in test payment provider is active while the shop's public URL is {}: \
+             anyone who reaches its payment page can mark an order paid without paying. \
+             Use payments.provider = \"stripe\" for a shop that faces the public.",
+            state.config.public_url
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// True when `url`'s host is `localhost` or a loopback address.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cielo", description = "A made-to-order commerce engine: catalog, accounts, carts, checkout and orders."),
@@ -215,4 +252,31 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([http::HeaderName::from_static("x-request-id")])
             .max_age(Duration::from_secs(3600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_urls_are_told_from_public_ones() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:3000/",
+            "http://[::1]:8080",
+            "http://127.8.9.1",
+            "http://shop.localhost",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://shop.example.com",
+            "http://192.168.1.10:8080",
+            "http://0.0.0.0:8080",
+            "http://localhost.example.com",
+            "not a url",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }

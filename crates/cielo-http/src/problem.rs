@@ -145,6 +145,7 @@ impl<E: HasErrorKind> From<E> for ApiError {
         }
         Self {
             errors,
+            internal: e.log_detail().map(Arc::new),
             ..ApiError::new(status, e.code(), e.to_string())
         }
     }
@@ -207,7 +208,11 @@ pub async fn render(req: Request, next: Next) -> Response {
         }
     };
     if let Some(chain) = &err.internal {
-        tracing::error!(error = %chain, request_id, path = %instance, "request failed");
+        if status.is_server_error() && err.code == "internal" {
+            tracing::error!(error = %chain, request_id, path = %instance, "request failed");
+        } else {
+            tracing::warn!(error = %chain, request_id, path = %instance, code = err.code, "request refused; detail for the log only");
+        }
     }
     let body = Problem {
         type_: format!("{PROBLEM_TYPE_PREFIX}{}", err.code),

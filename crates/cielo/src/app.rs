@@ -310,6 +310,10 @@ impl Application {
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
         let (router, _openapi) = cielo_http::router(state.clone());
+        for warning in cielo_http::deployment_warnings(&state) {
+            tracing::warn!(warning = %warning, "UNSAFE FOR A PUBLIC SHOP");
+            eprintln!("WARNING: {warning}");
+        }
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {
             listener,

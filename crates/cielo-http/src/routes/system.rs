@@ -44,6 +44,10 @@ pub(crate) struct Readiness {
     database: bool,
     /// Migrations not yet applied, as `domain/version`.
     pending_migrations: Vec<String>,
+    /// Settings that work but should not face the public (the built-in test
+    /// payment provider behind a public URL); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 /// The database answers and every migration is applied.
@@ -67,6 +71,7 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
         status: if ready { "ready" } else { "not_ready" },
         database,
         pending_migrations: pending,
+        warnings: crate::deployment_warnings(&s),
     };
     super::json(
         if ready {

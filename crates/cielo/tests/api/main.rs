@@ -8,6 +8,7 @@ mod carts;
 mod catalog;
 mod edge;
 mod helpers;
+mod hygiene;
 mod jobs;
 mod orders;
 mod payments;
