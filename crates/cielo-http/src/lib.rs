@@ -8,9 +8,11 @@
 
 mod cache;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod problem;
 mod routes;
+pub mod serve;
 
 pub use problem::ApiError;
 
@@ -48,6 +50,9 @@ pub struct HttpConfig {
     pub catalog_cache_ttl: Duration,
     /// The shop's name, for pages.
     pub shop_name: String,
+    /// Longest a request may take, body and handler together (a body that
+    /// never finishes ends here with a 408 problem); zero turns it off.
+    pub request_timeout: Duration,
 }
 
 /// Everything a handler may use. Cheap to clone.
@@ -75,6 +80,8 @@ pub struct AppState {
     pub job_metrics: Arc<cielo_jobs::JobMetrics>,
     /// Payments: webhooks, the test payment page, refunds.
     pub payments: Option<Arc<cielo_payments::Payments>>,
+    /// Per-IP limits on costly routes (defaults until the binary sets its own).
+    pub rate_limits: Arc<limits::RateLimits>,
     cache: Arc<cache::ResponseCache>,
 }
 
@@ -104,9 +111,34 @@ impl AppState {
             migrations: Arc::new(migrations),
             job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
             payments: None,
+            rate_limits: Arc::new(limits::RateLimits::new(Default::default())),
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }
     }
+}
+
+/// The client's IP: the peer address, or the first `X-Forwarded-For` entry
+/// when the shop runs behind its own proxy (`trust_forwarded_for`). `None`
+/// when neither is known (no connection info, as under a serverless adapter
+/// without the header).
+pub(crate) fn client_ip(
+    config: &HttpConfig,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Option<std::net::IpAddr> {
+    if config.trust_forwarded_for {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// Warnings about a deployment that runs but should not face the public:
@@ -203,6 +235,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .fallback(routes::system::not_found)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
@@ -210,6 +246,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 
     if let Some(cors) = cors(&state.config.cors_origins) {
         app = app.layer(cors);
+    }
+    if !state.config.request_timeout.is_zero() {
+        app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ));
     }
     let app = app
         .layer(axum::middleware::from_fn(problem::render))

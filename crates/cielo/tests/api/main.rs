@@ -2,6 +2,7 @@
 //! with a fresh database (SQLite by default; PostgreSQL when
 //! `CIELO_TEST_DATABASE_URL=postgres://…`) and talks to it over HTTP.
 
+mod abuse;
 mod accounts;
 mod artwork;
 mod carts;
