@@ -415,7 +415,8 @@ impl Application {
             // One part failing stops the others: a half-running process hides problems.
             let outcome = done.map_err(anyhow::Error::from).and_then(|r| r);
             if let Err(e) = outcome {
-                tracing::error!(error = %format!("{e:#}"), "a part of cielo failed; stopping");
+                // The error itself is returned (and reported once by the caller).
+                tracing::warn!("a part of cielo failed; stopping the others");
                 stop.cancel();
                 result = Err(e);
             }
