@@ -104,6 +104,8 @@ pub struct AppStateInner {
     pub job_metrics: Arc<cielo_jobs::JobMetrics>,
     /// Payments: webhooks, the test payment page, refunds.
     pub payments: Option<Arc<cielo_payments::Payments>>,
+    /// The order lifecycle after payment: labs, shipments, the edit window.
+    pub flows: Option<Arc<cielo_flows::Flows>>,
     /// Per-IP limits on costly routes (defaults until the binary sets its own).
     pub rate_limits: Arc<limits::RateLimits>,
     pub(crate) cache: Arc<cache::ResponseCache>,
@@ -135,6 +137,7 @@ impl AppState {
             migrations: Arc::new(migrations),
             job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
             payments: None,
+            flows: None,
             rate_limits: Arc::new(limits::RateLimits::new(Default::default())),
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }))
@@ -243,6 +246,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::admin::router())
         .merge(routes::system::router())
         .merge(routes::payments::router())
+        .merge(routes::lifecycle::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());
     let openapi_json =

@@ -36,30 +36,13 @@ pub struct Settings {
     /// Payments.
     pub payments: PaymentSettings,
     /// Order housekeeping.
-    pub orders: OrderSettings,
+    pub orders: cielo_orders::OrderSettings,
+    /// Print labs and the edit window (`[fulfillment]`, `[fulfillment.local]`).
+    pub fulfillment: cielo_fulfillment::FulfillmentSettings,
     /// The background job queue.
     pub jobs: cielo_jobs::JobsSettings,
     /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
-}
-
-/// `[orders]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OrderSettings {
-    /// Orders still unpaid this long after checkout are cancelled (their stock returns).
-    pub unpaid_expiry_minutes: i64,
-    /// Open carts untouched this long are deleted.
-    pub stale_cart_days: i64,
-}
-
-impl Default for OrderSettings {
-    fn default() -> Self {
-        Self {
-            unpaid_expiry_minutes: 24 * 60,
-            stale_cart_days: 30,
-        }
-    }
 }
 
 /// Job settings, with print renders limited to one at a time per worker: a
@@ -67,7 +50,7 @@ impl Default for OrderSettings {
 fn default_jobs() -> cielo_jobs::JobsSettings {
     let mut jobs = cielo_jobs::JobsSettings::default();
     jobs.queues.insert(
-        crate::app::RENDER_QUEUE.to_string(),
+        cielo_flows::RENDER_QUEUE.to_string(),
         cielo_jobs::QueueSettings { concurrency: 1 },
     );
     jobs
@@ -88,17 +71,27 @@ pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
         entry(
             "expire-unpaid-orders",
             "*/10 * * * *",
-            crate::app::KIND_EXPIRE_UNPAID,
+            cielo_orders::KIND_EXPIRE_UNPAID,
         ),
         entry(
             "expire-stale-carts",
             "17 * * * *",
-            crate::app::KIND_EXPIRE_CARTS,
+            cielo_orders::KIND_EXPIRE_CARTS,
         ),
         entry(
             "payments-catch-up",
             "*/5 * * * *",
-            crate::payments::KIND_CATCH_UP,
+            cielo_payments::KIND_CATCH_UP,
+        ),
+        entry(
+            "fulfillment-catch-up",
+            "*/10 * * * *",
+            cielo_fulfillment::jobs::CATCH_UP,
+        ),
+        entry(
+            "lifecycle-catch-up",
+            "*/10 * * * *",
+            cielo_flows::KIND_CATCH_UP,
         ),
     ]
 }
@@ -298,7 +291,8 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             limits: LimitSettings::default(),
             payments: PaymentSettings::default(),
-            orders: OrderSettings::default(),
+            orders: Default::default(),
+            fulfillment: Default::default(),
             jobs: default_jobs(),
             schedule: default_schedule(),
         }
@@ -401,8 +395,19 @@ impl Default for PaymentSettings {
 
 /// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
 const SECTIONS: &[&str] = &[
-    "database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "limits",
-    "payments", "orders", "jobs",
+    "database",
+    "http",
+    "log",
+    "shop",
+    "shipping",
+    "tax",
+    "storage",
+    "accounts",
+    "limits",
+    "payments",
+    "orders",
+    "jobs",
+    "fulfillment",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
@@ -412,6 +417,11 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_STRIPE_SECRET_KEY",
     "CIELO_STRIPE_WEBHOOK_SECRETS",
     "CIELO_TEST_WEBHOOK_SECRET",
+    "CIELO_PRINTFUL_API_TOKEN",
+    "CIELO_PRINTFUL_STORE_ID",
+    "CIELO_PRODIGI_API_KEY",
+    "CIELO_PRINTFUL_WEBHOOK_TOKEN",
+    "CIELO_PRODIGI_WEBHOOK_TOKEN",
 ];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
@@ -419,6 +429,10 @@ fn env_key(raw: &str) -> String {
     let key = raw.to_ascii_lowercase();
     if key == "log" {
         return "log.level".into();
+    }
+    // The local lab's delays sit one level down: `fulfillment.local.*`.
+    if let Some(rest) = key.strip_prefix("fulfillment_local_") {
+        return format!("fulfillment.local.{rest}");
     }
     for s in SECTIONS {
         if let Some(rest) = key.strip_prefix(s).and_then(|r| r.strip_prefix('_')) {
@@ -439,6 +453,8 @@ pub struct Secrets {
     pub stripe_webhook_secrets: Vec<String>,
     /// The test provider's webhook secret (`CIELO_TEST_WEBHOOK_SECRET`).
     pub test_webhook_secret: Option<String>,
+    /// The print labs' API keys and webhook URL tokens (`CIELO_PRINTFUL_*`, `CIELO_PRODIGI_*`).
+    pub labs: cielo_fulfillment::LabSecrets,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -450,6 +466,7 @@ impl std::fmt::Debug for Secrets {
                 &self.stripe_secret_key.as_ref().map(|_| "***"),
             )
             .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
+            .field("labs", &self.labs)
             .finish()
     }
 }
@@ -470,6 +487,7 @@ impl Secrets {
                 })
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
+            labs: cielo_fulfillment::LabSecrets::from_env(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod edge;
 mod helpers;
 mod hygiene;
 mod jobs;
+mod lifecycle;
 mod orders;
 mod payments;
 mod starmap;
