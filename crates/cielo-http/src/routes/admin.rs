@@ -258,7 +258,10 @@ pub(crate) struct UploadRequest {
 pub(crate) struct UploadTicket {
     /// Object key; pass it to `POST /api/admin/products/{id}/images` after uploading.
     object_key: String,
-    /// Signed URL accepting one PUT of the file.
+    /// Signed URL accepting one PUT of the file (a second PUT is a 409 with
+    /// local storage; S3's presigned URLs are the bucket's to police). The
+    /// bytes must be the image type of the key's extension: attaching checks
+    /// their header.
     upload_url: String,
     /// Always `PUT`.
     method: String,
