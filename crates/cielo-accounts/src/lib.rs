@@ -288,9 +288,7 @@ impl Accounts {
         if let Some(e) = &email {
             v.check("password", password::check_strength(&input.password, e));
         }
-        if input.name.chars().count() > 200 {
-            v.add("name", "must be at most 200 characters");
-        }
+        v.text("name", &input.name, 0, 200);
         v.finish().map_err(Error::Invalid)?;
         let email = email.expect("validated");
         let pw = input.password.clone();
@@ -415,12 +413,9 @@ impl Accounts {
         patch: ProfilePatch,
     ) -> Result<Customer> {
         if let Some(name) = &patch.name {
-            if name.chars().count() > 200 {
-                return Err(Error::Invalid(vec![FieldError::new(
-                    "name",
-                    "must be at most 200 characters",
-                )]));
-            }
+            let mut v = Validation::new();
+            v.text("name", name, 0, 200);
+            v.finish().map_err(Error::Invalid)?;
             let mut tx = self.db.begin_write().await?;
             store::set_name(
                 &mut tx,

@@ -33,30 +33,19 @@ impl PostalAddress {
     /// Checks every field, recording problems under `prefix` (e.g. `shipping_address/`).
     /// Normalises the country code to upper case.
     pub fn validate(&mut self, v: &mut Validation, prefix: &str) {
-        let mut text = |field: &str, value: &str, min: usize, max: usize| {
-            let n = value.trim().chars().count();
-            if n < min {
-                v.add(&format!("{prefix}{field}"), "must not be empty");
-            } else if n > max {
-                v.add(
-                    &format!("{prefix}{field}"),
-                    format!("must be at most {max} characters"),
-                );
-            }
+        let text = |v: &mut Validation, field: &str, value: &str, min: usize, max: usize| {
+            v.text(&format!("{prefix}{field}"), value, min, max)
         };
-        text("name", &self.name, 1, 200);
-        text("line1", &self.line1, 1, 200);
-        text("line2", self.line2.as_deref().unwrap_or(""), 0, 200);
-        text("city", &self.city, 1, 100);
-        text("region", self.region.as_deref().unwrap_or(""), 0, 100);
-        text("postal_code", &self.postal_code, 1, 20);
-        text("phone", self.phone.as_deref().unwrap_or(""), 0, 40);
-        self.country = self.country.trim().to_ascii_uppercase();
-        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            v.add(
-                &format!("{prefix}country"),
-                "must be an ISO 3166-1 alpha-2 code such as US or ES",
-            );
+        text(v, "name", &self.name, 1, 200);
+        text(v, "line1", &self.line1, 1, 200);
+        text(v, "line2", self.line2.as_deref().unwrap_or(""), 0, 200);
+        text(v, "city", &self.city, 1, 100);
+        text(v, "region", self.region.as_deref().unwrap_or(""), 0, 100);
+        text(v, "postal_code", &self.postal_code, 1, 20);
+        text(v, "phone", self.phone.as_deref().unwrap_or(""), 0, 40);
+        match crate::text::parse_country(&self.country) {
+            Ok(c) => self.country = c,
+            Err(e) => v.add(&format!("{prefix}country"), e.to_string()),
         }
     }
 }
@@ -101,6 +90,26 @@ mod tests {
         assert_eq!(
             pointers,
             ["#/shipping_address/city", "#/shipping_address/country"]
+        );
+    }
+
+    #[test]
+    fn hidden_characters_and_unreal_countries_are_named() {
+        let mut a = PostalAddress {
+            name: "Ada\0".into(),
+            line1: "1 Main St\r\nX-Injected: 1".into(),
+            line2: Some("\u{202E}gnp.exe".into()),
+            city: "Spring\tfield".into(),
+            country: "ZZ".into(),
+            ..sample()
+        };
+        let mut v = Validation::new();
+        a.validate(&mut v, "");
+        let errors = v.finish().unwrap_err();
+        let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            ["#/name", "#/line1", "#/line2", "#/city", "#/country"]
         );
     }
 }

@@ -54,6 +54,12 @@ pub trait HasErrorKind: std::error::Error {
     fn field_errors(&self) -> Vec<FieldError> {
         Vec::new()
     }
+    /// Detail for the log only, never for the client: a third party's own
+    /// words (a payment provider's error message), logged with the request id
+    /// while the client gets the error's generic message.
+    fn log_detail(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Collects field errors while validating a whole input, so a client learns
@@ -84,6 +90,19 @@ impl Validation {
                 self.add(field, e.to_string());
                 None
             }
+        }
+    }
+    /// Checks one line of text typed by a person with [`crate::text::check_line`]
+    /// and records what is wrong under `field`.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        if let Err(e) = crate::text::check_line(value, min, max) {
+            self.add(field, e.to_string());
+        }
+    }
+    /// [`Validation::text`] for an optional field (absent is fine).
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) {
+        if let Some(value) = value {
+            self.text(field, value, 0, max);
         }
     }
     /// True when nothing was recorded.

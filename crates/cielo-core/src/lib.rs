@@ -8,6 +8,7 @@ pub mod error;
 pub mod id;
 pub mod money;
 pub mod phone;
+pub mod text;
 pub mod time;
 
 pub use address::PostalAddress;

@@ -2,23 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An ISO 4217 currency code (three upper-case letters) that Cielo knows the
-/// minor-unit exponent of.
+/// An ISO 4217 currency code (three upper-case letters) with a minor unit.
+///
+/// Codes and minor units come from the `iso_currency` crate (the ISO 4217
+/// tables), so every current currency works; what a payment provider accepts
+/// of it is the provider's own conversion (see `cielo-payments`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency([u8; 3]);
-
-/// Currencies whose minor unit is not 1/100 (Stripe's list of zero- and
-/// three-decimal currencies). Everything else known has two decimals.
-const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
-    "XAF", "XOF", "XPF",
-];
-const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
-const TWO_DECIMAL: &[&str] = &[
-    "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF", "ILS",
-    "INR", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SEK", "SGD", "THB", "TRY", "TWD",
-    "USD", "ZAR", "ARS", "COP", "PEN", "UYU",
-];
 
 /// Errors of money arithmetic and parsing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +16,10 @@ pub enum MoneyError {
     /// Not a currency code Cielo supports.
     #[error("unknown currency `{0}` (expected an ISO 4217 code such as USD or EUR)")]
     UnknownCurrency(String),
+    /// An ISO 4217 code that names no money one can charge (gold, test, fund
+    /// codes without a minor unit) or that has been replaced.
+    #[error("currency `{0}` cannot be used for prices: {1}")]
+    UnusableCurrency(String, &'static str),
     /// Two amounts in different currencies were combined.
     #[error("currency mismatch: {0} and {1}")]
     CurrencyMismatch(Currency, Currency),
@@ -35,14 +29,21 @@ pub enum MoneyError {
 }
 
 impl Currency {
-    /// Parses a code; lower case is accepted and normalised.
+    /// Parses a code; lower case is accepted and normalised. Refuses codes
+    /// that are not in ISO 4217, have no minor unit (XAU, XXX) or have been
+    /// superseded (HRK).
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
         let up = code.trim().to_ascii_uppercase();
-        let known = ZERO_DECIMAL.contains(&up.as_str())
-            || THREE_DECIMAL.contains(&up.as_str())
-            || TWO_DECIMAL.contains(&up.as_str());
-        if !known {
-            return Err(MoneyError::UnknownCurrency(code.to_string()));
+        let iso = iso_currency::Currency::from_code(&up)
+            .ok_or_else(|| MoneyError::UnknownCurrency(code.to_string()))?;
+        if iso.exponent().is_none() {
+            return Err(MoneyError::UnusableCurrency(up, "it has no minor unit"));
+        }
+        if iso.is_superseded().is_some() {
+            return Err(MoneyError::UnusableCurrency(
+                up,
+                "it has been replaced by another currency",
+            ));
         }
         let b = up.as_bytes();
         Ok(Self([b[0], b[1], b[2]]))
@@ -51,15 +52,13 @@ impl Currency {
     pub fn code(&self) -> &str {
         std::str::from_utf8(&self.0).expect("currency codes are ASCII")
     }
-    /// Number of decimal places of the minor unit (JPY 0, USD 2, KWD 3).
+    /// Number of decimal places of the ISO 4217 minor unit (JPY 0, USD 2,
+    /// KWD 3). Amounts in [`Money`] count this unit.
     pub fn exponent(&self) -> u32 {
-        if ZERO_DECIMAL.contains(&self.code()) {
-            0
-        } else if THREE_DECIMAL.contains(&self.code()) {
-            3
-        } else {
-            2
-        }
+        iso_currency::Currency::from_code(self.code())
+            .and_then(|c| c.exponent())
+            .map(u32::from)
+            .expect("parse admits only currencies with a minor unit")
     }
 }
 
@@ -204,6 +203,36 @@ mod tests {
         assert_eq!(Currency::parse("KWD").unwrap().exponent(), 3);
         assert!(Currency::parse("XXX").is_err());
         assert!(Currency::parse("US").is_err());
+    }
+
+    #[test]
+    fn every_current_iso_currency_is_known_with_its_iso_minor_unit() {
+        // Outside the few dozen a hand-written table knew.
+        for (code, exp) in [
+            ("UGX", 0),
+            ("ISK", 0),
+            ("MGA", 2),
+            ("NGN", 2),
+            ("KES", 2),
+            ("IQD", 3),
+            ("LYD", 3),
+            ("CLF", 4),
+            ("ghs", 2),
+        ] {
+            assert_eq!(Currency::parse(code).unwrap().exponent(), exp, "{code}");
+        }
+        assert!(matches!(
+            Currency::parse("XAU"),
+            Err(MoneyError::UnusableCurrency(..))
+        ));
+        assert!(matches!(
+            Currency::parse("HRK"),
+            Err(MoneyError::UnusableCurrency(..))
+        ));
+        assert!(matches!(
+            Currency::parse("ABC"),
+            Err(MoneyError::UnknownCurrency(..))
+        ));
     }
 
     #[test]

@@ -112,19 +112,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let message = e.into_inner().to_string();
-                let mut err = ApiError::validation(vec![field_error(&path, &message)]);
-                err.status = StatusCode::BAD_REQUEST;
-                err.code = "invalid-query";
-                err
-            })
+        parse_query(parts.uri.query().unwrap_or("")).map(Query)
     }
+}
+
+/// Parses a query string into `T`, mapping errors as [`Query`] does (for
+/// handlers that parse only when they need to, after a cache miss).
+pub fn parse_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let mut err = ApiError::validation(vec![field_error(&path, &message)]);
+        err.status = StatusCode::BAD_REQUEST;
+        err.code = "invalid-query";
+        err
+    })
 }
 
 fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {

@@ -8,9 +8,11 @@
 
 mod cache;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod problem;
 mod routes;
+pub mod serve;
 
 pub use problem::ApiError;
 
@@ -25,7 +27,9 @@ use cielo_storage::Storage;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -48,11 +52,36 @@ pub struct HttpConfig {
     pub catalog_cache_ttl: Duration,
     /// The shop's name, for pages.
     pub shop_name: String,
+    /// Longest a request may take, body and handler together (a body that
+    /// never finishes ends here with a 408 problem); zero turns it off.
+    pub request_timeout: Duration,
 }
 
-/// Everything a handler may use. Cheap to clone.
+/// Everything a handler may use. Cloning it (axum does, for every request
+/// and every middleware with state) copies one pointer; reads go through
+/// `Deref`, and setting a field before the state is shared (`state.payments =
+/// …`) writes in place through `DerefMut`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    /// In place while this is the only handle (at assembly); a copy of the
+    /// fields otherwise, as cloning the fields one by one did before.
+    fn deref_mut(&mut self) -> &mut AppStateInner {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+/// The fields of [`AppState`].
+#[derive(Clone)]
+pub struct AppStateInner {
     /// Database.
     pub db: Db,
     /// Catalog service.
@@ -79,7 +108,9 @@ pub struct AppState {
     pub flows: Option<Arc<cielo_flows::Flows>>,
     /// Notifications: the admin's message log, resends, previews, the outbox.
     pub notify: Option<Arc<cielo_notify::Notify>>,
-    cache: Arc<cache::ResponseCache>,
+    /// Per-IP limits on costly routes (defaults until the binary sets its own).
+    pub rate_limits: Arc<limits::RateLimits>,
+    pub(crate) cache: Arc<cache::ResponseCache>,
 }
 
 impl AppState {
@@ -96,7 +127,7 @@ impl AppState {
         migrations: Vec<MigrationSet>,
     ) -> Self {
         let ttl = config.catalog_cache_ttl;
-        Self {
+        Self(Arc::new(AppStateInner {
             db,
             catalog,
             accounts,
@@ -110,9 +141,71 @@ impl AppState {
             payments: None,
             flows: None,
             notify: None,
+            rate_limits: Arc::new(limits::RateLimits::new(Default::default())),
             cache: Arc::new(cache::ResponseCache::new(ttl)),
+        }))
+    }
+}
+
+/// The client's IP: the peer address, or the first `X-Forwarded-For` entry
+/// when the shop runs behind its own proxy (`trust_forwarded_for`). `None`
+/// when neither is known (no connection info, as under a serverless adapter
+/// without the header).
+pub(crate) fn client_ip(
+    config: &HttpConfig,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Option<std::net::IpAddr> {
+    if config.trust_forwarded_for {
+        if let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return Some(ip);
         }
     }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Warnings about a deployment that runs but should not face the public:
+/// today, the built-in test payment provider (anyone can "pay" on its page)
+/// behind a public URL that is not a loopback address. Logged at start-up and
+/// listed by `/readyz`.
+pub fn deployment_warnings(state: &AppState) -> Vec<String> {
+    let test_active = state
+        .payments
+        .as_ref()
+        .is_some_and(|p| p.test_provider().is_some());
+    if test_active && !is_loopback_url(&state.config.public_url) {
+        vec![format!(
+            "the built-in test payment provider is active while the shop's public URL is {}: \
+             anyone who reaches its payment page can mark an order paid without paying. \
+             Use payments.provider = \"stripe\" for a shop that faces the public.",
+            state.config.public_url
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// True when `url`'s host is `localhost` or a loopback address.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[derive(OpenApi)]
@@ -174,13 +267,19 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .fallback(routes::system::not_found)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
+            state.clone(),
             metrics::track,
         ))
         .with_state(state.clone());
 
     if let Some(cors) = cors(&state.config.cors_origins) {
         app = app.layer(cors);
+    }
+    if !state.config.request_timeout.is_zero() {
+        app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ));
     }
     let app = app
         .layer(axum::middleware::from_fn(problem::render))
@@ -191,8 +290,23 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(FastRequestUuid));
     (app, openapi)
+}
+
+/// Request ids: random UUIDs (v4) from the thread's generator, which costs
+/// no system call per request (`Uuid::new_v4` asks the OS each time).
+#[derive(Clone, Copy)]
+struct FastRequestUuid;
+
+impl MakeRequestId for FastRequestUuid {
+    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut buf = uuid::Uuid::encode_buffer();
+        http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {
@@ -223,4 +337,31 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([http::HeaderName::from_static("x-request-id")])
             .max_age(Duration::from_secs(3600)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_url;
+
+    #[test]
+    fn loopback_urls_are_told_from_public_ones() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:3000/",
+            "http://[::1]:8080",
+            "http://127.8.9.1",
+            "http://shop.localhost",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "https://shop.example.com",
+            "http://192.168.1.10:8080",
+            "http://0.0.0.0:8080",
+            "http://localhost.example.com",
+            "not a url",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 }

@@ -15,6 +15,9 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Latency histogram of one route. Each observation increments one bucket
+/// (the first whose bound it fits); the cumulative counts Prometheus wants
+/// are summed when rendering, so recording stays one atomic add.
 #[derive(Default)]
 struct Histogram {
     buckets: [AtomicU64; BUCKETS.len()],
@@ -25,14 +28,34 @@ struct Histogram {
 
 impl Histogram {
     fn observe(&self, secs: f64) {
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_us
             .fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
+    }
+}
+
+/// What one route recorded.
+#[derive(Default)]
+struct RouteMetrics {
+    latency: Histogram,
+    /// (method, status) → requests; a handful per route, scanned linearly.
+    counts: Mutex<Vec<(&'static str, u16, u64)>>,
+}
+
+impl RouteMetrics {
+    fn record(&self, method: &'static str, status: u16, secs: f64) {
+        self.latency.observe(secs);
+        let mut counts = self.counts.lock().expect("metrics lock");
+        match counts
+            .iter_mut()
+            .find(|(m, s, _)| *m == method && *s == status)
+        {
+            Some(row) => row.2 += 1,
+            None => counts.push((method, status, 1)),
+        }
     }
 }
 
@@ -45,8 +68,9 @@ pub trait MetricsSource: Send + Sync {
 /// The registry.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<HashMap<(String, &'static str, u16), Arc<AtomicU64>>>,
-    latency: Mutex<HashMap<String, Arc<Histogram>>>,
+    /// By matched route. Read-locked on every request (routes are few and
+    /// known after the first requests), write-locked only for a new route.
+    routes: RwLock<HashMap<Box<str>, RouteMetrics>>,
     sources: RwLock<Vec<Arc<dyn MetricsSource>>>,
 }
 
@@ -74,25 +98,16 @@ impl Metrics {
     }
 
     fn record(&self, route: &str, method: &'static str, status: u16, secs: f64) {
-        let counter = {
-            let mut map = self.requests.lock().expect("metrics lock");
-            match map.get(&(route.to_string(), method, status)) {
-                Some(c) => c.clone(),
-                None => map
-                    .entry((route.to_string(), method, status))
-                    .or_default()
-                    .clone(),
-            }
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let hist = {
-            let mut map = self.latency.lock().expect("metrics lock");
-            match map.get(route) {
-                Some(h) => h.clone(),
-                None => map.entry(route.to_string()).or_default().clone(),
-            }
-        };
-        hist.observe(secs);
+        if let Some(r) = self.routes.read().expect("metrics lock").get(route) {
+            r.record(method, status, secs);
+            return;
+        }
+        self.routes
+            .write()
+            .expect("metrics lock")
+            .entry(route.into())
+            .or_default()
+            .record(method, status, secs);
     }
 
     /// Everything, in Prometheus text exposition format.
@@ -102,34 +117,30 @@ impl Metrics {
             "# HELP cielo_http_requests_total HTTP requests by route, method and status.\n",
         );
         out.push_str("# TYPE cielo_http_requests_total counter\n");
-        let mut rows: Vec<_> = self
-            .requests
-            .lock()
-            .expect("metrics lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
-            .collect();
-        rows.sort();
-        for ((route, method, status), n) in rows {
-            let _ = writeln!(out, "cielo_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}", escape(&route));
+        let routes = self.routes.read().expect("metrics lock");
+        let mut names: Vec<&str> = routes.keys().map(|k| &**k).collect();
+        names.sort_unstable();
+        let mut rows: Vec<(&str, &'static str, u16, u64)> = Vec::new();
+        for route in &names {
+            for (method, status, n) in routes[*route].counts.lock().expect("metrics lock").iter() {
+                rows.push((route, method, *status, *n));
+            }
+        }
+        rows.sort_unstable();
+        for (route, method, status, n) in rows {
+            let _ = writeln!(out, "cielo_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}", escape(route));
         }
         out.push_str("# HELP cielo_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE cielo_http_request_duration_seconds histogram\n");
-        let mut hists: Vec<_> = self
-            .latency
-            .lock()
-            .expect("metrics lock")
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        hists.sort_by(|a, b| a.0.cmp(&b.0));
-        for (route, h) in hists {
-            let r = escape(&route);
+        for route in &names {
+            let h = &routes[*route].latency;
+            let r = escape(route);
+            let mut cumulative = 0;
             for (i, le) in BUCKETS.iter().enumerate() {
+                cumulative += h.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
-                    "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{le}\"}} {}",
-                    h.buckets[i].load(Ordering::Relaxed)
+                    "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{le}\"}} {cumulative}"
                 );
             }
             let count = h.count.load(Ordering::Relaxed);
@@ -147,6 +158,7 @@ impl Metrics {
                 "cielo_http_request_duration_seconds_count{{route=\"{r}\"}} {count}"
             );
         }
+        drop(routes);
         for s in self.sources.read().expect("metrics lock").iter() {
             s.render(&mut out);
         }
@@ -154,19 +166,21 @@ impl Metrics {
     }
 }
 
-/// Records each request under its matched route (never the raw path, which
-/// would make a series per product id).
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+/// The per-route middleware: applies the per-IP rate limits of the route
+/// (see [`crate::limits`]), then records the request under its matched route
+/// (never the raw path, which would make a series per product id). One layer
+/// for both keeps the per-request work to one boxed future.
+pub async fn track(State(s): State<crate::AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = method_name(req.method());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let res = next.run(req).await;
-    metrics.record(
-        &route,
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
+    let res = match crate::limits::refuse(&s, &req, route) {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
+    s.metrics.record(
+        route,
         method,
         res.status().as_u16(),
         start.elapsed().as_secs_f64(),

@@ -108,6 +108,22 @@ impl ApiError {
     }
 }
 
+/// Problem codes for rejections that no handler wrote.
+fn framework_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad-request",
+        404 => "route-not-found",
+        405 => "method-not-allowed",
+        408 => "timeout",
+        411 => "length-required",
+        413 => "body-too-large",
+        415 => "unsupported-media-type",
+        422 => "unprocessable-body",
+        429 => "too-many-requests",
+        _ => "http-error",
+    }
+}
+
 fn title(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "Bad request",
@@ -115,7 +131,9 @@ fn title(status: StatusCode) -> &'static str {
         403 => "Forbidden",
         404 => "Not found",
         405 => "Method not allowed",
+        408 => "Request timeout",
         409 => "Conflict",
+        411 => "Length required",
         413 => "Request too large",
         415 => "Unsupported media type",
         422 => "Validation failed",
@@ -145,6 +163,7 @@ impl<E: HasErrorKind> From<E> for ApiError {
         }
         Self {
             errors,
+            internal: e.log_detail().map(Arc::new),
             ..ApiError::new(status, e.code(), e.to_string())
         }
     }
@@ -180,34 +199,51 @@ impl IntoResponse for ApiError {
 /// Writes problem bodies: for [`ApiError`]s, and for any other 4xx/5xx that
 /// left without a body (unknown route, wrong method, body too large).
 pub async fn render(req: Request, next: Next) -> Response {
-    let instance = req.uri().path().to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    // Kept cheaply (shared buffers, no copy) for the rare error answer.
+    let uri = req.uri().clone();
+    let id_header = req.headers().get("x-request-id").cloned();
     let mut res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
+    let instance = uri.path().to_string();
+    let request_id = id_header
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let err = match res.extensions_mut().remove::<ApiError>() {
         Some(e) => e,
-        None if res.headers().contains_key(header::CONTENT_TYPE) => return res,
         None => {
-            let code = match status.as_u16() {
-                404 => "route-not-found",
-                405 => "method-not-allowed",
-                413 => "body-too-large",
-                408 => "timeout",
-                _ => "http-error",
+            // The framework's own rejections (a body over the limit, a path
+            // or query it could not parse, an unknown route or method) come
+            // as text/plain or without a body: they become problems too. A
+            // handler's deliberate page (HTML, an existing problem) stays.
+            let plain = res
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_none_or(|ct| ct.starts_with("text/plain"));
+            if !plain {
+                return res;
+            }
+            let (parts, body) = res.into_parts();
+            let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+            res = Response::from_parts(parts, axum::body::Body::empty());
+            let detail = match std::str::from_utf8(&text).map(str::trim) {
+                Ok(t) if !t.is_empty() => t.to_string(),
+                _ => title(status).to_string(),
             };
-            ApiError::new(status, code, title(status))
+            ApiError::new(status, framework_code(status), detail)
         }
     };
     if let Some(chain) = &err.internal {
-        tracing::error!(error = %chain, request_id, path = %instance, "request failed");
+        if status.is_server_error() && err.code == "internal" {
+            tracing::error!(error = %chain, request_id, path = %instance, "request failed");
+        } else {
+            tracing::warn!(error = %chain, request_id, path = %instance, code = err.code, "request refused; detail for the log only");
+        }
     }
     let body = Problem {
         type_: format!("{PROBLEM_TYPE_PREFIX}{}", err.code),

@@ -88,9 +88,16 @@ pub enum Error {
     /// No print file (yet) for this line.
     #[error("no artwork for this order line (yet)")]
     ArtworkNotFound,
-    /// The payment provider failed.
-    #[error("payment provider: {0}")]
+    /// The payment provider failed. The buyer reads a stable, generic
+    /// message; the provider's own words go to the log only.
+    #[error(
+        "the payment could not be started; please try again in a few minutes or contact the shop"
+    )]
     Payment(#[from] cielo_payments::PaymentError),
+    /// The payment provider cannot take one of the order's amounts in its
+    /// currency (checked before the order is created; nothing is written).
+    #[error("{0}")]
+    AmountNotPayable(String),
     /// Unexpected failure.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -121,7 +128,9 @@ impl HasErrorKind for Error {
     fn kind(&self) -> ErrorKind {
         use cielo_payments::PaymentError as P;
         match self {
-            Error::Invalid(_) | Error::Unavailable(_) => ErrorKind::Invalid,
+            Error::Invalid(_) | Error::Unavailable(_) | Error::AmountNotPayable(_) => {
+                ErrorKind::Invalid
+            }
             Error::CartNotFound
             | Error::LineNotFound
             | Error::OrderNotFound
@@ -152,7 +161,14 @@ impl HasErrorKind for Error {
             Error::ArtworkNotFound => "artwork-not-found",
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Payment(_) => "payment-provider-error",
+            Error::AmountNotPayable(_) => "amount-not-payable",
             Error::Internal(_) => "internal",
+        }
+    }
+    fn log_detail(&self) -> Option<String> {
+        match self {
+            Error::Payment(e) => Some(e.to_string()),
+            _ => None,
         }
     }
     fn field_errors(&self) -> Vec<FieldError> {
@@ -525,7 +541,18 @@ impl Orders {
         }
         // Personalised products: their validator decides what is stored.
         let options = match self.line_options.get(&variant.product_type) {
-            None => input.options,
+            // A product that takes no personalisation takes no options: stored
+            // as given they would reach pages and labs that expect none.
+            None => match input.options {
+                Some(o) if o.as_object().is_some_and(|m| m.is_empty()) => None,
+                Some(_) => {
+                    return Err(Error::Invalid(vec![FieldError::new(
+                        "options",
+                        "this product takes no personalisation; send no options",
+                    )]))
+                }
+                None => None,
+            },
             Some(validator) => {
                 let line = LineContext {
                     product_type: &variant.product_type,
@@ -801,6 +828,19 @@ impl Orders {
                 .and_then(|t| t.checked_add(totals.tax))
                 .map_err(anyhow::Error::from)?;
             totals.shipping = shipping;
+        }
+        // Every amount the provider will be sent must be one it can take;
+        // otherwise refuse now, before an order exists (the transaction,
+        // with its stock reservation, is dropped).
+        let amounts = snapshot.iter().map(|(_, v, _)| v.price).chain([
+            totals.shipping,
+            totals.tax,
+            totals.total,
+        ]);
+        for amount in amounts {
+            if let Err(e) = self.payments.provider_amount(amount) {
+                return Err(Error::AmountNotPayable(e.to_string()));
+            }
         }
         let order_id = OrderId::new();
         let secret = new_access_token();

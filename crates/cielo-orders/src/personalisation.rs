@@ -7,8 +7,8 @@
 //! once the variant is known and before anything is written. The validator returns
 //! the options to store, normalised so that whatever makes the product after payment
 //! works from them alone, or field errors that the cart turns into
-//! `#/options/<field>` pointers. Products without a validator keep their options
-//! as given (a JSON object of at most 4 KiB).
+//! `#/options/<field>` pointers. Products without a validator take no options
+//! (an empty object counts as none); a line that sends some is refused.
 
 use cielo_core::FieldError;
 use std::collections::BTreeMap;

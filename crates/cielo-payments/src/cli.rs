@@ -11,13 +11,20 @@ use std::process::ExitCode;
 pub enum WebhooksCommand {
     /// Verify a webhook signature. Reads the raw payload on stdin; prints
     /// `valid` and exits 0, or prints `invalid: <reason>` and exits 1.
+    ///
+    /// The signing secrets come from the environment, never the command line
+    /// (where other users and shell history would see them): the variable the
+    /// server reads (`CIELO_STRIPE_WEBHOOK_SECRETS`, comma-separated, or
+    /// `CIELO_TEST_WEBHOOK_SECRET` for `--provider test`), or the one named by
+    /// `--secret-env`.
     Verify {
         /// The provider whose scheme to use (`stripe`; `test` uses the same scheme).
         #[arg(long, default_value = "stripe")]
         provider: String,
-        /// A signing secret (`whsec_…`). Repeat for several (during rotation).
-        #[arg(long, required = true)]
-        secret: Vec<String>,
+        /// The environment variable holding the signing secrets (`whsec_…`,
+        /// comma-separated during a rotation) instead of the provider's usual one.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
         /// The signature header's value (`t=…,v1=…`).
         #[arg(long)]
         header: String,
@@ -35,14 +42,24 @@ pub fn run(command: WebhooksCommand) -> ExitCode {
     match command {
         WebhooksCommand::Verify {
             provider,
-            secret,
+            secret_env,
             header,
             now,
             tolerance,
         } => {
-            if provider != "stripe" && provider != "test" {
-                println!("invalid: unknown provider `{provider}` (stripe, test)");
-                return ExitCode::FAILURE;
+            let usual = match provider.as_str() {
+                "stripe" => "CIELO_STRIPE_WEBHOOK_SECRETS",
+                "test" => "CIELO_TEST_WEBHOOK_SECRET",
+                _ => {
+                    println!("invalid: unknown provider `{provider}` (stripe, test)");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let var = secret_env.as_deref().unwrap_or(usual);
+            let secret = secrets_from(std::env::var(var).ok().as_deref());
+            if secret.is_empty() {
+                eprintln!("error: no signing secret: set {var} (comma-separated for several)");
+                return ExitCode::from(2);
             }
             let mut payload = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut payload) {
@@ -61,5 +78,28 @@ pub fn run(command: WebhooksCommand) -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The secrets in a variable's value: comma-separated, blanks dropped.
+fn secrets_from(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn secrets_are_comma_separated_and_blanks_ignored() {
+        assert_eq!(
+            super::secrets_from(Some(" whsec_a, ,whsec_b ")),
+            ["whsec_a", "whsec_b"]
+        );
+        assert!(super::secrets_from(None).is_empty());
     }
 }

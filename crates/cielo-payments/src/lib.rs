@@ -26,7 +26,7 @@ pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     migrations: &[cielo_db::migration!(20261121000500, "payments")],
 };
 
-use cielo_core::{Money, Timestamp};
+use cielo_core::{Currency, Money, Timestamp};
 use std::sync::Arc;
 
 /// One line as the payment page shows it.
@@ -86,6 +86,10 @@ pub enum PaymentError {
     /// Keys or settings are wrong.
     #[error("payment provider misconfigured: {0}")]
     Misconfigured(String),
+    /// The provider cannot take this amount in this currency (a fraction it
+    /// does not charge, a digit it does not accept); nothing was sent.
+    #[error("{0}")]
+    AmountNotAccepted(String),
 }
 
 /// A refund the provider accepted.
@@ -123,6 +127,18 @@ pub struct RefundRequest {
 pub trait PaymentProvider: Send + Sync {
     /// Short name stored on orders.
     fn name(&self) -> &'static str;
+    /// The one conversion of an amount into the provider's units (what its
+    /// API and its events speak); `AmountNotAccepted` when the provider cannot
+    /// take it. Providers that count ISO 4217 minor units keep the default.
+    fn provider_amount(&self, money: Money) -> Result<i64, PaymentError> {
+        Ok(money.amount)
+    }
+    /// An amount in the provider's units back in ISO 4217 minor units of
+    /// `currency`; `None` when it is not a whole number of them.
+    fn amount_from_provider(&self, amount: i64, currency: Currency) -> Option<i64> {
+        let _ = currency;
+        Some(amount)
+    }
     /// Opens a hosted payment for an order. Calling it twice for the same
     /// order must not open a second payment.
     async fn create_checkout(

@@ -6,7 +6,7 @@ use crate::event::{decide, Action, EventKind, OrderFacts, OrderState, PaymentEve
 use crate::inbox::{self, PaymentRecord, Webhooks};
 use crate::test_provider::TestProvider;
 use crate::{PaymentError, RefundRequest, SharedProvider};
-use cielo_core::Timestamp;
+use cielo_core::{Currency, Money, Timestamp};
 use cielo_db::sqlx::AnyConnection;
 use cielo_db::Db;
 use std::collections::{HashMap, HashSet};
@@ -80,6 +80,10 @@ pub enum RefundError {
     /// The order has no captured payment to refund.
     #[error("{0}")]
     NotRefundable(String),
+    /// The amount asked for cannot be refunded (not positive, or not an
+    /// amount the provider takes); for the `amount` field.
+    #[error("{0}")]
+    InvalidAmount(String),
     /// The provider said no, or is unavailable.
     #[error(transparent)]
     Provider(#[from] PaymentError),
@@ -409,7 +413,15 @@ impl Payments {
         let Some(facts) = known else {
             return Ok(Plan::Skip(format!("no order {order_id}")));
         };
-        let mut action = decide(&event, &facts);
+        // The event speaks the provider's units: compare the order's total in
+        // them too, so an amount read at another scale never looks like a match.
+        let mut action = match self.provider_total(&facts) {
+            Ok(total) => decide(&event, &OrderFacts { total, ..facts }),
+            Err(why) => match decide(&event, &facts) {
+                Action::MarkPaid => Action::Attention(why),
+                other => other,
+            },
+        };
         if matches!(action, Action::Refunded | Action::PartiallyRefunded) {
             // A refund made through the admin API is recorded when it is made;
             // its event then brings nothing new.
@@ -497,6 +509,14 @@ impl Payments {
         Ok(report)
     }
 
+    /// The order's total in the provider's units.
+    fn provider_total(&self, facts: &OrderFacts) -> Result<i64, String> {
+        let currency = Currency::parse(&facts.currency).map_err(|e| e.to_string())?;
+        self.provider
+            .provider_amount(Money::new(facts.total, currency))
+            .map_err(|e| format!("the order's total cannot be paid through this provider: {e}"))
+    }
+
     /// Refunds all (`amount` None) or part of an order's payment, and records
     /// it on the order at once (the provider's event later changes nothing).
     pub async fn refund(
@@ -542,14 +562,32 @@ impl Payments {
                 "the payment has no payment intent to refund".into(),
             ));
         };
+        // The payment record speaks the provider's units; the admin speaks
+        // the order's minor units. Convert once, at this boundary.
+        let currency = Currency::parse(&facts.currency).map_err(anyhow::Error::from)?;
+        let to_minor = |a: i64| self.provider.amount_from_provider(a, currency).unwrap_or(a);
         let left = paid - record.amount_refunded;
-        if let Some(a) = amount {
-            if a <= 0 || a > left {
-                return Err(RefundError::NotRefundable(format!(
-                    "the amount must be between 1 and {left}"
-                )));
+        let amount = match amount {
+            None => None,
+            Some(a) if a <= 0 => {
+                return Err(RefundError::InvalidAmount("must be at least 1".into()))
             }
-        }
+            Some(a) => {
+                let p = self
+                    .provider
+                    .provider_amount(Money::new(a, currency))
+                    .map_err(|e| RefundError::InvalidAmount(e.to_string()))?;
+                if p > left {
+                    // Depends on the refunds made so far: a conflict with the
+                    // order's state, not a malformed request.
+                    return Err(RefundError::NotRefundable(format!(
+                        "the amount must be between 1 and {}, what is left of the payment",
+                        to_minor(left)
+                    )));
+                }
+                Some(p)
+            }
+        };
         if left <= 0 {
             return Err(RefundError::NotRefundable(
                 "the payment is refunded in full already".into(),
@@ -598,8 +636,8 @@ impl Payments {
         tx.commit().await.map_err(anyhow::Error::from)?;
         Ok(RefundOutcome {
             refund_id: refund.id,
-            amount: refund.amount,
-            total_refunded: total,
+            amount: to_minor(refund.amount),
+            total_refunded: to_minor(total),
             status: refund.status,
         })
     }

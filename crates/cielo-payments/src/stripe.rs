@@ -9,7 +9,7 @@
 use crate::{
     CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest,
 };
-use cielo_core::Timestamp;
+use cielo_core::{Currency, Money, Timestamp};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -45,8 +45,97 @@ pub struct StripeProvider {
     client: reqwest::Client,
 }
 
-/// The form of a Checkout Session for an order (exposed for tests).
-pub fn checkout_form(request: &CheckoutRequest, expires_at: i64) -> Vec<(String, String)> {
+/// Currencies Stripe counts in whole units, as ISO 4217 does (Stripe's
+/// "zero-decimal currencies", less UGX which is a special case below) — and
+/// MGA, which ISO 4217 gives two decimals but Stripe none.
+const STRIPE_ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF",
+    "XOF", "XPF",
+];
+/// Stripe's special cases: zero-decimal in ISO 4217, but Stripe's API still
+/// reads their amounts as two-decimal values whose decimals are always 00
+/// (5 ISK is sent as 500). Sending the ISO amount would charge 1/100. Being
+/// neither zero- nor three-decimal for Stripe, they take the default (two).
+#[cfg(test)]
+const STRIPE_TWO_DECIMAL_WHOLE_UNITS: &[&str] = &["ISK", "UGX"];
+/// Stripe's three-decimal currencies: amounts in thousandths whose last digit
+/// must be 0 (5.124 KWD cannot be charged; 5.120 can).
+const STRIPE_THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
+
+/// The number of decimals Stripe's API reads in an amount of `currency`
+/// (two unless listed otherwise: HUF and TWD are charged with two decimals;
+/// their whole-unit rule applies to payouts only).
+fn stripe_decimals(currency: Currency) -> u32 {
+    let code = currency.code();
+    if STRIPE_ZERO_DECIMAL.contains(&code) {
+        0
+    } else if STRIPE_THREE_DECIMAL.contains(&code) {
+        3
+    } else {
+        2
+    }
+}
+
+/// The one conversion of an amount into what Stripe's API expects for its
+/// currency: ISO 4217 minor units (as [`Money`] keeps them) scaled to Stripe's
+/// decimals. `Err` when Stripe cannot take the amount as it stands: fractions
+/// of a unit Stripe charges whole (0.50 MGA, any fraction of ISK or UGX cannot
+/// occur as ISO has none), a three-decimal amount not ending in 0, or an
+/// amount too large.
+pub fn stripe_amount(money: Money) -> Result<i64, PaymentError> {
+    let iso = money.currency.exponent();
+    let stripe = stripe_decimals(money.currency);
+    let refused = |why: String| {
+        PaymentError::AmountNotAccepted(format!(
+            "the payment provider cannot charge {money}: {why}"
+        ))
+    };
+    let amount = if stripe >= iso {
+        money
+            .amount
+            .checked_mul(10i64.pow(stripe - iso))
+            .ok_or_else(|| refused("it is too large".into()))?
+    } else {
+        let step = 10i64.pow(iso - stripe);
+        if money.amount % step != 0 {
+            return Err(refused(format!(
+                "{} is charged in units of {}",
+                money.currency,
+                Money::new(step, money.currency)
+            )));
+        }
+        money.amount / step
+    };
+    if STRIPE_THREE_DECIMAL.contains(&money.currency.code()) && amount % 10 != 0 {
+        return Err(refused(format!(
+            "{} amounts must be whole hundredths (the last of three decimals 0)",
+            money.currency
+        )));
+    }
+    Ok(amount)
+}
+
+/// The inverse of [`stripe_amount`]: an amount Stripe reports (a session's
+/// `amount_total`, a refund) in ISO 4217 minor units; `None` when it is not a
+/// whole number of them.
+pub fn amount_from_stripe(amount: i64, currency: Currency) -> Option<i64> {
+    let iso = currency.exponent();
+    let stripe = stripe_decimals(currency);
+    if stripe >= iso {
+        let step = 10i64.pow(stripe - iso);
+        (amount % step == 0).then_some(amount / step)
+    } else {
+        amount.checked_mul(10i64.pow(iso - stripe))
+    }
+}
+
+/// The form of a Checkout Session for an order (exposed for tests). Every
+/// amount goes through [`stripe_amount`]; one Stripe cannot take refuses the
+/// whole form.
+pub fn checkout_form(
+    request: &CheckoutRequest,
+    expires_at: i64,
+) -> Result<Vec<(String, String)>, PaymentError> {
     let currency = request.total.currency.code().to_ascii_lowercase();
     let mut form: Vec<(String, String)> = vec![
         ("mode".into(), "payment".into()),
@@ -65,15 +154,16 @@ pub fn checkout_form(request: &CheckoutRequest, expires_at: i64) -> Vec<(String,
     let mut lines: Vec<(String, i64, i64)> = request
         .lines
         .iter()
-        .map(|l| (l.name.clone(), l.unit_price.amount, l.quantity))
-        .collect();
+        .map(|l| Ok((l.name.clone(), stripe_amount(l.unit_price)?, l.quantity)))
+        .collect::<Result<_, PaymentError>>()?;
     // Shipping and tax as lines of their own, so the session's total is the order's total.
     if request.shipping.amount > 0 {
-        lines.push(("Shipping".into(), request.shipping.amount, 1));
+        lines.push(("Shipping".into(), stripe_amount(request.shipping)?, 1));
     }
     if request.tax.amount > 0 {
-        lines.push(("Tax".into(), request.tax.amount, 1));
+        lines.push(("Tax".into(), stripe_amount(request.tax)?, 1));
     }
+    stripe_amount(request.total)?;
     for (i, (name, unit, quantity)) in lines.into_iter().enumerate() {
         form.push((
             format!("line_items[{i}][price_data][currency]"),
@@ -89,7 +179,7 @@ pub fn checkout_form(request: &CheckoutRequest, expires_at: i64) -> Vec<(String,
         ));
         form.push((format!("line_items[{i}][quantity]"), quantity.to_string()));
     }
-    form
+    Ok(form)
 }
 
 impl StripeProvider {
@@ -162,13 +252,21 @@ impl PaymentProvider for StripeProvider {
         "stripe"
     }
 
+    fn provider_amount(&self, money: Money) -> Result<i64, PaymentError> {
+        stripe_amount(money)
+    }
+
+    fn amount_from_provider(&self, amount: i64, currency: Currency) -> Option<i64> {
+        amount_from_stripe(amount, currency)
+    }
+
     async fn create_checkout(
         &self,
         request: &CheckoutRequest,
     ) -> Result<PaymentSession, PaymentError> {
         let ttl = self.config.session_ttl_secs.clamp(31 * 60, 24 * 3600);
         let expires_at = Timestamp::now().as_unix_seconds() + ttl;
-        let form = checkout_form(request, expires_at);
+        let form = checkout_form(request, expires_at)?;
         let session = self
             .post(
                 "/v1/checkout/sessions",
@@ -273,7 +371,6 @@ impl PaymentProvider for StripeProvider {
 mod tests {
     use super::*;
     use crate::PaymentLine;
-    use cielo_core::{Currency, Money};
 
     #[test]
     fn the_session_form_carries_the_order_and_adds_up_to_its_total() {
@@ -292,7 +389,7 @@ mod tests {
             success_url: "https://shop/ok".into(),
             cancel_url: "https://shop/no".into(),
         };
-        let form = checkout_form(&request, 1_800_000_000);
+        let form = checkout_form(&request, 1_800_000_000).unwrap();
         let get = |k: &str| {
             form.iter()
                 .find(|(key, _)| key == k)
@@ -322,5 +419,111 @@ mod tests {
             total += unit * q;
         }
         assert_eq!(total, 2599);
+    }
+
+    fn m(amount: i64, code: &str) -> Money {
+        Money::new(amount, Currency::parse(code).unwrap())
+    }
+
+    #[test]
+    fn two_decimal_currencies_are_sent_as_they_are() {
+        for code in ["USD", "EUR", "GBP", "HUF", "TWD", "NGN"] {
+            assert_eq!(stripe_amount(m(1999, code)).unwrap(), 1999, "{code}");
+            assert_eq!(
+                amount_from_stripe(1999, Currency::parse(code).unwrap()),
+                Some(1999)
+            );
+        }
+    }
+
+    #[test]
+    fn zero_decimal_currencies_are_sent_in_whole_units() {
+        for code in ["JPY", "KRW", "CLP", "VND", "XOF", "BIF"] {
+            assert_eq!(stripe_amount(m(500, code)).unwrap(), 500, "{code}");
+        }
+    }
+
+    #[test]
+    fn isk_and_ugx_are_sent_as_two_decimal_amounts_ending_in_00() {
+        for code in STRIPE_TWO_DECIMAL_WHOLE_UNITS {
+            assert_eq!(Currency::parse(code).unwrap().exponent(), 0, "{code}");
+            assert_eq!(stripe_amount(m(7, code)).unwrap(), 700, "{code}");
+        }
+        // 50,000 UGX: Stripe reads 50000 as 500.00 UGX.
+        assert_eq!(stripe_amount(m(50_000, "UGX")).unwrap(), 5_000_000);
+        assert_eq!(stripe_amount(m(5, "ISK")).unwrap(), 500);
+        let ugx = Currency::parse("UGX").unwrap();
+        assert_eq!(amount_from_stripe(5_000_000, ugx), Some(50_000));
+        assert_eq!(
+            amount_from_stripe(50_000, ugx),
+            Some(500),
+            "an undercharge stays an undercharge"
+        );
+        assert_eq!(amount_from_stripe(5_000_001, ugx), None);
+    }
+
+    #[test]
+    fn three_decimal_currencies_must_end_in_zero() {
+        assert_eq!(stripe_amount(m(5120, "KWD")).unwrap(), 5120);
+        for code in ["BHD", "JOD", "KWD", "OMR", "TND"] {
+            let err = stripe_amount(m(5124, code)).unwrap_err();
+            assert!(matches!(err, PaymentError::AmountNotAccepted(_)), "{code}");
+            assert!(err.to_string().contains("5.124"), "{err}");
+        }
+    }
+
+    #[test]
+    fn mga_is_charged_in_whole_ariary() {
+        // ISO 4217 gives MGA two decimals; Stripe takes none.
+        assert_eq!(stripe_amount(m(150_000, "MGA")).unwrap(), 1_500);
+        assert!(matches!(
+            stripe_amount(m(150_050, "MGA")),
+            Err(PaymentError::AmountNotAccepted(_))
+        ));
+        assert_eq!(
+            amount_from_stripe(1_500, Currency::parse("MGA").unwrap()),
+            Some(150_000)
+        );
+    }
+
+    #[test]
+    fn too_large_amounts_are_refused_not_wrapped() {
+        assert!(matches!(
+            stripe_amount(m(i64::MAX / 10, "UGX")),
+            Err(PaymentError::AmountNotAccepted(_))
+        ));
+    }
+
+    #[test]
+    fn a_ugx_session_form_carries_stripe_units_and_a_bad_kwd_line_refuses_the_form() {
+        let ugx = Currency::parse("UGX").unwrap();
+        let mut request = CheckoutRequest {
+            order_id: "ord_1".into(),
+            email: "a@example.com".into(),
+            lines: vec![PaymentLine {
+                name: "Poster".into(),
+                unit_price: Money::new(50_000, ugx),
+                quantity: 1,
+            }],
+            shipping: Money::zero(ugx),
+            tax: Money::zero(ugx),
+            total: Money::new(50_000, ugx),
+            success_url: "https://shop/ok".into(),
+            cancel_url: "https://shop/no".into(),
+        };
+        let form = checkout_form(&request, 1_800_000_000).unwrap();
+        assert!(form.contains(&(
+            "line_items[0][price_data][unit_amount]".to_string(),
+            "5000000".to_string()
+        )));
+        let kwd = Currency::parse("KWD").unwrap();
+        request.lines[0].unit_price = Money::new(5124, kwd);
+        request.shipping = Money::zero(kwd);
+        request.tax = Money::zero(kwd);
+        request.total = Money::new(5124, kwd);
+        assert!(matches!(
+            checkout_form(&request, 1_800_000_000),
+            Err(PaymentError::AmountNotAccepted(_))
+        ));
     }
 }

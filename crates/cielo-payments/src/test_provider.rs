@@ -13,8 +13,11 @@ use crate::{
 use cielo_core::Timestamp;
 use cielo_db::sqlx::{self, Row};
 use cielo_db::Db;
+use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::time::Duration;
+use subtle::ConstantTimeEq;
 
 /// How the test provider delivers its webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,6 +93,9 @@ pub struct TestProvider {
     session_ttl_secs: i64,
     db: Option<Db>,
     secret: String,
+    /// Keys the session ids: derived from the webhook secret (shared by every
+    /// process of the shop), random when there is none.
+    session_key: [u8; 32],
     delivery: Delivery,
     client: reqwest::Client,
 }
@@ -103,6 +109,7 @@ impl TestProvider {
             session_ttl_secs,
             db: None,
             secret: String::new(),
+            session_key: rand::random(),
             delivery: Delivery::Immediate,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
@@ -115,6 +122,11 @@ impl TestProvider {
     pub fn with_events(mut self, db: Db, secret: &str, delivery: Delivery) -> Self {
         self.db = Some(db);
         self.secret = secret.to_string();
+        self.session_key = Sha256::new()
+            .chain_update(b"cielo test payment session ids\0")
+            .chain_update(secret.as_bytes())
+            .finalize()
+            .into();
         self.delivery = delivery;
         self
     }
@@ -124,16 +136,31 @@ impl TestProvider {
         &self.secret
     }
 
-    /// The session id of an order.
-    pub fn session_for(order_id: &str) -> String {
-        format!("tcs_{}", order_id.trim_start_matches("ord_"))
+    /// The session id of an order: `tcs_<order>_<tag>`, where the tag is a
+    /// 128-bit MAC of the order id under a key of this shop. The same order
+    /// always gets the same session (a retried checkout opens one payment),
+    /// but knowing an order id (it is in `/?order=` links) is not enough to
+    /// reach its payment page.
+    pub fn session_for(&self, order_id: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.session_key)
+            .expect("HMAC takes any key length");
+        mac.update(order_id.as_bytes());
+        let tag = mac.finalize().into_bytes();
+        format!(
+            "tcs_{}_{}",
+            order_id.trim_start_matches("ord_"),
+            hex::encode(&tag[..16])
+        )
     }
 
-    /// The order id of a session.
-    pub fn order_for(session_id: &str) -> Option<String> {
-        session_id
-            .strip_prefix("tcs_")
-            .map(|rest| format!("ord_{rest}"))
+    /// The order id of a session this provider issued; `None` for any other
+    /// string (a guessed or altered id).
+    pub fn order_for(&self, session_id: &str) -> Option<String> {
+        let rest = session_id.strip_prefix("tcs_")?;
+        let (order, _) = rest.rsplit_once('_')?;
+        let order_id = format!("ord_{order}");
+        let expected = self.session_for(&order_id);
+        bool::from(expected.as_bytes().ct_eq(session_id.as_bytes())).then_some(order_id)
     }
 
     fn db(&self) -> Result<&Db, PaymentError> {
@@ -279,7 +306,7 @@ impl PaymentProvider for TestProvider {
         request: &CheckoutRequest,
     ) -> Result<PaymentSession, PaymentError> {
         // Derived from the order id, so a retried checkout gets the same session.
-        let session_id = Self::session_for(&request.order_id);
+        let session_id = self.session_for(&request.order_id);
         Ok(PaymentSession {
             provider: self.name().to_string(),
             redirect_url: format!("{}/checkout/test/{}", self.public_url, session_id),
@@ -383,11 +410,44 @@ mod tests {
         assert_eq!(a.session_id, b.session_id);
         assert_eq!(
             a.redirect_url,
-            "http://127.0.0.1:8080/checkout/test/tcs_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b"
+            format!("http://127.0.0.1:8080/checkout/test/{}", a.session_id)
         );
         assert_eq!(
-            TestProvider::order_for(&a.session_id).as_deref(),
+            p.order_for(&a.session_id).as_deref(),
             Some(request.order_id.as_str())
+        );
+    }
+
+    #[test]
+    fn session_ids_cannot_be_derived_from_the_order_id() {
+        let order = "ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b";
+        let p = TestProvider::new("http://127.0.0.1:8080/", 3600);
+        let session = p.session_for(order);
+        assert!(session.starts_with("tcs_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b_"));
+        assert_eq!(session.len(), "tcs_".len() + 32 + 1 + 32, "{session}");
+        // The old, guessable form and altered tags are refused.
+        assert_eq!(p.order_for("tcs_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b"), None);
+        let mut altered = session.clone();
+        altered.pop();
+        altered.push(if session.ends_with('0') { '1' } else { '0' });
+        assert_eq!(p.order_for(&altered), None);
+        // Another shop (another secret) issues other ids.
+        let db_less = |secret: &str| {
+            let mut t = TestProvider::new("http://127.0.0.1:8080/", 3600);
+            t.session_key = Sha256::new()
+                .chain_update(b"cielo test payment session ids\0")
+                .chain_update(secret.as_bytes())
+                .finalize()
+                .into();
+            t
+        };
+        assert_eq!(
+            db_less("a").session_for(order),
+            db_less("a").session_for(order)
+        );
+        assert_ne!(
+            db_less("a").session_for(order),
+            db_less("b").session_for(order)
         );
     }
 

@@ -495,6 +495,16 @@ pub fn resolve(
     };
     let title = text(&mut e, "title");
     let message = text(&mut e, "message").filter(|m| !m.is_empty());
+    // The shop-wide text rule (no control, line-break or bidi characters).
+    // Checked before trimming, so a trailing line break is refused, not dropped.
+    for field in ["title", "message"] {
+        if let Some(c) = get(field)
+            .and_then(Value::as_str)
+            .and_then(cielo_core::text::forbidden_char)
+        {
+            e.add(field, cielo_core::text::TextError::Forbidden(c).to_string());
+        }
+    }
     let language = text(&mut e, "language").unwrap_or_else(|| "en".into());
     let flag = |e: &mut Errors, k: &str| match get(k) {
         None => true,

@@ -9,7 +9,7 @@
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use object_store::{path::Path, signer::Signer, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{path::Path, signer::Signer, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use sha2::Sha256;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,10 @@ pub enum Error {
     /// No object at that key.
     #[error("object not found")]
     NotFound,
+    /// An object is already stored at that key (a second use of a
+    /// single-use upload URL).
+    #[error("an object already exists at this key")]
+    AlreadyExists,
     /// The backend failed.
     #[error(transparent)]
     Backend(#[from] object_store::Error),
@@ -238,6 +242,40 @@ impl Storage {
         Ok(())
     }
 
+    /// Stores bytes at `key` only if nothing is there yet, atomically (two
+    /// racing writers: one wins, the other gets [`Error::AlreadyExists`]).
+    /// Signed upload URLs use it, so each one accepts a single PUT.
+    pub async fn put_new(&self, key: &str, bytes: Bytes) -> Result<(), Error> {
+        check_key(key)?;
+        match self
+            .store
+            .put_opts(
+                &Path::from(key),
+                PutPayload::from(bytes),
+                PutMode::Create.into(),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => Err(Error::AlreadyExists),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The first `len` bytes of the object at `key` (fewer if it is shorter),
+    /// to check what an upload is without reading all of it.
+    pub async fn head_bytes(&self, key: &str, len: u64) -> Result<Bytes, Error> {
+        check_key(key)?;
+        let size = self.size(key).await?.ok_or(Error::NotFound)?;
+        if size == 0 {
+            return Ok(Bytes::new());
+        }
+        Ok(self
+            .store
+            .get_range(&Path::from(key), 0..size.min(len))
+            .await?)
+    }
+
     /// Reads the object at `key`.
     pub async fn get(&self, key: &str) -> Result<Bytes, Error> {
         check_key(key)?;
@@ -312,6 +350,30 @@ mod tests {
             ),
             "expired"
         );
+    }
+
+    #[tokio::test]
+    async fn put_new_stores_once_and_head_bytes_reads_the_start() {
+        let (s, _dir) = local();
+        let key = format!("once/{}.bin", std::process::id());
+        s.put_new(&key, Bytes::from_static(b"first")).await.unwrap();
+        assert!(matches!(
+            s.put_new(&key, Bytes::from_static(b"second")).await,
+            Err(Error::AlreadyExists)
+        ));
+        assert_eq!(s.get(&key).await.unwrap(), Bytes::from_static(b"first"));
+        assert_eq!(
+            s.head_bytes(&key, 3).await.unwrap(),
+            Bytes::from_static(b"fir")
+        );
+        assert_eq!(
+            s.head_bytes(&key, 100).await.unwrap(),
+            Bytes::from_static(b"first")
+        );
+        assert!(matches!(
+            s.head_bytes("once/none.bin", 3).await,
+            Err(Error::NotFound)
+        ));
     }
 
     #[tokio::test]

@@ -68,6 +68,7 @@ pub struct BuildOptions {
 pub struct Application {
     listener: Option<TcpListener>,
     router: axum::Router,
+    serve: cielo_http::serve::ServeConfig,
     state: AppState,
     address: SocketAddr,
     role: Role,
@@ -251,6 +252,7 @@ impl Application {
             trust_forwarded_for: settings.http.trust_forwarded_for,
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
+            request_timeout: Duration::from_secs(settings.http.request_timeout_secs),
         };
         let notify = cielo_notify::Notify::new(
             db.clone(),
@@ -279,11 +281,24 @@ impl Application {
         state.payments = Some(Arc::new(payments));
         state.flows = Some(Arc::new(flows));
         state.notify = Some(Arc::new(notify));
+        state.rate_limits = Arc::new(cielo_http::limits::RateLimits::new(
+            settings.limits.to_config(),
+        ));
         let (router, _openapi) = cielo_http::router(state.clone());
+        for warning in cielo_http::deployment_warnings(&state) {
+            tracing::warn!(warning = %warning, "UNSAFE FOR A PUBLIC SHOP");
+            eprintln!("WARNING: {warning}");
+        }
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {
             listener,
             router,
+            serve: cielo_http::serve::ServeConfig {
+                header_read_timeout: Duration::from_secs(
+                    settings.http.header_read_timeout_secs.max(1),
+                ),
+                max_connections: settings.http.max_connections.max(1),
+            },
             state,
             address,
             role: options.role,
@@ -367,14 +382,11 @@ impl Application {
         if let Some(listener) = self.listener {
             let stop = stop.clone();
             let router = self.router;
+            let serve = self.serve;
             tasks.spawn(async move {
-                axum::serve(
-                    listener,
-                    router.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-                .map_err(anyhow::Error::from)
+                cielo_http::serve::serve(listener, router, serve, stop.cancelled_owned())
+                    .await
+                    .map_err(anyhow::Error::from)
             });
         }
         let trigger = stop.clone();
@@ -387,7 +399,8 @@ impl Application {
             // One part failing stops the others: a half-running process hides problems.
             let outcome = done.map_err(anyhow::Error::from).and_then(|r| r);
             if let Err(e) = outcome {
-                tracing::error!(error = %format!("{e:#}"), "a part of cielo failed; stopping");
+                // The error itself is returned (and reported once by the caller).
+                tracing::warn!("a part of cielo failed; stopping the others");
                 stop.cancel();
                 result = Err(e);
             }

@@ -18,10 +18,22 @@ use std::process::ExitCode;
 #[command(name = "cielo", version, about, long_about)]
 struct Cli {
     /// A TOML configuration file (CIELO_* environment variables override it).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Global options",
+        display_order = 1000
+    )]
     config: Option<PathBuf>,
     /// Directory for the SQLite database, local files and the signing key.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Global options",
+        display_order = 1001
+    )]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -150,10 +162,11 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // An error is reported once: as `error: …` on stderr (the part of the
+    // process that failed does not log it again).
     match runtime.block_on(run(cli.command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "cielo failed");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

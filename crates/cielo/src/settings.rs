@@ -31,6 +31,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Accounts and sign-in.
     pub accounts: AccountSettings,
+    /// Per-client-IP rate limits.
+    pub limits: LimitSettings,
     /// Payments.
     pub payments: PaymentSettings,
     /// Order housekeeping.
@@ -124,6 +126,59 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
     /// How long store listings may be served from memory, milliseconds (0 = off).
     pub catalog_cache_ttl_ms: u64,
+    /// Longest wait for a request's headers, and longest idle time of a
+    /// kept-alive connection, seconds.
+    pub header_read_timeout_secs: u64,
+    /// Longest a request may take, body and handler together, seconds (0 = off).
+    pub request_timeout_secs: u64,
+    /// Most connections open at once, idle ones included.
+    pub max_connections: usize,
+}
+
+/// `[limits]`: per-client-IP rate limits (0 turns one off).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Carts created per minute.
+    pub cart_creations_per_minute: u32,
+    /// Checkouts per minute.
+    pub checkouts_per_minute: u32,
+    /// Place searches per minute.
+    pub place_searches_per_minute: u32,
+    /// Star-map previews per minute.
+    pub previews_per_minute: u32,
+    /// Webhook deliveries per minute.
+    pub webhooks_per_minute: u32,
+    /// Registrations per hour.
+    pub registrations_per_hour: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let d = cielo_http::limits::RateLimitConfig::default();
+        Self {
+            cart_creations_per_minute: d.cart_creations_per_minute,
+            checkouts_per_minute: d.checkouts_per_minute,
+            place_searches_per_minute: d.place_searches_per_minute,
+            previews_per_minute: d.previews_per_minute,
+            webhooks_per_minute: d.webhooks_per_minute,
+            registrations_per_hour: d.registrations_per_hour,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The edge's form of these limits.
+    pub fn to_config(&self) -> cielo_http::limits::RateLimitConfig {
+        cielo_http::limits::RateLimitConfig {
+            cart_creations_per_minute: self.cart_creations_per_minute,
+            checkouts_per_minute: self.checkouts_per_minute,
+            place_searches_per_minute: self.place_searches_per_minute,
+            previews_per_minute: self.previews_per_minute,
+            webhooks_per_minute: self.webhooks_per_minute,
+            registrations_per_hour: self.registrations_per_hour,
+        }
+    }
 }
 
 /// `[log]`
@@ -239,6 +294,7 @@ impl Default for Settings {
             tax: TaxSettings::default(),
             storage: StorageSettings::default(),
             accounts: AccountSettings::default(),
+            limits: LimitSettings::default(),
             payments: PaymentSettings::default(),
             orders: Default::default(),
             fulfillment: Default::default(),
@@ -266,6 +322,9 @@ impl Default for HttpSettings {
             cors_origins: Vec::new(),
             trust_forwarded_for: false,
             catalog_cache_ttl_ms: 1000,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 60,
+            max_connections: 1024,
         }
     }
 }
@@ -351,6 +410,7 @@ const SECTIONS: &[&str] = &[
     "tax",
     "storage",
     "accounts",
+    "limits",
     "payments",
     "orders",
     "jobs",

@@ -143,3 +143,39 @@ fn starmap_positions_prints_every_star_and_the_seven_bodies_with_negative_coordi
             && star["mag"].is_f64()
     );
 }
+
+#[test]
+fn global_options_have_their_own_heading_after_each_command_s_own() {
+    let out = cielo().args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let own = text.find("--bind").expect("serve's own option");
+    let role = text.find("--role").expect("serve's own option");
+    let heading = text
+        .find("Global options:")
+        .unwrap_or_else(|| panic!("{text}"));
+    let config = text.find("--config").unwrap();
+    let data_dir = text.find("--data-dir").unwrap();
+    assert!(own < heading && role < heading, "{text}");
+    assert!(heading < config && heading < data_dir, "{text}");
+}
+
+#[test]
+fn an_error_is_printed_once() {
+    let dir = temp_dir();
+    let out = cielo()
+        .arg("migrate")
+        .env("CIELO_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env("CIELO_LOG_FORMAT", "json")
+        .env("CIELO_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}{err}");
+    assert_eq!(err.matches("error: ").count(), 1, "{all}");
+    assert!(
+        !all.contains("\"level\":\"ERROR\""),
+        "logged as well: {all}"
+    );
+}

@@ -33,10 +33,15 @@ pub(crate) struct SessionResponse {
     token: String,
 }
 
-/// Create a customer account (and sign in).
+/// Create a customer account (and sign in). Limited per client IP
+/// (`limits.registrations_per_hour`). An email that already has an account
+/// gets a 409: the shop tells a returning buyer to sign in instead, and the
+/// per-IP limit keeps that from becoming a fast way to list accounts (see
+/// docs/configuration.md, "Registration and account enumeration").
 #[utoipa::path(post, path = "/api/store/auth/register", tag = "account", request_body = Registration,
     responses((status = 201, body = SessionResponse), (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn register(
     State(s): State<AppState>,
     Json(input): Json<Registration>,
@@ -62,17 +67,25 @@ pub(crate) struct LoginInput {
 }
 
 fn client_ip(s: &AppState, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
-    if s.config.trust_forwarded_for {
-        if let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
-    }
-    peer.ip()
+    let mut ext = http::Extensions::new();
+    ext.insert(ConnectInfo(peer));
+    crate::client_ip(&s.config, headers, &ext).unwrap_or(peer.ip())
+}
+
+/// Counts a password guess against the sign-in budgets of `ip` and `account`.
+fn limit_guess(s: &AppState, ip: IpAddr, account: &str) -> Result<(), ApiError> {
+    s.login_limiter
+        .attempt(ip, account, std::time::Instant::now())
+        .map_err(|wait| {
+            tracing::warn!(%ip, "password guess rate limit reached");
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-login-attempts",
+                "too many sign-in attempts; wait and try again",
+            );
+            e.retry_after = Some(wait.as_secs().max(1));
+            e
+        })
 }
 
 /// Sign in. Limited per client IP and per account.
@@ -86,19 +99,7 @@ pub(crate) async fn login(
     Json(input): Json<LoginInput>,
 ) -> Result<Response, ApiError> {
     let ip = client_ip(&s, &headers, peer);
-    if let Err(wait) = s
-        .login_limiter
-        .attempt(ip, &input.email, std::time::Instant::now())
-    {
-        tracing::warn!(%ip, "login rate limit reached");
-        let mut e = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-login-attempts",
-            "too many sign-in attempts; wait and try again",
-        );
-        e.retry_after = Some(wait.as_secs().max(1));
-        return Err(e);
-    }
+    limit_guess(&s, ip, &input.email)?;
     let (customer, token) = s.accounts.login(&input.email, &input.password).await?;
     s.login_limiter.succeeded(&input.email);
     Ok(ok(&SessionResponse {
@@ -149,17 +150,25 @@ pub(crate) struct PasswordChange {
     new_password: String,
 }
 
-/// Change the password; every other session ends.
+/// Change the password; every other session ends. The current password is
+/// a guess like a sign-in's, counted against the same budgets (a stolen
+/// session cannot guess it without limit).
 #[utoipa::path(post, path = "/api/store/me/password", tag = "account", request_body = PasswordChange,
-    responses((status = 204), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 204), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn change_password(
     State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     CustomerAuth(p): CustomerAuth,
     Json(c): Json<PasswordChange>,
 ) -> Result<Response, ApiError> {
+    let me = s.accounts.me(&p).await?;
+    limit_guess(&s, client_ip(&s, &headers, peer), &me.email)?;
     s.accounts
         .change_password(&p, &c.current_password, &c.new_password)
         .await?;
+    s.login_limiter.succeeded(&me.email);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -258,7 +258,10 @@ pub(crate) struct UploadRequest {
 pub(crate) struct UploadTicket {
     /// Object key; pass it to `POST /api/admin/products/{id}/images` after uploading.
     object_key: String,
-    /// Signed URL accepting one PUT of the file.
+    /// Signed URL accepting one PUT of the file (a second PUT is a 409 with
+    /// local storage; S3's presigned URLs are the bucket's to police). The
+    /// bytes must be the image type of the key's extension: attaching checks
+    /// their header.
     upload_url: String,
     /// Always `PUT`.
     method: String,
@@ -329,6 +332,49 @@ pub(crate) async fn create_upload(
     ))
 }
 
+/// How much of an upload is read to check it is an image: enough for every
+/// raster header (JPEG's size marker can follow large metadata) and the
+/// opening of an SVG.
+const IMAGE_HEADER_BYTES: u64 = 256 * 1024;
+
+/// Checks that `head` (the start of the object at `key`) is an image of the
+/// type its extension names, with a width and height.
+fn check_image(key: &str, head: &[u8]) -> Result<(), String> {
+    use imagesize::ImageType as T;
+    let ext = key.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let expected = match ext.as_str() {
+        "png" => T::Png,
+        "jpg" | "jpeg" => T::Jpeg,
+        "webp" => T::Webp,
+        "gif" => T::Gif,
+        "svg" => {
+            let text = String::from_utf8_lossy(head);
+            let text = text.trim_start_matches('\u{feff}').trim_start();
+            let opens = text.starts_with("<svg") || text.starts_with("<?xml");
+            return if opens && text.contains("<svg") {
+                Ok(())
+            } else {
+                Err("the upload is not an SVG image".into())
+            };
+        }
+        _ => return Err("not an image key".into()),
+    };
+    let found = imagesize::image_type(head).ok();
+    if found != Some(expected) {
+        return Err(format!(
+            "the upload is not a {} image (its content does not decode as one)",
+            ext.to_ascii_uppercase()
+        ));
+    }
+    match imagesize::blob_size(head) {
+        Ok(size) if size.width > 0 && size.height > 0 => Ok(()),
+        _ => Err(format!(
+            "the upload is not a readable {} image (no width and height in its header)",
+            ext.to_ascii_uppercase()
+        )),
+    }
+}
+
 /// Attach an uploaded image to a product.
 #[utoipa::path(post, path = "/api/admin/products/{id}/images", tag = "admin", params(("id" = String, Path)), request_body = NewImage,
     responses((status = 201, body = Image), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -358,6 +404,19 @@ pub(crate) async fn add_image(
     {
         Some(n) if n > 0 => {}
         _ => return Err(not_uploaded()),
+    }
+    // What was uploaded must be the image its name says, before the shop
+    // serves it as one: decode the header (and size) of the actual bytes.
+    let head = s
+        .storage
+        .head_bytes(&img.object_key, IMAGE_HEADER_BYTES)
+        .await
+        .map_err(ApiError::internal)?;
+    if let Err(why) = check_image(&img.object_key, &head) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "object_key",
+            why,
+        )]));
     }
     img.url = s
         .storage
@@ -558,4 +617,44 @@ pub(crate) async fn artwork_link(
         &OrderAccess::Admin,
     )
     .await
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::check_image;
+
+    /// A 1×1 PNG.
+    const PNG: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0,
+        0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89,
+    ];
+    /// A 1×1 GIF header.
+    const GIF: &[u8] = b"GIF89a\x01\x00\x01\x00\x80\x00\x00";
+
+    #[test]
+    fn images_pass_when_their_bytes_are_what_their_name_says() {
+        assert_eq!(check_image("images/a.png", PNG), Ok(()));
+        assert_eq!(check_image("images/a.gif", GIF), Ok(()));
+        assert_eq!(
+            check_image(
+                "images/a.svg",
+                b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg'/>"
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn other_bytes_are_refused() {
+        for (key, bytes) in [
+            ("images/a.png", &b"not an image at all"[..]),
+            ("images/a.png", GIF),
+            ("images/a.jpg", PNG),
+            ("images/a.png", &PNG[..12]),
+            ("images/a.svg", &b"<html><script>alert(1)</script>"[..]),
+            ("images/a.webp", &b"RIFF\0\0\0\0WAVE"[..]),
+        ] {
+            assert!(check_image(key, bytes).is_err(), "{key} {bytes:?}");
+        }
+    }
 }

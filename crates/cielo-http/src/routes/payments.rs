@@ -91,7 +91,8 @@ async fn page_order(
 ) -> Result<(Arc<TestProvider>, cielo_orders::Order), ApiError> {
     let gone = || ApiError::not_found("payment-session-not-found", "no such payment session");
     let test = service(s)?.test_provider().cloned().ok_or_else(gone)?;
-    let order_id: OrderId = TestProvider::order_for(session)
+    let order_id: OrderId = test
+        .order_for(session)
         .as_deref()
         .and_then(|o| o.parse().ok())
         .ok_or_else(gone)?;
@@ -223,7 +224,8 @@ impl From<RefundOutcome> for RefundView {
 /// Refund all or part of an order's payment at the provider.
 #[utoipa::path(post, path = "/api/admin/orders/{id}/refunds", tag = "admin", params(("id" = String, Path)), request_body = NewRefund,
     responses((status = 201, body = RefundView), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 502, body = Problem, content_type = "application/problem+json")),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn create_refund(
     State(s): State<AppState>,
@@ -232,6 +234,13 @@ pub(crate) async fn create_refund(
     Json(r): Json<NewRefund>,
 ) -> Result<Response, ApiError> {
     let order_id: OrderId = path_id(&id, "order-not-found")?;
+    // A bad amount is the request's fault whatever state the order is in.
+    if r.amount.is_some_and(|a| a <= 0) {
+        return Err(ApiError::validation(vec![cielo_core::FieldError::new(
+            "amount",
+            "must be at least 1 (minor units); omit it to refund what is left",
+        )]));
+    }
     match service(&s)?.refund(&order_id.to_string(), r.amount).await {
         Ok(outcome) => Ok(json(StatusCode::CREATED, &RefundView::from(outcome))),
         Err(RefundError::OrderNotFound) => {
@@ -239,6 +248,11 @@ pub(crate) async fn create_refund(
         }
         Err(RefundError::NotRefundable(m)) => {
             Err(ApiError::new(StatusCode::CONFLICT, "not-refundable", m))
+        }
+        Err(RefundError::InvalidAmount(m)) => {
+            Err(ApiError::validation(vec![cielo_core::FieldError::new(
+                "amount", m,
+            )]))
         }
         Err(RefundError::Provider(cielo_payments::PaymentError::Declined(m))) => {
             Err(ApiError::new(StatusCode::CONFLICT, "refund-declined", m))

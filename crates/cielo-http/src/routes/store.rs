@@ -54,13 +54,15 @@ pub(crate) struct ProductParams {
 pub(crate) async fn list_products(
     State(s): State<AppState>,
     RawQuery(raw): RawQuery,
-    Query(p): Query<ProductParams>,
 ) -> Result<Response, ApiError> {
-    let key = format!("products?{}", raw.unwrap_or_default());
+    let raw = raw.unwrap_or_default();
+    let key = format!("products?{raw}");
     let generation = s.catalog.generation();
+    // Only answers to valid queries are cached: a hit needs no parsing.
     if let Some(body) = s.cache.get(&key, generation) {
         return Ok(cached_json(body));
     }
+    let p: ProductParams = crate::extract::parse_query(&raw)?;
     let page = s
         .catalog
         .list_products(&ProductQuery {

@@ -1,9 +1,10 @@
 //! Health, metrics, the OpenAPI document, files, and the pages people see.
 
 use super::ok;
+use crate::extract::Query;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -44,6 +45,10 @@ pub(crate) struct Readiness {
     database: bool,
     /// Migrations not yet applied, as `domain/version`.
     pending_migrations: Vec<String>,
+    /// Settings that work but should not face the public (the built-in test
+    /// payment provider behind a public URL); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
 }
 
 /// The database answers and every migration is applied.
@@ -67,6 +72,7 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
         status: if ready { "ready" } else { "not_ready" },
         database,
         pending_migrations: pending,
+        warnings: crate::deployment_warnings(&s),
     };
     super::json(
         if ready {
@@ -191,7 +197,8 @@ fn file_response(key: &str, bytes: Bytes, cache: &'static str) -> Response {
 /// Upload through a signed URL (local storage).
 #[utoipa::path(put, path = "/storage/{key}", tag = "system", params(("key" = String, Path), Signature),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn upload_object(
     State(s): State<AppState>,
     Path(key): Path<String>,
@@ -213,8 +220,17 @@ pub(crate) async fn upload_object(
             "the upload is empty",
         ));
     }
-    s.storage.put(&key, body).await.map_err(storage_error)?;
-    Ok(StatusCode::CREATED.into_response())
+    // Each signed URL takes one PUT: the key is fresh per URL, so an object
+    // already there means the URL was used.
+    match s.storage.put_new(&key, body).await {
+        Ok(()) => Ok(StatusCode::CREATED.into_response()),
+        Err(cielo_storage::Error::AlreadyExists) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "upload-url-used",
+            "this upload URL has been used; ask for a new one",
+        )),
+        Err(e) => Err(storage_error(e)),
+    }
 }
 
 /// Download through a signed URL (local storage).

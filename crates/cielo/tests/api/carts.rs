@@ -53,15 +53,35 @@ async fn lines_are_added_merged_updated_and_removed() {
         "same variant, same options: one line"
     );
     assert_eq!(c["lines"][0]["quantity"], 3);
-    let with_options = app
-        .post(&format!("/api/store/carts/{cart}/lines"), &json!({"variant_id": variant, "quantity": 1, "options": {"title": "Our night", "lat": 40.4}}))
+    // A product that takes no personalisation refuses options (they would
+    // reach the storefront and the lab unchecked), whatever their shape.
+    for options in [
+        json!({"title": "Our night", "lat": 40.4}),
+        json!({"lat": "str"}),
+        json!(["x"]),
+    ] {
+        let r = app
+            .post(
+                &format!("/api/store/carts/{cart}/lines"),
+                &json!({"variant_id": variant, "quantity": 1, "options": options}),
+            )
+            .await;
+        r.assert_problem(422, "validation-failed");
+        assert_eq!(r.pointers(), vec!["#/options"], "{options}");
+    }
+    let empty = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": variant, "quantity": 1, "options": {}}),
+        )
         .await
         .body;
     assert_eq!(
-        with_options["lines"].as_array().unwrap().len(),
-        2,
-        "personalised line is separate"
+        empty["lines"].as_array().unwrap().len(),
+        1,
+        "empty options are no options: the same line"
     );
+    assert_eq!(empty["lines"][0]["quantity"], 4);
     let line = c["lines"][0]["id"].as_str().unwrap();
     let upd = app
         .request(
@@ -80,7 +100,7 @@ async fn lines_are_added_merged_updated_and_removed() {
             None,
         )
         .await;
-    assert_eq!(del.body["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(del.body["lines"].as_array().unwrap().len(), 0);
     let gone = app
         .request(
             Method::DELETE,

@@ -429,9 +429,23 @@ async fn an_admin_uploads_an_image_through_a_signed_url_and_attaches_it() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 403);
-    let png = b"\x89PNG\r\n\x1a\n fake png bytes";
+    // A 1×1 PNG header.
+    let png: &[u8] = &[
+        0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0,
+        0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89,
+    ];
     let put = app.client.put(url).body(png.to_vec()).send().await.unwrap();
     assert_eq!(put.status(), 201);
+    // The URL takes one PUT: a second one (to replace the image) is refused.
+    let again = app
+        .client
+        .put(url)
+        .body(b"GIF89a".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.headers()["content-type"], "application/problem+json");
 
     let img = app
         .post_as(
@@ -459,4 +473,85 @@ async fn an_admin_uploads_an_image_through_a_signed_url_and_attaches_it() {
         .await;
     wrong.assert_problem(422, "validation-failed");
     assert_eq!(wrong.pointers(), vec!["#/content_type"]);
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_the_image_their_name_says_never_become_a_product_image() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let product = app.create_product(&admin, "Print", &[("PR-1", 4000)]).await;
+    let id = product["id"].as_str().unwrap();
+    let gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00".to_vec();
+    for (filename, content_type, bytes) in [
+        (
+            "a.png",
+            "image/png",
+            b"\x89PNG\r\n\x1a\n fake png bytes".to_vec(),
+        ),
+        (
+            "b.png",
+            "image/png",
+            b"<html><script>alert(1)</script></html>".to_vec(),
+        ),
+        ("c.jpg", "image/jpeg", gif.clone()),
+        (
+            "d.svg",
+            "image/svg+xml",
+            b"<html><body>not svg</body></html>".to_vec(),
+        ),
+    ] {
+        let ticket = app
+            .post_as(
+                "/api/admin/uploads",
+                &admin,
+                &json!({"filename": filename, "content_type": content_type}),
+            )
+            .await;
+        let key = ticket.body["object_key"].as_str().unwrap();
+        let url = ticket.body["upload_url"].as_str().unwrap();
+        let put = app.client.put(url).body(bytes).send().await.unwrap();
+        assert_eq!(put.status(), 201);
+        let r = app
+            .post_as(
+                &format!("/api/admin/products/{id}/images"),
+                &admin,
+                &json!({"object_key": key}),
+            )
+            .await;
+        r.assert_problem(422, "validation-failed");
+        assert_eq!(r.pointers(), vec!["#/object_key"], "{filename}");
+    }
+    let ticket = app
+        .post_as(
+            "/api/admin/uploads",
+            &admin,
+            &json!({"filename": "ok.gif", "content_type": "image/gif"}),
+        )
+        .await;
+    let key = ticket.body["object_key"].as_str().unwrap();
+    let put = app
+        .client
+        .put(ticket.body["upload_url"].as_str().unwrap())
+        .body(gif)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let r = app
+        .post_as(
+            &format!("/api/admin/products/{id}/images"),
+            &admin,
+            &json!({"object_key": key}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let p = app
+        .get_as(&format!("/api/admin/products/{id}"), &admin)
+        .await;
+    assert_eq!(
+        p.body["images"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        p.body
+    );
 }

@@ -186,3 +186,96 @@ async fn the_storefront_page_is_served() {
         .starts_with("text/html"));
     assert!(res.text().await.unwrap().contains("/api/store/products"));
 }
+
+/// Every error the server produces is problem+json, the framework's own
+/// rejections included: each documented operation is called with malformed
+/// input of every kind (broken JSON, a body over the limit, a bad query, bad
+/// path segments, a wrong content type), signed in as an admin and not.
+#[tokio::test]
+async fn every_route_answers_malformed_input_with_a_problem() {
+    let app = spawn_app_with(false, |s| s.http.body_limit_bytes = 64 * 1024).await;
+    let admin = app.admin_token().await;
+    let doc = app.get("/openapi.json").await.body;
+    let paths = doc["paths"].as_object().unwrap();
+    let big = format!("{{\"x\": \"{}\"}}", "a".repeat(3 * 1024 * 1024));
+    let mut errors = 0;
+    for (path, ops) in paths {
+        for method in ops.as_object().unwrap().keys() {
+            let Ok(m) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            let concrete = path
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with('{') {
+                        "%00bad%20id"
+                    } else {
+                        seg
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let query = "?limit=abc&cursor=%ff&expires=not-a-number&signature=&q=%00&lat=x";
+            let cases: [(&str, &str, String); 4] = [
+                ("", "application/json", "{\"broken\": ".into()),
+                (query, "application/json", "[]".into()),
+                ("", "text/plain", "hello".into()),
+                ("", "application/json", big.clone()),
+            ];
+            for (q, content_type, body) in cases {
+                for token in [None, Some(admin.as_str())] {
+                    let mut rb = app
+                        .client
+                        .request(m.clone(), format!("{}{concrete}{q}", app.address))
+                        .header("content-type", content_type)
+                        .body(body.clone());
+                    if let Some(t) = token {
+                        rb = rb.bearer_auth(t);
+                    }
+                    let res = rb.send().await.unwrap();
+                    let status = res.status();
+                    let ct = res
+                        .headers()
+                        .get("content-type")
+                        .map(|v| v.to_str().unwrap().to_string());
+                    if status.is_client_error() || status.is_server_error() {
+                        errors += 1;
+                        assert_eq!(
+                            ct.as_deref(),
+                            Some("application/problem+json"),
+                            "{method} {concrete}{q} ({content_type}, {} bytes) answered {status}",
+                            body.len()
+                        );
+                        let problem: serde_json::Value = res.json().await.unwrap();
+                        assert_eq!(problem["status"], status.as_u16(), "{problem}");
+                        assert!(problem["type"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("urn:cielo:problem:"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        errors > 100,
+        "only {errors} error answers: the walk did not reach the routes"
+    );
+
+    // The framework's own rejections named in the report.
+    let r = app
+        .post_raw("/api/store/carts", "application/json", &big)
+        .await;
+    r.assert_problem(413, "body-too-large");
+    let r = app
+        .get("/storage/images/x.png?expires=soon&signature=00")
+        .await;
+    r.assert_problem(400, "invalid-query");
+    assert_eq!(r.pointers(), vec!["#/expires"]);
+    app.request(reqwest::Method::PATCH, "/healthz", None, None)
+        .await
+        .assert_problem(405, "method-not-allowed");
+    app.get("/no/such/route")
+        .await
+        .assert_problem(404, "route-not-found");
+}

@@ -2,6 +2,7 @@
 //! with a fresh database (SQLite by default; PostgreSQL when
 //! `CIELO_TEST_DATABASE_URL=postgres://…`) and talks to it over HTTP.
 
+mod abuse;
 mod accounts;
 mod artwork;
 mod carts;
@@ -9,6 +10,7 @@ mod catalog;
 mod edge;
 mod fake_mail;
 mod helpers;
+mod hygiene;
 mod jobs;
 mod lifecycle;
 mod notify;

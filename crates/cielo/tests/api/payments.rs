@@ -460,6 +460,56 @@ async fn a_buyer_pays_on_the_test_checkout_page_and_the_order_becomes_paid() {
 }
 
 #[tokio::test]
+async fn knowing_an_order_id_is_not_enough_to_reach_its_payment_page() {
+    let app = spawn_app().await;
+    let (order, session, _, _) = pending_order(&app).await;
+    let bare = order.trim_start_matches("ord_");
+    assert!(session.len() > "tcs_".len() + bare.len() + 16, "{session}");
+    // The id derived from the order (the old scheme) and near misses of the real one.
+    let mut altered = session.clone();
+    altered.pop();
+    altered.push(if session.ends_with('a') { 'b' } else { 'a' });
+    for guess in [
+        format!("tcs_{bare}"),
+        format!("tcs_{bare}_{}", "0".repeat(32)),
+        altered,
+    ] {
+        app.get(&format!("/checkout/test/{guess}"))
+            .await
+            .assert_problem(404, "payment-session-not-found");
+        let pressed = press(&app, &guess, "pay").await;
+        assert_eq!(pressed.status(), 404, "{guess}");
+    }
+    assert_eq!(status_of(&app, &order).await, "pending_payment");
+    assert_eq!(
+        app.get(&format!("/checkout/test/{session}")).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_test_provider_behind_a_public_url_is_flagged_by_readyz() {
+    let local = spawn_app().await;
+    let r = local.get("/readyz").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.get("warnings").is_none(), "{}", r.body);
+
+    let public = spawn_app_with(false, |s| {
+        s.http.public_url = Some("https://shop.example.com".into())
+    })
+    .await;
+    let r = public.get("/readyz").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let warnings = r.body["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1);
+    let w = warnings[0].as_str().unwrap();
+    assert!(
+        w.contains("test payment provider") && w.contains("https://shop.example.com"),
+        "{w}"
+    );
+}
+
+#[tokio::test]
 async fn twice_delivered_test_webhooks_pay_once() {
     let app = spawn_app_with(false, |s| s.payments.test_delivery = "twice".into()).await;
     let (order, session, _, _) = pending_order(&app).await;

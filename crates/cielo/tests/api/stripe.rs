@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 struct Recorded {
     creates: Vec<(String, Vec<(String, String)>)>,
     paid: bool,
+    /// When set, session creation answers 400 with this Stripe error message.
+    refuse_with: Option<String>,
 }
 
 type Shared = Arc<Mutex<Recorded>>;
@@ -64,6 +66,13 @@ async fn fake_stripe(recorded: Shared) -> String {
         assert_eq!(headers["authorization"], "Bearer sk_test_recorded");
         let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
         let key = headers["idempotency-key"].to_str().unwrap().to_string();
+        if let Some(message) = r.lock().unwrap().refuse_with.clone() {
+            return (
+                axum::http::StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": {"type": "invalid_request_error", "code": "parameter_invalid", "message": message, "param": "line_items[0][price_data][unit_amount]"}})),
+            )
+                .into_response();
+        }
         let answer = session(&form, false);
         r.lock().unwrap().creates.push((key, form));
         axum::Json(answer).into_response()
@@ -92,7 +101,12 @@ async fn fake_stripe(recorded: Shared) -> String {
 }
 
 async fn stripe_app(base: &str) -> TestApp {
+    stripe_shop(base, "USD").await
+}
+
+async fn stripe_shop(base: &str, currency: &str) -> TestApp {
     let base = base.to_string();
+    let currency = currency.to_string();
     let secrets = Secrets {
         stripe_secret_key: Some("sk_test_recorded".into()),
         stripe_webhook_secrets: vec!["whsec_old".into(), "whsec_recorded".into()],
@@ -105,6 +119,11 @@ async fn stripe_app(base: &str) -> TestApp {
             s.payments.provider = "stripe".into();
             s.payments.stripe_api_base = base;
             s.payments.recover_after_minutes = 0;
+            s.shop.currency = currency;
+            s.shipping.default_rate = 0;
+            s.shipping.rates.clear();
+            s.tax.default_rate_bp = 0;
+            s.tax.rates.clear();
         },
         secrets,
     )
@@ -254,5 +273,185 @@ async fn the_recovery_pass_asks_stripe_about_a_waiting_order_and_finds_it_paid()
             .unwrap()
             .recovered,
         0
+    );
+}
+
+/// A cart with one line of a product priced `amount` minor units of `currency`.
+async fn cart_priced(app: &TestApp, amount: i64, currency: &str) -> String {
+    let admin = app.admin_token().await;
+    let n = uuid::Uuid::new_v4().simple().to_string();
+    let p = app
+        .post_as("/api/admin/products", &admin, &json!({"title": format!("Print {n}"), "status": "published",
+            "variants": [{"sku": format!("PRINT-{n}"), "price": {"amount": amount, "currency": currency}}]}))
+        .await;
+    assert_eq!(p.status, 201, "{}", p.body);
+    let cart = app.new_cart(None).await;
+    let line = app
+        .add_line(
+            &cart,
+            None,
+            p.body["variants"][0]["id"].as_str().unwrap(),
+            1,
+        )
+        .await;
+    assert_eq!(line.status, 200, "{}", line.body);
+    cart
+}
+
+async fn deliver_paid(app: &TestApp, form: &[(String, String)], amount_total: i64, id: &str) {
+    let mut object = session(form, true);
+    object["amount_total"] = json!(amount_total);
+    let event = json!({"id": id, "object": "event", "api_version": "2024-06-20", "created": cielo_core::Timestamp::now().as_unix_seconds(),
+        "type": "checkout.session.completed", "data": {"object": object}, "livemode": false, "pending_webhooks": 1,
+        "request": {"id": null, "idempotency_key": null}})
+    .to_string();
+    let header = sign(
+        &["whsec_recorded"],
+        cielo_core::Timestamp::now().as_unix_seconds(),
+        event.as_bytes(),
+    );
+    let res = app
+        .client
+        .post(format!("{}/webhooks/stripe", app.address))
+        .header("stripe-signature", header)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.run_pending_jobs().await;
+}
+
+async fn status(app: &TestApp, order: &str) -> String {
+    app.state
+        .orders
+        .get_order(order.parse().unwrap(), &cielo_orders::OrderAccess::Admin)
+        .await
+        .unwrap()
+        .status
+        .as_str()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_ugx_price_reaches_stripe_as_its_two_decimal_amount_and_an_undercharge_never_pays() {
+    let recorded = Shared::default();
+    let app = stripe_shop(&fake_stripe(recorded.clone()).await, "UGX").await;
+    let cart = cart_priced(&app, 50_000, "UGX").await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("buyer@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["total"],
+        json!({"amount": 50_000, "currency": "UGX"})
+    );
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let form = recorded.lock().unwrap().creates[0].1.clone();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(get("currency").as_deref(), Some("ugx"));
+    assert_eq!(
+        get("line_items[0][price_data][unit_amount]").as_deref(),
+        Some("5000000"),
+        "Stripe reads UGX amounts as two-decimal: 50,000 UGX is 5000000"
+    );
+
+    // A session paid for 50000 in Stripe's units is 500 UGX: not a match.
+    deliver_paid(&app, &form, 50_000, "evt_ugx_under").await;
+    assert_eq!(status(&app, &order).await, "needs_attention");
+
+    // The full amount, in Stripe's units, pays a second order.
+    let cart = cart_priced(&app, 50_000, "UGX").await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("buyer@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let form = recorded.lock().unwrap().creates[1].1.clone();
+    deliver_paid(&app, &form, 5_000_000, "evt_ugx_full").await;
+    assert_eq!(status(&app, &order).await, "paid");
+}
+
+#[tokio::test]
+async fn an_amount_stripe_cannot_take_is_refused_at_checkout_and_nothing_is_sent() {
+    let recorded = Shared::default();
+    let app = stripe_shop(&fake_stripe(recorded.clone()).await, "KWD").await;
+    // 5.124 KWD: Stripe takes three-decimal amounts only when the last digit is 0.
+    let cart = cart_priced(&app, 5_124, "KWD").await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("buyer@example.com"))
+        .await;
+    r.assert_problem(422, "amount-not-payable");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("5.124 KWD"),
+        "{}",
+        r.body
+    );
+    assert!(recorded.lock().unwrap().creates.is_empty());
+    let orders = app
+        .get_as("/api/admin/orders", &app.admin_token().await)
+        .await;
+    assert_eq!(
+        orders.body["orders"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        orders.body
+    );
+    // 5.120 KWD is fine.
+    let cart = cart_priced(&app, 5_120, "KWD").await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("buyer@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_shop_can_start_in_any_iso_currency() {
+    let recorded = Shared::default();
+    let app = stripe_shop(&fake_stripe(recorded.clone()).await, "NGN").await;
+    let cart = cart_priced(&app, 150_000, "NGN").await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("buyer@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let form = recorded.lock().unwrap().creates[0].1.clone();
+    assert!(form.contains(&(
+        "line_items[0][price_data][unit_amount]".to_string(),
+        "150000".to_string()
+    )));
+}
+
+#[tokio::test]
+async fn the_providers_own_words_stay_in_the_log() {
+    let recorded = Shared::default();
+    recorded.lock().unwrap().refuse_with =
+        Some("Invalid API Key provided: sk_test_****cord (acct_1SECRETACCOUNT)".into());
+    let app = stripe_app(&fake_stripe(recorded.clone()).await).await;
+    let cart = cart_priced(&app, 1_000, "USD").await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("buyer@example.com"))
+        .await;
+    assert!(r.status.is_client_error() || r.status.is_server_error());
+    assert_eq!(
+        r.headers["content-type"], "application/problem+json",
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["type"], "urn:cielo:problem:payment-provider-error");
+    let text = r.body.to_string();
+    for secret in [
+        "Invalid API Key",
+        "acct_1SECRETACCOUNT",
+        "stripe",
+        "parameter",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_eq!(
+        r.body["detail"],
+        "the payment could not be started; please try again in a few minutes or contact the shop"
     );
 }
