@@ -13,6 +13,7 @@ mod jobs;
 mod model;
 mod payment_book;
 pub mod personalisation;
+pub mod shipping;
 pub mod status;
 mod store;
 
@@ -20,6 +21,7 @@ pub use events::{status_topic, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPM
 pub use jobs::{OrderSettings, KIND_EXPIRE_CARTS, KIND_EXPIRE_UNPAID};
 pub use model::*;
 pub use personalisation::{LineContext, LineOptionsValidator};
+pub use shipping::{QuoteLine, ShippingQuoter};
 pub use status::OrderStatus;
 
 use cielo_accounts::CustomerId;
@@ -195,6 +197,8 @@ pub struct Orders {
     /// Options validators by product type (see [`personalisation`]).
     line_options:
         std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
+    /// Quotes shipping at checkout instead of the flat rates, when set.
+    shipping_quoter: Option<std::sync::Arc<dyn ShippingQuoter>>,
 }
 
 fn digest(s: &str) -> String {
@@ -281,7 +285,56 @@ impl Orders {
             pricing: std::sync::Arc::new(pricing),
             public_url: public_url.trim_end_matches('/').into(),
             line_options: Default::default(),
+            shipping_quoter: None,
         }
+    }
+
+    /// Charges shipping at checkout as `quoter` says (the flat rates when it
+    /// has no answer); carts before checkout show the flat rate.
+    pub fn with_shipping_quoter(mut self, quoter: std::sync::Arc<dyn ShippingQuoter>) -> Self {
+        self.shipping_quoter = Some(quoter);
+        self
+    }
+
+    /// A shipping quote for the cart's lines as they are now, asked with no
+    /// connection held: (the lines it is for, the amount).
+    async fn quote_shipping(
+        &self,
+        quoter: &dyn ShippingQuoter,
+        id: CartId,
+        country: &str,
+    ) -> Result<Option<(Vec<(cielo_catalog::VariantId, i64)>, Money)>> {
+        let (row, lines, sale) = {
+            let mut conn = self.db.pool().acquire().await?;
+            let Some(row) = store::cart(&mut *conn, id).await? else {
+                return Ok(None);
+            };
+            let lines = store::cart_lines(&mut *conn, id).await?;
+            let ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+            let sale = self.catalog.variants_for_sale(&mut conn, &ids).await?;
+            (row, lines, sale)
+        };
+        let mut quote_lines = Vec::with_capacity(lines.len());
+        for l in &lines {
+            let Some(v) = sale.get(&l.variant_id) else {
+                return Ok(None);
+            };
+            quote_lines.push(QuoteLine {
+                lab: v.lab.clone(),
+                lab_product_id: v.lab_product_id.clone(),
+                sku: v.sku.clone(),
+                quantity: l.quantity,
+            });
+        }
+        if quote_lines.is_empty() {
+            return Ok(None);
+        }
+        let key = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        Ok(quoter
+            .quote(&quote_lines, country, row.currency)
+            .await
+            .filter(|m| m.currency == row.currency && m.amount > 0)
+            .map(|m| (key, m)))
     }
 
     /// Validates (and normalises) the options of lines whose product is of
@@ -649,6 +702,13 @@ impl Orders {
         }
         v.finish().map_err(Error::Invalid)?;
         let email = email.expect("validated");
+        let quoted = match &self.shipping_quoter {
+            Some(q) => {
+                self.quote_shipping(q.as_ref(), id, &input.shipping_address.country)
+                    .await?
+            }
+            None => None,
+        };
         let request_hash = digest(
             &serde_json::to_string(&(&input, &email, buyer.customer_id))
                 .map_err(anyhow::Error::from)?,
@@ -726,12 +786,22 @@ impl Orders {
         self.catalog.reserve_stock(&mut tx, &stock).await?;
 
         let address = &input.shipping_address;
-        let totals = self.totals(
+        let mut totals = self.totals(
             subtotal,
             true,
             Some(&address.country),
             address.region.as_deref(),
         )?;
+        // The quote counts only for the lines it was asked for.
+        let priced_lines: Vec<_> = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        if let Some((_, shipping)) = quoted.filter(|(k, _)| *k == priced_lines) {
+            totals.total = totals
+                .subtotal
+                .checked_add(shipping)
+                .and_then(|t| t.checked_add(totals.tax))
+                .map_err(anyhow::Error::from)?;
+            totals.shipping = shipping;
+        }
         let order_id = OrderId::new();
         let secret = new_access_token();
         let now = Timestamp::now();

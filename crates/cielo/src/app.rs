@@ -203,7 +203,13 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(
+        let fulfillment = cielo_fulfillment::Fulfillment::new(
+            db.clone(),
+            settings.fulfillment.clone(),
+            secrets.labs.clone(),
+            &public_url,
+        )?;
+        let mut orders = Orders::new(
             db.clone(),
             catalog.clone(),
             provider.clone(),
@@ -214,14 +220,12 @@ impl Application {
             cielo_starmap_product::PRODUCT_TYPE,
             Arc::new(cielo_starmap_product::StarmapLineValidator),
         );
+        if settings.shipping.source == "lab" {
+            orders = orders
+                .with_shipping_quoter(Arc::new(cielo_flows::LabShipping::new(fulfillment.clone())));
+        }
         let payments =
             crate::payments::service(&db, &settings, &orders, provider, test_provider, webhooks);
-        let fulfillment = cielo_fulfillment::Fulfillment::new(
-            db.clone(),
-            settings.fulfillment.clone(),
-            secrets.labs.clone(),
-            &public_url,
-        )?;
         let flows =
             cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
 

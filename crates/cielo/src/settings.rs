@@ -156,6 +156,9 @@ pub struct ShippingSettings {
     pub default_rate: i64,
     /// Rates by ISO country code or `CC-REGION`, minor units.
     pub rates: BTreeMap<String, i64>,
+    /// `flat` (the rates above) or `lab` (the print labs' quotes at checkout,
+    /// the flat rate when a lab has none).
+    pub source: String,
 }
 
 /// `[tax]`
@@ -288,6 +291,7 @@ impl Default for ShippingSettings {
         Self {
             default_rate: 1500,
             rates: [("US".to_string(), 500)].into(),
+            source: "flat".into(),
         }
     }
 }
@@ -511,6 +515,9 @@ impl Settings {
             if e.name.trim().is_empty() || e.kind.trim().is_empty() {
                 anyhow::bail!("every [[schedule]] entry needs a name and a kind");
             }
+        }
+        if !["flat", "lab"].contains(&self.shipping.source.as_str()) {
+            anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
         self.notify.validate()?;
         if self.database.max_connections == 0 {
