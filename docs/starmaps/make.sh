@@ -46,3 +46,8 @@ r --lat 40.7128 --lon -74.006 --at 2024-02-14T21:00 --tz America/New_York --plac
 r --lat -33.8688 --lon 151.2093 --at 2024-05-10T22:00 --tz Australia/Sydney --place "Sydney" \
   --title "Under the Southern Cross" --message "Where the Milky Way runs overhead" --lang en \
   --shape heart --theme midnight-blue --font script --size 12x16in --out "$HERE/shape-heart-milky-way.png"
+
+# The framed mockup (the same drawing in a frame on a wall).
+"$BIN" render --lat 40.4168 --lon -3.7038 --at 2024-08-13T00:30 --tz Europe/Madrid --place "Madrid, España" \
+  --title "La noche de las Perseidas" --lang es --theme midnight-blue --layout moon-panel --size 18x24in \
+  --mockup 900 --out "$HERE/mockup-moon-panel-es.png"

@@ -19,7 +19,7 @@ use miniz_oxide::deflate::core::{
 };
 use tiny_skia::{FillRule, PathBuilder, Pixmap, Shader, Stroke, Transform};
 
-use crate::scene::{Color, Paint, Scene, Shape};
+use crate::scene::{Color, Glow, Only, Paint, Scene, Shape};
 
 /// Progress callback: (bands done, bands in all).
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
@@ -34,11 +34,15 @@ pub(crate) fn raster_paths(scene: &Scene) -> Vec<Option<tiny_skia::Path>> {
         .items
         .iter()
         .map(|item| {
+            if item.only == Only::Vector {
+                return None;
+            }
             let path = match (&item.shape, item.paint) {
                 (Shape::Circle { r, .. }, Paint::Fill(_)) if *r < SPLAT_RADIUS => return None,
                 (Shape::Circle { cx, cy, r }, _) => PathBuilder::from_circle(*cx, *cy, *r)?,
                 (Shape::Path { path, .. }, _) => path.clone(),
                 (Shape::Text { path, .. }, _) => path.clone()?,
+                (Shape::Glow(_), _) => return None,
             };
             let path = match item.paint {
                 // Under 1 px tiny-skia would switch to hairlines; a 1 px line with the
@@ -127,10 +131,11 @@ pub(crate) fn draw_band(
     let bottom = top + pixmap.height() as f32;
     let t = Transform::from_translate(0.0, -top);
     for (item, path) in scene.items.iter().zip(paths) {
-        if item.y1 < top || item.y0 > bottom {
+        if item.y1 < top || item.y0 > bottom || item.only == Only::Vector {
             continue;
         }
         match (item.paint, &item.shape, path) {
+            (Paint::Fill(c), Shape::Glow(g), _) => glow(pixmap, g, c, top),
             (Paint::Fill(c), Shape::Circle { cx, cy, r }, None) => {
                 splat(pixmap, *cx, *cy - top, *r, c)
             }
@@ -148,6 +153,61 @@ pub(crate) fn draw_band(
                     _ => FillRule::Winding,
                 };
                 pixmap.fill_path(path, &paint_of(c), rule, t, None);
+            }
+        }
+    }
+}
+
+/// Blend a glow's alpha map, bilinearly interpolated, into the band whose first
+/// row is `top`; only pixels near a non-empty cell are touched.
+fn glow(pixmap: &mut Pixmap, g: &Glow, c: Color, top: f32) {
+    let (w, h) = (pixmap.width() as usize, pixmap.height() as usize);
+    let data = pixmap.data_mut();
+    let at = |i: isize, j: isize| -> f32 {
+        if i < 0 || j < 0 || i as usize >= g.h || j as usize >= g.w {
+            0.0
+        } else {
+            g.alpha[i as usize * g.w + j as usize]
+        }
+    };
+    let (cr, cg, cb) = (u32::from(c.r), u32::from(c.g), u32::from(c.b));
+    // Below half a step of 8-bit colour a cell changes nothing.
+    let faint = 0.5 / 255.0;
+    for py in 0..h {
+        // Map coordinates of the pixel centre, cell centres at integers.
+        let fy = (top + py as f32 + 0.5 - g.y0) / g.cell - 0.5;
+        let i = fy.floor() as isize;
+        if i < -1 || i >= g.h as isize {
+            continue;
+        }
+        let ty = fy - i as f32;
+        let row = py * w;
+        for j in -1..g.w as isize {
+            // Interpolated down the column first: then linear across the span.
+            let left = (at(i, j) * (1.0 - ty) + at(i + 1, j) * ty) * c.a;
+            let right = (at(i, j + 1) * (1.0 - ty) + at(i + 1, j + 1) * ty) * c.a;
+            if left < faint && right < faint {
+                continue;
+            }
+            // Pixels whose centres fall between cell centres j and j + 1.
+            let xa = g.x0 + (j as f32 + 0.5) * g.cell;
+            let x_start = (xa - 0.5).ceil().max(0.0);
+            let x_end = (xa + g.cell - 0.5).ceil().min(w as f32);
+            if x_start >= x_end {
+                continue;
+            }
+            let step = (right - left) / g.cell;
+            let mut a = left + step * (x_start + 0.5 - xa);
+            for px in x_start as usize..x_end as usize {
+                let ai = (a * 256.0) as u32;
+                if ai > 0 {
+                    let k = (row + px) * 4;
+                    let inv = 256 - ai.min(256);
+                    data[k] = ((cr * ai + u32::from(data[k]) * inv) >> 8) as u8;
+                    data[k + 1] = ((cg * ai + u32::from(data[k + 1]) * inv) >> 8) as u8;
+                    data[k + 2] = ((cb * ai + u32::from(data[k + 2]) * inv) >> 8) as u8;
+                }
+                a += step;
             }
         }
     }
