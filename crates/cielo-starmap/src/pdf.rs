@@ -139,7 +139,10 @@ fn packed_font(font: Font) -> &'static [u8] {
     if font == Font::Cjk {
         return crate::text::CJK_TTF_Z;
     }
-    const N: usize = 10;
+    if font == Font::Korean {
+        return crate::text::KOREAN_TTF_Z;
+    }
+    const N: usize = 11;
     static PACKED: [std::sync::OnceLock<Vec<u8>>; N] = [const { std::sync::OnceLock::new() }; N];
     PACKED[font as usize].get_or_init(|| deflate(font.bytes()))
 }
