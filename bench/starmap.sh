@@ -5,7 +5,8 @@
 #   RUNS=9 bash bench/starmap.sh
 #   SKIP_PEER=1 bash bench/starmap.sh     # only ours
 #
-# Measures, for the fixed case of the peer (Madrid, 40.4168 -3.7038, 2024-08-12T22:30:00Z):
+# Measures, for the fixed case of the peer (Madrid, 40.4168 -3.7038, 2024-08-12T22:30:00Z),
+# with the Milky Way, the Moon-phase panel and a custom font (script) on our side:
 #   1. print: 24x36 in at 300 DPI PNG (7200x10800), process start to file written,
 #      wall time and peak RSS (GNU time -v when present);
 #   2. preview: 1200x1800 PNG rendered in-process (median of 21 after a warm-up);
@@ -30,16 +31,16 @@ echo "# $(nproc) cores, loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
+CASE=(--lat 40.4168 --lon -3.7038 --at 2024-08-12T22:30:00Z --tz Europe/Madrid --place "Madrid, España"
+  --title "Nuestra noche" --layout moon-panel --font script --size 24x36in --dpi 300)
 walls=(); rsss=(); cpus=()
 for i in $(seq 1 $((WARMUP + RUNS))); do
   tfile="$WORK/time.txt"
   t0=$(date +%s%N)
   if [ -n "$TIME_BIN" ]; then
-    "$TIME_BIN" -v -o "$tfile" "$BIN" render --lat 40.4168 --lon -3.7038 --at 2024-08-12T22:30:00Z \
-      --size 24x36in --dpi 300 --out "$WORK/print.png" 2>/dev/null
+    "$TIME_BIN" -v -o "$tfile" "$BIN" render "${CASE[@]}" --out "$WORK/print.png" 2>/dev/null
   else
-    "$BIN" render --lat 40.4168 --lon -3.7038 --at 2024-08-12T22:30:00Z --size 24x36in --dpi 300 \
-      --out "$WORK/print.png" 2>/dev/null
+    "$BIN" render "${CASE[@]}" --out "$WORK/print.png" 2>/dev/null
   fi
   t1=$(date +%s%N)
   wall=$(( (t1 - t0) / 1000000 ))

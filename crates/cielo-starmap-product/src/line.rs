@@ -942,8 +942,10 @@ mod tests {
         let ok = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
             "title": "我们的夜晚", "message": "ليلتنا الأولى"});
         assert!(resolve(Some(&ok), None).is_ok());
+        let korean = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30", "title": "우리의 밤"});
+        assert!(resolve(Some(&korean), None).is_ok());
         let bad = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
-            "title": "우리의 밤", "message": "🌙✨"});
+            "title": "Nuestra noche 🦄", "message": "🌙✨"});
         let errs = resolve(Some(&bad), None).unwrap_err();
         let f: Vec<&str> = errs.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(f, ["#/title", "#/message"]);

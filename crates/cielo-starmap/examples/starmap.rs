@@ -36,6 +36,11 @@ fn main() -> anyhow::Result<ExitCode> {
             );
             opts.place = Some("Madrid, España".into());
             opts.tz = Some("Europe/Madrid".into());
+            // The benchmark case: Milky Way (default), the Moon-phase panel and a
+            // custom font.
+            opts.layout = "moon-panel".into();
+            opts.font = "script".into();
+            opts.title = Some("Nuestra noche".into());
             let _ = cielo_starmap::render_png_preview(&opts, 1800)?;
             let mut times = Vec::new();
             let mut bytes = 0;

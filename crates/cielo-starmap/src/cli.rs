@@ -117,6 +117,9 @@ pub enum StarmapCommand {
         /// Second sky: place name.
         #[arg(long)]
         second_place: Option<String>,
+        /// Instead of the print, a framed mockup on a wall: a square PNG of this side.
+        #[arg(long)]
+        mockup: Option<u32>,
         /// Output file: .png, .pdf or .svg.
         #[arg(long)]
         out: PathBuf,
@@ -172,6 +175,7 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             second_at,
             second_tz,
             second_place,
+            mockup,
             out,
         } => {
             let fold = crate::Fold::parse(&fold)
@@ -229,6 +233,13 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
                     eprintln!("error: --{flag}: {}", e.message);
                 }
                 return Ok(ExitCode::from(2));
+            }
+            if let Some(px) = mockup {
+                anyhow::ensure!((200..=4000).contains(&px), "--mockup: 200 to 4000 pixels");
+                let png = crate::render_mockup_png(&opts, px)?;
+                std::fs::write(&out, png).with_context(|| format!("writing {}", out.display()))?;
+                eprintln!("wrote {} ({px}x{px} px mockup)", out.display());
+                return Ok(ExitCode::SUCCESS);
             }
             let format = OutputFormat::from_path(&out).with_context(|| {
                 format!(

@@ -550,7 +550,7 @@ impl StarmapOptions {
                         format!(
                             "cannot be printed: the poster's fonts have no glyph for {}; \
                              supported are Latin, Greek, Cyrillic, Arabic, Hebrew, \
-                             Devanagari, Thai, Chinese and Japanese",
+                             Devanagari, Thai, Chinese, Japanese and Korean",
                             list.join(", ")
                         ),
                     );
@@ -1060,13 +1060,15 @@ mod tests {
         o.title = Some("我们的夜晚".into());
         o.message = Some("ليلتنا الأولى".into());
         assert_eq!(o.validate(), Ok(()), "Chinese and Arabic are drawn");
-        o.title = Some("별빛 아래".into());
-        o.message = Some("🦄".into());
+        o.title = Some("우리의 밤".into());
+        assert_eq!(o.validate(), Ok(()), "Korean is drawn");
+        o.title = Some("Nuestra noche 🦄".into());
+        o.message = Some("🌙".into());
         let errs = o.validate().unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["title", "message"]);
         assert!(
-            errs[0].message.contains("별 (U+BCC4)"),
+            errs[0].message.contains("🦄 (U+1F984)"),
             "{}",
             errs[0].message
         );

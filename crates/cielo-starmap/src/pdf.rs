@@ -10,7 +10,7 @@ use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str};
 use tiny_skia::{Path, PathSegment};
 
-use crate::scene::{Color, Paint, Scene, Shape};
+use crate::scene::{Color, Only, Paint, Scene, Shape};
 use crate::text::Font;
 
 /// Bézier circle constant: control points at 0.5523 r approximate a quarter circle.
@@ -42,7 +42,7 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
     let mut used: BTreeMap<Font, BTreeMap<u16, char>> = BTreeMap::new();
     let mut current_alpha = 255u8;
 
-    for item in &scene.items {
+    for item in scene.items.iter().filter(|i| i.only != Only::Raster) {
         let (color, stroke_width) = match item.paint {
             Paint::Fill(c) => (c, None),
             Paint::Stroke(c, w) => (c, Some(w)),
@@ -63,6 +63,7 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
                 path_ops(&mut content, path);
                 paint(&mut content, color, stroke_width, *even_odd);
             }
+            Shape::Glow(_) => {}
             Shape::Text { line, x, y, .. } => {
                 fill_rgb(&mut content, color);
                 content.begin_text();
@@ -138,7 +139,10 @@ fn packed_font(font: Font) -> &'static [u8] {
     if font == Font::Cjk {
         return crate::text::CJK_TTF_Z;
     }
-    const N: usize = 10;
+    if font == Font::Korean {
+        return crate::text::KOREAN_TTF_Z;
+    }
+    const N: usize = 11;
     static PACKED: [std::sync::OnceLock<Vec<u8>>; N] = [const { std::sync::OnceLock::new() }; N];
     PACKED[font as usize].get_or_init(|| deflate(font.bytes()))
 }

@@ -51,6 +51,10 @@ pub(crate) enum Shape {
         path: Path,
         even_odd: bool,
     },
+    /// A soft glow for raster output only (the Milky Way): an alpha map of
+    /// `cell`-unit squares from (x0, y0), bilinearly interpolated and blended in the
+    /// item's colour. Vector output draws the same glow as its discs.
+    Glow(Box<Glow>),
     /// A line of text, baseline starting at (x, y); `path` is its outline.
     Text {
         line: Line,
@@ -60,10 +64,32 @@ pub(crate) enum Shape {
     },
 }
 
+/// A glow's alpha map (see [`Shape::Glow`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Glow {
+    pub x0: f32,
+    pub y0: f32,
+    /// Output units per map cell.
+    pub cell: f32,
+    pub w: usize,
+    pub h: usize,
+    /// Opacity per cell, row-major.
+    pub alpha: Vec<f32>,
+}
+
+/// Which outputs draw an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Only {
+    All,
+    Raster,
+    Vector,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub shape: Shape,
     pub paint: Paint,
+    pub only: Only,
     /// Vertical extent in output units, for culling per band.
     pub y0: f32,
     pub y1: f32,
@@ -91,6 +117,7 @@ impl Scene {
         };
         let (y0, y1) = match &shape {
             Shape::Circle { cy, r, .. } => (cy - r, cy + r),
+            Shape::Glow(g) => (g.y0, g.y0 + g.cell * g.h as f32),
             Shape::Path { path, .. } => (path.bounds().top(), path.bounds().bottom()),
             Shape::Text { path: Some(p), .. } => (p.bounds().top(), p.bounds().bottom()),
             Shape::Text { path: None, .. } => return,
@@ -98,9 +125,18 @@ impl Scene {
         self.items.push(Item {
             shape,
             paint,
+            only: Only::All,
             y0: y0 - pad,
             y1: y1 + pad,
         });
+    }
+
+    /// Like `push`, for one kind of output only.
+    fn push_only(&mut self, shape: Shape, paint: Paint, only: Only) {
+        self.push(shape, paint);
+        if let Some(last) = self.items.last_mut() {
+            last.only = only;
+        }
     }
 
     fn text(&mut self, line: Line, cx: f32, y: f32, color: Color) {
@@ -139,6 +175,10 @@ impl Scene {
                     *x += dx;
                     *y += dy;
                     *path = path.take().and_then(|p| p.transform(t));
+                }
+                Shape::Glow(g) => {
+                    g.x0 += dx;
+                    g.y0 += dy;
                 }
             }
             item.y0 += dy;
@@ -702,9 +742,12 @@ fn frame_rect(scene: &mut Scene, theme: &Theme, bleed: f32, w: f32, h: f32, s: f
 }
 
 /// The Milky Way: each brightness sample a soft disc of about a degree and a half;
-/// overlapping, they make the glow (brighter steps are drawn more opaque).
+/// overlapping, they make the glow (brighter steps are more opaque). Raster output
+/// draws them through a coarse alpha map (one pass over the pixels under the band
+/// instead of thousands of overlapping anti-aliased discs); vector output as discs.
 fn milky_way(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme) {
     let deg = std::f32::consts::PI / 180.0;
+    let mut discs = Vec::new();
     for s in crate::catalog::milky_way() {
         let v = sky.fixed_enu(s.ra, s.dec);
         if v[2] < -0.03 {
@@ -713,14 +756,58 @@ fn milky_way(scene: &mut Scene, sky: &Sky, proj: &Projection, theme: &Theme) {
         let (x, y) = proj.project(&v);
         // Local scale of the stereographic projection: R / (1 + sin alt) per radian.
         let r = 1.35 * deg * proj.r / (1.0 + v[2] as f32).max(0.5);
-        scene.push(
-            Shape::Circle { cx: x, cy: y, r },
-            Paint::Fill(Color::of(
-                theme.milky_way,
-                theme.milky_way_alpha * f32::from(s.level) / 3.0,
-            )),
-        );
+        let a = theme.milky_way_alpha * f32::from(s.level) / 3.0;
+        discs.push((x, y, r, a));
     }
+    if discs.is_empty() {
+        return;
+    }
+    let color = |a: f32| Paint::Fill(Color::of(theme.milky_way, a));
+    for &(cx, cy, r, a) in &discs {
+        scene.push_only(Shape::Circle { cx, cy, r }, color(a), Only::Vector);
+    }
+    // The alpha map: cells of about 1/160 of the horizon radius, each disc composited
+    // over the others with the coverage of its cell centre.
+    let cell = (proj.r / 160.0).max(1.0);
+    let reach = proj.r * 1.1;
+    let (x0, y0) = (proj.cx - reach, proj.cy - reach);
+    let n = (2.0 * reach / cell).ceil() as usize + 1;
+    let mut alpha = vec![0.0f32; n * n];
+    for &(cx, cy, r, a) in &discs {
+        let (gx, gy) = ((cx - x0) / cell - 0.5, (cy - y0) / cell - 0.5);
+        let rc = r / cell;
+        let (i0, i1) = (
+            (gy - rc).floor().max(0.0) as usize,
+            ((gy + rc).ceil() as usize).min(n - 1),
+        );
+        let (j0, j1) = (
+            (gx - rc).floor().max(0.0) as usize,
+            ((gx + rc).ceil() as usize).min(n - 1),
+        );
+        for i in i0..=i1 {
+            for j in j0..=j1 {
+                let (dx, dy) = (j as f32 - gx, i as f32 - gy);
+                let d2 = (dx * dx + dy * dy) / (rc * rc);
+                if d2 < 1.0 {
+                    let cover = a * 2.0 * (1.0 - d2) * (1.0 - d2);
+                    let p = &mut alpha[i * n + j];
+                    *p = 1.0 - (1.0 - *p) * (1.0 - cover);
+                }
+            }
+        }
+    }
+    scene.push_only(
+        Shape::Glow(Box::new(Glow {
+            x0,
+            y0,
+            cell,
+            w: n,
+            h: n,
+            alpha,
+        })),
+        color(1.0),
+        Only::Raster,
+    );
 }
 
 fn height(lines: &[(Line, Color, f32)]) -> f32 {

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use tiny_skia::{Path, PathSegment};
 
-use crate::scene::{Color, Paint, Scene, Shape};
+use crate::scene::{Color, Only, Paint, Scene, Shape};
 
 pub(crate) fn write_svg<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<()> {
     let mut s = String::with_capacity(1 << 20);
@@ -19,7 +19,7 @@ pub(crate) fn write_svg<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
 "#,
         hex(scene.background)
     );
-    for item in &scene.items {
+    for item in scene.items.iter().filter(|i| i.only != Only::Raster) {
         let paint = paint_attrs(item.paint);
         match &item.shape {
             Shape::Circle { cx, cy, r } => {
@@ -49,7 +49,7 @@ pub(crate) fn write_svg<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
                     path_data(path)
                 );
             }
-            Shape::Text { path: None, .. } => {}
+            Shape::Text { path: None, .. } | Shape::Glow(_) => {}
         }
     }
     s.push_str("</svg>\n");

@@ -33,9 +33,11 @@ pub(crate) enum Font {
     Devanagari,
     /// Noto Sans Thai.
     Thai,
-    /// Droid Sans Fallback: Chinese, Japanese, Korean (stored deflated, inflated on
+    /// Droid Sans Fallback: Chinese and Japanese (stored deflated, inflated on
     /// first use).
     Cjk,
+    /// Nanum Myeongjo: Korean Hangul (stored deflated, inflated on first use).
+    Korean,
 }
 
 const SANS_TTF: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
@@ -50,13 +52,16 @@ const THAI_TTF: &[u8] = include_bytes!("../fonts/NotoSansThai-Regular.ttf");
 /// zlib stream of DroidSansFallbackFull.ttf (4 MB raw, 2 MB deflated); the PDF
 /// writer embeds it as is (FlateDecode).
 pub(crate) const CJK_TTF_Z: &[u8] = include_bytes!("../fonts/DroidSansFallbackFull.ttf.z");
+/// zlib stream of NanumMyeongjo.ttf (3.8 MB raw, 1.4 MB deflated), embedded in PDFs as is.
+pub(crate) const KOREAN_TTF_Z: &[u8] = include_bytes!("../fonts/NanumMyeongjo.ttf.z");
 
 /// Script fonts tried after the chosen font and its DejaVu companion.
-const SCRIPT_FALLBACKS: [Font; 5] = [
+const SCRIPT_FALLBACKS: [Font; 6] = [
     Font::Arabic,
     Font::Hebrew,
     Font::Devanagari,
     Font::Thai,
+    Font::Korean,
     Font::Cjk,
 ];
 
@@ -99,6 +104,13 @@ impl Font {
                         .expect("embedded CJK font inflates")
                 })
             }
+            Font::Korean => {
+                static RAW: OnceLock<Vec<u8>> = OnceLock::new();
+                RAW.get_or_init(|| {
+                    miniz_oxide::inflate::decompress_to_vec_zlib(KOREAN_TTF_Z)
+                        .expect("embedded Korean font inflates")
+                })
+            }
         }
     }
 
@@ -120,12 +132,13 @@ impl Font {
             Font::Devanagari => "NotoSansDevanagari-Regular",
             Font::Thai => "NotoSansThai-Regular",
             Font::Cjk => "DroidSansFallbackFull",
+            Font::Korean => "NanumMyeongjo",
         }
     }
 
     /// The parsed face (shaping tables and, through `Deref`, the `ttf-parser` face).
     pub(crate) fn face(self) -> &'static rustybuzz::Face<'static> {
-        const N: usize = 10;
+        const N: usize = 11;
         static FACES: [OnceLock<rustybuzz::Face<'static>>; N] = [const { OnceLock::new() }; N];
         FACES[self as usize].get_or_init(|| {
             rustybuzz::Face::from_slice(self.bytes(), 0).expect("embedded font parses")
@@ -133,6 +146,9 @@ impl Font {
     }
 
     fn has(self, ch: char) -> bool {
+        if self == Font::Korean && !is_hangul(ch) {
+            return false;
+        }
         if self == Font::Cjk && !is_cjk(ch) {
             // Inflating 4 MB for a character the other fonts may have is wasteful,
             // and its Latin is not the look we want.
@@ -164,6 +180,10 @@ fn is_cjk(ch: char) -> bool {
         0x1100..=0x11FF | 0x2E80..=0x2FDF | 0x3000..=0x30FF | 0x3100..=0x31FF
         | 0x3200..=0x9FFF | 0xA960..=0xA97F | 0xAC00..=0xD7FF | 0xF900..=0xFAFF
         | 0xFE30..=0xFE4F | 0xFF00..=0xFFEF | 0x20000..=0x3FFFF)
+}
+
+fn is_hangul(ch: char) -> bool {
+    matches!(ch as u32, 0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7FF)
 }
 
 /// Characters that draw nothing by themselves and follow their neighbours' font:
@@ -429,6 +449,16 @@ mod tests {
     }
 
     #[test]
+    fn korean_is_drawn_by_the_korean_font() {
+        let line = layout(Font::Serif, "우리의 밤", 40.0, 0.0);
+        assert!(line
+            .glyphs
+            .iter()
+            .filter(|g| g.ch != ' ')
+            .all(|g| g.font == Font::Korean && g.id != 0));
+    }
+
+    #[test]
     fn chinese_is_drawn_by_the_cjk_font_not_as_boxes() {
         let line = layout(Font::Serif, "我们的夜晚", 40.0, 0.0);
         assert_eq!(line.glyphs.len(), 5);
@@ -488,8 +518,7 @@ mod tests {
             unsupported("Hola 🦄 mundo \u{1F984}", Font::Serif),
             vec!['🦄']
         );
-        // No embedded font has Hangul syllables or Tamil: refused, not boxes.
-        assert_eq!(unsupported("별빛", Font::Serif), vec!['별', '빛']);
+        // No embedded font has Tamil: refused, not boxes.
         let tamil = unsupported("வணக்கம்", Font::Sans);
         assert!(tamil.contains(&'வ'), "{tamil:?}");
         for ok in [
@@ -499,6 +528,7 @@ mod tests {
             "नमस्ते",
             "สวัสดี",
             "星空 ほし",
+            "우리의 밤",
             "ليلتنا الأولى",
             "e\u{301}",
         ] {
