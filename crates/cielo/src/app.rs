@@ -223,6 +223,11 @@ impl Application {
         let flows =
             cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
 
+        // Titles stored before search folded accents are folded once here.
+        let refolded = catalog.refresh_search_titles().await?;
+        if refolded > 0 {
+            tracing::info!(products = refolded, "refreshed product search titles");
+        }
         if options.seed_demo
             && settings.shop.demo
             && catalog.count_products().await? == 0
@@ -261,7 +266,16 @@ impl Application {
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
         state.flows = Some(Arc::new(flows));
-        let (router, _openapi) = cielo_http::router(state.clone());
+        let (api, _openapi) = cielo_http::router(state.clone());
+        // The pages answer their own paths and pass everything else to the API.
+        let router = cielo_web::router(
+            api,
+            cielo_web::WebConfig {
+                shop_name: settings.shop.name.clone(),
+                public_url: public_url.clone(),
+                pricing: state.orders.pricing().clone(),
+            },
+        );
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {
             listener,

@@ -11,6 +11,7 @@ mod helpers;
 mod jobs;
 mod lifecycle;
 mod orders;
+mod pages;
 mod payments;
 mod starmap;
 mod stripe;
