@@ -131,6 +131,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("shipping", "Shipping", "Envío"),
     ("shipping_to", "Shipping to", "Envío a"),
     ("tax", "Tax", "Impuestos"),
+    ("estimate", "estimate; choose a country", "estimado; elige un país"),
+    ("shipping_note", "Shipping is charged for the address you enter here.", "El envío se cobra según la dirección que indiques aquí."),
     ("total", "Total", "Total"),
     ("region", "State / province / region", "Estado / provincia / región"),
     ("country", "Country", "País"),
