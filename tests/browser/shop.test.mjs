@@ -240,7 +240,16 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
     await page.reload();
     await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 });
   });
+  // Resend the order confirmation, with a reason.
+  const confirmation = page.locator('tr', { hasText: 'order_confirmation' }).first();
+  await confirmation.waitFor();
+  await confirmation.getByPlaceholder('reason').fill('buyer lost the email');
+  await confirmation.getByRole('button', { name: 'Resend' }).click();
+  await page.getByText('resend: done').waitFor();
   await check(page, 'admin-order');
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.getByRole('heading', { name: 'Outbox files' }).waitFor();
+  await check(page, 'admin-notifications');
   await page.getByRole('link', { name: 'Products' }).click();
   await check(page, 'admin-products');
   await page.getByRole('link', { name: 'Jobs' }).click();

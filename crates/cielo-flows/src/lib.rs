@@ -23,7 +23,9 @@
 //! order, and the buyer's changes during the edit window ([`Flows::amend`]).
 #![warn(missing_docs)]
 
+mod shipping;
 mod timeline;
+pub use shipping::LabShipping;
 pub use timeline::PaymentLine;
 
 use cielo_core::{ErrorKind, FieldError, HasErrorKind, PostalAddress, Timestamp};

@@ -48,7 +48,7 @@ pub(crate) async fn send(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .and_then(retry_after_secs);
     let bytes = match resp.bytes().await {
         Ok(b) => b,
         Err(_) => {
@@ -77,11 +77,43 @@ pub(crate) async fn send(
     }
 }
 
+/// `Retry-After` as seconds, or as an HTTP date (seconds from now).
+fn retry_after_secs(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let at = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(value)
+        .ok()?;
+    let secs = at.as_second() - jiff::Timestamp::now().as_second();
+    Some(secs.max(0) as u64)
+}
+
 /// Reads a string field, accepting numbers too (Printful ids are integers).
 pub(crate) fn str_field(v: &serde_json::Value, key: &str) -> Option<String> {
     match v.get(key)? {
         serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_a_date() {
+        assert_eq!(retry_after_secs("120"), Some(120));
+        assert_eq!(retry_after_secs(" 7 "), Some(7));
+        assert_eq!(retry_after_secs("Sun, 06 Nov 1994 08:49:37 GMT"), Some(0));
+        let soon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(90);
+        let header = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&soon)
+            .unwrap();
+        let secs = retry_after_secs(&header).unwrap();
+        assert!((88..=90).contains(&secs), "{header}: {secs}");
+        assert_eq!(retry_after_secs("soon"), None);
     }
 }

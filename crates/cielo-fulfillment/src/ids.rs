@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 ///
 /// Our order ids are `ord_` + 32 hex digits (36 characters), so the first
 /// submission uses the 32 hex digits; a resubmission (Printful keeps the
-/// failed order under the old id) uses the first 27 of them plus `-r<n>`.
+/// failed order under the old id) ends in `-r<n>` after as many of them as
+/// fit (29 for `-r1`).
 /// An order id of another shape is hashed (SHA-256, 32 hex digits) first.
 pub fn printful_external_id(order_id: &str, generation: i64) -> String {
     let base = order_id

@@ -123,7 +123,7 @@ impl std::fmt::Display for Lab {
 }
 
 /// Where a lab order stands, in our words (the lab's own status is kept raw
-/// beside it). See docs/fulfillment-labs.md for the map from each lab's
+/// beside it). See docs/fulfillment.md for the map from each lab's
 /// statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -11,7 +11,7 @@ use crate::client::{send, str_field, Rejection};
 use crate::lab::{parse_decimal, CancelOutcome, CreateOutcome, LabApi, LabError, LabSnapshot};
 use crate::quote::QuoteItem;
 use crate::store::StoredLabOrder;
-use crate::{LabStage, Recipient, Shipment};
+use crate::{Recipient, Shipment};
 use cielo_core::{Currency, Money, Timestamp};
 use serde_json::{json, Value};
 
@@ -63,7 +63,11 @@ impl Printful {
                 status: code as u16,
                 body,
             })),
-            _ => Ok(body.get("result").cloned().unwrap_or(Value::Null)),
+            // The documented envelope; a bare object is taken as the result.
+            _ => Ok(match body.get("result") {
+                Some(result) => result.clone(),
+                None => body,
+            }),
         }
     }
 
@@ -221,15 +225,7 @@ pub(crate) fn snapshot(order: &Value) -> LabSnapshot {
                 .collect()
         })
         .unwrap_or_default();
-    let mut stage = crate::stage::printful_stage(&status);
-    if !shipments.is_empty()
-        && matches!(
-            stage,
-            None | Some(LabStage::Submitted | LabStage::OnHold | LabStage::InProduction)
-        )
-    {
-        stage = Some(LabStage::Shipped);
-    }
+    let stage = crate::stage::with_shipments(crate::stage::printful_stage(&status), &shipments);
     LabSnapshot {
         lab_ref: str_field(order, "id").unwrap_or_default(),
         raw_status: status,

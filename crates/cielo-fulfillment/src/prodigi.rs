@@ -19,7 +19,7 @@ pub(crate) struct Prodigi {
     pub base: String,
     pub api_key: String,
     pub shipping_method: String,
-    /// `<public url>/webhooks/prodigi/<token>` when a callback token is set.
+    /// `<public url>/webhooks/prodigi?token=<token>` when a callback token is set.
     pub callback_url: Option<String>,
 }
 
@@ -195,14 +195,7 @@ pub(crate) fn snapshot(order: &Value) -> LabSnapshot {
                 .collect()
         })
         .unwrap_or_default();
-    if !shipments.is_empty()
-        && matches!(
-            stage,
-            None | Some(LabStage::Submitted | LabStage::OnHold | LabStage::InProduction)
-        )
-    {
-        stage = Some(LabStage::Shipped);
-    }
+    let stage = crate::stage::with_shipments(stage, &shipments);
     LabSnapshot {
         lab_ref: str_field(order, "id").unwrap_or_default(),
         raw_status: stage_raw.unwrap_or("").to_string(),
@@ -263,7 +256,8 @@ impl LabApi for Prodigi {
         )
         .await
         {
-            Ok(reply) => Ok(snapshot(reply.get("order").unwrap_or(&Value::Null))),
+            // `{"outcome": "Ok", "order": {…}}`; a bare order is taken too.
+            Ok(reply) => Ok(snapshot(reply.get("order").unwrap_or(&reply))),
             Err(Err(e)) => Err(e),
             Err(Ok(rej)) => Err(LabError::Retry {
                 message: format!("prodigi get order: {}", reason(&rej)),

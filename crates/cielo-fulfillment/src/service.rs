@@ -90,7 +90,8 @@ fn job_error(e: LabError) -> JobError {
 
 impl Fulfillment {
     /// Builds the domain. `public_url` is where the labs reach our webhooks
-    /// (`<public_url>/webhooks/{printful,prodigi}/<token>`). A lab without
+    /// (`<public_url>/webhooks/{printful,prodigi}?token=<token>`: a query
+    /// token, because request logs record the path but never the query). A lab without
     /// its API secret is not configured: its submissions wait (and are
     /// retried) until it is.
     pub fn new(
@@ -124,7 +125,7 @@ impl Fulfillment {
             callback_url: secrets
                 .prodigi_webhook_token
                 .as_ref()
-                .map(|t| format!("{public_url}/webhooks/prodigi/{t}")),
+                .map(|t| format!("{public_url}/webhooks/prodigi?token={t}")),
         });
         Ok(Self {
             inner: Arc::new(Inner {
@@ -173,7 +174,7 @@ impl Fulfillment {
             Lab::Local => return None,
         };
         Some(format!(
-            "{}/webhooks/{}/{token}",
+            "{}/webhooks/{}?token={token}",
             self.inner.public_url, lab
         ))
     }
@@ -473,14 +474,16 @@ impl Fulfillment {
             Err(e) => return Err(e.into()),
         };
         match o.submit_state {
-            // Not at the lab yet, or not known to be: the submit path (with
-            // its ask-first) is the only one that may learn that.
+            // Not at the lab: nothing to read.
             SubmitState::Planned | SubmitState::Cancelled => return Ok(()),
+            // The lab may have answered a create whose answer is not
+            // recorded yet (a callback can beat it): look again once the
+            // submit job has recorded it, or asked the lab.
             SubmitState::Sending => {
-                let mut tx = self.db().begin_write().await?;
-                cielo_jobs::enqueue(&mut tx, self.submit_job_for(id, None)).await?;
-                tx.commit().await?;
-                return Ok(());
+                return Err(JobError::retry_after(
+                    "the submission's outcome is not recorded yet",
+                    Duration::from_secs(5),
+                ))
             }
             SubmitState::Accepted | SubmitState::Refused => {}
         }
@@ -758,31 +761,38 @@ impl Fulfillment {
             let mut conn = self.db().pool().acquire().await?;
             store::for_order(&mut conn, order_id).await?
         };
-        for o in orders {
-            let too_late = |detail: &str| Error::TooLate {
-                lab_order_id: o.id.to_string(),
-                detail: detail.to_string(),
-            };
+        let too_late = |o: &StoredLabOrder, detail: &str| Error::TooLate {
+            lab_order_id: o.id.to_string(),
+            detail: detail.to_string(),
+        };
+        // Refuse before changing anything when one lab order is past changing.
+        for o in &orders {
             if matches!(o.stage, LabStage::Shipped | LabStage::Delivered) {
-                return Err(too_late("it has shipped"));
+                return Err(too_late(o, "it has shipped"));
             }
-            match o.submit_state {
-                SubmitState::Planned | SubmitState::Refused => {}
-                SubmitState::Sending => return Err(too_late("it is being sent to the lab")),
-                SubmitState::Accepted => {
+            if o.submit_state == SubmitState::Sending {
+                return Err(too_late(o, "it is being sent to the lab"));
+            }
+        }
+        for o in orders {
+            match (o.submit_state, o.stage) {
+                (SubmitState::Cancelled, _) => continue,
+                // Not at the lab, or dead there: the next (re)submission sends it.
+                (SubmitState::Planned | SubmitState::Refused, _)
+                | (_, LabStage::Refused | LabStage::Cancelled) => {}
+                _ => {
                     let api = self.api(o.lab)?;
                     match api.update_recipient(&o, &recipient).await {
                         Ok(true) => {}
-                        Ok(false) => return Err(too_late("the lab allows no change any more")),
+                        Ok(false) => return Err(too_late(&o, "the lab allows no change any more")),
                         Err(e) => return Err(Error::LabUnavailable(e.to_string())),
                     }
                 }
-                SubmitState::Cancelled => continue,
             }
             let mut tx = self.db().begin_write().await?;
             let mut fresh = store::load(&mut tx, self.db().backend(), o.id, true).await?;
             if fresh.submit_state == SubmitState::Sending {
-                return Err(too_late("it is being sent to the lab"));
+                return Err(too_late(&fresh, "it is being sent to the lab"));
             }
             fresh.request.recipient = recipient.clone();
             store::save(&mut tx, &fresh).await?;
@@ -824,7 +834,7 @@ impl Fulfillment {
     /// The lab's shipping cost for these items to `country` (ISO alpha-2),
     /// cached per (lab, products, country, currency) for
     /// `quote_cache_secs`. `None` (use the flat rate) when the lab is not
-    /// configured, fails, or takes longer than `quote_timeout_ms`.
+    /// configured, fails, answers zero, or takes longer than `quote_timeout_ms`.
     pub async fn quote(
         &self,
         lab: Lab,
@@ -874,6 +884,9 @@ impl Fulfillment {
             }
         };
         match answer {
+            // A lab answering zero has no price for it: never charge nothing
+            // by accident.
+            Ok(Ok(Some(money))) if money.amount <= 0 => None,
             Ok(Ok(Some(money))) => {
                 self.inner.quotes.put(key, money);
                 Some(money)

@@ -99,9 +99,11 @@ pub struct LabSecrets {
     pub printful_store_id: Option<String>,
     /// Prodigi API key (`CIELO_PRODIGI_API_KEY`).
     pub prodigi_api_key: Option<String>,
-    /// The unguessable token in Printful's webhook URL (`CIELO_PRINTFUL_WEBHOOK_TOKEN`).
+    /// The unguessable token in Printful's webhook URL (`CIELO_PRINTFUL_WEBHOOK_TOKEN`;
+    /// URL-safe characters, e.g. 64 hex digits).
     pub printful_webhook_token: Option<String>,
-    /// The unguessable token in Prodigi's callback URL (`CIELO_PRODIGI_WEBHOOK_TOKEN`).
+    /// The unguessable token in Prodigi's callback URL (`CIELO_PRODIGI_WEBHOOK_TOKEN`;
+    /// URL-safe characters, e.g. 64 hex digits).
     pub prodigi_webhook_token: Option<String>,
 }
 

@@ -100,6 +100,19 @@ pub fn prodigi_stage(stage: Option<&str>, in_production: Option<&str>) -> Option
     }
 }
 
+/// A lab that lists a shipment has shipped, whatever its order status says
+/// (Printful `partial`; a Prodigi shipment before the stage is `Complete`).
+pub(crate) fn with_shipments(stage: Option<LabStage>, shipments: &[Shipment]) -> Option<LabStage> {
+    match stage {
+        None | Some(LabStage::Submitted | LabStage::OnHold | LabStage::InProduction)
+            if !shipments.is_empty() =>
+        {
+            Some(LabStage::Shipped)
+        }
+        other => other,
+    }
+}
+
 /// Merges `incoming` shipments into `existing`: a shipment is the same when
 /// its lab shipment id, or else its tracking number, matches. A match only
 /// fills blanks (a late event never overwrites a tracking number); new ones

@@ -123,6 +123,9 @@ struct PfState {
     webhook_config: Option<Value>,
     rate: String,
     quote_delay: Option<Duration>,
+    latency: Option<Duration>,
+    store_headers: Vec<Option<String>>,
+    created_at: Vec<(String, std::time::Instant)>,
 }
 
 /// A fake Printful v1 API.
@@ -192,11 +195,20 @@ async fn pf_create(
     if let Some(r) = pf_auth(&s, &headers) {
         return r;
     }
-    let fault = {
+    let (fault, latency) = {
         let mut st = s.lock().unwrap();
         st.calls.create += 1;
-        st.create_faults.pop_front()
+        st.store_headers.push(
+            headers
+                .get("x-pf-store-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        );
+        (st.create_faults.pop_front(), st.latency)
     };
+    if let Some(d) = latency {
+        tokio::time::sleep(d).await;
+    }
     if let Some(r) = early_fault(&fault) {
         return r;
     }
@@ -255,6 +267,7 @@ async fn pf_create(
             "updated": now_secs(),
         });
         st.orders.push(order.clone());
+        st.created_at.push((ext.clone(), std::time::Instant::now()));
         order
     };
     late_fault(&fault, pf_ok(order)).await
@@ -395,6 +408,10 @@ impl FakePrintful {
     pub fn push_create_fault(&self, fault: Fault) {
         self.state.lock().unwrap().create_faults.push_back(fault);
     }
+    /// Makes every create call take this long (a lab on a network).
+    pub fn set_create_latency(&self, latency: Option<Duration>) {
+        self.state.lock().unwrap().latency = latency;
+    }
     /// Injects a fault into the next get call(s), in order.
     pub fn push_get_fault(&self, fault: Fault) {
         self.state.lock().unwrap().get_faults.push_back(fault);
@@ -402,6 +419,14 @@ impl FakePrintful {
     /// Calls received so far.
     pub fn calls(&self) -> Calls {
         self.state.lock().unwrap().calls.clone()
+    }
+    /// When each order was created (external id, instant), for benchmarks.
+    pub fn created_at(&self) -> Vec<(String, std::time::Instant)> {
+        self.state.lock().unwrap().created_at.clone()
+    }
+    /// The `X-PF-Store-Id` header of each create call, in order.
+    pub fn store_headers(&self) -> Vec<Option<String>> {
+        self.state.lock().unwrap().store_headers.clone()
     }
     /// Every order the fake holds.
     pub fn orders(&self) -> Vec<Value> {
@@ -526,6 +551,7 @@ struct PdState {
     /// Answer outcomes in camelCase (`created`) as the docs' tables do.
     camel_case_outcomes: bool,
     by_key: HashMap<String, usize>,
+    latency: Option<Duration>,
 }
 
 type Pd = Arc<Mutex<PdState>>;
@@ -584,11 +610,14 @@ async fn pd_create(State(s): State<Pd>, headers: HeaderMap, body: axum::body::By
     if !is_json {
         return pd_error(415, "InvalidContentType", Value::Null);
     }
-    let fault = {
+    let (fault, latency) = {
         let mut st = s.lock().unwrap();
         st.calls.create += 1;
-        st.create_faults.pop_front()
+        (st.create_faults.pop_front(), st.latency)
     };
+    if let Some(d) = latency {
+        tokio::time::sleep(d).await;
+    }
     if let Some(r) = early_fault(&fault) {
         return r;
     }
@@ -852,6 +881,10 @@ impl FakeProdigi {
     /// Injects a fault into the next create call(s), in order.
     pub fn push_create_fault(&self, fault: Fault) {
         self.state.lock().unwrap().create_faults.push_back(fault);
+    }
+    /// Makes every create call take this long (a lab on a network).
+    pub fn set_create_latency(&self, latency: Option<Duration>) {
+        self.state.lock().unwrap().latency = latency;
     }
     /// Injects a fault into the next get call(s), in order.
     pub fn push_get_fault(&self, fault: Fault) {

@@ -50,7 +50,8 @@ impl cielo_core::HasErrorKind for WebhookError {
 struct Hint {
     kind: String,
     event_key: String,
-    reference: Option<String>,
+    /// What the lab knows the order by, best first.
+    references: Vec<String>,
 }
 
 fn digest(body: &[u8]) -> String {
@@ -59,9 +60,10 @@ fn digest(body: &[u8]) -> String {
 
 fn printful_hint(v: &Value, body: &[u8]) -> Hint {
     let order = v.pointer("/data/order");
-    let reference = order
-        .and_then(|o| crate::client::str_field(o, "external_id"))
-        .or_else(|| order.and_then(|o| crate::client::str_field(o, "id")));
+    let references = ["external_id", "id"]
+        .iter()
+        .filter_map(|k| order.and_then(|o| crate::client::str_field(o, k)))
+        .collect();
     Hint {
         kind: v
             .get("type")
@@ -70,20 +72,27 @@ fn printful_hint(v: &Value, body: &[u8]) -> Hint {
             .to_string(),
         // Printful v1 events carry no id: the same body is the same event.
         event_key: digest(body),
-        reference,
+        references,
     }
 }
 
 fn prodigi_hint(v: &Value, body: &[u8]) -> Hint {
-    let reference = v
+    // `subject` is Prodigi's order id; a callback can arrive before our
+    // create call's answer (with that id) is recorded, so the order's
+    // idempotency key (ours) is a reference too.
+    let order = v.pointer("/data/order");
+    let mut references: Vec<String> = v
         .get("subject")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-        .or_else(|| {
-            v.pointer("/data/order")
-                .and_then(|o| crate::client::str_field(o, "id"))
-        });
+        .into_iter()
+        .collect();
+    references.extend(
+        ["id", "idempotencyKey"]
+            .iter()
+            .filter_map(|k| order.and_then(|o| crate::client::str_field(o, k))),
+    );
     Hint {
         kind: v
             .get("type")
@@ -96,7 +105,7 @@ fn prodigi_hint(v: &Value, body: &[u8]) -> Hint {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .unwrap_or_else(|| digest(body)),
-        reference,
+        references,
     }
 }
 
@@ -144,10 +153,13 @@ impl Fulfillment {
             Lab::Local => return Err(WebhookError::NotConfigured(lab)),
         };
         let mut tx = self.db().begin_write().await.map_err(Error::from)?;
-        let lab_order = match &hint.reference {
-            Some(r) => store::find_by_ref(&mut tx, lab, r).await?,
-            None => None,
-        };
+        let mut lab_order = None;
+        for r in &hint.references {
+            lab_order = store::find_by_ref(&mut tx, lab, r).await?;
+            if lab_order.is_some() {
+                break;
+            }
+        }
         let payload = String::from_utf8_lossy(body);
         let new = store::insert_hint(
             &mut tx,

@@ -13,6 +13,7 @@ mod jobs;
 mod model;
 mod payment_book;
 pub mod personalisation;
+pub mod shipping;
 pub mod status;
 mod store;
 
@@ -20,6 +21,7 @@ pub use events::{status_topic, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPM
 pub use jobs::{OrderSettings, KIND_EXPIRE_CARTS, KIND_EXPIRE_UNPAID};
 pub use model::*;
 pub use personalisation::{LineContext, LineOptionsValidator};
+pub use shipping::{QuoteLine, ShippingQuoter};
 pub use status::OrderStatus;
 
 use cielo_accounts::CustomerId;
@@ -36,6 +38,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
         cielo_db::migration!(20261121000300, "orders"),
         cielo_db::migration!(20261121000400, "artwork"),
         cielo_db::migration!(20261129000500, "shipments"),
+        cielo_db::migration!(20261129130000, "contact"),
     ],
 };
 
@@ -194,6 +197,8 @@ pub struct Orders {
     /// Options validators by product type (see [`personalisation`]).
     line_options:
         std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
+    /// Quotes shipping at checkout instead of the flat rates, when set.
+    shipping_quoter: Option<std::sync::Arc<dyn ShippingQuoter>>,
 }
 
 fn digest(s: &str) -> String {
@@ -226,6 +231,37 @@ fn validate_options(v: &mut Validation, options: &Option<serde_json::Value>) {
     }
 }
 
+/// The buyer's contact choices at checkout: a language tag reduced to its
+/// primary subtag (`es-MX` → `es`), a phone in E.164 (spaces and dashes
+/// removed), and SMS only with a phone.
+fn validate_contact(v: &mut Validation, input: &mut CheckoutInput) {
+    if let Some(l) = input.language.take() {
+        let primary = l
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase()) {
+            input.language = Some(primary);
+        } else {
+            v.add("language", "must be a language tag such as `en` or `es-MX`");
+        }
+    }
+    if let Some(p) = input.phone.take().filter(|p| !p.trim().is_empty()) {
+        match cielo_core::phone::normalise(&p) {
+            Some(n) => input.phone = Some(n),
+            None => v.add(
+                "phone",
+                "must be a mobile number in international form, e.g. +34600123456",
+            ),
+        }
+    }
+    if input.sms_opt_in && input.phone.is_none() {
+        v.add("sms_opt_in", "needs a phone number");
+    }
+}
+
 fn validate_quantity(v: &mut Validation, q: i64) {
     if !(1..=MAX_QUANTITY).contains(&q) {
         v.add("quantity", format!("must be between 1 and {MAX_QUANTITY}"));
@@ -249,7 +285,56 @@ impl Orders {
             pricing: std::sync::Arc::new(pricing),
             public_url: public_url.trim_end_matches('/').into(),
             line_options: Default::default(),
+            shipping_quoter: None,
         }
+    }
+
+    /// Charges shipping at checkout as `quoter` says (the flat rates when it
+    /// has no answer); carts before checkout show the flat rate.
+    pub fn with_shipping_quoter(mut self, quoter: std::sync::Arc<dyn ShippingQuoter>) -> Self {
+        self.shipping_quoter = Some(quoter);
+        self
+    }
+
+    /// A shipping quote for the cart's lines as they are now, asked with no
+    /// connection held: (the lines it is for, the amount).
+    async fn quote_shipping(
+        &self,
+        quoter: &dyn ShippingQuoter,
+        id: CartId,
+        country: &str,
+    ) -> Result<Option<(Vec<(cielo_catalog::VariantId, i64)>, Money)>> {
+        let (row, lines, sale) = {
+            let mut conn = self.db.pool().acquire().await?;
+            let Some(row) = store::cart(&mut *conn, id).await? else {
+                return Ok(None);
+            };
+            let lines = store::cart_lines(&mut *conn, id).await?;
+            let ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+            let sale = self.catalog.variants_for_sale(&mut conn, &ids).await?;
+            (row, lines, sale)
+        };
+        let mut quote_lines = Vec::with_capacity(lines.len());
+        for l in &lines {
+            let Some(v) = sale.get(&l.variant_id) else {
+                return Ok(None);
+            };
+            quote_lines.push(QuoteLine {
+                lab: v.lab.clone(),
+                lab_product_id: v.lab_product_id.clone(),
+                sku: v.sku.clone(),
+                quantity: l.quantity,
+            });
+        }
+        if quote_lines.is_empty() {
+            return Ok(None);
+        }
+        let key = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        Ok(quoter
+            .quote(&quote_lines, country, row.currency)
+            .await
+            .filter(|m| m.currency == row.currency && m.amount > 0)
+            .map(|m| (key, m)))
     }
 
     /// Validates (and normalises) the options of lines whose product is of
@@ -609,6 +694,7 @@ impl Orders {
             }
         };
         input.shipping_address.validate(&mut v, "shipping_address/");
+        validate_contact(&mut v, &mut input);
         if let Some(k) = &key {
             if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) {
                 v.add("Idempotency-Key", "must be 1–255 visible ASCII characters");
@@ -616,6 +702,13 @@ impl Orders {
         }
         v.finish().map_err(Error::Invalid)?;
         let email = email.expect("validated");
+        let quoted = match &self.shipping_quoter {
+            Some(q) => {
+                self.quote_shipping(q.as_ref(), id, &input.shipping_address.country)
+                    .await?
+            }
+            None => None,
+        };
         let request_hash = digest(
             &serde_json::to_string(&(&input, &email, buyer.customer_id))
                 .map_err(anyhow::Error::from)?,
@@ -693,12 +786,22 @@ impl Orders {
         self.catalog.reserve_stock(&mut tx, &stock).await?;
 
         let address = &input.shipping_address;
-        let totals = self.totals(
+        let mut totals = self.totals(
             subtotal,
             true,
             Some(&address.country),
             address.region.as_deref(),
         )?;
+        // The quote counts only for the lines it was asked for.
+        let priced_lines: Vec<_> = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        if let Some((_, shipping)) = quoted.filter(|(k, _)| *k == priced_lines) {
+            totals.total = totals
+                .subtotal
+                .checked_add(shipping)
+                .and_then(|t| t.checked_add(totals.tax))
+                .map_err(anyhow::Error::from)?;
+            totals.shipping = shipping;
+        }
         let order_id = OrderId::new();
         let secret = new_access_token();
         let now = Timestamp::now();
@@ -710,6 +813,9 @@ impl Orders {
             totals: &totals,
             shipping_address: address,
             access_token_hash: &digest(&secret),
+            language: input.language.as_deref(),
+            phone: input.phone.as_deref(),
+            sms_opt_in: input.sms_opt_in,
             now,
         };
         store::insert_order(&mut tx, &order).await?;
@@ -809,6 +915,8 @@ impl Orders {
             OrderAccess::Token(t) => {
                 use subtle_eq::ct_eq;
                 ct_eq(digest(t).as_bytes(), token_hash.as_bytes())
+                    || store::has_access_link(&mut *self.db.pool().acquire().await?, id, &digest(t))
+                        .await?
             }
         };
         if allowed {
@@ -816,6 +924,20 @@ impl Orders {
         } else {
             Err(Error::OrderNotFound)
         }
+    }
+
+    /// A new token that lets whoever holds it read the order (as the one
+    /// returned at checkout does), for links in messages to the buyer. Only
+    /// its hash is kept.
+    pub async fn access_link_token(&self, id: OrderId) -> Result<String> {
+        let token = new_access_token();
+        let mut tx = self.db.begin_write().await?;
+        if store::order_status(&mut tx, id).await?.is_none() {
+            return Err(Error::OrderNotFound);
+        }
+        store::insert_access_link(&mut tx, id, &digest(&token), Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     /// A customer's own orders, newest first.

@@ -8,7 +8,7 @@ use crate::store::{enc, query_string};
 use crate::views::{message, redirect, render};
 use crate::Web;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use http::{Method, StatusCode};
 use serde::Deserialize;
@@ -217,6 +217,16 @@ pub(crate) async fn order(
             &format!("/api/admin/orders/{}/lab-orders", enc(&id)),
         )
         .await;
+    let messages = web
+        .api
+        .get(
+            &ctx.caller,
+            &format!(
+                "/api/admin/notifications/messages?limit=50&order_id={}",
+                enc(&id)
+            ),
+        )
+        .await;
     render(
         &web,
         &ctx,
@@ -225,6 +235,7 @@ pub(crate) async fn order(
             "section": "orders",
             "order": o.body,
             "lab_orders": if labs.ok() { labs.body } else { json!([]) },
+            "messages": messages.body.get("messages").cloned().unwrap_or(json!([])),
             "notice": q.get("notice"),
             "error": q.get("error"),
         }),
@@ -256,7 +267,7 @@ fn minor_units(text: &str, exponent: u32) -> Option<i64> {
 }
 
 /// The order page's forms: `refund`, `resolve`, `shipped`, `delivered`,
-/// `cancel`, `resubmit`, `cancel-lab`.
+/// `cancel`, `resubmit`, `cancel-lab`, `resend` (a notification).
 pub(crate) async fn order_action(
     State(web): State<Web>,
     Extension(ctx): Extension<Ctx>,
@@ -306,6 +317,13 @@ pub(crate) async fn order_action(
             (format!("{base}/shipments"), b)
         }
         "delivered" => (format!("{base}/delivered"), json!({"note": note})),
+        "resend" => {
+            let message = ctx.text("message_id").unwrap_or_default();
+            (
+                format!("/api/admin/notifications/messages/{}/resend", enc(&message)),
+                json!({"reason": note}),
+            )
+        }
         "resubmit" | "cancel-lab" => {
             let lab = ctx.text("lab_order_id").unwrap_or_default();
             let verb = if action == "resubmit" {
@@ -382,6 +400,85 @@ pub(crate) async fn jobs(
         }),
     )
     .await
+}
+
+/// The email and SMS outbox (demo mode: what the shop would have sent).
+pub(crate) async fn outbox(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
+    let files = web
+        .api
+        .get(&ctx.caller, "/api/admin/notifications/outbox")
+        .await;
+    if files.status == StatusCode::UNAUTHORIZED || files.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, files.status).await;
+    }
+    let messages = web
+        .api
+        .get(&ctx.caller, "/api/admin/notifications/messages?limit=50")
+        .await;
+    render(
+        &web,
+        &ctx,
+        "admin_outbox.html",
+        json!({
+            "section": "notifications",
+            "error": (!files.ok()).then(|| files.detail()),
+            "files": if files.ok() { files.body } else { json!([]) },
+            "messages": messages.body.get("messages").cloned().unwrap_or(json!([])),
+        }),
+    )
+    .await
+}
+
+/// One outbox file, as text (the browser shows an `.eml` as its source).
+pub(crate) async fn outbox_file(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+) -> Response {
+    let (status, _, bytes) = web
+        .api
+        .get_raw(
+            &ctx.caller,
+            &format!("/api/admin/notifications/outbox/{}", enc(&name)),
+        )
+        .await;
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, status).await;
+    }
+    if !status.is_success() {
+        return message(&web, &ctx, StatusCode::NOT_FOUND, "Outbox", "No such file.").await;
+    }
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A line's artwork: a fresh signed link, followed.
+pub(crate) async fn artwork(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path((id, line)): Path<(String, String)>,
+) -> Response {
+    let a = web
+        .api
+        .get(
+            &ctx.caller,
+            &format!(
+                "/api/admin/orders/{}/lines/{}/artwork",
+                enc(&id),
+                enc(&line)
+            ),
+        )
+        .await;
+    if a.status == StatusCode::UNAUTHORIZED || a.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, a.status).await;
+    }
+    match a.body.get("url").and_then(Value::as_str) {
+        Some(url) if a.ok() => redirect(url, &[]),
+        _ => message(&web, &ctx, StatusCode::NOT_FOUND, "Artwork", &a.detail()).await,
+    }
 }
 
 pub(crate) async fn retry_job(

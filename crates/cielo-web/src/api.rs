@@ -78,6 +78,23 @@ impl Api {
         self.call(caller, Method::GET, path, None, &[]).await
     }
 
+    /// `GET path` as `caller`, the body as sent (files, not JSON): status,
+    /// content type and bytes.
+    pub async fn get_raw(&self, caller: &Caller, path: &str) -> (StatusCode, String, bytes::Bytes) {
+        let res = self.send(caller, Method::GET, path, None, &[]).await;
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        (status, ct, bytes)
+    }
+
     /// `method path` with an optional JSON body and extra headers.
     pub async fn call(
         &self,
@@ -87,6 +104,26 @@ impl Api {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Answer {
+        let res = self.send(caller, method, path, body, headers).await;
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status.is_server_error() {
+            tracing::warn!(%status, path, "the API failed a page's request");
+        }
+        Answer { status, body }
+    }
+
+    async fn send(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> axum::response::Response {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = &caller.token {
             req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
@@ -109,18 +146,9 @@ impl Api {
             .peer
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         req.extensions_mut().insert(ConnectInfo(peer));
-        let res = match self.router.clone().oneshot(req).await {
+        match self.router.clone().oneshot(req).await {
             Ok(r) => r,
             Err(never) => match never {},
-        };
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), 64 * 1024 * 1024)
-            .await
-            .unwrap_or_default();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status.is_server_error() {
-            tracing::warn!(%status, path, "the API failed a page's request");
         }
-        Answer { status, body }
     }
 }

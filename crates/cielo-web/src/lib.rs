@@ -96,6 +96,15 @@ pub fn router(api: Router, config: WebConfig) -> Router {
         .route("/admin/orders/{id}/{action}", post(admin::order_action))
         .route("/admin/products", get(admin::products))
         .route("/admin/jobs", get(admin::jobs))
+        .route("/admin/notifications", get(admin::outbox))
+        .route(
+            "/admin/notifications/outbox/{name}",
+            get(admin::outbox_file),
+        )
+        .route(
+            "/admin/orders/{id}/lines/{line}/artwork",
+            get(admin::artwork),
+        )
         .route("/admin/jobs/{id}/retry", post(admin::retry_job))
         .route("/static/{file}", get(views::asset))
         .route("/favicon.ico", get(views::favicon))

@@ -34,6 +34,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admin_order.html",
     "admin_products.html",
     "admin_jobs.html",
+    "admin_outbox.html",
 );
 
 /// Embedded static files: (name, content type, bytes).

@@ -84,12 +84,14 @@ pub fn registry(
     orders: &Orders,
     payments: &cielo_payments::Payments,
     flows: &cielo_flows::Flows,
+    notify: &cielo_notify::Notify,
     settings: &Settings,
 ) -> cielo_jobs::Registry {
     let mut r = cielo_jobs::Registry::new();
     orders.register(&mut r, &settings.orders);
     payments.register(&mut r);
     flows.register(&mut r);
+    notify.register(&mut r);
     r
 }
 
@@ -201,7 +203,13 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(
+        let fulfillment = cielo_fulfillment::Fulfillment::new(
+            db.clone(),
+            settings.fulfillment.clone(),
+            secrets.labs.clone(),
+            &public_url,
+        )?;
+        let mut orders = Orders::new(
             db.clone(),
             catalog.clone(),
             provider.clone(),
@@ -212,14 +220,12 @@ impl Application {
             cielo_starmap_product::PRODUCT_TYPE,
             Arc::new(cielo_starmap_product::StarmapLineValidator),
         );
+        if settings.shipping.source == "lab" {
+            orders = orders
+                .with_shipping_quoter(Arc::new(cielo_flows::LabShipping::new(fulfillment.clone())));
+        }
         let payments =
             crate::payments::service(&db, &settings, &orders, provider, test_provider, webhooks);
-        let fulfillment = cielo_fulfillment::Fulfillment::new(
-            db.clone(),
-            settings.fulfillment.clone(),
-            secrets.labs.clone(),
-            &public_url,
-        )?;
         let flows =
             cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
 
@@ -251,7 +257,18 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let registry = Arc::new(registry(&orders, &payments, &flows, &settings));
+        let notify = cielo_notify::Notify::new(
+            db.clone(),
+            orders.clone(),
+            &settings.notify,
+            &secrets.notify,
+            &settings.data_dir,
+            cielo_notify::data::Shop {
+                name: settings.shop.name.clone(),
+                url: public_url.clone(),
+            },
+        )?;
+        let registry = Arc::new(registry(&orders, &payments, &flows, &notify, &settings));
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
             db,
@@ -266,6 +283,7 @@ impl Application {
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
         state.flows = Some(Arc::new(flows));
+        state.notify = Some(Arc::new(notify));
         let (api, _openapi) = cielo_http::router(state.clone());
         // The pages answer their own paths and pass everything else to the API.
         let router = cielo_web::router(

@@ -232,3 +232,43 @@ pub fn spawn_worker(env: &Env, lease_seconds: u64) -> tokio::task::JoinHandle<()
         let _ = worker.run(tokio_util::sync::CancellationToken::new()).await;
     })
 }
+
+/// Polls `check` (without running jobs: a worker does) until it holds.
+pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The process dies between the lab's answer and its record: a worker runs
+/// the submit job against a lab that creates the order at once and answers
+/// late (the caller injected that), and is killed once the lab has it. Then
+/// a new worker reaps the dead lease and runs the job again, until the
+/// submission is recorded. `at_lab` counts the orders the lab holds.
+pub async fn kill_between_answer_and_record(env: &Env, id: LabOrderId, at_lab: impl Fn() -> usize) {
+    let worker = spawn_worker(env, 2);
+    wait_until(Duration::from_secs(10), "the lab has the order", || async {
+        at_lab() > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.abort();
+    let _ = worker.await;
+    assert_eq!(
+        env.fulfillment.lab_order(id).await.unwrap().submit_state,
+        "sending",
+        "the outcome is unknown here"
+    );
+    let worker = spawn_worker(env, 2);
+    wait_until(Duration::from_secs(20), "recorded as accepted", || async {
+        env.fulfillment.lab_order(id).await.unwrap().submit_state == "accepted"
+    })
+    .await;
+    worker.abort();
+}

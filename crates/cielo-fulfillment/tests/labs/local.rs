@@ -84,3 +84,60 @@ async fn the_local_lab_waits_out_its_delays_and_the_edit_window() {
     assert_eq!(report.resubmitted, 0);
     assert_eq!(report.local_steps, 0);
 }
+
+#[tokio::test]
+async fn the_address_can_change_in_the_edit_window_and_not_after_shipping() {
+    let mut s = settings();
+    s.local.shipped_after_secs = 3600;
+    s.local.delivered_after_secs = 3600;
+    let env = env(s, LabSecrets::default()).await;
+    let order = order_id();
+    let mut tx = env.db.begin_write().await.unwrap();
+    let later = cielo_core::Timestamp::now().plus_seconds(3600);
+    let id = env
+        .fulfillment
+        .plan_submission(&mut tx, request(Lab::Local, &order, "mug"), later)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut fixed = recipient();
+    fixed.postal_code = "SW1Y 4LG".into();
+    env.fulfillment.amend(&order, fixed.clone()).await.unwrap();
+    let view = env.fulfillment.lab_order(id).await.unwrap();
+    assert_eq!(view.request.recipient, fixed);
+    assert_eq!(view.stage, LabStage::Planned);
+    // Cancelled in the window: nothing is ever sent.
+    env.fulfillment.cancel(id, "buyer").await.unwrap();
+    assert_eq!(env.stage(id).await, LabStage::Cancelled);
+
+    let order2 = order_id();
+    let id2 = env.plan(request(Lab::Local, &order2, "mug")).await;
+    env.run_until(Duration::from_secs(10), "in production", || async {
+        env.stage(id2).await == LabStage::InProduction
+    })
+    .await;
+    env.fulfillment.amend(&order2, fixed.clone()).await.unwrap();
+    // Production is done: the parcel leaves now.
+    sqlx::query("update jobs_job set run_at = 0 where kind = 'fulfillment.local_step'")
+        .execute(env.db.pool())
+        .await
+        .unwrap();
+    env.run_until(Duration::from_secs(10), "shipped", || async {
+        env.stage(id2).await == LabStage::Shipped
+    })
+    .await;
+    let err = env
+        .fulfillment
+        .amend(&order2, recipient())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, cielo_fulfillment::Error::TooLate { .. }),
+        "{err:?}"
+    );
+    let err = env.fulfillment.cancel(id2, "admin").await.unwrap_err();
+    assert!(
+        matches!(err, cielo_fulfillment::Error::TooLate { .. }),
+        "{err:?}"
+    );
+}

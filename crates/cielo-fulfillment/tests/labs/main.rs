@@ -7,3 +7,4 @@ mod helpers;
 mod local;
 mod printful;
 mod prodigi;
+mod secrets;

@@ -12,13 +12,49 @@ async fn submitted(env: &Env, id: cielo_fulfillment::LabOrderId) {
     .await;
 }
 
-#[tokio::test]
-async fn an_order_goes_to_printful_once_and_follows_its_webhooks_to_shipped() {
-    let (env, printful, _) = env_with_fakes(settings()).await;
+struct Accepted {
+    env: Env,
+    printful: cielo_fulfillment::testing::FakePrintful,
+    order: String,
+    id: cielo_fulfillment::LabOrderId,
+    ext: String,
+}
+
+/// An order Printful has accepted.
+async fn accepted(s: cielo_fulfillment::FulfillmentSettings) -> Accepted {
+    let (env, printful, _) = env_with_fakes(s).await;
     let order = order_id();
     let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
     submitted(&env, id).await;
     let ext = printful_external_id(&order, 0);
+    Accepted {
+        env,
+        printful,
+        order,
+        id,
+        ext,
+    }
+}
+
+/// A webhook as Printful sends it, then the jobs it causes.
+async fn hint(env: &Env, body: &[u8]) {
+    env.fulfillment
+        .accept_webhook(Lab::Printful, PRINTFUL_WEBHOOK_TOKEN, body)
+        .await
+        .unwrap();
+    env.run_jobs().await;
+}
+
+#[tokio::test]
+async fn an_order_goes_to_printful_once_and_follows_its_webhooks_to_shipped() {
+    let Accepted {
+        env,
+        printful,
+        order,
+        id,
+        ext,
+        ..
+    } = accepted(settings()).await;
     assert_eq!(ext.len(), 32);
     let at_lab = printful.order(&ext).expect("Printful has the order");
     assert_eq!(at_lab["status"], "pending", "created with confirm=true");
@@ -33,20 +69,12 @@ async fn an_order_goes_to_printful_once_and_follows_its_webhooks_to_shipped() {
     // In production, then shipped: each webhook is a hint, the order is re-read.
     printful.set_status(&ext, "inprocess");
     let updated = printful.webhook("order_updated", &ext, None);
-    env.fulfillment
-        .accept_webhook(Lab::Printful, PRINTFUL_WEBHOOK_TOKEN, &updated)
-        .await
-        .unwrap();
-    env.run_jobs().await;
+    hint(&env, &updated).await;
     assert_eq!(env.stage(id).await, LabStage::InProduction);
 
     printful.ship(&ext, 77, "9400100000000000000001", false);
     let shipped = printful.webhook("package_shipped", &ext, None);
-    env.fulfillment
-        .accept_webhook(Lab::Printful, PRINTFUL_WEBHOOK_TOKEN, &shipped)
-        .await
-        .unwrap();
-    env.run_jobs().await;
+    hint(&env, &shipped).await;
     let view = env.fulfillment.lab_order(id).await.unwrap();
     assert_eq!(view.stage, LabStage::Shipped);
     assert_eq!(view.raw_status.as_deref(), Some("fulfilled"));
@@ -76,15 +104,7 @@ async fn an_order_goes_to_printful_once_and_follows_its_webhooks_to_shipped() {
 
     // A reshipment adds a second parcel; the first keeps its tracking.
     printful.ship(&ext, 78, "9400100000000000000002", false);
-    env.fulfillment
-        .accept_webhook(
-            Lab::Printful,
-            PRINTFUL_WEBHOOK_TOKEN,
-            &printful.webhook("package_shipped", &ext, None),
-        )
-        .await
-        .unwrap();
-    env.run_jobs().await;
+    hint(&env, &printful.webhook("package_shipped", &ext, None)).await;
     let view = env.fulfillment.lab_order(id).await.unwrap();
     assert_eq!(view.shipments.len(), 2);
     assert_eq!(view.shipments[0].tracking_number, "9400100000000000000001");
@@ -220,34 +240,42 @@ async fn a_refused_order_needs_a_person_and_resubmits_under_a_new_external_id() 
 
 #[tokio::test]
 async fn an_order_failed_at_printful_is_refused_with_the_webhooks_reason() {
-    let (env, printful, _) = env_with_fakes(settings()).await;
-    let order = order_id();
-    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
-    submitted(&env, id).await;
-    let ext = printful_external_id(&order, 0);
+    let Accepted {
+        env,
+        printful,
+        order,
+        id,
+        ext,
+        ..
+    } = accepted(settings()).await;
     printful.set_status(&ext, "failed");
-    env.fulfillment
-        .accept_webhook(
-            Lab::Printful,
-            PRINTFUL_WEBHOOK_TOKEN,
-            &printful.webhook(
-                "order_failed",
-                &ext,
-                Some("Print file could not be downloaded"),
-            ),
-        )
-        .await
-        .unwrap();
-    env.run_jobs().await;
+    hint(
+        &env,
+        &printful.webhook(
+            "order_failed",
+            &ext,
+            Some("Print file could not be downloaded"),
+        ),
+    )
+    .await;
     let view = env.fulfillment.lab_order(id).await.unwrap();
     assert_eq!(view.stage, LabStage::Refused);
     assert_eq!(
         view.reason.as_deref(),
         Some("Print file could not be downloaded")
     );
-    // The admin resubmits: Printful keeps the failed order, the new one has a new external id.
+    // The buyer fixes the address (kept for the resubmission, no lab call),
+    // and the admin resubmits: Printful keeps the failed order, the new one
+    // has a new external id and the new address.
+    let mut fixed = recipient();
+    fixed.line1 = "99 New Street".into();
+    env.fulfillment.amend(&order, fixed).await.unwrap();
     env.fulfillment.resubmit(id, None, "admin").await.unwrap();
     submitted(&env, id).await;
+    assert_eq!(
+        printful.order(&printful_external_id(&order, 1)).unwrap()["recipient"]["address1"],
+        "99 New Street"
+    );
     assert_eq!(printful.orders_for(&order), 2);
     assert_eq!(
         printful.order(&printful_external_id(&order, 1)).unwrap()["status"],
@@ -257,11 +285,13 @@ async fn an_order_failed_at_printful_is_refused_with_the_webhooks_reason() {
 
 #[tokio::test]
 async fn webhooks_need_the_token_and_unknown_orders_change_nothing() {
-    let (env, printful, _) = env_with_fakes(settings()).await;
-    let order = order_id();
-    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
-    submitted(&env, id).await;
-    let ext = printful_external_id(&order, 0);
+    let Accepted {
+        env,
+        printful,
+        id,
+        ext,
+        ..
+    } = accepted(settings()).await;
     printful.set_status(&ext, "inprocess");
     let body = printful.webhook("order_updated", &ext, None);
     let err = env
@@ -289,11 +319,7 @@ async fn webhooks_need_the_token_and_unknown_orders_change_nothing() {
                  "shipment": {"tracking_number": "FORGED"}}
     }))
     .unwrap();
-    env.fulfillment
-        .accept_webhook(Lab::Printful, PRINTFUL_WEBHOOK_TOKEN, &forged)
-        .await
-        .unwrap();
-    env.run_jobs().await;
+    hint(&env, &forged).await;
     let view = env.fulfillment.lab_order(id).await.unwrap();
     assert_eq!(view.stage, LabStage::InProduction);
     assert!(view.shipments.is_empty());
@@ -301,11 +327,13 @@ async fn webhooks_need_the_token_and_unknown_orders_change_nothing() {
 
 #[tokio::test]
 async fn the_catch_up_finds_what_every_lost_webhook_would_have_said() {
-    let (env, printful, _) = env_with_fakes(settings()).await;
-    let order = order_id();
-    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
-    submitted(&env, id).await;
-    let ext = printful_external_id(&order, 0);
+    let Accepted {
+        env,
+        printful,
+        id,
+        ext,
+        ..
+    } = accepted(settings()).await;
     printful.ship(&ext, 91, "1Z999", false);
     // No webhook at all.
     let report = env.fulfillment.catch_up().await.unwrap();
@@ -340,32 +368,33 @@ async fn the_catch_up_re_sends_a_submission_whose_job_was_lost() {
 
 #[tokio::test]
 async fn a_draft_put_back_by_printful_is_confirmed_again() {
-    let (env, printful, _) = env_with_fakes(settings()).await;
-    let order = order_id();
-    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
-    submitted(&env, id).await;
-    let ext = printful_external_id(&order, 0);
+    let Accepted {
+        env,
+        printful,
+        id,
+        ext,
+        ..
+    } = accepted(settings()).await;
     printful.set_status(&ext, "draft");
-    env.fulfillment
-        .accept_webhook(
-            Lab::Printful,
-            PRINTFUL_WEBHOOK_TOKEN,
-            &printful.webhook("order_remove_hold", &ext, Some("costs calculated")),
-        )
-        .await
-        .unwrap();
-    env.run_jobs().await;
+    hint(
+        &env,
+        &printful.webhook("order_remove_hold", &ext, Some("costs calculated")),
+    )
+    .await;
     assert_eq!(printful.order(&ext).unwrap()["status"], "pending");
     assert_eq!(env.stage(id).await, LabStage::Submitted);
 }
 
 #[tokio::test]
 async fn cancel_works_until_production_and_amend_is_refused_after_submission() {
-    let (env, printful, _) = env_with_fakes(settings()).await;
-    let order = order_id();
-    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
-    submitted(&env, id).await;
-    let ext = printful_external_id(&order, 0);
+    let Accepted {
+        env,
+        printful,
+        order,
+        id,
+        ext,
+        ..
+    } = accepted(settings()).await;
     // Printful changes only drafts: a confirmed order cannot be amended.
     let err = env
         .fulfillment
@@ -408,6 +437,14 @@ async fn shipping_rates_are_cached_and_a_slow_lab_means_the_flat_rate() {
         1,
         "the second quote came from the cache"
     );
+    // A zero rate is no answer: the flat rate applies, never free by accident.
+    printful.set_rate("0.00", None);
+    assert_eq!(
+        env.fulfillment
+            .quote(Lab::Printful, &items, "FR", usd)
+            .await,
+        None
+    );
     // Another country, slow lab: None within the 2 s budget.
     printful.set_rate("6.00", Some(Duration::from_secs(5)));
     let started = Instant::now();
@@ -433,7 +470,7 @@ async fn the_webhook_url_is_registered_at_start_up_when_asked() {
     let config = printful.webhook_config().unwrap();
     assert_eq!(
         config["url"],
-        format!("http://shop.test/webhooks/printful/{PRINTFUL_WEBHOOK_TOKEN}")
+        format!("http://shop.test/webhooks/printful?token={PRINTFUL_WEBHOOK_TOKEN}")
     );
     let types: Vec<&str> = config["types"]
         .as_array()
@@ -544,4 +581,28 @@ async fn a_stale_read_that_lands_after_a_fresher_one_moves_nothing_back() {
         .collect();
     assert_eq!(stages.last(), Some(&LabStage::Shipped), "{stages:?}");
     assert!(!stages.contains(&LabStage::InProduction), "{stages:?}");
+}
+
+#[tokio::test]
+async fn an_account_token_names_the_store() {
+    let printful = cielo_fulfillment::testing::FakePrintful::start(PRINTFUL_TOKEN).await;
+    let mut s = settings();
+    s.printful_api_base = printful.url.clone();
+    let mut sec = secrets();
+    sec.printful_store_id = Some("4242".into());
+    let env = env(s, sec).await;
+    let order = order_id();
+    let id = env.plan(request(Lab::Printful, &order, VARIANT)).await;
+    submitted(&env, id).await;
+    assert_eq!(printful.store_headers(), vec![Some("4242".to_string())]);
+    // Its webhooks for another store are not ours.
+    let ext = printful_external_id(&order, 0);
+    printful.set_status(&ext, "inprocess");
+    let mut other: serde_json::Value =
+        serde_json::from_slice(&printful.webhook("order_updated", &ext, None)).unwrap();
+    other["store"] = serde_json::json!(999);
+    hint(&env, &serde_json::to_vec(&other).unwrap()).await;
+    assert_eq!(env.stage(id).await, LabStage::Submitted);
+    hint(&env, &printful.webhook("order_updated", &ext, None)).await;
+    assert_eq!(env.stage(id).await, LabStage::InProduction);
 }

@@ -39,7 +39,7 @@ async fn an_order_goes_to_prodigi_once_and_follows_its_callbacks_to_shipped() {
     assert_eq!(at_lab["shippingMethod"], "Express");
     assert_eq!(
         at_lab["callbackUrl"],
-        format!("http://shop.test/webhooks/prodigi/{PRODIGI_WEBHOOK_TOKEN}")
+        format!("http://shop.test/webhooks/prodigi?token={PRODIGI_WEBHOOK_TOKEN}")
     );
     assert_eq!(at_lab["recipient"]["address"]["townOrCity"], "London");
     assert_eq!(at_lab["items"][0]["sku"], SKU);
@@ -113,26 +113,7 @@ async fn a_killed_worker_between_the_call_and_the_record_leaves_one_order() {
     let order = order_id();
     prodigi.push_create_fault(Fault::SlowAnswer(Duration::from_secs(3)));
     let id = env.plan(request(Lab::Prodigi, &order, SKU)).await;
-    let worker = spawn_worker(&env, 2);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while prodigi.orders_for(&order) == 0 {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    worker.abort();
-    let _ = worker.await;
-    assert_eq!(
-        env.fulfillment.lab_order(id).await.unwrap().submit_state,
-        "sending"
-    );
-    let worker = spawn_worker(&env, 2);
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while env.fulfillment.lab_order(id).await.unwrap().submit_state != "accepted" {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    worker.abort();
+    kill_between_answer_and_record(&env, id, || prodigi.orders_for(&order)).await;
     assert_eq!(prodigi.orders_for(&order), 1);
 }
 
@@ -305,4 +286,49 @@ async fn an_order_for_two_labs_makes_one_order_at_each() {
     );
     assert_eq!(prodigi.orders_for(&order), 1);
     assert_eq!(printful.orders_for(&order), 1);
+}
+
+#[tokio::test]
+async fn a_callback_that_beats_the_create_answer_is_not_lost() {
+    let mut s = settings();
+    s.request_timeout_secs = 30;
+    let (env, _, prodigi) = env_with_fakes(s).await;
+    let order = order_id();
+    // Prodigi creates the order and calls back before its answer arrives.
+    prodigi.push_create_fault(Fault::SlowAnswer(Duration::from_millis(1500)));
+    let id = env.plan(request(Lab::Prodigi, &order, SKU)).await;
+    let worker = spawn_worker(&env, 30);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while prodigi.orders_for(&order) == 0 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let lab_id = prodigi.order_by_key(&order).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    prodigi.set_stage(&lab_id, "InProgress", "InProgress");
+    env.fulfillment
+        .accept_webhook(
+            Lab::Prodigi,
+            PRODIGI_WEBHOOK_TOKEN,
+            &prodigi.callback(&lab_id, None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        env.fulfillment.lab_order(id).await.unwrap().submit_state,
+        "sending",
+        "the callback came first"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while env.stage(id).await != LabStage::InProduction {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the callback was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.abort();
+    assert_eq!(prodigi.orders_for(&order), 1);
 }

@@ -171,6 +171,43 @@ async fn a_demo_order_paid_on_the_test_page_reaches_delivered_through_the_local_
     pay(&app, &admin, &order).await;
 
     assert_delivered_by_the_local_lab(&app, &admin, &order, &token).await;
+
+    // The shop owner reads its life on a terminal.
+    let done = order_of(&app, &admin, &order).await;
+    let tracking = done["shipments"][0]["tracking_number"].as_str().unwrap();
+    let lab_order = lab_orders(&app, &admin, &order).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"))
+        .args([
+            "--data-dir",
+            app.data_dir().to_str().unwrap(),
+            "orders",
+            "show",
+            &order,
+        ])
+        .env("CIELO_DATABASE_URL", app.database_url())
+        .env("CIELO_LOG", "error")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        order.as_str(),
+        "paid → in_production",
+        "shipped → delivered",
+        lab_order.as_str(),
+        tracking,
+        "Lab orders",
+        "Shipments",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
 }
 
 #[tokio::test]
@@ -564,4 +601,257 @@ async fn an_order_goes_to_a_fake_printful_once_and_ships_on_its_webhook() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn with_lab_shipping_the_checkout_charges_the_labs_quote_and_the_flat_rate_when_it_is_slow() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    printful.set_rate("7.25", None);
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.shipping.source = "lab".into();
+            s.fulfillment.printful_api_base = base;
+            s.fulfillment.quote_timeout_ms = 300;
+            s.fulfillment.quote_cache_secs = 0;
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"},
+                {"sku": "TEE-2", "price": {"amount": 2000, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tee = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let own = r.body["variants"][1]["id"].as_str().unwrap().to_string();
+    let shipping_of = |order: Value| order["totals"]["shipping"]["amount"].as_i64().unwrap();
+
+    // Printful's STANDARD rate for the cart, to GB.
+    let (order, _) = buy(&app, &[&tee]).await;
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(shipping_of(o.clone()), 725, "{o}");
+    assert_eq!(o["totals"]["total"]["amount"], 2000 + 725);
+    assert!(printful.calls().quote >= 1);
+
+    // A line the shop ships itself: no lab quote covers it, the flat rate.
+    let (order, _) = buy(&app, &[&tee, &own]).await;
+    assert_eq!(shipping_of(order_of(&app, &admin, &order).await), 1500);
+
+    // Printful slower than the quote timeout: the flat rate (default for GB).
+    printful.set_rate("7.25", Some(Duration::from_secs(2)));
+    let (order, _) = buy(&app, &[&tee]).await;
+    assert_eq!(shipping_of(order_of(&app, &admin, &order).await), 1500);
+}
+
+#[tokio::test]
+async fn a_lab_refusal_needs_attention_and_the_shop_resubmits_to_a_corrected_address() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.fulfillment.hold_minutes = 0;
+            s.fulfillment.printful_api_base = base;
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"}]}),
+        )
+        .await;
+    let variant = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let cart = app.new_cart(None).await;
+    app.add_line(&cart, None, &variant, 1).await;
+    let mut bad = address();
+    bad["line1"] = json!("1 INVALID Street");
+    let r = app
+        .checkout(
+            &cart,
+            None,
+            None,
+            &json!({"email": "ana@example.com", "shipping_address": bad}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+
+    // Printful refuses the address: a person must look, and sees why.
+    let o = drain_until(&app, &admin, &order, "needs_attention").await;
+    let why = o["history"].as_array().unwrap().last().unwrap()["cause"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("Recipient address is invalid"), "{why}");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs[0]["stage"], "refused");
+    let lab_order = labs[0]["id"].as_str().unwrap().to_string();
+    // The shop fixes the address and sends it again.
+    let resubmit = format!("/api/admin/orders/{order}/lab-orders/{lab_order}/resubmit");
+    let r = app
+        .post_as(
+            &resubmit,
+            &admin,
+            &json!({"shipping_address": address(), "note": "typo in the street"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["order"]["status"], "in_production");
+    assert_eq!(
+        r.body["order"]["shipping_address"]["line1"],
+        "12 St James's Square"
+    );
+    for _ in 0..5 {
+        app.run_pending_jobs().await;
+    }
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1, "the same lab order, sent again");
+    assert_eq!(labs[0]["generation"], 1);
+    assert_eq!(labs[0]["stage"], "submitted", "{}", labs[0]);
+    assert_eq!(printful.orders_for(&order), 1, "one order at Printful");
+    let external = cielo_fulfillment::printful_external_id(&order, 1);
+    assert!(
+        printful.order(&external).is_some(),
+        "sent under a new external id"
+    );
+    app.post_as(
+        &format!("/api/admin/orders/{order}/resolve"),
+        &admin,
+        &json!({"status": "in_production"}),
+    )
+    .await
+    .assert_problem(409, "order-wrong-state");
+
+    // Cancelled at the lab by the shop.
+    let r = app
+        .post_as(
+            &format!("/api/admin/orders/{order}/lab-orders/{lab_order}/cancel"),
+            &admin,
+            &json!({"note": "customer changed their mind"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lab_orders"][0]["stage"], "cancelled");
+    // A lab order of another order is not found here.
+    app.post_as(
+        &format!(
+            "/api/admin/orders/ord_{}/lab-orders/{lab_order}/cancel",
+            "0".repeat(32)
+        ),
+        &admin,
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "lab-order-not-found");
+}
+
+#[tokio::test]
+async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_rendered_again() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let small = poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let options = json!({"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Nuestra nohce"});
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": small, "quantity": 1, "options": options}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+    let o = drain_until(&app, &admin, &order, "in_production").await;
+    let line = o["lines"][0]["id"].as_str().unwrap().to_string();
+    let first = o["lines"][0]["artwork"]["sha256"].as_str().unwrap().to_string();
+
+    let mut fixed = options.clone();
+    fixed["title"] = json!("Nuestra noche");
+    let path = format!("/api/store/orders/{order}?token={token}");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            None,
+            Some(&json!({"lines": [{"line_id": line, "options": fixed}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][0]["options"]["title"], "Nuestra noche");
+    // Options are validated as at checkout.
+    let mut wrong = options.clone();
+    wrong["lat"] = json!(123.0);
+    app.request(
+        reqwest::Method::PATCH,
+        &path,
+        None,
+        Some(&json!({"lines": [{"line_id": line, "options": wrong}]})),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+
+    for _ in 0..3 {
+        app.run_pending_jobs().await;
+    }
+    let o = order_of(&app, &admin, &order).await;
+    let again = o["lines"][0]["artwork"]["sha256"].as_str().unwrap();
+    assert_ne!(again, first, "the poster is rendered with the new title");
+    assert_eq!(o["status"], "in_production");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1);
+    assert_eq!(labs[0]["stage"], "planned");
 }
