@@ -500,6 +500,37 @@ impl Catalog {
     pub async fn count_products(&self) -> Result<i64> {
         store::count_products(self.db.pool()).await
     }
+
+    /// Recomputes the folded search form of every title whose stored form is
+    /// out of date (rows written before search folded accents). Cheap when
+    /// nothing changed; returns how many rows it fixed.
+    pub async fn refresh_search_titles(&self) -> Result<usize> {
+        use cielo_db::sqlx::{self, Row};
+        let rows = sqlx::query("select id, title, title_search from catalog_product")
+            .fetch_all(self.db.pool())
+            .await?;
+        let mut fixed = 0;
+        for r in rows {
+            let (id, title, stored): (String, String, String) = (
+                r.try_get("id")?,
+                r.try_get("title")?,
+                r.try_get("title_search")?,
+            );
+            let folded = model::search_fold(&title);
+            if folded != stored {
+                sqlx::query("update catalog_product set title_search = $1 where id = $2")
+                    .bind(folded)
+                    .bind(id)
+                    .execute(self.db.pool())
+                    .await?;
+                fixed += 1;
+            }
+        }
+        if fixed > 0 {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(fixed)
+    }
 }
 
 fn descendants(all: &[Category], root: CategoryId) -> Vec<CategoryId> {

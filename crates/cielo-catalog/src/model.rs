@@ -462,6 +462,18 @@ pub fn slugify(title: &str) -> String {
     out.trim_end_matches('-').to_string()
 }
 
+/// The form of a title that product search compares: lower case without
+/// accents (`Noche Estrellada Póster` → `noche estrellada poster`), so buyers
+/// who type without accents find accented titles, on SQLite and PostgreSQL
+/// alike (the folding happens here, not in either database's collation).
+pub fn search_fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 fn fold_accent(c: char) -> char {
     match c {
         'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' | 'Á' | 'À' | 'Â' | 'Ä' | 'Ã' | 'Å' => 'a',

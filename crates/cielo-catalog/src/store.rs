@@ -107,10 +107,11 @@ fn image_row(r: &AnyRow) -> Result<(ProductId, Image)> {
     ))
 }
 
-/// Escapes `%`, `_` and `\` for a LIKE pattern with `escape '\'`.
+/// Folds `text` like the stored `title_search` ([`crate::model::search_fold`])
+/// and escapes `%`, `_` and `\` for a LIKE pattern with `escape '\'`.
 fn like_pattern(text: &str) -> String {
     let mut out = String::from("%");
-    for c in text.to_lowercase().chars() {
+    for c in crate::model::search_fold(text).chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -356,7 +357,7 @@ pub(crate) async fn insert_product(
     .bind(id.to_string())
     .bind(handle)
     .bind(p.title.trim())
-    .bind(p.title.trim().to_lowercase())
+    .bind(crate::model::search_fold(p.title.trim()))
     .bind(&p.description)
     .bind(p.status.as_str())
     .bind(&p.product_type)
@@ -425,7 +426,7 @@ pub(crate) async fn update_product(
     .bind(id.to_string())
     .bind(&handle)
     .bind(title.trim())
-    .bind(title.trim().to_lowercase())
+    .bind(crate::model::search_fold(title.trim()))
     .bind(description)
     .bind(status)
     .bind(product_type)

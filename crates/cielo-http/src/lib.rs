@@ -8,6 +8,7 @@
 
 mod cache;
 pub mod extract;
+pub mod format;
 pub mod limits;
 pub mod metrics;
 pub mod problem;

@@ -230,6 +230,11 @@ impl Application {
         let flows =
             cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
 
+        // Titles stored before search folded accents are folded once here.
+        let refolded = catalog.refresh_search_titles().await?;
+        if refolded > 0 {
+            tracing::info!(products = refolded, "refreshed product search titles");
+        }
         if options.seed_demo
             && settings.shop.demo
             && catalog.count_products().await? == 0
@@ -284,11 +289,20 @@ impl Application {
         state.rate_limits = Arc::new(cielo_http::limits::RateLimits::new(
             settings.limits.to_config(),
         ));
-        let (router, _openapi) = cielo_http::router(state.clone());
+        let (api, _openapi) = cielo_http::router(state.clone());
         for warning in cielo_http::deployment_warnings(&state) {
             tracing::warn!(warning = %warning, "UNSAFE FOR A PUBLIC SHOP");
             eprintln!("WARNING: {warning}");
         }
+        // The pages answer their own paths and pass everything else to the API.
+        let router = cielo_web::router(
+            api,
+            cielo_web::WebConfig {
+                shop_name: settings.shop.name.clone(),
+                public_url: public_url.clone(),
+                pricing: state.orders.pricing().clone(),
+            },
+        );
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {
             listener,

@@ -113,9 +113,20 @@ async fn page_order(
 pub(crate) async fn test_checkout_page(
     State(s): State<AppState>,
     Path(session): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
     let (_, order) = page_order(&s, &session).await?;
     let waiting = order.status == cielo_orders::OrderStatus::PendingPayment;
+    // Back from a decline: say so, and let the buyer try again.
+    let declined = waiting
+        && form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .any(|(k, v)| k == "declined" && v == "1");
+    let notice = if declined {
+        "<p role=alert style='padding:.75rem;border:2px solid #b00020;border-radius:.5rem;color:#7a0016'>\
+         <strong>Your card was declined.</strong> No money was taken; try again or press Cancel.</p>"
+    } else {
+        ""
+    };
     let buttons = if waiting {
         "<form method=post style='display:flex;gap:.5rem'>\
          <button name=action value=pay>Pay</button>\
@@ -128,12 +139,12 @@ pub(crate) async fn test_checkout_page(
         "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
          <title>Test payment — {shop}</title><body style='font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem'>\
          <h1>Test payment</h1><p>Order <code>{id}</code> for <strong>{total}</strong>, status <strong>{status}</strong>.</p>\
-         {buttons}\
+         {notice}{buttons}\
          <p><small>The built-in <em>test</em> payment provider: no money moves. Its events reach the shop as signed webhooks, \
          like Stripe's.</small></p><p><a href='/'>Back to the shop</a></p></body></html>",
         shop = super::system::html_escape(&s.config.shop_name),
         id = order.id,
-        total = order.totals.total,
+        total = crate::format::money_text(order.totals.total),
         status = order.status,
     );
     Ok(Html(page).into_response())

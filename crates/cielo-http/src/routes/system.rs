@@ -1,11 +1,12 @@
-//! Health, metrics, the OpenAPI document, files, and the pages people see.
+//! Health, metrics, the OpenAPI document and files. (The pages people see
+//! are the `cielo-web` crate's, mounted in front of this router.)
 
 use super::ok;
 use crate::extract::Query;
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
@@ -20,7 +21,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
-        .routes(routes!(storefront))
 }
 
 /// Liveness.
@@ -117,14 +117,6 @@ pub(crate) async fn openapi_json(doc: Arc<Vec<u8>>) -> Response {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("route-not-found", "no such route; see /openapi.json")
-}
-
-/// The storefront page.
-#[utoipa::path(get, path = "/", tag = "system", responses((status = 200, content_type = "text/html", body = String)))]
-pub(crate) async fn storefront(State(s): State<AppState>) -> Response {
-    let page = include_str!("../storefront.html")
-        .replace("{{SHOP_NAME}}", &html_escape(&s.config.shop_name));
-    Html(page).into_response()
 }
 
 pub(crate) fn html_escape(s: &str) -> String {

@@ -161,6 +161,25 @@ async fn search_and_category_filters_find_the_right_products() {
         vec!["Año Nuevo Star Map"],
         "accented search"
     );
+    app.create_product(&admin, "Café de Noche Print", &[("CAFE-1", 2500)])
+        .await;
+    app.create_product(&admin, "Noche Estrellada Póster", &[("NOCHE-1", 2900)])
+        .await;
+    assert_eq!(
+        titles(&app.get("/api/store/products?q=cafe").await.body),
+        vec!["Café de Noche Print"],
+        "accents are folded: `cafe` finds Café"
+    );
+    assert_eq!(
+        titles(&app.get("/api/store/products?q=POSTER").await.body),
+        vec!["Noche Estrellada Póster"],
+        "case and accents are folded together"
+    );
+    assert_eq!(
+        titles(&app.get("/api/store/products?q=CAF%C3%89").await.body),
+        vec!["Café de Noche Print"],
+        "an accented upper-case query finds the title"
+    );
     assert_eq!(
         titles(&app.get("/api/store/products?q=100%25").await.body),
         Vec::<String>::new(),

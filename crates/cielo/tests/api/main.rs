@@ -15,6 +15,7 @@ mod jobs;
 mod lifecycle;
 mod notify;
 mod orders;
+mod pages;
 mod payments;
 mod starmap;
 mod stripe;

@@ -1,0 +1,525 @@
+//! The shop owner's admin: dashboard, orders, an order's actions, products,
+//! jobs and dead letters. Every page needs the admin role: the admin API
+//! refuses anyone else, and the page then asks to sign in.
+
+use crate::account::signin_first;
+use crate::session::Ctx;
+use crate::store::{enc, query_string};
+use crate::views::{message, redirect, render};
+use crate::Web;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Non-admins see a sign-in link (not signed in) or a refusal.
+async fn refuse(web: &Web, ctx: &Ctx, status: StatusCode) -> Response {
+    if status == StatusCode::UNAUTHORIZED || ctx.caller.token.is_none() {
+        return signin_first(ctx);
+    }
+    message(
+        web,
+        ctx,
+        StatusCode::FORBIDDEN,
+        "Admin",
+        "This page is for the shop's admins.",
+    )
+    .await
+}
+
+/// Days of the chart.
+const CHART_DAYS: i64 = 30;
+
+/// Today's orders and revenue, a 30-day chart, orders needing attention,
+/// dead jobs.
+pub(crate) async fn dashboard(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
+    let now = cielo_core::Timestamp::now();
+    let now_s = now.to_string();
+    let today = now_s.get(..10).unwrap_or("").to_string();
+    let since_us = now.as_micros() - (CHART_DAYS - 1) * 86_400_000_000;
+    let since = cielo_core::Timestamp::from_micros(since_us - since_us.rem_euclid(86_400_000_000));
+    // Orders of the last 30 days, page by page (a busy shop would want a
+    // summary endpoint; this reads at most 2,000 orders).
+    let mut orders: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let qs = query_string(&[
+            ("limit", Some("100")),
+            ("from", Some(&since.to_string())),
+            ("cursor", cursor.as_deref()),
+        ]);
+        let page = web
+            .api
+            .get(&ctx.caller, &format!("/api/admin/orders?{qs}"))
+            .await;
+        if !page.ok() {
+            return refuse(&web, &ctx, page.status).await;
+        }
+        orders.extend(page.body["orders"].as_array().cloned().unwrap_or_default());
+        cursor = page.body["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let counted =
+        |o: &&Value| !matches!(o["status"].as_str(), Some("pending_payment" | "cancelled"));
+    let mut days: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for d in 0..CHART_DAYS {
+        let t =
+            cielo_core::Timestamp::from_micros(since.as_micros() + d * 86_400_000_000).to_string();
+        days.insert(t[..10].to_string(), (0, 0));
+    }
+    let mut currency = None;
+    for o in orders.iter().filter(counted) {
+        let day = o["created_at"]
+            .as_str()
+            .and_then(|s| s.get(..10))
+            .unwrap_or("");
+        if let Some(e) = days.get_mut(day) {
+            e.0 += 1;
+            e.1 += o["total"]["amount"].as_i64().unwrap_or(0);
+        }
+        currency = currency.or_else(|| o["total"]["currency"].as_str().map(str::to_string));
+    }
+    let currency = currency.unwrap_or_else(|| "USD".into());
+    let (today_orders, today_revenue) = days.get(&today).copied().unwrap_or((0, 0));
+    let max_rev = days.values().map(|d| d.1).max().unwrap_or(0).max(1);
+    let max_n = days.values().map(|d| d.0).max().unwrap_or(0).max(1);
+    let bars: Vec<Value> = days
+        .iter()
+        .enumerate()
+        .map(|(i, (day, (n, rev)))| {
+            let h = (*rev as f64 / max_rev as f64 * 120.0).round() as i64;
+            let y_n = 130 - (*n as f64 / max_n as f64 * 120.0).round() as i64;
+            json!({"x": i * 20 + 4, "h": h, "y": 130 - h, "ny": y_n, "day": day, "n": n,
+                   "revenue": {"amount": rev, "currency": currency}})
+        })
+        .collect();
+    let attention = web
+        .api
+        .get(
+            &ctx.caller,
+            "/api/admin/orders?status=needs_attention&limit=20",
+        )
+        .await;
+    let dead = web
+        .api
+        .get(&ctx.caller, "/api/admin/jobs/dead?limit=20")
+        .await;
+    render(
+        &web,
+        &ctx,
+        "admin_dashboard.html",
+        json!({
+            "section": "dashboard",
+            "today_orders": today_orders,
+            "today_revenue": {"amount": today_revenue, "currency": currency},
+            "month_orders": days.values().map(|d| d.0).sum::<i64>(),
+            "month_revenue": {"amount": days.values().map(|d| d.1).sum::<i64>(), "currency": currency},
+            "bars": bars,
+            "attention": attention.body["orders"].clone(),
+            "dead": dead.body["jobs"].clone(),
+        }),
+    )
+    .await
+}
+
+/// Order list filters.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct OrderFilters {
+    status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    email: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `YYYY-MM-DD` from a date input as the API's RFC 3339 start of that day.
+fn day_start(d: Option<&str>) -> Option<String> {
+    let d = d?.trim();
+    (d.len() == 10 && d.as_bytes()[4] == b'-').then(|| format!("{d}T00:00:00Z"))
+}
+
+pub(crate) async fn orders(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Query(f): Query<OrderFilters>,
+) -> Response {
+    let from = day_start(f.from.as_deref());
+    let to = day_start(f.to.as_deref());
+    let qs = query_string(&[
+        ("limit", Some("25")),
+        ("status", f.status.as_deref()),
+        ("from", from.as_deref()),
+        ("to", to.as_deref()),
+        ("email", f.email.as_deref().map(str::trim)),
+        ("cursor", f.cursor.as_deref()),
+    ]);
+    let page = web
+        .api
+        .get(&ctx.caller, &format!("/api/admin/orders?{qs}"))
+        .await;
+    if page.status == StatusCode::UNAUTHORIZED || page.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, page.status).await;
+    }
+    let next = page.body["next_cursor"].as_str().map(|c| {
+        format!(
+            "/admin/orders?{}",
+            query_string(&[
+                ("status", f.status.as_deref()),
+                ("from", f.from.as_deref()),
+                ("to", f.to.as_deref()),
+                ("email", f.email.as_deref()),
+                ("cursor", Some(c)),
+            ])
+        )
+    });
+    render(
+        &web,
+        &ctx,
+        "admin_orders.html",
+        json!({
+            "section": "orders",
+            "orders": page.body["orders"].clone(),
+            "error": (!page.ok()).then(|| page.detail()),
+            "f": {"status": f.status, "from": f.from, "to": f.to, "email": f.email},
+            "next": next,
+            "statuses": ["pending_payment", "paid", "in_production", "shipped", "delivered",
+                         "cancelled", "refunded", "partially_refunded", "needs_attention"],
+        }),
+    )
+    .await
+}
+
+pub(crate) async fn order(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let o = web
+        .api
+        .get(&ctx.caller, &format!("/api/admin/orders/{}", enc(&id)))
+        .await;
+    if o.status == StatusCode::UNAUTHORIZED || o.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, o.status).await;
+    }
+    if !o.ok() {
+        return message(&web, &ctx, StatusCode::NOT_FOUND, "Order", &o.detail()).await;
+    }
+    let labs = web
+        .api
+        .get(
+            &ctx.caller,
+            &format!("/api/admin/orders/{}/lab-orders", enc(&id)),
+        )
+        .await;
+    let messages = web
+        .api
+        .get(
+            &ctx.caller,
+            &format!(
+                "/api/admin/notifications/messages?limit=50&order_id={}",
+                enc(&id)
+            ),
+        )
+        .await;
+    render(
+        &web,
+        &ctx,
+        "admin_order.html",
+        json!({
+            "section": "orders",
+            "order": o.body,
+            "lab_orders": if labs.ok() { labs.body } else { json!([]) },
+            "messages": messages.body.get("messages").cloned().unwrap_or(json!([])),
+            "notice": q.get("notice"),
+            "error": q.get("error"),
+        }),
+    )
+    .await
+}
+
+/// Amount typed as `12.50` in the order's currency → minor units.
+fn minor_units(text: &str, exponent: u32) -> Option<i64> {
+    let text = text.trim();
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if frac.len() > exponent as usize || whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let mut f = frac.to_string();
+    while f.len() < exponent as usize {
+        f.push('0');
+    }
+    let frac: i64 = if f.is_empty() { 0 } else { f.parse().ok()? };
+    whole
+        .checked_mul(10i64.pow(exponent))?
+        .checked_add(frac)
+        .filter(|v| *v > 0)
+}
+
+/// The order page's forms: `refund`, `resolve`, `shipped`, `delivered`,
+/// `cancel`, `resubmit`, `cancel-lab`, `resend` (a notification).
+pub(crate) async fn order_action(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let base = format!("/api/admin/orders/{}", enc(&id));
+    let note = ctx.text("note");
+    let (path, body) = match action.as_str() {
+        "refund" => {
+            let exponent = ctx
+                .text("currency")
+                .and_then(|c| cielo_core::Currency::parse(&c).ok())
+                .map_or(2, |c| c.exponent());
+            match ctx.text("amount") {
+                None => (format!("{base}/refunds"), json!({})),
+                Some(a) => match minor_units(&a, exponent) {
+                    Some(v) => (format!("{base}/refunds"), json!({"amount": v})),
+                    None => {
+                        return redirect(
+                            &format!(
+                                "/admin/orders/{}?error={}",
+                                enc(&id),
+                                enc("the amount must be a positive number like 12.50")
+                            ),
+                            &[],
+                        )
+                    }
+                },
+            }
+        }
+        "resolve" => (
+            format!("{base}/resolve"),
+            json!({"status": ctx.text("status").unwrap_or_default(), "note": note}),
+        ),
+        "cancel" => (
+            format!("{base}/resolve"),
+            json!({"status": "cancelled", "note": note.or(Some("cancelled by the shop".into()))}),
+        ),
+        "shipped" => {
+            let mut b = json!({
+                "carrier": ctx.text("carrier").unwrap_or_default(),
+                "tracking_number": ctx.text("tracking_number").unwrap_or_default(),
+            });
+            if let Some(u) = ctx.text("tracking_url") {
+                b["tracking_url"] = json!(u);
+            }
+            (format!("{base}/shipments"), b)
+        }
+        "delivered" => (format!("{base}/delivered"), json!({"note": note})),
+        "resend" => {
+            let message = ctx.text("message_id").unwrap_or_default();
+            (
+                format!("/api/admin/notifications/messages/{}/resend", enc(&message)),
+                json!({"reason": note}),
+            )
+        }
+        "resubmit" | "cancel-lab" => {
+            let lab = ctx.text("lab_order_id").unwrap_or_default();
+            let verb = if action == "resubmit" {
+                "resubmit"
+            } else {
+                "cancel"
+            };
+            (
+                format!("{base}/lab-orders/{}/{verb}", enc(&lab)),
+                json!({"note": note}),
+            )
+        }
+        _ => return redirect(&format!("/admin/orders/{}", enc(&id)), &[]),
+    };
+    let r = web
+        .api
+        .call(&ctx.caller, Method::POST, &path, Some(&body), &[])
+        .await;
+    if r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, r.status).await;
+    }
+    let outcome = if r.ok() {
+        format!("notice={}", enc(&format!("{action}: done")))
+    } else {
+        let mut d = r.detail();
+        for (k, v) in r.field_errors() {
+            d.push_str(&format!(" — {k}: {}", v.as_str().unwrap_or("")));
+        }
+        format!("error={}", enc(&d))
+    };
+    redirect(&format!("/admin/orders/{}?{outcome}", enc(&id)), &[])
+}
+
+pub(crate) async fn products(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
+    let p = web
+        .api
+        .get(&ctx.caller, "/api/admin/products?limit=100")
+        .await;
+    if !p.ok() {
+        return refuse(&web, &ctx, p.status).await;
+    }
+    render(
+        &web,
+        &ctx,
+        "admin_products.html",
+        json!({"section": "products", "products": p.body["products"].clone()}),
+    )
+    .await
+}
+
+pub(crate) async fn jobs(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let dead = web
+        .api
+        .get(&ctx.caller, "/api/admin/jobs/dead?limit=100")
+        .await;
+    if !dead.ok() {
+        return refuse(&web, &ctx, dead.status).await;
+    }
+    let stats = web.api.get(&ctx.caller, "/api/admin/jobs/stats").await;
+    render(
+        &web,
+        &ctx,
+        "admin_jobs.html",
+        json!({
+            "section": "jobs",
+            "dead": dead.body["jobs"].clone(),
+            "stats": stats.body,
+            "notice": q.get("notice"),
+            "error": q.get("error"),
+        }),
+    )
+    .await
+}
+
+/// The email and SMS outbox (demo mode: what the shop would have sent).
+pub(crate) async fn outbox(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
+    let files = web
+        .api
+        .get(&ctx.caller, "/api/admin/notifications/outbox")
+        .await;
+    if files.status == StatusCode::UNAUTHORIZED || files.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, files.status).await;
+    }
+    let messages = web
+        .api
+        .get(&ctx.caller, "/api/admin/notifications/messages?limit=50")
+        .await;
+    render(
+        &web,
+        &ctx,
+        "admin_outbox.html",
+        json!({
+            "section": "notifications",
+            "error": (!files.ok()).then(|| files.detail()),
+            "files": if files.ok() { files.body } else { json!([]) },
+            "messages": messages.body.get("messages").cloned().unwrap_or(json!([])),
+        }),
+    )
+    .await
+}
+
+/// One outbox file, as text (the browser shows an `.eml` as its source).
+pub(crate) async fn outbox_file(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+) -> Response {
+    let (status, _, bytes) = web
+        .api
+        .get_raw(
+            &ctx.caller,
+            &format!("/api/admin/notifications/outbox/{}", enc(&name)),
+        )
+        .await;
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, status).await;
+    }
+    if !status.is_success() {
+        return message(&web, &ctx, StatusCode::NOT_FOUND, "Outbox", "No such file.").await;
+    }
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// A line's artwork: a fresh signed link, followed.
+pub(crate) async fn artwork(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path((id, line)): Path<(String, String)>,
+) -> Response {
+    let a = web
+        .api
+        .get(
+            &ctx.caller,
+            &format!(
+                "/api/admin/orders/{}/lines/{}/artwork",
+                enc(&id),
+                enc(&line)
+            ),
+        )
+        .await;
+    if a.status == StatusCode::UNAUTHORIZED || a.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, a.status).await;
+    }
+    match a.body.get("url").and_then(Value::as_str) {
+        Some(url) if a.ok() => redirect(url, &[]),
+        _ => message(&web, &ctx, StatusCode::NOT_FOUND, "Artwork", &a.detail()).await,
+    }
+}
+
+pub(crate) async fn retry_job(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = web
+        .api
+        .call(
+            &ctx.caller,
+            Method::POST,
+            &format!("/api/admin/jobs/{}/retry", enc(&id)),
+            None,
+            &[],
+        )
+        .await;
+    if r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::FORBIDDEN {
+        return refuse(&web, &ctx, r.status).await;
+    }
+    let outcome = if r.ok() {
+        format!("notice={}", enc(&format!("job {id} queued again")))
+    } else {
+        format!("error={}", enc(&r.detail()))
+    };
+    redirect(&format!("/admin/jobs?{outcome}"), &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_amounts_become_minor_units() {
+        assert_eq!(minor_units("12.5", 2), Some(1250));
+        assert_eq!(minor_units("12", 2), Some(1200));
+        assert_eq!(minor_units(".99", 2), Some(99));
+        assert_eq!(minor_units("1200", 0), Some(1200));
+        assert_eq!(minor_units("1.234", 2), None);
+        assert_eq!(minor_units("0", 2), None);
+        assert_eq!(minor_units("abc", 2), None);
+        assert_eq!(minor_units("-3", 2), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! English and Spanish words of the pages. The visitor's choice is kept in a
+//! cookie; before any choice, the browser's `Accept-Language` decides.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Spanish.
+    Es,
+}
+
+impl Lang {
+    /// `en` or `es`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "en" => Some(Lang::En),
+            "es" => Some(Lang::Es),
+            _ => None,
+        }
+    }
+
+    /// The first of `en`/`es` the browser asks for; English otherwise.
+    pub fn from_accept(h: Option<&http::HeaderValue>) -> Self {
+        let Some(v) = h.and_then(|v| v.to_str().ok()) else {
+            return Lang::En;
+        };
+        for part in v.split(',') {
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("es") {
+                return Lang::Es;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::En
+    }
+
+    /// The code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+        }
+    }
+
+    /// Every word of the pages in this language, keyed.
+    pub fn words(self) -> &'static BTreeMap<&'static str, &'static str> {
+        static EN: OnceLock<BTreeMap<&str, &str>> = OnceLock::new();
+        static ES: OnceLock<BTreeMap<&str, &str>> = OnceLock::new();
+        match self {
+            Lang::En => EN.get_or_init(|| WORDS.iter().map(|(k, en, _)| (*k, *en)).collect()),
+            Lang::Es => ES.get_or_init(|| WORDS.iter().map(|(k, _, es)| (*k, *es)).collect()),
+        }
+    }
+
+    /// One word; the key itself when missing (a test keeps none missing).
+    pub fn t(self, key: &str) -> &'static str {
+        self.words().get(key).copied().unwrap_or("")
+    }
+}
+
+/// (key, English, Spanish).
+const WORDS: &[(&str, &str, &str)] = &[
+    ("skip", "Skip to content", "Saltar al contenido"),
+    ("main_nav", "Main", "Principal"),
+    ("shop", "Shop", "Tienda"),
+    ("cart", "Cart", "Carrito"),
+    ("account", "Account", "Cuenta"),
+    ("sign_in", "Sign in", "Entrar"),
+    ("sign_up", "Create account", "Crear cuenta"),
+    ("sign_out", "Sign out", "Salir"),
+    ("language", "Language", "Idioma"),
+    ("hero_title", "Made for you, after you order", "Hecho para ti, cuando lo pides"),
+    ("hero_text", "Star maps of the night that matters, prints, apparel and mugs — each made to order and shipped to your door.", "Mapas estelares de la noche que importa, láminas, ropa y tazas: cada uno hecho por encargo y enviado a tu puerta."),
+    ("design_yours", "Design your star map", "Diseña tu mapa estelar"),
+    ("featured", "Featured", "Destacados"),
+    ("categories", "Categories", "Categorías"),
+    ("all_products", "All products", "Todos los productos"),
+    ("search", "Search", "Buscar"),
+    ("search_label", "Search products", "Buscar productos"),
+    ("category", "Category", "Categoría"),
+    ("all_categories", "All categories", "Todas las categorías"),
+    ("sort", "Sort by", "Ordenar por"),
+    ("newest", "Newest", "Novedades"),
+    ("price_asc", "Price: low to high", "Precio: de menor a mayor"),
+    ("price_desc", "Price: high to low", "Precio: de mayor a menor"),
+    ("apply", "Apply", "Aplicar"),
+    ("next_page", "Next page", "Página siguiente"),
+    ("first_page", "First page", "Primera página"),
+    ("no_results", "No products match your search.", "Ningún producto coincide con tu búsqueda."),
+    ("no_results_hint", "Try another word, or browse all products.", "Prueba con otra palabra o mira todos los productos."),
+    ("from", "from", "desde"),
+    ("view", "View", "Ver"),
+    ("variant", "Option", "Opción"),
+    ("quantity", "Quantity", "Cantidad"),
+    ("add_to_cart", "Add to cart", "Añadir al carrito"),
+    ("personalise", "Personalise", "Personaliza"),
+    ("place", "City or place", "Ciudad o lugar"),
+    ("place_hint", "Start typing and choose a city from the list.", "Empieza a escribir y elige una ciudad de la lista."),
+    ("place_unknown", "No city found with that name. Check the spelling or try a nearby city.", "No encontramos ninguna ciudad con ese nombre. Revisa cómo se escribe o prueba una ciudad cercana."),
+    ("place_choose", "Choose a city from the list to see your sky.", "Elige una ciudad de la lista para ver tu cielo."),
+    ("date", "Date", "Fecha"),
+    ("time", "Local time", "Hora local"),
+    ("time_zone", "Time zone", "Zona horaria"),
+    ("theme", "Theme", "Tema"),
+    ("size", "Size", "Tamaño"),
+    ("title", "Title", "Título"),
+    ("message", "Message", "Mensaje"),
+    ("constellation_names", "Constellation names", "Nombres de constelaciones"),
+    ("grid", "Coordinate grid", "Cuadrícula de coordenadas"),
+    ("poster_language", "Poster language", "Idioma del póster"),
+    ("preview", "Preview", "Vista previa"),
+    ("preview_alt", "Preview of your star map", "Vista previa de tu mapa estelar"),
+    ("preview_wait", "Drawing your sky…", "Dibujando tu cielo…"),
+    ("your_cart", "Your cart", "Tu carrito"),
+    ("cart_empty", "Your cart is empty.", "Tu carrito está vacío."),
+    ("keep_shopping", "Keep shopping", "Seguir comprando"),
+    ("update", "Update", "Actualizar"),
+    ("remove", "Remove", "Quitar"),
+    ("subtotal", "Subtotal", "Subtotal"),
+    ("shipping", "Shipping", "Envío"),
+    ("shipping_to", "Shipping to", "Envío a"),
+    ("tax", "Tax", "Impuestos"),
+    ("estimate", "estimate; choose a country", "estimado; elige un país"),
+    ("shipping_note", "Shipping is charged for the address you enter here.", "El envío se cobra según la dirección que indiques aquí."),
+    ("total", "Total", "Total"),
+    ("region", "State / province / region", "Estado / provincia / región"),
+    ("country", "Country", "País"),
+    ("show_shipping", "Show shipping", "Ver envío"),
+    ("checkout", "Checkout", "Finalizar compra"),
+    ("contact", "Contact", "Contacto"),
+    ("email", "Email", "Correo electrónico"),
+    ("phone", "Phone (optional)", "Teléfono (opcional)"),
+    ("sms_opt_in", "Text me order updates", "Avisarme por SMS del pedido"),
+    ("ship_to", "Shipping address", "Dirección de envío"),
+    ("name", "Full name", "Nombre completo"),
+    ("line1", "Address", "Dirección"),
+    ("line2", "Apartment, suite, etc. (optional)", "Piso, puerta, etc. (opcional)"),
+    ("city", "City", "Ciudad"),
+    ("postal_code", "Postal code", "Código postal"),
+    ("pay_now", "Continue to payment", "Continuar al pago"),
+    ("fix_errors", "Please correct the highlighted fields.", "Corrige los campos señalados."),
+    ("order", "Order", "Pedido"),
+    ("order_status", "Status", "Estado"),
+    ("timeline", "Timeline", "Historial"),
+    ("tracking", "Tracking", "Seguimiento"),
+    ("track_parcel", "Track parcel", "Seguir el paquete"),
+    ("print_file", "Download print file", "Descargar archivo de impresión"),
+    ("order_live", "This page updates by itself as your order moves.", "Esta página se actualiza sola según avanza tu pedido."),
+    ("order_not_found", "We could not find that order. Use the link from your confirmation, or sign in.", "No encontramos ese pedido. Usa el enlace de tu confirmación o inicia sesión."),
+    ("pay_again", "Complete payment", "Completar el pago"),
+    ("your_orders", "Your orders", "Tus pedidos"),
+    ("no_orders", "No orders yet.", "Aún no hay pedidos."),
+    ("addresses", "Addresses", "Direcciones"),
+    ("add_address", "Add address", "Añadir dirección"),
+    ("delete", "Delete", "Borrar"),
+    ("password", "Password", "Contraseña"),
+    ("password_hint", "At least 10 characters.", "Al menos 10 caracteres."),
+    ("have_account", "Already have an account?", "¿Ya tienes cuenta?"),
+    ("no_account", "New here?", "¿Eres nuevo?"),
+    ("not_found", "Page not found", "Página no encontrada"),
+    ("status_pending_payment", "Waiting for payment", "Esperando el pago"),
+    ("status_paid", "Paid", "Pagado"),
+    ("status_in_production", "In production", "En producción"),
+    ("status_shipped", "Shipped", "Enviado"),
+    ("status_delivered", "Delivered", "Entregado"),
+    ("status_cancelled", "Cancelled", "Cancelado"),
+    ("status_refunded", "Refunded", "Reembolsado"),
+    ("status_partially_refunded", "Partly refunded", "Reembolsado en parte"),
+    ("status_needs_attention", "Being looked at", "En revisión"),
+    ("footer", "Every item is made to order.", "Cada artículo se hace por encargo."),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_exists_in_both_languages() {
+        for (k, en, es) in WORDS {
+            assert!(
+                !en.is_empty() && !es.is_empty(),
+                "{k} is missing a translation"
+            );
+        }
+        let keys: std::collections::BTreeSet<_> = WORDS.iter().map(|w| w.0).collect();
+        assert_eq!(keys.len(), WORDS.len(), "a key is defined twice");
+    }
+
+    #[test]
+    fn accept_language_picks_spanish_or_english() {
+        let h = http::HeaderValue::from_static("es-MX,es;q=0.9,en;q=0.8");
+        assert_eq!(Lang::from_accept(Some(&h)), Lang::Es);
+        let h = http::HeaderValue::from_static("de-DE,en;q=0.5");
+        assert_eq!(Lang::from_accept(Some(&h)), Lang::En);
+        assert_eq!(Lang::from_accept(None), Lang::En);
+    }
+}

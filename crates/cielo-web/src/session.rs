@@ -1,0 +1,229 @@
+//! Cookies, the visitor's context, and CSRF protection.
+//!
+//! Cookies (all `Path=/`, `HttpOnly`, `SameSite=Lax`, `Secure` behind HTTPS):
+//! - `cielo_session`: the API session token after sign-in;
+//! - `cielo_cart`: the open cart's id;
+//! - `cielo_lang`: `en` or `es`, as the visitor chose;
+//! - `cielo_csrf`: a random token every form echoes in its `_csrf` field
+//!   (double submit: another site can neither read the cookie nor set it,
+//!   and `SameSite=Lax` keeps it off cross-site posts in the first place);
+//! - `cielo_o_<order id>`: a guest's access token for an order they placed.
+
+use crate::api::Caller;
+use crate::i18n::Lang;
+use crate::Web;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{header, Method, StatusCode};
+use rand::RngCore;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// Session cookie name.
+pub const SESSION: &str = "cielo_session";
+/// Cart cookie name.
+pub const CART: &str = "cielo_cart";
+/// Language cookie name.
+pub const LANG: &str = "cielo_lang";
+/// CSRF cookie name.
+pub const CSRF: &str = "cielo_csrf";
+/// Prefix of the cookies holding a guest's order access tokens.
+pub const ORDER_PREFIX: &str = "cielo_o_";
+/// Largest form a page accepts.
+const FORM_LIMIT: usize = 256 * 1024;
+
+/// The visitor as a page sees them.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// For calls to the API.
+    pub caller: Caller,
+    /// Language of the page.
+    pub lang: Lang,
+    /// Open cart, if any.
+    pub cart: Option<String>,
+    /// The CSRF token forms must carry.
+    pub csrf: String,
+    /// Every cookie received.
+    pub cookies: HashMap<String, String>,
+    /// A posted form's fields, in order (checked for CSRF already).
+    pub form: Vec<(String, String)>,
+    /// The request's path and query, for links back.
+    pub here: String,
+}
+
+impl Ctx {
+    /// The last value of a form field (checkboxes post a hidden default first).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A form field, trimmed, `None` when empty.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.field(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    /// A guest's access token for `order`, from the cookie set at checkout.
+    pub fn order_token(&self, order: &str) -> Option<&str> {
+        self.cookies
+            .get(&format!("{ORDER_PREFIX}{order}"))
+            .map(String::as_str)
+    }
+}
+
+/// Parses a `Cookie` header.
+pub fn parse_cookies(headers: &http::HeaderMap) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(v) = v.to_str() else { continue };
+        for part in v.split(';') {
+            if let Some((k, val)) = part.trim().split_once('=') {
+                out.insert(k.trim().to_string(), val.trim().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A `Set-Cookie` value. `max_age` in seconds; `Some(0)` deletes.
+pub fn cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn safe_cookie_value(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 200
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Builds the visitor's [`Ctx`], and refuses any form post whose `_csrf`
+/// field does not match its cookie (403, before the handler runs).
+pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let cookies = parse_cookies(&parts.headers);
+    let (csrf, new_csrf) = match cookies.get(CSRF).filter(|v| safe_cookie_value(v)) {
+        Some(v) => (v.clone(), false),
+        None => (random_token(), true),
+    };
+    let mut form = Vec::new();
+    if parts.method == Method::POST {
+        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        };
+        form = form_urlencoded::parse(&bytes).into_owned().collect();
+        let sent = form
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "_csrf")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if new_csrf || !ct_eq(sent.as_bytes(), csrf.as_bytes()) {
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "This form has expired or did not come from this shop. Go back, reload the page and try again.",
+            )
+                .into_response();
+        }
+    }
+    let lang = cookies
+        .get(LANG)
+        .and_then(|l| Lang::parse(l))
+        .unwrap_or_else(|| Lang::from_accept(parts.headers.get(header::ACCEPT_LANGUAGE)));
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let ctx = Ctx {
+        caller: Caller {
+            token: cookies
+                .get(SESSION)
+                .filter(|v| safe_cookie_value(v))
+                .cloned(),
+            peer,
+            forwarded_for: parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        },
+        lang,
+        cart: cookies.get(CART).filter(|v| safe_cookie_value(v)).cloned(),
+        csrf: csrf.clone(),
+        here: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        cookies,
+        form,
+    };
+    parts.extensions.insert(ctx);
+    let req = Request::from_parts(parts, axum::body::Body::empty());
+    let mut res = next.run(req).await;
+    if new_csrf {
+        if let Ok(v) = cookie(CSRF, &csrf, None, web.secure_cookies).parse() {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_http_only_and_lax_and_secure_only_behind_https() {
+        let c = cookie(SESSION, "abc", None, false);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"));
+        assert!(!c.contains("Secure"));
+        assert!(cookie(SESSION, "abc", Some(0), true).ends_with("Max-Age=0; Secure"));
+    }
+
+    #[test]
+    fn cookie_header_is_parsed_and_odd_values_are_not_trusted() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "a=1; cielo_cart=cart_01; x".parse().unwrap(),
+        );
+        let c = parse_cookies(&h);
+        assert_eq!(c.get("cielo_cart").map(String::as_str), Some("cart_01"));
+        assert!(safe_cookie_value("cart_01"));
+        assert!(!safe_cookie_value("a;b"));
+        assert!(!safe_cookie_value(""));
+    }
+
+    #[test]
+    fn csrf_comparison_needs_the_exact_token() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,961 @@
+//! The storefront: home, catalog, product and designer, cart, checkout, and
+//! the order page a buyer comes back to.
+
+use crate::session::{cookie, Ctx, CART, LANG, ORDER_PREFIX};
+use crate::views::{message, redirect, render, render_status};
+use crate::Web;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Extension;
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Percent-encodes a query value.
+pub(crate) fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A query string from pairs, empty values left out.
+pub(crate) fn query_string(pairs: &[(&str, Option<&str>)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}
+
+/// A path on this site to go back to (never another site).
+pub(crate) fn local_path(p: Option<&str>) -> String {
+    match p {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+/// Home: featured products and categories. The payment provider sends the
+/// buyer back to `/?order=…`: that goes on to the order page.
+pub(crate) async fn home(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(order) = q.get("order").filter(|o| o.starts_with("ord_")) {
+        return redirect(&format!("/orders/{}", enc(order)), &[]);
+    }
+    let products = web
+        .api
+        .get(&ctx.caller, "/api/store/products?limit=8")
+        .await;
+    let categories = web.api.get(&ctx.caller, "/api/store/categories").await;
+    render(
+        &web,
+        &ctx,
+        "home.html",
+        json!({
+            "products": products.body.get("products").cloned().unwrap_or(json!([])),
+            "categories": top_categories(&categories.body),
+            "poster": products.body.get("products").and_then(Value::as_array)
+                .and_then(|p| p.iter().find(|p| p["product_type"] == "starmap_poster")).cloned(),
+        }),
+    )
+    .await
+}
+
+fn top_categories(body: &Value) -> Value {
+    Value::Array(
+        body.get("categories")
+            .and_then(Value::as_array)
+            .map(|c| {
+                c.iter()
+                    .filter(|c| c["parent_id"].is_null())
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// Catalog filters, as the form sends them.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct CatalogQuery {
+    q: Option<String>,
+    category: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The catalog: search, category, sort, pages.
+pub(crate) async fn catalog(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Query(f): Query<CatalogQuery>,
+) -> Response {
+    let sort = f
+        .sort
+        .as_deref()
+        .filter(|s| matches!(*s, "newest" | "price_asc" | "price_desc"));
+    let qs = query_string(&[
+        ("limit", Some("12")),
+        ("q", f.q.as_deref().map(str::trim)),
+        ("category", f.category.as_deref()),
+        ("sort", sort),
+        ("cursor", f.cursor.as_deref()),
+    ]);
+    let mut products = web
+        .api
+        .get(&ctx.caller, &format!("/api/store/products?{qs}"))
+        .await;
+    if !products.ok() {
+        // A stale cursor or an unknown category: show the first page instead
+        // of an error.
+        products = web
+            .api
+            .get(&ctx.caller, "/api/store/products?limit=12")
+            .await;
+    }
+    let categories = web.api.get(&ctx.caller, "/api/store/categories").await;
+    let next = products
+        .body
+        .get("next_cursor")
+        .and_then(Value::as_str)
+        .map(|c| {
+            format!(
+                "/shop?{}",
+                query_string(&[
+                    ("q", f.q.as_deref()),
+                    ("category", f.category.as_deref()),
+                    ("sort", sort),
+                    ("cursor", Some(c)),
+                ])
+            )
+        });
+    render(
+        &web,
+        &ctx,
+        "catalog.html",
+        json!({
+            "products": products.body.get("products").cloned().unwrap_or(json!([])),
+            "categories": categories.body.get("categories").cloned().unwrap_or(json!([])),
+            "q": f.q.unwrap_or_default(),
+            "category": f.category.unwrap_or_default(),
+            "sort": sort.unwrap_or("newest"),
+            "next": next,
+            "paged": f.cursor.is_some(),
+        }),
+    )
+    .await
+}
+
+/// The designer's choices, from the preview's own options endpoint: every
+/// list there (themes, languages, and whatever is added later) becomes a
+/// picker named by its singular (`themes` → `theme`). Sizes come from the
+/// product's variants instead, since the variant fixes the size.
+fn designer_choices(options: &Value, lang: crate::i18n::Lang) -> Value {
+    let mut out = Vec::new();
+    if let Some(obj) = options.as_object() {
+        for (key, v) in obj {
+            let Some(list) = v.as_array() else { continue };
+            if key == "sizes" || list.is_empty() {
+                continue;
+            }
+            let name = key.strip_suffix('s').unwrap_or(key);
+            let items: Vec<Value> = list
+                .iter()
+                .filter_map(|i| match i {
+                    Value::String(s) => {
+                        Some(json!({"id": s, "name": language_name(s).unwrap_or(s)}))
+                    }
+                    Value::Object(o) => {
+                        let id = o.get("id").and_then(Value::as_str)?;
+                        let label = o.get("name").and_then(Value::as_str).unwrap_or(id);
+                        Some(json!({"id": id, "name": label, "swatch": o.get("background")}))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            let label = match name {
+                "language" => lang.t("poster_language"),
+                other => lang.t(other),
+            };
+            let label = if label.is_empty() {
+                let mut l = name.replace('_', " ");
+                if let Some(f) = l.get_mut(0..1) {
+                    f.make_ascii_uppercase();
+                }
+                l
+            } else {
+                label.to_string()
+            };
+            out.push(json!({"name": name, "label": label, "items": items}));
+        }
+    }
+    Value::Array(out)
+}
+
+fn language_name(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "en" => "English",
+        "es" => "Español",
+        "fr" => "Français",
+        "de" => "Deutsch",
+        "it" => "Italiano",
+        "pt" => "Português",
+        _ => return None,
+    })
+}
+
+/// The product page; for a star-map poster, the designer.
+pub(crate) async fn product(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(handle): Path<String>,
+) -> Response {
+    product_view(&web, &ctx, &handle, Map::new(), Map::new(), StatusCode::OK).await
+}
+
+async fn product_view(
+    web: &Web,
+    ctx: &Ctx,
+    handle: &str,
+    errors: Map<String, Value>,
+    values: Map<String, Value>,
+    status: StatusCode,
+) -> Response {
+    let p = web
+        .api
+        .get(&ctx.caller, &format!("/api/store/products/{}", enc(handle)))
+        .await;
+    if !p.ok() {
+        let t = ctx.lang;
+        return message(
+            web,
+            ctx,
+            StatusCode::NOT_FOUND,
+            t.t("not_found"),
+            t.t("no_results_hint"),
+        )
+        .await;
+    }
+    let designer = p.body["product_type"] == "starmap_poster";
+    let (choices, limits) = if designer {
+        let o = web.api.get(&ctx.caller, "/api/store/starmap/options").await;
+        (designer_choices(&o.body, ctx.lang), o.body)
+    } else {
+        (json!([]), json!({}))
+    };
+    let today = cielo_core::Timestamp::now().to_string();
+    render_status(
+        web,
+        ctx,
+        status,
+        "product.html",
+        json!({
+            "product": p.body,
+            "designer": designer,
+            "choices": choices,
+            "limits": limits,
+            "errors": errors,
+            "values": values,
+            "today": today.get(..10).unwrap_or("2026-01-01"),
+        }),
+    )
+    .await
+}
+
+/// Opens a cart when the visitor has none open; returns its id and the cookie
+/// to set when it is new.
+async fn open_cart(web: &Web, ctx: &Ctx) -> Result<(String, Option<String>), String> {
+    if let Some(id) = &ctx.cart {
+        let c = web
+            .api
+            .get(&ctx.caller, &format!("/api/store/carts/{id}"))
+            .await;
+        if c.ok() && c.body["status"] == "open" {
+            return Ok((id.clone(), None));
+        }
+    }
+    let c = web
+        .api
+        .call(&ctx.caller, Method::POST, "/api/store/carts", None, &[])
+        .await;
+    let id = c
+        .body
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| c.detail())?
+        .to_string();
+    let set = cookie(CART, &id, Some(30 * 86400), web.secure_cookies);
+    Ok((id, Some(set)))
+}
+
+/// Personalisation from the designer's form: fields `opt_<name>` are text,
+/// `optb_<name>` yes/no (a hidden `false` precedes each checkbox),
+/// `optn_<name>` numbers; empty fields are left out.
+fn line_options(ctx: &Ctx) -> Option<Value> {
+    let mut out = Map::new();
+    for (k, _) in &ctx.form {
+        let Some(v) = ctx.field(k) else { continue };
+        let v = v.trim();
+        if let Some(name) = k.strip_prefix("opt_") {
+            if !v.is_empty() {
+                out.insert(name.to_string(), Value::String(v.to_string()));
+            }
+        } else if let Some(name) = k.strip_prefix("optb_") {
+            out.insert(name.to_string(), Value::Bool(v == "true" || v == "on"));
+        } else if let Some(name) = k.strip_prefix("optn_") {
+            if let Ok(n) = v.parse::<f64>() {
+                let n = if n.fract() == 0.0 && n.abs() < 1e15 {
+                    json!(n as i64)
+                } else {
+                    json!(n)
+                };
+                out.insert(name.to_string(), n);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+/// Adds a product (with its personalisation) to the cart.
+pub(crate) async fn cart_add(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
+    let handle = ctx.text("handle").unwrap_or_default();
+    let variant = ctx.text("variant_id").unwrap_or_default();
+    let quantity: i64 = ctx
+        .text("quantity")
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(1);
+    let mut options = line_options(&ctx);
+    // Without JavaScript there are no suggestions: take the biggest city
+    // whose name starts with what was typed.
+    if let Some(Value::Object(o)) = options.as_mut() {
+        if !o.contains_key("place_id") && !o.contains_key("lat") {
+            if let Some(Value::String(typed)) = o.remove("place_query") {
+                let found = web
+                    .api
+                    .get(
+                        &ctx.caller,
+                        &format!("/api/store/starmap/places?limit=1&q={}", enc(&typed)),
+                    )
+                    .await;
+                match found.body["places"].get(0).and_then(|p| p["id"].as_u64()) {
+                    Some(id) => {
+                        o.insert("place_id".into(), json!(id));
+                    }
+                    None => {
+                        let mut errors = Map::new();
+                        errors.insert(
+                            "options/place_id".into(),
+                            json!(ctx.lang.t("place_unknown")),
+                        );
+                        return product_view(
+                            &web,
+                            &ctx,
+                            &handle,
+                            errors,
+                            form_values(&ctx),
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                        )
+                        .await;
+                    }
+                }
+            }
+        } else {
+            o.remove("place_query");
+        }
+    }
+    let (cart, set) = match open_cart(&web, &ctx).await {
+        Ok(c) => c,
+        Err(e) => {
+            return message(
+                &web,
+                &ctx,
+                StatusCode::SERVICE_UNAVAILABLE,
+                ctx.lang.t("cart"),
+                &e,
+            )
+            .await
+        }
+    };
+    let mut body = json!({"variant_id": variant, "quantity": quantity});
+    if let Some(o) = options {
+        body["options"] = o;
+    }
+    let r = web
+        .api
+        .call(
+            &ctx.caller,
+            Method::POST,
+            &format!("/api/store/carts/{cart}/lines"),
+            Some(&body),
+            &[],
+        )
+        .await;
+    if r.ok() {
+        let cookies: Vec<String> = set.into_iter().collect();
+        return redirect("/cart", &cookies);
+    }
+    let mut errors = r.field_errors();
+    if errors.is_empty() {
+        errors.insert("form".into(), json!(r.detail()));
+    }
+    let mut res = product_view(
+        &web,
+        &ctx,
+        &handle,
+        errors,
+        form_values(&ctx),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    if let Some(c) = set.and_then(|c| c.parse().ok()) {
+        res.headers_mut().append(http::header::SET_COOKIE, c);
+    }
+    res
+}
+
+fn form_values(ctx: &Ctx) -> Map<String, Value> {
+    ctx.form
+        .iter()
+        .filter(|(k, _)| k != "_csrf")
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+/// Keys a cart line's stored poster options share with the preview.
+const PREVIEW_KEYS: &[&str] = &[
+    "place_id",
+    "lat",
+    "lon",
+    "date",
+    "time",
+    "tz",
+    "theme",
+    "size",
+    "title",
+    "message",
+    "place",
+    "language",
+    "constellation_names",
+    "grid",
+];
+
+fn preview_url(options: &Value, px: u32) -> Option<String> {
+    let o = options.as_object()?;
+    o.get("date")?;
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for k in PREVIEW_KEYS {
+        match o.get(*k) {
+            Some(Value::String(v)) => {
+                s.append_pair(k, v);
+            }
+            Some(Value::Number(n)) => {
+                s.append_pair(k, &n.to_string());
+            }
+            Some(Value::Bool(b)) => {
+                s.append_pair(k, if *b { "true" } else { "false" });
+            }
+            _ => {}
+        }
+    }
+    s.append_pair("px", &px.to_string());
+    Some(format!("/api/store/starmap/preview?{}", s.finish()))
+}
+
+/// Destination chosen on the cart page for its shipping line.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct Destination {
+    country: Option<String>,
+    region: Option<String>,
+}
+
+/// The cart: quantities, removal, thumbnails, and shipping to a chosen country
+/// at the rates checkout will charge.
+pub(crate) async fn cart(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Query(d): Query<Destination>,
+) -> Response {
+    let cart = match &ctx.cart {
+        Some(id) => {
+            let c = web
+                .api
+                .get(&ctx.caller, &format!("/api/store/carts/{id}"))
+                .await;
+            (c.ok() && c.body["status"] == "open").then_some(c.body)
+        }
+        None => None,
+    };
+    let country = d
+        .country
+        .as_deref()
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
+    let region = d
+        .region
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && r.len() <= 10)
+        .map(str::to_ascii_uppercase);
+    let mut lines = Vec::new();
+    let mut totals = Value::Null;
+    if let Some(c) = &cart {
+        for l in c["lines"].as_array().cloned().unwrap_or_default() {
+            let mut l = l;
+            let thumb = match l.get("options").and_then(|o| preview_url(o, 240)) {
+                Some(u) => Some(u),
+                None => {
+                    let p = web
+                        .api
+                        .get(
+                            &ctx.caller,
+                            &format!(
+                                "/api/store/products/{}",
+                                l["product_id"].as_str().unwrap_or("")
+                            ),
+                        )
+                        .await;
+                    l["handle"] = p.body["handle"].clone();
+                    p.body["images"][0]["url"].as_str().map(str::to_string)
+                }
+            };
+            l["thumb"] = json!(thumb);
+            lines.push(l);
+        }
+        totals = c["totals"].clone();
+        if let (Some(country), Some(currency)) = (
+            country.as_deref(),
+            c["currency"]
+                .as_str()
+                .and_then(|c| cielo_core::Currency::parse(c).ok()),
+        ) {
+            let p = &web.config.pricing;
+            let shipping = if lines.is_empty() {
+                cielo_core::Money::zero(currency)
+            } else {
+                p.shipping(currency, Some(country), region.as_deref())
+            };
+            let subtotal = cielo_core::Money::new(
+                c["totals"]["subtotal"]["amount"].as_i64().unwrap_or(0),
+                currency,
+            );
+            let tax = subtotal
+                .percentage_bp(p.tax_bp(Some(country)))
+                .unwrap_or(cielo_core::Money::zero(currency));
+            let total = subtotal
+                .checked_add(shipping)
+                .and_then(|t| t.checked_add(tax))
+                .unwrap_or(subtotal);
+            totals =
+                json!({"subtotal": subtotal, "shipping": shipping, "tax": tax, "total": total});
+        }
+    }
+    render(
+        &web,
+        &ctx,
+        "cart.html",
+        json!({
+            "cart": cart,
+            "lines": lines,
+            "totals": totals,
+            "country": country,
+            "region": region,
+            "countries": COUNTRIES,
+        }),
+    )
+    .await
+}
+
+/// Changes a line's quantity, or removes it (`action=remove` or quantity 0).
+pub(crate) async fn cart_update(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(line): Path<String>,
+) -> Response {
+    let back = local_path(ctx.field("back"));
+    let Some(cart) = ctx.cart.clone() else {
+        return redirect("/cart", &[]);
+    };
+    let quantity: i64 = ctx
+        .text("quantity")
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(1);
+    let path = format!("/api/store/carts/{cart}/lines/{}", enc(&line));
+    if ctx.field("action") == Some("remove") || quantity <= 0 {
+        web.api
+            .call(&ctx.caller, Method::DELETE, &path, None, &[])
+            .await;
+    } else {
+        web.api
+            .call(
+                &ctx.caller,
+                Method::PATCH,
+                &path,
+                Some(&json!({"quantity": quantity.min(99)})),
+                &[],
+            )
+            .await;
+    }
+    redirect(
+        if back.starts_with("/cart") {
+            &back
+        } else {
+            "/cart"
+        },
+        &[],
+    )
+}
+
+/// Countries offered in the forms: (code, name). Shipping elsewhere works by
+/// typing the code on the API; the pages keep a short, readable list.
+const COUNTRIES: &[(&str, &str)] = &[
+    ("US", "United States"),
+    ("CA", "Canada"),
+    ("MX", "México"),
+    ("ES", "España"),
+    ("AR", "Argentina"),
+    ("CL", "Chile"),
+    ("CO", "Colombia"),
+    ("PE", "Perú"),
+    ("BR", "Brasil"),
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("FR", "France"),
+    ("DE", "Deutschland"),
+    ("IT", "Italia"),
+    ("PT", "Portugal"),
+    ("NL", "Nederland"),
+    ("AU", "Australia"),
+    ("NZ", "New Zealand"),
+    ("JP", "Japan"),
+];
+
+/// The checkout form. Each rendering carries a fresh idempotency key: a
+/// double submit of one attempt is one order; a corrected form is a new attempt.
+pub(crate) async fn checkout_page(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Query(d): Query<Destination>,
+) -> Response {
+    let mut values = Map::new();
+    if let Some(c) = d.country {
+        values.insert("country".into(), json!(c.to_ascii_uppercase()));
+    }
+    if let Some(r) = d.region {
+        values.insert("region".into(), json!(r));
+    }
+    checkout_view(&web, &ctx, Map::new(), values, StatusCode::OK).await
+}
+
+async fn checkout_view(
+    web: &Web,
+    ctx: &Ctx,
+    errors: Map<String, Value>,
+    mut values: Map<String, Value>,
+    status: StatusCode,
+) -> Response {
+    let cart = match &ctx.cart {
+        Some(id) => {
+            web.api
+                .get(&ctx.caller, &format!("/api/store/carts/{id}"))
+                .await
+        }
+        None => return redirect("/cart", &[]),
+    };
+    if !cart.ok()
+        || cart.body["status"] != "open"
+        || cart.body["lines"].as_array().is_none_or(|l| l.is_empty())
+    {
+        return redirect("/cart", &[]);
+    }
+    if values.is_empty() || !values.contains_key("email") {
+        // Signed in: the account's email and first saved address.
+        if ctx.caller.token.is_some() {
+            let me = web.api.get(&ctx.caller, "/api/store/me").await;
+            if let Some(e) = me.body.get("email") {
+                values.entry("email").or_insert(e.clone());
+            }
+            let a = web.api.get(&ctx.caller, "/api/store/me/addresses").await;
+            if let Some(Value::Object(first)) = a.body["addresses"]
+                .get(0)
+                .map(|a| a.get("address").cloned().unwrap_or(a.clone()))
+            {
+                for (k, v) in first {
+                    if !v.is_null() {
+                        values.entry(k).or_insert(v);
+                    }
+                }
+            }
+        }
+    }
+    render_status(
+        web,
+        ctx,
+        status,
+        "checkout.html",
+        json!({
+            "cart": cart.body,
+            "errors": errors,
+            "values": values,
+            "idempotency_key": uuid::Uuid::new_v4().to_string(),
+            "countries": COUNTRIES,
+        }),
+    )
+    .await
+}
+
+/// Places the order and hands the buyer to the payment page.
+pub(crate) async fn checkout_submit(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+) -> Response {
+    let Some(cart) = ctx.cart.clone() else {
+        return redirect("/cart", &[]);
+    };
+    let key = ctx
+        .text("idempotency_key")
+        .filter(|k| k.len() <= 64)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut address = json!({
+        "name": ctx.text("name").unwrap_or_default(),
+        "line1": ctx.text("line1").unwrap_or_default(),
+        "city": ctx.text("city").unwrap_or_default(),
+        "postal_code": ctx.text("postal_code").unwrap_or_default(),
+        "country": ctx.text("country").unwrap_or_default(),
+    });
+    for k in ["line2", "region", "phone"] {
+        if let Some(v) = ctx.text(k) {
+            address[k] = json!(v);
+        }
+    }
+    let mut body = json!({"shipping_address": address});
+    if let Some(e) = ctx.text("email") {
+        body["email"] = json!(e);
+    }
+    let r = web
+        .api
+        .call(
+            &ctx.caller,
+            Method::POST,
+            &format!("/api/store/carts/{cart}/checkout"),
+            Some(&body),
+            &[("idempotency-key", &key)],
+        )
+        .await;
+    if r.ok() {
+        let order = r.body["order_id"].as_str().unwrap_or_default();
+        let token = r.body["access_token"].as_str().unwrap_or_default();
+        let to = r.body["payment_url"].as_str().unwrap_or("/");
+        let cookies = vec![
+            cookie(
+                &format!("{ORDER_PREFIX}{order}"),
+                token,
+                Some(90 * 86400),
+                web.secure_cookies,
+            ),
+            cookie(CART, "", Some(0), web.secure_cookies),
+        ];
+        return redirect(to, &cookies);
+    }
+    let mut errors = Map::new();
+    for (k, v) in r.field_errors() {
+        let field = k
+            .strip_prefix("shipping_address/")
+            .unwrap_or(&k)
+            .to_string();
+        errors.insert(field, v);
+    }
+    if errors.is_empty() {
+        errors.insert("form".into(), json!(r.detail()));
+    }
+    checkout_view(
+        &web,
+        &ctx,
+        errors,
+        form_values(&ctx),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// The access to an order: the link's token, or the cookie set at checkout.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct TokenQuery {
+    token: Option<String>,
+}
+
+const FINAL: &[&str] = &["delivered", "cancelled", "refunded"];
+
+/// The order page: status, timeline, shipments with tracking, print files.
+/// It follows the order live (see `app.js`): no reload after paying.
+pub(crate) async fn order_page(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let token = q
+        .token
+        .clone()
+        .or_else(|| ctx.order_token(&id).map(str::to_string));
+    let path = match &token {
+        Some(t) => format!("/api/store/orders/{}?token={}", enc(&id), enc(t)),
+        None => format!("/api/store/orders/{}", enc(&id)),
+    };
+    let o = web.api.get(&ctx.caller, &path).await;
+    if !o.ok() {
+        let t = ctx.lang;
+        return message(
+            &web,
+            &ctx,
+            StatusCode::NOT_FOUND,
+            t.t("order"),
+            t.t("order_not_found"),
+        )
+        .await;
+    }
+    let status = o.body["status"].as_str().unwrap_or("").to_string();
+    let version = format!(
+        "{status}/{}/{}/{}",
+        o.body["history"].as_array().map_or(0, Vec::len),
+        o.body["shipments"].as_array().map_or(0, Vec::len),
+        o.body["lines"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|l| !l["artwork"].is_null()).count())
+    );
+    let link_token = token.clone().unwrap_or_default();
+    let mut res = render(
+        &web,
+        &ctx,
+        "order.html",
+        json!({
+            "order": o.body,
+            "version": version,
+            "live": !FINAL.contains(&status.as_str()),
+            "token": link_token,
+        }),
+    )
+    .await;
+    // A link with the token also opens the order later from this browser.
+    if let Some(t) = q.token.filter(|t| {
+        t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    }) {
+        if let Ok(c) = cookie(
+            &format!("{ORDER_PREFIX}{id}"),
+            &t,
+            Some(90 * 86400),
+            web.secure_cookies,
+        )
+        .parse()
+        {
+            res.headers_mut().append(http::header::SET_COOKIE, c);
+        }
+    }
+    res
+}
+
+/// The print file of an order line: a fresh signed link, followed.
+pub(crate) async fn print_file(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path((id, line)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let token = q.token.or_else(|| ctx.order_token(&id).map(str::to_string));
+    let mut path = format!(
+        "/api/store/orders/{}/lines/{}/artwork",
+        enc(&id),
+        enc(&line)
+    );
+    if let Some(t) = token {
+        path.push_str(&format!("?token={}", enc(&t)));
+    }
+    let a = web.api.get(&ctx.caller, &path).await;
+    match a.body.get("url").and_then(Value::as_str) {
+        Some(url) if a.ok() => redirect(url, &[]),
+        _ => {
+            let t = ctx.lang;
+            message(
+                &web,
+                &ctx,
+                StatusCode::NOT_FOUND,
+                t.t("print_file"),
+                &a.detail(),
+            )
+            .await
+        }
+    }
+}
+
+/// Switches the pages' language and goes back.
+pub(crate) async fn set_language(
+    State(web): State<Web>,
+    Path(lang): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let back = local_path(q.get("back").map(String::as_str));
+    match crate::i18n::Lang::parse(&lang) {
+        Some(l) => redirect(
+            &back,
+            &[cookie(
+                LANG,
+                l.code(),
+                Some(365 * 86400),
+                web.secure_cookies,
+            )],
+        ),
+        None => redirect(&back, &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn designer_pickers_follow_the_options_endpoint() {
+        let options = json!({
+            "themes": [{"id": "midnight", "name": "Midnight", "background": "#000000"}],
+            "sizes": [{"id": "a3", "name": "A3"}],
+            "languages": ["en", "es"],
+            "layouts": [{"id": "classic", "name": "Classic"}],
+            "max_title_chars": 60,
+        });
+        let c = designer_choices(&options, crate::i18n::Lang::En);
+        let names: Vec<&str> = c
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["language", "layout", "theme"],
+            "sizes come from variants; new lists appear"
+        );
+        assert_eq!(c[1]["label"], "Layout");
+        assert_eq!(c[0]["items"][1]["name"], "Español");
+    }
+
+    #[test]
+    fn back_links_stay_on_this_site() {
+        assert_eq!(local_path(Some("/shop?q=a")), "/shop?q=a");
+        assert_eq!(local_path(Some("//evil.example")), "/");
+        assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn stored_poster_options_make_a_preview_link() {
+        let u = preview_url(&json!({"version": 1, "place_id": 3117735, "date": "2026-11-29", "time": "22:00", "grid": false, "at": "x"}), 240).unwrap();
+        assert!(u.starts_with("/api/store/starmap/preview?place_id=3117735&date=2026-11-29&time=22%3A00&grid=false&px=240"), "{u}");
+        assert!(preview_url(&json!({"colour": "red"}), 240).is_none());
+    }
+}

@@ -1,0 +1,290 @@
+//! Templates, the page frame every template shares, and the embedded assets.
+
+use crate::session::Ctx;
+use crate::Web;
+use axum::extract::Path;
+use axum::response::{Html, IntoResponse, Response};
+use http::{header, StatusCode};
+use minijinja::Environment;
+use serde_json::{json, Value};
+use std::sync::OnceLock;
+
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "macros.html",
+    "home.html",
+    "catalog.html",
+    "product.html",
+    "cart.html",
+    "checkout.html",
+    "order.html",
+    "signin.html",
+    "signup.html",
+    "account.html",
+    "message.html",
+    "admin_base.html",
+    "admin_dashboard.html",
+    "admin_orders.html",
+    "admin_order.html",
+    "admin_products.html",
+    "admin_jobs.html",
+    "admin_outbox.html",
+);
+
+/// Embedded static files: (name, content type, bytes).
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/app.js"),
+    ),
+    (
+        "designer.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/designer.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../static/favicon.svg"),
+    ),
+];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name}: {e}"));
+        }
+        env.add_filter("money", money_filter);
+        env.add_filter("excerpt", excerpt);
+        env.add_filter("when", when);
+        env.add_filter("urlencode", |s: String| crate::store::enc(&s));
+        env
+    })
+}
+
+/// `{amount, currency}` as people write it (`$44.00`).
+fn money_filter(v: minijinja::Value) -> String {
+    let j = serde_json::to_value(&v).unwrap_or(Value::Null);
+    money_json(&j)
+}
+
+/// A JSON `{amount, currency}` as people write it.
+pub(crate) fn money_json(j: &Value) -> String {
+    let amount = j.get("amount").and_then(Value::as_i64);
+    let currency = j
+        .get("currency")
+        .and_then(Value::as_str)
+        .and_then(|c| cielo_core::Currency::parse(c).ok());
+    match (amount, currency) {
+        (Some(a), Some(c)) => cielo_http::format::money_text(cielo_core::Money::new(a, c)),
+        _ => String::new(),
+    }
+}
+
+/// The start of a text, at most `n` characters, cut at a word boundary with an
+/// ellipsis (never mid-word).
+pub(crate) fn excerpt(text: String, n: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(n).collect();
+    let at = cut
+        .rfind(char::is_whitespace)
+        .filter(|i| *i > n / 2)
+        .unwrap_or(cut.len());
+    format!(
+        "{}…",
+        cut[..at].trim_end_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation())
+    )
+}
+
+/// An RFC 3339 time as `2026-11-29 10:42 UTC`.
+fn when(s: String) -> String {
+    if s.len() >= 16 {
+        format!("{} {} UTC", &s[..10], &s[11..16])
+    } else {
+        s
+    }
+}
+
+/// Renders `name` with the frame's variables plus `page`.
+pub(crate) async fn render(web: &Web, ctx: &Ctx, name: &str, page: Value) -> Response {
+    render_status(web, ctx, StatusCode::OK, name, page).await
+}
+
+/// [`render`] with a status (422 for a form with errors, 404...).
+pub(crate) async fn render_status(
+    web: &Web,
+    ctx: &Ctx,
+    status: StatusCode,
+    name: &str,
+    page: Value,
+) -> Response {
+    let frame = frame(web, ctx).await;
+    let mut vars = page;
+    if let (Some(v), Value::Object(f)) = (vars.as_object_mut(), frame) {
+        for (k, x) in f {
+            v.entry(k).or_insert(x);
+        }
+    }
+    match env()
+        .get_template(name)
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&vars))))
+    {
+        Ok(html) => (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(template = name, error = %format!("{e:#}"), "a page failed to render");
+            // Debug builds say why, to whoever develops the templates.
+            let text = if cfg!(debug_assertions) {
+                format!("the page failed to render: {e:#}")
+            } else {
+                "the page failed to render".to_string()
+            };
+            (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
+        }
+    }
+}
+
+/// What every page shows: the shop, the visitor, the cart count, the words.
+async fn frame(web: &Web, ctx: &Ctx) -> Value {
+    let user = if ctx.caller.token.is_some() {
+        let me = web.api.get(&ctx.caller, "/api/store/me").await;
+        me.ok().then_some(me.body)
+    } else {
+        None
+    };
+    let cart_count = match &ctx.cart {
+        Some(id) => {
+            let c = web
+                .api
+                .get(&ctx.caller, &format!("/api/store/carts/{id}"))
+                .await;
+            c.body
+                .get("lines")
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|x| x.get("quantity").and_then(Value::as_i64))
+                        .sum::<i64>()
+                })
+                .unwrap_or(0)
+        }
+        None => 0,
+    };
+    json!({
+        "shop": web.config.shop_name,
+        "lang": ctx.lang.code(),
+        "t": ctx.lang.words(),
+        "csrf": ctx.csrf,
+        "user": user,
+        "is_admin": user.as_ref().and_then(|u| u.get("role")).and_then(Value::as_str) == Some("admin"),
+        "cart_count": cart_count,
+        "here": ctx.here,
+        "v": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// A 303 to `to`, setting `cookies`.
+pub(crate) fn redirect(to: &str, cookies: &[String]) -> Response {
+    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response();
+    for c in cookies {
+        if let Ok(v) = c.parse() {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// A page with a heading and a sentence (not found, forbidden, errors).
+pub(crate) async fn message(
+    web: &Web,
+    ctx: &Ctx,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> Response {
+    render_status(
+        web,
+        ctx,
+        status,
+        "message.html",
+        json!({"heading": heading, "text": text}),
+    )
+    .await
+}
+
+/// An embedded asset; the version in the query lets it be cached for long.
+pub(crate) async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == file) {
+        Some((_, ct, body)) => (
+            [
+                (header::CONTENT_TYPE, *ct),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+/// Browsers ask for `/favicon.ico` whatever the page says.
+pub(crate) async fn favicon() -> Response {
+    asset(Path("favicon.svg".to_string())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in TEMPLATES {
+            env().get_template(name).unwrap();
+        }
+    }
+
+    #[test]
+    fn excerpts_end_at_a_word() {
+        let t = "The night sky over the place and moment that matter to you".to_string();
+        let e = excerpt(t.clone(), 30);
+        assert_eq!(e, "The night sky over the place…");
+        assert!(t.starts_with(e.trim_end_matches('…')));
+        assert_eq!(excerpt("Short".into(), 30), "Short");
+    }
+
+    #[test]
+    fn money_is_formatted_like_the_payment_page() {
+        assert_eq!(
+            money_json(&json!({"amount": 4400, "currency": "USD"})),
+            "$44.00"
+        );
+        assert_eq!(money_json(&json!(null)), "");
+    }
+
+    #[test]
+    fn assets_stay_small() {
+        let total: usize = ASSETS
+            .iter()
+            .filter(|(n, _, _)| n.ends_with(".css") || n.ends_with(".js"))
+            .map(|(_, _, b)| b.len())
+            .sum();
+        assert!(total <= 100 * 1024, "pages' CSS and JS weigh {total} bytes");
+    }
+}

@@ -1,0 +1,286 @@
+// Browser tests of the shop's pages: a real Cielo (SQLite, local lab with
+// short delays) driven by Chromium through Playwright.
+//
+//   CIELO_BIN=target/debug/cielo node tests/browser/shop.test.mjs
+//
+// Environment: CIELO_BIN (the built binary), CHROMIUM (default
+// /usr/bin/chromium), NODE_PATH pointing at a node_modules with
+// playwright-core and axe-core, PORT (default 26610), SCREENSHOTS=dir to
+// write a screenshot of each page there.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const require = createRequire(path.join(process.env.NODE_PATH || process.cwd(), 'x.js'));
+const { chromium } = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const BIN = process.env.CIELO_BIN || 'target/debug/cielo';
+const PORT = +(process.env.PORT || 26610);
+const BASE = `http://127.0.0.1:${PORT}`;
+const SHOTS = process.env.SCREENSHOTS || '';
+const ADMIN = { email: 'owner@shop.test', password: 'a long admin passphrase 42' };
+
+const data = mkdtempSync(path.join(tmpdir(), 'cielo-browser-'));
+const env = {
+  ...process.env,
+  CIELO_FULFILLMENT_HOLD_MINUTES: '0',
+  CIELO_FULFILLMENT_LOCAL_IN_PRODUCTION_AFTER_SECS: '1',
+  CIELO_FULFILLMENT_LOCAL_SHIPPED_AFTER_SECS: '2',
+  CIELO_FULFILLMENT_LOCAL_DELIVERED_AFTER_SECS: '2',
+  RUST_LOG: process.env.RUST_LOG || 'warn',
+};
+delete env.CIELO_BIN;
+const results = { axe: {}, previewMs: [], pages: [] };
+let server;
+
+function log(...a) { console.log(new Date().toISOString().slice(11, 19), ...a); }
+
+async function startServer() {
+  const made = spawnSync(BIN, ['--data-dir', data, 'admin', 'create', '--email', ADMIN.email, '--password-stdin'],
+    { input: ADMIN.password + '\n', env, encoding: 'utf8' });
+  assert.equal(made.status, 0, `admin create failed: ${made.stderr}`);
+  server = spawn(BIN, ['--data-dir', data, 'serve', '--bind', `127.0.0.1:${PORT}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let i = 0; i < 300; i++) {
+    try { if ((await fetch(`${BASE}/readyz`)).ok) return; } catch (_) { /* not yet */ }
+    await new Promise(r => setTimeout(r, 200));
+  }
+  throw new Error('the server did not become ready');
+}
+
+/** axe-core on the page: no serious or critical violations; and a screenshot. */
+async function check(page, name) {
+  // Evaluated through the DevTools protocol: the page's CSP (rightly) refuses
+  // an injected <script>, and the test must not weaken it.
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(axeSource);
+  const r = await page.evaluate(async () => {
+    const out = await window.axe.run(document, { resultTypes: ['violations'] });
+    return out.violations.map(v => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help, target: v.nodes[0]?.target }));
+  });
+  const bad = r.filter(v => v.impact === 'serious' || v.impact === 'critical');
+  results.axe[name] = { violations: r.length, serious_or_critical: bad.length };
+  assert.deepEqual(bad, [], `${name}: serious/critical accessibility violations`);
+  if (SHOTS) {
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  }
+  results.pages.push(name);
+}
+
+async function dismissIfOpen(page) { await page.keyboard.press('Escape').catch(() => {}); }
+
+async function posterBuyer(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const csp = [];
+  page.on('console', m => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+
+  await page.goto(BASE + '/');
+  assert.match(await page.title(), /Cielo|Shop/i);
+  assert.ok(await page.locator('link[rel=icon]').count(), 'a favicon');
+  await check(page, 'home');
+
+  // Search: no results says so; accents are folded.
+  await page.goto(BASE + '/shop?q=zzzzqqq');
+  await page.getByRole('status').getByText(/No products match/).waitFor();
+  await check(page, 'catalog-no-results');
+  await page.goto(BASE + '/shop');
+  await check(page, 'catalog');
+
+  // The designer.
+  await page.goto(BASE + '/');
+  await page.getByRole('link', { name: 'Design your star map' }).click();
+  await page.waitForSelector('#sm-place');
+  const place = page.locator('#sm-place');
+  const img = page.locator('#sm-preview');
+  await place.fill('Madr');
+  await page.locator('#sm-suggest li').first().waitFor();
+  await place.press('Enter');
+  await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready');
+  assert.match(await page.locator('#sm-tz').textContent(), /Europe\/Madrid/);
+  const first = await img.getAttribute('src');
+  // Typing a title changes the preview, within the time budget.
+  const renders = +(await img.getAttribute('data-renders'));
+  await page.locator('#sm-title').pressSequentially('Our first night', { delay: 40 });
+  await page.waitForFunction(n => +document.getElementById('sm-preview').dataset.renders > n, renders);
+  await page.waitForFunction(() => !document.getElementById('sm-preview').classList.contains('loading'));
+  assert.notEqual(await img.getAttribute('src'), first, 'the preview changed');
+  for (const theme of await page.locator('#sm-theme option').evaluateAll(o => o.map(x => x.value)).catch(() => [])) {
+    const n = +(await img.getAttribute('data-renders'));
+    await page.selectOption('#sm-theme', theme);
+    await page.waitForFunction(k => +document.getElementById('sm-preview').dataset.renders > k || document.getElementById('sm-preview').dataset.state !== 'ready', n).catch(() => {});
+  }
+  for (let i = 0; i < 4; i++) {
+    const n = +(await img.getAttribute('data-renders'));
+    await page.locator('#sm-message').pressSequentially(i ? ' x' : 'Love', { delay: 30 });
+    await page.waitForFunction(k => +document.getElementById('sm-preview').dataset.renders > k, n);
+  }
+  results.previewMs = await page.evaluate(() => window.cieloPreviewTimes);
+  // An unknown city clears the old preview and says why.
+  await place.fill('Qzxqzx');
+  await page.waitForFunction(() => document.getElementById('sm-preview').hidden);
+  await page.getByText(/No city found/).first().waitFor();
+  // Back to Madrid, the theme and size the order will have.
+  await place.fill('Madrid');
+  await page.locator('#sm-suggest li').first().waitFor();
+  await page.locator('#sm-suggest li').first().click();
+  await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready');
+  await check(page, 'designer');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForURL(/\/cart$/);
+  assert.ok(await page.locator('img.thumb').count(), 'the cart shows a thumbnail');
+  await page.selectOption('#country', 'US');
+  await page.fill('#region', 'AK');
+  await page.getByRole('button', { name: 'Show shipping' }).click();
+  await page.waitForURL(/country=US/);
+  await check(page, 'cart');
+  const cartTotal = (await page.locator('dd.grand').textContent()).trim();
+
+  // Checkout with one mistake, corrected.
+  await page.getByRole('link', { name: 'Checkout' }).click();
+  await page.fill('#f-email', 'buyer@example.com');
+  await page.fill('#f-name', 'Ana Buyer');
+  await page.fill('#f-line1', '1 Main St');
+  await page.fill('#f-line2', 'Apt 2');
+  await page.fill('#f-postal_code', '99501');
+  await page.fill('#f-region', 'AK');
+  await page.selectOption('#f-country', 'US');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.locator('#e-city').waitFor();
+  assert.equal(await page.locator('#f-city').getAttribute('aria-invalid'), 'true');
+  await check(page, 'checkout-error');
+  await page.fill('#f-city', 'Anchorage');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.waitForURL(/\/checkout\/test\//);
+  const payText = await page.locator('body').textContent();
+  assert.ok(payText.includes(cartTotal), `the payment page charges the cart's total ${cartTotal}`);
+  if (SHOTS) await page.screenshot({ path: path.join(SHOTS, 'payment-test-page.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.waitForURL(/\/orders\/ord_/);
+  const orderUrl = page.url();
+  // The page follows the order by itself up to delivered, with tracking.
+  await page.locator('.big .s-delivered').waitFor({ timeout: 90_000 });
+  assert.ok(await page.locator('a.track').count(), 'a tracking link');
+  await page.locator('a.print').first().waitFor({ timeout: 30_000 });
+  await check(page, 'order');
+  const dl = await page.request.get(BASE + await page.locator('a.print').first().getAttribute('href'), { maxRedirects: 5 });
+  assert.equal(dl.status(), 200, 'the print file downloads');
+
+  // Spanish, remembered.
+  await page.getByRole('link', { name: 'Español' }).click();
+  await page.goto(BASE + '/cart');
+  assert.equal(await page.getAttribute('html', 'lang'), 'es');
+  await page.getByRole('heading', { name: 'Tu carrito' }).waitFor();
+  await check(page, 'cart-empty-es');
+  assert.deepEqual(csp, [], 'no Content-Security-Policy violations');
+  await ctx.close();
+  return orderUrl.split('/orders/')[1].split('?')[0];
+}
+
+async function mugBuyer(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/shop?q=mug');
+  await page.getByRole('link', { name: /Mug/ }).first().click();
+  await page.fill('#qty', '2');
+  await check(page, 'product-mobile');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForURL(/\/cart$/);
+  await page.locator('input[name=quantity]').first().fill('3');
+  await page.getByRole('button', { name: 'Update' }).first().click();
+  await page.waitForURL(/\/cart/);
+  assert.equal(await page.locator('input[name=quantity]').first().inputValue(), '3');
+  await check(page, 'cart-mobile');
+  await page.getByRole('link', { name: 'Checkout' }).click();
+  for (const [f, v] of [['email', 'mug@example.com'], ['name', 'Leo Mug'], ['line1', '9 Calle Mayor'], ['city', 'Madrid'], ['postal_code', '28013']]) await page.fill('#f-' + f, v);
+  await page.selectOption('#f-country', 'ES');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.waitForURL(/\/checkout\/test\//);
+  await page.getByRole('button', { name: 'Decline' }).click();
+  await page.getByText('Your card was declined.').waitFor();
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.waitForURL(/\/orders\/ord_/);
+  await page.locator('.big .status').filter({ hasNotText: 'Waiting for payment' }).waitFor({ timeout: 30_000 });
+  await check(page, 'order-mobile');
+  await ctx.close();
+}
+
+async function admin(browser, orderId) {
+  // A dead job to retry: an abandoned-cart sweep that gave up.
+  const db = path.join(data, 'cielo.db');
+  const now = Date.now() * 1000;
+  const dead = spawnSync('python3', ['-c', `import sqlite3,sys
+c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,payload,state,priority,run_at,attempts,max_attempts,last_error,created_at,updated_at,finished_at) values ('job_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b','maintenance','carts.expire_stale','{}','dead',0,?,5,5,'database was locked',?,?,?)",(int(sys.argv[2]),)*4); c.commit()`, db, String(now)], { encoding: 'utf8' });
+  assert.equal(dead.status, 0, dead.stderr);
+
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/admin');
+  await page.waitForURL(/\/account\/signin/);
+  await check(page, 'signin');
+  await page.fill('#f-email', ADMIN.email);
+  await page.fill('#f-password', ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin$/);
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await check(page, 'admin-dashboard');
+  await page.getByRole('link', { name: 'Orders', exact: true }).click();
+  await page.fill('#em', 'buyer@example.com');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByRole('link', { name: orderId }).waitFor();
+  await check(page, 'admin-orders');
+  await page.getByRole('link', { name: orderId }).click();
+  await page.fill('#r-amount', '5.00');
+  await page.getByRole('button', { name: 'Refund', exact: true }).click();
+  await page.getByText('refund: done').waitFor();
+  await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 }).catch(async () => {
+    await page.reload();
+    await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 });
+  });
+  // Resend the order confirmation, with a reason.
+  const confirmation = page.locator('tr', { hasText: 'order_confirmation' }).first();
+  await confirmation.waitFor();
+  await confirmation.getByPlaceholder('reason').fill('buyer lost the email');
+  await confirmation.getByRole('button', { name: 'Resend' }).click();
+  await page.getByText('resend: done').waitFor();
+  await check(page, 'admin-order');
+  await page.getByRole('link', { name: 'Notifications' }).click();
+  await page.getByRole('heading', { name: 'Outbox files' }).waitFor();
+  await check(page, 'admin-notifications');
+  await page.getByRole('link', { name: 'Products' }).click();
+  await check(page, 'admin-products');
+  await page.getByRole('link', { name: 'Jobs' }).click();
+  await page.getByText('carts.expire_stale').waitFor();
+  await check(page, 'admin-jobs');
+  await page.getByRole('button', { name: 'Retry' }).first().click();
+  await page.getByText(/queued again/).waitFor();
+  await ctx.close();
+}
+
+let failed = false;
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+try {
+  await startServer();
+  log('server ready at', BASE);
+  const order = await posterBuyer(browser);
+  log('poster buyer: ok', order);
+  await mugBuyer(browser);
+  log('mug buyer: ok');
+  await admin(browser, order);
+  log('admin: ok');
+} catch (e) {
+  failed = true;
+  console.error(e);
+} finally {
+  await browser.close();
+  server?.kill('SIGTERM');
+  const ms = results.previewMs.slice().sort((a, b) => a - b);
+  results.previewP50 = ms.length ? ms[Math.floor(ms.length / 2)] : null;
+  if (process.env.RESULTS) writeFileSync(process.env.RESULTS, JSON.stringify(results, null, 2));
+  console.log(JSON.stringify({ axe: results.axe, preview_ms: results.previewMs.map(Math.round), preview_p50_ms: results.previewP50 && Math.round(results.previewP50) }, null, 1));
+  rmSync(data, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
