@@ -76,6 +76,7 @@ pub struct Application {
     schedule: Vec<cielo_jobs::ScheduleEntry>,
     job_metrics: Arc<cielo_jobs::JobMetrics>,
     catch_up_on_start: bool,
+    reconcile_on_start: bool,
 }
 
 /// The job handlers and event subscriptions of this build of Cielo: each
@@ -84,12 +85,14 @@ pub fn registry(
     orders: &Orders,
     payments: &cielo_payments::Payments,
     flows: &cielo_flows::Flows,
+    ops: &cielo_ops::Ops,
     settings: &Settings,
 ) -> cielo_jobs::Registry {
     let mut r = cielo_jobs::Registry::new();
     orders.register(&mut r, &settings.orders);
     payments.register(&mut r);
     flows.register(&mut r);
+    ops.register(&mut r);
     r
 }
 
@@ -224,8 +227,21 @@ impl Application {
         }
         let payments =
             crate::payments::service(&db, &settings, &orders, provider, test_provider, webhooks);
-        let flows =
-            cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
+        let payments = Arc::new(payments);
+        let flows = cielo_flows::Flows::new(
+            db.clone(),
+            orders.clone(),
+            storage.clone(),
+            fulfillment.clone(),
+        );
+        let ops = cielo_ops::Ops::new(
+            db.clone(),
+            settings.ops.clone(),
+            orders.clone(),
+            payments.clone(),
+            fulfillment,
+            secrets.ops_alert_webhook_url.clone(),
+        );
 
         if options.seed_demo
             && settings.shop.demo
@@ -250,7 +266,7 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let registry = Arc::new(registry(&orders, &payments, &flows, &settings));
+        let registry = Arc::new(registry(&orders, &payments, &flows, &ops, &settings));
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
             db,
@@ -263,7 +279,8 @@ impl Application {
             crate::migrations(),
         );
         state.job_metrics = job_metrics.clone();
-        state.payments = Some(Arc::new(payments));
+        state.payments = Some(payments);
+        state.ops = Some(Arc::new(ops));
         state.flows = Some(Arc::new(flows));
         let (router, _openapi) = cielo_http::router(state.clone());
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
@@ -278,6 +295,7 @@ impl Application {
             schedule: settings.schedule.clone(),
             job_metrics,
             catch_up_on_start: settings.payments.catch_up_on_start,
+            reconcile_on_start: settings.ops.reconcile.on_start,
         })
     }
 
@@ -325,6 +343,20 @@ impl Application {
                     .unique_key(kind);
                 cielo_jobs::enqueue(&mut tx, job).await?;
             }
+            tx.commit().await?;
+        }
+        if self.reconcile_on_start && (self.role.runs_worker() || self.role.runs_scheduler()) {
+            // The shop checks itself at every start: a missed payment or a
+            // lab order placed with a stolen key is found now, not in an hour.
+            let mut tx = db.begin_write().await?;
+            let job = cielo_jobs::NewJob::new(
+                cielo_ops::KIND_RECONCILE,
+                serde_json::json!({"reason": "start-up"}),
+            )
+            .queue("maintenance")
+            .max_attempts(3)
+            .unique_key(cielo_ops::KIND_RECONCILE);
+            cielo_jobs::enqueue(&mut tx, job).await?;
             tx.commit().await?;
         }
         if self.role.runs_scheduler() {

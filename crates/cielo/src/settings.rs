@@ -41,6 +41,8 @@ pub struct Settings {
     pub jobs: cielo_jobs::JobsSettings,
     /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
+    /// Reconciliation and alert rules (`[ops]`, `[[ops.alerts]]`).
+    pub ops: cielo_ops::OpsSettings,
 }
 
 /// Job settings, with print renders limited to one at a time per worker: a
@@ -91,6 +93,8 @@ pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
             "*/10 * * * *",
             cielo_flows::KIND_CATCH_UP,
         ),
+        entry("ops-reconcile", "41 * * * *", cielo_ops::KIND_RECONCILE),
+        entry("ops-alerts", "* * * * *", cielo_ops::KIND_ALERTS),
     ]
 }
 
@@ -242,6 +246,7 @@ impl Default for Settings {
             fulfillment: Default::default(),
             jobs: default_jobs(),
             schedule: default_schedule(),
+            ops: Default::default(),
         }
     }
 }
@@ -352,6 +357,7 @@ const SECTIONS: &[&str] = &[
     "orders",
     "jobs",
     "fulfillment",
+    "ops",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
@@ -366,6 +372,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_PRODIGI_API_KEY",
     "CIELO_PRINTFUL_WEBHOOK_TOKEN",
     "CIELO_PRODIGI_WEBHOOK_TOKEN",
+    "CIELO_OPS_ALERT_WEBHOOK_URL",
 ];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
@@ -375,6 +382,9 @@ fn env_key(raw: &str) -> String {
         return "log.level".into();
     }
     // The local lab's delays sit one level down: `fulfillment.local.*`.
+    if let Some(rest) = key.strip_prefix("ops_reconcile_") {
+        return format!("ops.reconcile.{rest}");
+    }
     if let Some(rest) = key.strip_prefix("fulfillment_local_") {
         return format!("fulfillment.local.{rest}");
     }
@@ -399,6 +409,8 @@ pub struct Secrets {
     pub test_webhook_secret: Option<String>,
     /// The print labs' API keys and webhook URL tokens (`CIELO_PRINTFUL_*`, `CIELO_PRODIGI_*`).
     pub labs: cielo_fulfillment::LabSecrets,
+    /// Where alerts are posted as JSON (Slack-compatible), `CIELO_OPS_ALERT_WEBHOOK_URL`.
+    pub ops_alert_webhook_url: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -411,6 +423,10 @@ impl std::fmt::Debug for Secrets {
             )
             .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
             .field("labs", &self.labs)
+            .field(
+                "ops_alert_webhook_url",
+                &self.ops_alert_webhook_url.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -432,6 +448,7 @@ impl Secrets {
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
             labs: cielo_fulfillment::LabSecrets::from_env(),
+            ops_alert_webhook_url: var("CIELO_OPS_ALERT_WEBHOOK_URL"),
         }
     }
 }

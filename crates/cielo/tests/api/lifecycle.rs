@@ -817,7 +817,10 @@ async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_render
     pay(&app, &admin, &order).await;
     let o = drain_until(&app, &admin, &order, "in_production").await;
     let line = o["lines"][0]["id"].as_str().unwrap().to_string();
-    let first = o["lines"][0]["artwork"]["sha256"].as_str().unwrap().to_string();
+    let first = o["lines"][0]["artwork"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let mut fixed = options.clone();
     fixed["title"] = json!("Nuestra noche");

@@ -10,6 +10,7 @@ mod edge;
 mod helpers;
 mod jobs;
 mod lifecycle;
+mod ops;
 mod orders;
 mod payments;
 mod starmap;
