@@ -134,3 +134,11 @@ impl Ops {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_engines_list_the_same_migrations() {
+        cielo_db::check_set(&super::MIGRATIONS).unwrap();
+    }
+}
