@@ -10,11 +10,16 @@ use std::time::Duration;
 #[tokio::test]
 async fn both_labs_list_our_orders_and_the_ones_we_never_placed() {
     let (env, printful, prodigi) = env_with_fakes(settings()).await;
-    assert_eq!(env.fulfillment.listable_labs(), vec![Lab::Printful, Lab::Prodigi]);
+    assert_eq!(
+        env.fulfillment.listable_labs(),
+        vec![Lab::Printful, Lab::Prodigi]
+    );
     let pf_order = order_id();
     let pd_order = order_id();
     let pf_id = env.plan(request(Lab::Printful, &pf_order, "4012")).await;
-    let pd_id = env.plan(request(Lab::Prodigi, &pd_order, "GLOBAL-FAP-16x24")).await;
+    let pd_id = env
+        .plan(request(Lab::Prodigi, &pd_order, "GLOBAL-FAP-16x24"))
+        .await;
     env.run_until(Duration::from_secs(20), "both accepted", || async {
         env.fulfillment.lab_order(pf_id).await.unwrap().submit_state == "accepted"
             && env.fulfillment.lab_order(pd_id).await.unwrap().submit_state == "accepted"
@@ -45,7 +50,10 @@ async fn both_labs_list_our_orders_and_the_ones_we_never_placed() {
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());
 
     let since = Timestamp::now().plus_seconds(-3600);
-    for (lab, ours, thief) in [(Lab::Printful, pf_id, "Mallory"), (Lab::Prodigi, pd_id, "Eve")] {
+    for (lab, ours, thief) in [
+        (Lab::Printful, pf_id, "Mallory"),
+        (Lab::Prodigi, pd_id, "Eve"),
+    ] {
         let listed = env.fulfillment.list_lab_orders(lab, since).await.unwrap();
         assert_eq!(listed.len(), 2, "{lab}: {listed:?}");
         let mut matched = 0;
@@ -68,6 +76,16 @@ async fn both_labs_list_our_orders_and_the_ones_we_never_placed() {
 
     // The window bounds the listing.
     let later = Timestamp::now().plus_seconds(3600);
-    assert!(env.fulfillment.list_lab_orders(Lab::Printful, later).await.unwrap().is_empty());
-    assert!(env.fulfillment.list_lab_orders(Lab::Prodigi, later).await.unwrap().is_empty());
+    assert!(env
+        .fulfillment
+        .list_lab_orders(Lab::Printful, later)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(env
+        .fulfillment
+        .list_lab_orders(Lab::Prodigi, later)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -126,6 +126,32 @@ async fn drain_until(app: &TestApp, admin: &str, order: &str, status: &str) {
     panic!("order {order} never became {status}");
 }
 
+/// `cielo reconcile --since 1h [extra]` on the app's database: (exit code,
+/// stdout and stderr). Off the test's runtime thread: the fake lab answers
+/// the command from it.
+async fn reconcile_cli(app: &TestApp, printful: &FakePrintful, extra: &[&str]) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"));
+    cmd.args([
+        "--data-dir",
+        app.data_dir().to_str().unwrap(),
+        "reconcile",
+        "--since",
+        "1h",
+    ])
+    .args(extra)
+    .env("CIELO_DATABASE_URL", app.database_url())
+    .env("CIELO_FULFILLMENT_PRINTFUL_API_BASE", &printful.url)
+    .env("CIELO_PRINTFUL_API_TOKEN", PF_TOKEN)
+    .env("CIELO_LOG", "error");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
 async fn reconcile(app: &TestApp, admin: &str) -> Value {
     let r = app
         .post_as(
@@ -163,6 +189,12 @@ async fn a_healthy_shop_reconciles_clean() {
     assert_eq!(alerts.body, json!([]));
     assert!(got.lock().unwrap().is_empty());
     assert_eq!(status_of(&app, &admin, &order).await, "in_production");
+
+    // The owner's terminal says the same.
+    let (code, text) = reconcile_cli(&app, &printful, &[]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Clean: no differences."), "{text}");
+    assert!(text.contains("printful orders: 1"), "{text}");
 }
 
 #[tokio::test]
@@ -217,6 +249,16 @@ async fn a_lab_order_placed_behind_the_shops_back_produces_a_finding_and_an_aler
     let alerts = app.get_as("/api/admin/ops/alerts", &admin).await.body;
     assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
     assert_eq!(alerts[0]["state"], "firing");
+
+    // On a terminal: the finding, and a failing exit code; JSON too.
+    let (code, text) = reconcile_cli(&app, &printful, &[]).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("[open] unknown_lab_order"), "{text}");
+    assert!(text.contains("Mallory Thief"), "{text}");
+    let (code, text) = reconcile_cli(&app, &printful, &["--json"]).await;
+    assert_eq!(code, 1, "{text}");
+    let json_report: Value = serde_json::from_str(&text).expect("JSON report");
+    assert_eq!(json_report["findings"][0]["kind"], "unknown_lab_order");
 
     // Seen again: the same finding, no second message.
     let again = reconcile(&app, &admin).await;
