@@ -11,6 +11,7 @@
 # env:   PG_URL=postgres://user@host:port/db   use this server (a database is created on it);
 #        otherwise a throwaway PostgreSQL cluster is started from the installed binaries.
 #        ORDERS=200  LAB_MS=50  RUNS=3
+#        PROFILE=debug   measure a debug build (quicker to build; slower, figures not comparable)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ENGINES=${1:-both}
@@ -18,9 +19,14 @@ ORDERS=${ORDERS:-200}
 LAB_MS=${LAB_MS:-50}
 RUNS=${RUNS:-3}
 
-echo "building release binaries..." >&2
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p cielo --example fulfillment_load
-LOAD="${CARGO_TARGET_DIR:-target}/release/examples/fulfillment_load"
+PROFILE=${PROFILE:-release}
+echo "building the $PROFILE load generator..." >&2
+if [ "$PROFILE" = release ]; then
+  [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p cielo --example fulfillment_load
+else
+  [ -n "${SKIP_BUILD:-}" ] || cargo build -q -p cielo --example fulfillment_load
+fi
+LOAD="${CARGO_TARGET_DIR:-target}/$PROFILE/examples/fulfillment_load"
 WORK=$(mktemp -d)
 source bench/lib.sh
 cleanup() {
@@ -34,7 +40,7 @@ run() { # engine lab-ms database-url
   "$LOAD" --database "$3" --orders "$ORDERS" --lab-ms "$2"
 }
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+echo "$PROFILE build; machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
 for i in $(seq "$RUNS"); do
   if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
     run sqlite "$LAB_MS" "sqlite://$WORK/bench-$i.db"

@@ -65,6 +65,8 @@ const PRINT_FILE_LINK: Duration = Duration::from_secs(30 * 24 * 3600);
 /// A paid order still `paid` this long after its last change is looked at
 /// again by the catch-up.
 const STUCK_AFTER_SECS: i64 = 120;
+/// Pages of 100 paid orders one catch-up pass looks at, at most.
+const CATCH_UP_PAGES: usize = 20;
 
 /// Errors of the lifecycle.
 #[derive(Debug, thiserror::Error)]
@@ -964,21 +966,37 @@ impl Flows {
     /// killed at the wrong instruction) are moved on now. Returns how many
     /// were looked at.
     pub async fn catch_up(&self) -> Result<usize> {
-        let before = Timestamp::now().plus_seconds(-STUCK_AFTER_SECS);
-        let page = self
-            .inner
-            .orders
-            .list_orders(OrderFilter {
-                status: Some(OrderStatus::Paid),
-                to: Some(before),
-                limit: Some(100),
-                ..Default::default()
-            })
-            .await?;
-        let n = page.orders.len();
-        for o in page.orders {
-            if let Err(e) = self.on_paid(o.id, "catch-up").await {
-                tracing::warn!(order_id = %o.id, error = %format!("{e:#}"), "catch-up could not move the order on");
+        self.catch_up_before(Timestamp::now().plus_seconds(-STUCK_AFTER_SECS))
+            .await
+    }
+
+    /// [`Flows::catch_up`] for the paid orders created before `before`.
+    pub async fn catch_up_before(&self, before: Timestamp) -> Result<usize> {
+        let mut n = 0;
+        let mut cursor = None;
+        // Orders the shop ships itself wait in `paid` for as long as it takes:
+        // page through them rather than stop at the newest hundred.
+        for _ in 0..CATCH_UP_PAGES {
+            let page = self
+                .inner
+                .orders
+                .list_orders(OrderFilter {
+                    status: Some(OrderStatus::Paid),
+                    to: Some(before),
+                    limit: Some(100),
+                    cursor: cursor.take(),
+                    ..Default::default()
+                })
+                .await?;
+            n += page.orders.len();
+            for o in page.orders {
+                if let Err(e) = self.on_paid(o.id, "catch-up").await {
+                    tracing::warn!(order_id = %o.id, error = %format!("{e:#}"), "catch-up could not move the order on");
+                }
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
             }
         }
         Ok(n)

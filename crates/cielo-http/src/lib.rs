@@ -79,6 +79,8 @@ pub struct AppState {
     pub flows: Option<Arc<cielo_flows::Flows>>,
     /// Reconciliation findings and alerts.
     pub ops: Option<Arc<cielo_ops::Ops>>,
+    /// Notifications: the admin's message log, resends, previews, the outbox.
+    pub notify: Option<Arc<cielo_notify::Notify>>,
     cache: Arc<cache::ResponseCache>,
 }
 
@@ -110,6 +112,7 @@ impl AppState {
             payments: None,
             flows: None,
             ops: None,
+            notify: None,
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }
     }
@@ -158,6 +161,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::payments::router())
         .merge(routes::lifecycle::router())
         .merge(routes::ops::router())
+        .merge(routes::notify::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());
     let openapi_json =

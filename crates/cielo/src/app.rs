@@ -86,6 +86,7 @@ pub fn registry(
     payments: &cielo_payments::Payments,
     flows: &cielo_flows::Flows,
     ops: &cielo_ops::Ops,
+    notify: &cielo_notify::Notify,
     settings: &Settings,
 ) -> cielo_jobs::Registry {
     let mut r = cielo_jobs::Registry::new();
@@ -93,6 +94,7 @@ pub fn registry(
     payments.register(&mut r);
     flows.register(&mut r);
     ops.register(&mut r);
+    notify.register(&mut r);
     r
 }
 
@@ -266,7 +268,20 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let registry = Arc::new(registry(&orders, &payments, &flows, &ops, &settings));
+        let notify = cielo_notify::Notify::new(
+            db.clone(),
+            orders.clone(),
+            &settings.notify,
+            &secrets.notify,
+            &settings.data_dir,
+            cielo_notify::data::Shop {
+                name: settings.shop.name.clone(),
+                url: public_url.clone(),
+            },
+        )?;
+        let registry = Arc::new(registry(
+            &orders, &payments, &flows, &ops, &notify, &settings,
+        ));
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
             db,
@@ -282,6 +297,7 @@ impl Application {
         state.payments = Some(payments);
         state.ops = Some(Arc::new(ops));
         state.flows = Some(Arc::new(flows));
+        state.notify = Some(Arc::new(notify));
         let (router, _openapi) = cielo_http::router(state.clone());
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {

@@ -21,5 +21,6 @@ pub fn migrations() -> Vec<cielo_db::MigrationSet> {
         cielo_payments::MIGRATIONS,
         cielo_fulfillment::MIGRATIONS,
         cielo_ops::MIGRATIONS,
+        cielo_notify::MIGRATIONS,
     ]
 }

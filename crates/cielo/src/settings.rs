@@ -43,6 +43,8 @@ pub struct Settings {
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
     /// Reconciliation and alert rules (`[ops]`, `[[ops.alerts]]`).
     pub ops: cielo_ops::OpsSettings,
+    /// Email and SMS notifications.
+    pub notify: cielo_notify::NotifySettings,
 }
 
 /// Job settings, with print renders limited to one at a time per worker: a
@@ -247,6 +249,7 @@ impl Default for Settings {
             jobs: default_jobs(),
             schedule: default_schedule(),
             ops: Default::default(),
+            notify: cielo_notify::NotifySettings::default(),
         }
     }
 }
@@ -358,6 +361,7 @@ const SECTIONS: &[&str] = &[
     "jobs",
     "fulfillment",
     "ops",
+    "notify",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
@@ -373,6 +377,11 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_PRINTFUL_WEBHOOK_TOKEN",
     "CIELO_PRODIGI_WEBHOOK_TOKEN",
     "CIELO_OPS_ALERT_WEBHOOK_URL",
+    "CIELO_SMTP_PASSWORD",
+    "CIELO_RESEND_API_KEY",
+    "CIELO_SENDGRID_API_KEY",
+    "CIELO_TWILIO_ACCOUNT_SID",
+    "CIELO_TWILIO_AUTH_TOKEN",
 ];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
@@ -411,6 +420,8 @@ pub struct Secrets {
     pub labs: cielo_fulfillment::LabSecrets,
     /// Where alerts are posted as JSON (Slack-compatible), `CIELO_OPS_ALERT_WEBHOOK_URL`.
     pub ops_alert_webhook_url: Option<String>,
+    /// Notification providers' secrets (`CIELO_SMTP_PASSWORD`, API keys, AWS).
+    pub notify: cielo_notify::NotifySecrets,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -449,6 +460,7 @@ impl Secrets {
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
             labs: cielo_fulfillment::LabSecrets::from_env(),
             ops_alert_webhook_url: var("CIELO_OPS_ALERT_WEBHOOK_URL"),
+            notify: cielo_notify::NotifySecrets::from_env(),
         }
     }
 }
@@ -524,6 +536,7 @@ impl Settings {
         if !["flat", "lab"].contains(&self.shipping.source.as_str()) {
             anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
+        self.notify.validate()?;
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");
         }

@@ -64,7 +64,7 @@ fn admin_cause(a: &AdminAuth, note: Option<&str>) -> String {
     }
 }
 
-/// An order's lab orders and the order itself.
+/// An order's lab orders, with the lab's raw status, reason and history of each.
 #[utoipa::path(get, path = "/api/admin/orders/{id}/lab-orders", tag = "admin", params(("id" = String, Path)),
     responses((status = 200, body = Vec<LabOrderView>), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

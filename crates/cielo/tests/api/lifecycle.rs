@@ -858,3 +858,58 @@ async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_render
     assert_eq!(labs.len(), 1);
     assert_eq!(labs[0]["stage"], "planned");
 }
+
+#[tokio::test]
+async fn a_paid_order_whose_next_step_was_lost_is_moved_on_by_the_catch_up() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let (order, _) = buy(&app, &[&mug]).await;
+    // Paid, but its `order.paid` event is lost before anyone heard of it
+    // (as if the process died between the commit and the dispatch).
+    app.state
+        .orders
+        .transition_now(
+            order.parse().unwrap(),
+            cielo_orders::OrderStatus::Paid,
+            "test payment",
+        )
+        .await
+        .unwrap();
+    cielo_db::sqlx::query("delete from jobs_event")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    app.run_pending_jobs().await;
+    assert_eq!(order_of(&app, &admin, &order).await["status"], "paid");
+    assert!(lab_orders(&app, &admin, &order).await.is_empty());
+
+    let flows = app.state.flows.as_ref().unwrap();
+    let looked_at = flows
+        .catch_up_before(cielo_core::Timestamp::now().plus_seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(looked_at, 1);
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(o["status"], "in_production", "{o}");
+    assert_eq!(lab_orders(&app, &admin, &order).await.len(), 1);
+    // Again: nothing more happens.
+    flows
+        .catch_up_before(cielo_core::Timestamp::now().plus_seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(lab_orders(&app, &admin, &order).await.len(), 1);
+    assert_eq!(
+        order_of(&app, &admin, &order).await["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        o["history"].as_array().unwrap().len()
+    );
+}
