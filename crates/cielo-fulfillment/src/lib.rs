@@ -26,6 +26,7 @@
 mod client;
 mod ids;
 mod lab;
+mod listing;
 mod local;
 mod printful;
 mod prodigi;
@@ -40,6 +41,7 @@ mod webhook;
 pub mod testing;
 
 pub use ids::{printful_external_id, prodigi_idempotency_key};
+pub use listing::LabListing;
 pub use quote::QuoteItem;
 pub use service::{CatchUpReport, Fulfillment};
 pub use settings::{FulfillmentSettings, LabSecrets, LocalLabSettings};

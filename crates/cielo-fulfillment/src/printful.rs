@@ -34,7 +34,7 @@ pub(crate) struct Printful {
 }
 
 impl Printful {
-    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut r = self
             .http
             .request(method, format!("{}{path}", self.base.trim_end_matches('/')))

@@ -27,7 +27,7 @@ pub(crate) struct Prodigi {
 const FATAL_ISSUES: [&str; 2] = ["itemunavailable", "failedtodownload"];
 
 impl Prodigi {
-    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}{path}", self.base.trim_end_matches('/')))
             .header("X-API-Key", &self.api_key)

@@ -142,6 +142,14 @@ impl Fulfillment {
         })
     }
 
+    pub(crate) fn inner_printful(&self) -> Option<&Printful> {
+        self.inner.printful.as_ref()
+    }
+
+    pub(crate) fn inner_prodigi(&self) -> Option<&Prodigi> {
+        self.inner.prodigi.as_ref()
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &FulfillmentSettings {
         &self.inner.settings

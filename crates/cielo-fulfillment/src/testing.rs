@@ -273,6 +273,40 @@ async fn pf_create(
     late_fault(&fault, pf_ok(order)).await
 }
 
+#[derive(serde::Deserialize)]
+struct PfListQuery {
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+/// `GET /orders`: newest first, `offset`/`limit` paging, `paging.total`.
+async fn pf_list(
+    State(s): State<Pf>,
+    headers: HeaderMap,
+    Query(q): Query<PfListQuery>,
+) -> Response {
+    if let Some(r) = pf_auth(&s, &headers) {
+        return r;
+    }
+    let st = s.lock().unwrap();
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let page: Vec<Value> = st
+        .orders
+        .iter()
+        .rev()
+        .skip(offset)
+        .take(limit)
+        .cloned()
+        .collect();
+    Json(json!({
+        "code": 200,
+        "result": page,
+        "paging": {"total": st.orders.len(), "offset": offset, "limit": limit},
+    }))
+    .into_response()
+}
+
 async fn pf_get(State(s): State<Pf>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if let Some(r) = pf_auth(&s, &headers) {
         return r;
@@ -388,7 +422,7 @@ impl FakePrintful {
             ..Default::default()
         }));
         let router = Router::new()
-            .route("/orders", post(pf_create))
+            .route("/orders", post(pf_create).get(pf_list))
             .route("/orders/{id}", get(pf_get).delete(pf_cancel).put(pf_update))
             .route("/orders/{id}/confirm", post(pf_confirm))
             .route("/webhooks", post(pf_webhooks))
@@ -686,8 +720,8 @@ async fn pd_create(State(s): State<Pd>, headers: HeaderMap, body: axum::body::By
                 .collect();
             let order = json!({
                 "id": id,
-                "created": "2026-11-29T10:00:00Z",
-                "lastUpdated": "2026-11-29T10:00:00Z",
+                "created": jiff::Timestamp::now().to_string(),
+                "lastUpdated": jiff::Timestamp::now().to_string(),
                 "callbackUrl": body["callbackUrl"],
                 "merchantReference": body["merchantReference"],
                 "shippingMethod": body["shippingMethod"],
@@ -720,6 +754,57 @@ async fn pd_create(State(s): State<Pd>, headers: HeaderMap, body: axum::body::By
     let ok = Json(json!({"outcome": outcome, "order": order, "traceParent": "00-fake-trace-01"}))
         .into_response();
     late_fault(&fault, ok).await
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PdListQuery {
+    top: Option<usize>,
+    skip: Option<usize>,
+    created_from: Option<String>,
+}
+
+/// `GET /v4.0/orders`: id descending, `top`/`skip` paging, `createdFrom`.
+async fn pd_list(
+    State(s): State<Pd>,
+    headers: HeaderMap,
+    Query(q): Query<PdListQuery>,
+) -> Response {
+    if let Some(r) = pd_auth(&s, &headers) {
+        return r;
+    }
+    let st = s.lock().unwrap();
+    let from = q
+        .created_from
+        .as_deref()
+        .and_then(|f| f.parse::<jiff::Timestamp>().ok());
+    let matching: Vec<&Value> = st
+        .orders
+        .iter()
+        .rev()
+        .filter(|o| {
+            match (
+                from,
+                o["created"]
+                    .as_str()
+                    .and_then(|c| c.parse::<jiff::Timestamp>().ok()),
+            ) {
+                (Some(f), Some(c)) => c >= f,
+                _ => true,
+            }
+        })
+        .collect();
+    let skip = q.skip.unwrap_or(0);
+    let top = q.top.unwrap_or(10).clamp(1, 100);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|o| (*o).clone())
+        .collect();
+    let has_more = skip + page.len() < matching.len();
+    Json(json!({"outcome": "Ok", "orders": page, "hasMore": has_more, "nextUrl": null}))
+        .into_response()
 }
 
 fn pd_find<'a>(orders: &'a mut [Value], id: &str) -> Option<&'a mut Value> {
@@ -857,7 +942,7 @@ impl FakeProdigi {
             ..Default::default()
         }));
         let router = Router::new()
-            .route("/v4.0/orders", post(pd_create))
+            .route("/v4.0/orders", post(pd_create).get(pd_list))
             .route("/v4.0/orders/{id}", get(pd_get))
             .route("/v4.0/orders/{id}/actions", get(pd_actions))
             .route("/v4.0/orders/{id}/actions/cancel", post(pd_cancel))

@@ -107,6 +107,8 @@ pub struct AppStateInner {
     pub payments: Option<Arc<cielo_payments::Payments>>,
     /// The order lifecycle after payment: labs, shipments, the edit window.
     pub flows: Option<Arc<cielo_flows::Flows>>,
+    /// Reconciliation findings and alerts.
+    pub ops: Option<Arc<cielo_ops::Ops>>,
     /// Notifications: the admin's message log, resends, previews, the outbox.
     pub notify: Option<Arc<cielo_notify::Notify>>,
     /// Per-IP limits on costly routes (defaults until the binary sets its own).
@@ -141,6 +143,7 @@ impl AppState {
             job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
             payments: None,
             flows: None,
+            ops: None,
             notify: None,
             rate_limits: Arc::new(limits::RateLimits::new(Default::default())),
             cache: Arc::new(cache::ResponseCache::new(ttl)),
@@ -251,6 +254,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::system::router())
         .merge(routes::payments::router())
         .merge(routes::lifecycle::router())
+        .merge(routes::ops::router())
         .merge(routes::notify::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());

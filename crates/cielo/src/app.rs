@@ -77,6 +77,7 @@ pub struct Application {
     schedule: Vec<cielo_jobs::ScheduleEntry>,
     job_metrics: Arc<cielo_jobs::JobMetrics>,
     catch_up_on_start: bool,
+    reconcile_on_start: bool,
 }
 
 /// The job handlers and event subscriptions of this build of Cielo: each
@@ -85,6 +86,7 @@ pub fn registry(
     orders: &Orders,
     payments: &cielo_payments::Payments,
     flows: &cielo_flows::Flows,
+    ops: &cielo_ops::Ops,
     notify: &cielo_notify::Notify,
     settings: &Settings,
 ) -> cielo_jobs::Registry {
@@ -92,6 +94,7 @@ pub fn registry(
     orders.register(&mut r, &settings.orders);
     payments.register(&mut r);
     flows.register(&mut r);
+    ops.register(&mut r);
     notify.register(&mut r);
     r
 }
@@ -227,8 +230,21 @@ impl Application {
         }
         let payments =
             crate::payments::service(&db, &settings, &orders, provider, test_provider, webhooks);
-        let flows =
-            cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
+        let payments = Arc::new(payments);
+        let flows = cielo_flows::Flows::new(
+            db.clone(),
+            orders.clone(),
+            storage.clone(),
+            fulfillment.clone(),
+        );
+        let ops = cielo_ops::Ops::new(
+            db.clone(),
+            settings.ops.clone(),
+            orders.clone(),
+            payments.clone(),
+            fulfillment,
+            secrets.ops_alert_webhook_url.clone(),
+        );
 
         // Titles stored before search folded accents are folded once here.
         let refolded = catalog.refresh_search_titles().await?;
@@ -270,7 +286,9 @@ impl Application {
                 url: public_url.clone(),
             },
         )?;
-        let registry = Arc::new(registry(&orders, &payments, &flows, &notify, &settings));
+        let registry = Arc::new(registry(
+            &orders, &payments, &flows, &ops, &notify, &settings,
+        ));
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
             db,
@@ -283,7 +301,8 @@ impl Application {
             crate::migrations(),
         );
         state.job_metrics = job_metrics.clone();
-        state.payments = Some(Arc::new(payments));
+        state.payments = Some(payments);
+        state.ops = Some(Arc::new(ops));
         state.flows = Some(Arc::new(flows));
         state.notify = Some(Arc::new(notify));
         state.rate_limits = Arc::new(cielo_http::limits::RateLimits::new(
@@ -321,6 +340,7 @@ impl Application {
             schedule: settings.schedule.clone(),
             job_metrics,
             catch_up_on_start: settings.payments.catch_up_on_start,
+            reconcile_on_start: settings.ops.reconcile.on_start,
         })
     }
 
@@ -368,6 +388,20 @@ impl Application {
                     .unique_key(kind);
                 cielo_jobs::enqueue(&mut tx, job).await?;
             }
+            tx.commit().await?;
+        }
+        if self.reconcile_on_start && (self.role.runs_worker() || self.role.runs_scheduler()) {
+            // The shop checks itself at every start: a missed payment or a
+            // lab order placed with a stolen key is found now, not in an hour.
+            let mut tx = db.begin_write().await?;
+            let job = cielo_jobs::NewJob::new(
+                cielo_ops::KIND_RECONCILE,
+                serde_json::json!({"reason": "start-up"}),
+            )
+            .queue("maintenance")
+            .max_attempts(3)
+            .unique_key(cielo_ops::KIND_RECONCILE);
+            cielo_jobs::enqueue(&mut tx, job).await?;
             tx.commit().await?;
         }
         if self.role.runs_scheduler() {

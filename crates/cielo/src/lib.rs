@@ -20,6 +20,7 @@ pub fn migrations() -> Vec<cielo_db::MigrationSet> {
         cielo_orders::MIGRATIONS,
         cielo_payments::MIGRATIONS,
         cielo_fulfillment::MIGRATIONS,
+        cielo_ops::MIGRATIONS,
         cielo_notify::MIGRATIONS,
     ]
 }

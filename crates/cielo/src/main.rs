@@ -65,6 +65,19 @@ enum Command {
         #[command(subcommand)]
         command: OrdersCommand,
     },
+    /// Compare the payment provider and the print labs with our records
+    /// over a window, store every difference as a finding, fix what is safe
+    /// to fix, raise the alerts, and print the report. Exits 1 when a
+    /// finding is open or a provider could not be checked.
+    Reconcile {
+        /// How far back to look: `24h`, `90m`, `2h 30m` (default
+        /// `ops.reconcile.window_secs`).
+        #[arg(long, value_name = "DURATION")]
+        since: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage admin accounts.
@@ -200,6 +213,41 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
                 other => eprintln!("Cielo is running as {other:?}. Ctrl-C stops it."),
             }
             app.run_until_stopped(app::shutdown_signal()).await
+        }
+        Command::Reconcile { since, json } => {
+            let since_secs = match since {
+                None => settings.ops.reconcile.window_secs,
+                Some(raw) => {
+                    let d: jiff::SignedDuration = raw.parse().map_err(|e| {
+                        anyhow::anyhow!("--since {raw}: not a duration like 24h or 90m: {e}")
+                    })?;
+                    anyhow::ensure!(d.as_secs() > 0, "--since must be positive");
+                    d.as_secs() as u64
+                }
+            };
+            let app = Application::build(
+                settings,
+                BuildOptions {
+                    seed_demo: false,
+                    role: app::Role::Worker,
+                },
+            )
+            .await?;
+            let ops = app
+                .state()
+                .ops
+                .clone()
+                .expect("the application wires operations");
+            let report = ops.reconcile(since_secs).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.to_text());
+            }
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Jobs { command } => {
             let db = app::connect_and_migrate(&settings).await?;

@@ -43,6 +43,8 @@ pub struct Settings {
     pub jobs: cielo_jobs::JobsSettings,
     /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
+    /// Reconciliation and alert rules (`[ops]`, `[[ops.alerts]]`).
+    pub ops: cielo_ops::OpsSettings,
     /// Email and SMS notifications.
     pub notify: cielo_notify::NotifySettings,
 }
@@ -95,6 +97,8 @@ pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
             "*/10 * * * *",
             cielo_flows::KIND_CATCH_UP,
         ),
+        entry("ops-reconcile", "41 * * * *", cielo_ops::KIND_RECONCILE),
+        entry("ops-alerts", "* * * * *", cielo_ops::KIND_ALERTS),
     ]
 }
 
@@ -300,6 +304,7 @@ impl Default for Settings {
             fulfillment: Default::default(),
             jobs: default_jobs(),
             schedule: default_schedule(),
+            ops: Default::default(),
             notify: cielo_notify::NotifySettings::default(),
         }
     }
@@ -415,6 +420,7 @@ const SECTIONS: &[&str] = &[
     "orders",
     "jobs",
     "fulfillment",
+    "ops",
     "notify",
 ];
 
@@ -430,6 +436,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_PRODIGI_API_KEY",
     "CIELO_PRINTFUL_WEBHOOK_TOKEN",
     "CIELO_PRODIGI_WEBHOOK_TOKEN",
+    "CIELO_OPS_ALERT_WEBHOOK_URL",
     "CIELO_SMTP_PASSWORD",
     "CIELO_RESEND_API_KEY",
     "CIELO_SENDGRID_API_KEY",
@@ -444,6 +451,9 @@ fn env_key(raw: &str) -> String {
         return "log.level".into();
     }
     // The local lab's delays sit one level down: `fulfillment.local.*`.
+    if let Some(rest) = key.strip_prefix("ops_reconcile_") {
+        return format!("ops.reconcile.{rest}");
+    }
     if let Some(rest) = key.strip_prefix("fulfillment_local_") {
         return format!("fulfillment.local.{rest}");
     }
@@ -468,6 +478,8 @@ pub struct Secrets {
     pub test_webhook_secret: Option<String>,
     /// The print labs' API keys and webhook URL tokens (`CIELO_PRINTFUL_*`, `CIELO_PRODIGI_*`).
     pub labs: cielo_fulfillment::LabSecrets,
+    /// Where alerts are posted as JSON (Slack-compatible), `CIELO_OPS_ALERT_WEBHOOK_URL`.
+    pub ops_alert_webhook_url: Option<String>,
     /// Notification providers' secrets (`CIELO_SMTP_PASSWORD`, API keys, AWS).
     pub notify: cielo_notify::NotifySecrets,
 }
@@ -482,6 +494,10 @@ impl std::fmt::Debug for Secrets {
             )
             .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
             .field("labs", &self.labs)
+            .field(
+                "ops_alert_webhook_url",
+                &self.ops_alert_webhook_url.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -503,6 +519,7 @@ impl Secrets {
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
             labs: cielo_fulfillment::LabSecrets::from_env(),
+            ops_alert_webhook_url: var("CIELO_OPS_ALERT_WEBHOOK_URL"),
             notify: cielo_notify::NotifySecrets::from_env(),
         }
     }

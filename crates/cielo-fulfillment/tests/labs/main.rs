@@ -4,6 +4,7 @@
 //! lab holds: exactly one per order.
 
 mod helpers;
+mod listing;
 mod local;
 mod printful;
 mod prodigi;

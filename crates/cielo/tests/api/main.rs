@@ -14,6 +14,7 @@ mod hygiene;
 mod jobs;
 mod lifecycle;
 mod notify;
+mod ops;
 mod orders;
 mod pages;
 mod payments;

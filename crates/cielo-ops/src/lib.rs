@@ -1,0 +1,144 @@
+//! Operations: the shop watching itself.
+//!
+//! * **Reconciliation** ([`Ops::reconcile`]): over a window, the payment
+//!   provider's paid sessions are compared with our paid orders, and each
+//!   print lab's orders with our lab submissions. Every difference is a
+//!   stored [`Finding`] (kind, both sides' facts, state). What can be fixed
+//!   safely is fixed through the normal paths (the payments inbox, the
+//!   lab's forward-only refresh); the rest waits for a person.
+//! * **Alerts** ([`alerts`]): rules as data over the shop's own state (open
+//!   findings, dead letters, queue age, orders needing attention), sent to
+//!   channels (the log, a JSON webhook, and whatever the binary adds), fired
+//!   once, repeated at most every interval, resolved when the condition clears.
+//!
+//! It reads other domains only through their public APIs.
+
+pub mod alerts;
+pub mod findings;
+pub mod reconcile;
+pub mod settings;
+
+pub use alerts::{AlertChannel, AlertMessage, AlertView, LogChannel, WebhookChannel};
+pub use findings::{Finding, FindingKind, FindingState};
+pub use reconcile::ReconcileReport;
+pub use settings::{AlertRule, Condition, OpsSettings};
+
+use cielo_db::Db;
+use std::sync::Arc;
+
+/// Job kind: one reconciliation pass (payload `{"since_secs": N}` optional).
+pub const KIND_RECONCILE: &str = "ops.reconcile";
+/// Job kind: evaluate the alert rules once.
+pub const KIND_ALERTS: &str = "ops.alerts";
+
+cielo_core::typed_id!(FindingId, "fnd", "A reconciliation finding.");
+cielo_core::typed_id!(AlertId, "alr", "One firing of an alert rule.");
+
+/// The operations domain's migrations.
+pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
+    domain: "ops",
+    migrations: &[cielo_db::migration!(20261129110000, "ops")],
+};
+
+/// The operations service; cheap to clone.
+#[derive(Clone)]
+pub struct Ops {
+    pub(crate) db: Db,
+    pub(crate) settings: Arc<OpsSettings>,
+    pub(crate) orders: cielo_orders::Orders,
+    pub(crate) payments: Arc<cielo_payments::Payments>,
+    pub(crate) fulfillment: cielo_fulfillment::Fulfillment,
+    pub(crate) channels: Arc<Vec<Arc<dyn AlertChannel>>>,
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ops")
+            .field(
+                "channels",
+                &self.channels.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Ops {
+    /// The service. Channels: `log` always; `webhook` when
+    /// `alert_webhook_url` is given (a secret: from the environment).
+    pub fn new(
+        db: Db,
+        settings: OpsSettings,
+        orders: cielo_orders::Orders,
+        payments: Arc<cielo_payments::Payments>,
+        fulfillment: cielo_fulfillment::Fulfillment,
+        alert_webhook_url: Option<String>,
+    ) -> Self {
+        let mut channels: Vec<Arc<dyn AlertChannel>> = vec![Arc::new(LogChannel)];
+        if let Some(url) = alert_webhook_url.filter(|u| !u.is_empty()) {
+            channels.push(Arc::new(WebhookChannel::new(url)));
+        }
+        Self {
+            db,
+            settings: Arc::new(settings),
+            orders,
+            payments,
+            fulfillment,
+            channels: Arc::new(channels),
+        }
+    }
+
+    /// Adds a channel (e.g. email or SMS to the owner through the
+    /// notifications domain); a channel of the same name is replaced.
+    pub fn with_channel(mut self, channel: Arc<dyn AlertChannel>) -> Self {
+        let mut list: Vec<_> = self
+            .channels
+            .iter()
+            .filter(|c| c.name() != channel.name())
+            .cloned()
+            .collect();
+        list.push(channel);
+        self.channels = Arc::new(list);
+        self
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &OpsSettings {
+        &self.settings
+    }
+
+    /// Registers `ops.reconcile` and `ops.alerts`.
+    pub fn register(&self, registry: &mut cielo_jobs::Registry) {
+        let me = self.clone();
+        registry.handle(KIND_RECONCILE, move |_ctx, payload| {
+            let me = me.clone();
+            async move {
+                let since = payload["since_secs"]
+                    .as_u64()
+                    .unwrap_or(me.settings.reconcile.window_secs);
+                let report = me.reconcile(since).await?;
+                tracing::info!(
+                    findings = report.findings.len(),
+                    errors = report.errors.len(),
+                    "reconciliation pass"
+                );
+                Ok(())
+            }
+        });
+        let me = self.clone();
+        registry.handle(KIND_ALERTS, move |_ctx, _payload| {
+            let me = me.clone();
+            async move {
+                me.evaluate_alerts().await?;
+                Ok(())
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_engines_list_the_same_migrations() {
+        cielo_db::check_set(&super::MIGRATIONS).unwrap();
+    }
+}

@@ -1,0 +1,182 @@
+//! `[ops]` settings: reconciliation and alert rules (rules are data).
+
+use serde::{Deserialize, Serialize};
+
+/// `[ops]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsSettings {
+    /// `[ops.reconcile]`
+    pub reconcile: ReconcileSettings,
+    /// `[[ops.alerts]]`: the alert rules; setting any replaces the defaults.
+    pub alerts: Vec<AlertRule>,
+}
+
+impl Default for OpsSettings {
+    fn default() -> Self {
+        Self {
+            reconcile: ReconcileSettings::default(),
+            alerts: default_rules(),
+        }
+    }
+}
+
+/// `[ops.reconcile]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// How far back a pass looks (seconds; default one day and a bit, so an
+    /// hourly pass overlaps generously).
+    pub window_secs: u64,
+    /// Run a pass when a worker or scheduler starts.
+    pub on_start: bool,
+    /// Payments younger than this (seconds) are still on their way through
+    /// the webhook and inbox: not a difference yet.
+    pub grace_secs: u64,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            window_secs: 26 * 3600,
+            on_start: true,
+            grace_secs: 300,
+        }
+    }
+}
+
+/// One alert rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// Stable name (alerts are stored under it).
+    pub name: String,
+    /// What is measured.
+    pub condition: Condition,
+    /// Fires when the measured value is at least this (default 1).
+    #[serde(default = "one")]
+    pub threshold: i64,
+    /// Channel names: `log`, `webhook`, and those the build adds (`email`, `sms`).
+    #[serde(default = "log_only")]
+    pub channels: Vec<String>,
+    /// While firing, sent again at most this often (minutes; default 60);
+    /// a rise in the value is sent at once.
+    #[serde(default = "sixty")]
+    pub repeat_minutes: u64,
+}
+
+fn one() -> i64 {
+    1
+}
+fn sixty() -> u64 {
+    60
+}
+fn log_only() -> Vec<String> {
+    vec!["log".into()]
+}
+
+/// What a rule measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    /// Open reconciliation findings of these kinds (all kinds when empty).
+    OpenFindings {
+        /// Finding kinds (`unknown_lab_order`, `paid_without_payment`, …).
+        #[serde(default)]
+        kinds: Vec<String>,
+    },
+    /// Jobs that exhausted their attempts.
+    DeadLetters,
+    /// Age of the oldest runnable job, minutes.
+    OldestQueuedMinutes,
+    /// Orders in `needs_attention`.
+    OrdersNeedingAttention,
+}
+
+/// The rules a shop gets without configuring any: the stolen lab key and a
+/// paid order without a payment reach the owner at once (email and SMS when
+/// the build has those channels, the webhook when configured, the log
+/// always); the rest goes to the log and the webhook.
+pub fn default_rules() -> Vec<AlertRule> {
+    let owner = || {
+        vec![
+            "log".to_string(),
+            "webhook".to_string(),
+            "email".to_string(),
+            "sms".to_string(),
+        ]
+    };
+    let ops = || vec!["log".to_string(), "webhook".to_string()];
+    vec![
+        AlertRule {
+            name: "lab-order-we-never-placed".into(),
+            condition: Condition::OpenFindings {
+                kinds: vec!["unknown_lab_order".into()],
+            },
+            threshold: 1,
+            channels: owner(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "paid-without-payment".into(),
+            condition: Condition::OpenFindings {
+                kinds: vec!["paid_without_payment".into()],
+            },
+            threshold: 1,
+            channels: owner(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "open-findings".into(),
+            condition: Condition::OpenFindings {
+                kinds: vec![
+                    "paid_without_order".into(),
+                    "lab_status_differs".into(),
+                    "amount_mismatch".into(),
+                ],
+            },
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
+        },
+        AlertRule {
+            name: "dead-letters".into(),
+            condition: Condition::DeadLetters,
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
+        },
+        AlertRule {
+            name: "queue-stalled".into(),
+            condition: Condition::OldestQueuedMinutes,
+            threshold: 15,
+            channels: ops(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "orders-need-attention".into(),
+            condition: Condition::OrdersNeedingAttention,
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_read_from_toml_shaped_data() {
+        let s: OpsSettings = serde_json::from_value(serde_json::json!({
+            "alerts": [{"name": "x", "condition": {"kind": "open_findings", "kinds": ["unknown_lab_order"]}, "channels": ["webhook"]},
+                       {"name": "y", "condition": {"kind": "dead_letters"}, "threshold": 3}]
+        }))
+        .unwrap();
+        assert_eq!(s.alerts.len(), 2);
+        assert_eq!(s.alerts[1].threshold, 3);
+        assert_eq!(s.alerts[1].channels, vec!["log"]);
+        assert_eq!(s.reconcile, ReconcileSettings::default());
+    }
+}

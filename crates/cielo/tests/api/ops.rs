@@ -1,0 +1,347 @@
+//! Reconciliation and alerts: the shop compares the payment provider and the
+//! print labs with its own records and tells a person what differs.
+
+use crate::helpers::*;
+use cielo::app::Role;
+use cielo::settings::Secrets;
+use cielo::Settings;
+use cielo_fulfillment::testing::FakePrintful;
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const PF_TOKEN: &str = "pf-ops-token";
+
+/// A receiver for the alert webhook: every JSON body posted to it.
+async fn alert_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let store = got.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (url, got)
+}
+
+/// An API-only app whose products go to a fake Printful, alerts to `hook`.
+async fn shop(printful: &FakePrintful, hook: Option<String>, tweak: fn(&mut Settings)) -> TestApp {
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some(PF_TOKEN.into()),
+            ..Default::default()
+        },
+        ops_alert_webhook_url: hook,
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.ops.reconcile.on_start = false;
+            s.fulfillment.hold_minutes = 0;
+            s.fulfillment.printful_api_base = base;
+            tweak(s);
+        },
+        secrets,
+    )
+    .await
+}
+
+/// A published Printful tee; returns its variant id.
+async fn tee(app: &TestApp, admin: &str) -> String {
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["variants"][0]["id"].as_str().unwrap().to_string()
+}
+
+async fn buy(app: &TestApp, variant: &str) -> String {
+    let cart = app.new_cart(None).await;
+    let r = app.add_line(&cart, None, variant, 1).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["order_id"].as_str().unwrap().to_string()
+}
+
+async fn pay(app: &TestApp, admin: &str, order: &str) {
+    let session = app
+        .get_as(&format!("/api/admin/orders/{order}"), admin)
+        .await
+        .body["payment"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/checkout/test/{session}", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("action=pay")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+async fn status_of(app: &TestApp, admin: &str, order: &str) -> String {
+    app.get_as(&format!("/api/admin/orders/{order}"), admin)
+        .await
+        .body["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn drain_until(app: &TestApp, admin: &str, order: &str, status: &str) {
+    for _ in 0..100 {
+        app.run_pending_jobs().await;
+        if status_of(app, admin, order).await == status {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("order {order} never became {status}");
+}
+
+/// `cielo reconcile --since 1h [extra]` on the app's database: (exit code,
+/// stdout and stderr). Off the test's runtime thread: the fake lab answers
+/// the command from it.
+async fn reconcile_cli(app: &TestApp, printful: &FakePrintful, extra: &[&str]) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"));
+    cmd.args([
+        "--data-dir",
+        app.data_dir().to_str().unwrap(),
+        "reconcile",
+        "--since",
+        "1h",
+    ])
+    .args(extra)
+    .env("CIELO_DATABASE_URL", app.database_url())
+    .env("CIELO_FULFILLMENT_PRINTFUL_API_BASE", &printful.url)
+    .env("CIELO_PRINTFUL_API_TOKEN", PF_TOKEN)
+    .env("CIELO_LOG", "error");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn reconcile(app: &TestApp, admin: &str) -> Value {
+    let r = app
+        .post_as(
+            "/api/admin/ops/reconcile?since_secs=3600",
+            admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn a_healthy_shop_reconciles_clean() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let app = shop(&printful, Some(hook), |_| {}).await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let order = buy(&app, &variant).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    app.run_pending_jobs().await;
+    assert_eq!(printful.orders_for(&order), 1);
+
+    let report = reconcile(&app, &admin).await;
+    assert_eq!(report["findings"], json!([]), "{report}");
+    assert_eq!(report["errors"], json!([]), "{report}");
+    assert_eq!(report["provider_payments"], 1, "{report}");
+    assert_eq!(report["paid_orders"], 1, "{report}");
+    assert_eq!(report["lab_orders"], json!([["printful", 1]]), "{report}");
+    let findings = app.get_as("/api/admin/ops/findings", &admin).await;
+    assert_eq!(findings.body, json!([]));
+    let alerts = app.get_as("/api/admin/ops/alerts", &admin).await;
+    assert_eq!(alerts.body, json!([]));
+    assert!(got.lock().unwrap().is_empty());
+    assert_eq!(status_of(&app, &admin, &order).await, "in_production");
+
+    // The owner's terminal says the same.
+    let (code, text) = reconcile_cli(&app, &printful, &[]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Clean: no differences."), "{text}");
+    assert!(text.contains("printful orders: 1"), "{text}");
+}
+
+#[tokio::test]
+async fn a_lab_order_placed_behind_the_shops_back_produces_a_finding_and_an_alert_within_one_pass()
+{
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let app = shop(&printful, Some(hook), |_| {}).await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let order = buy(&app, &variant).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    app.run_pending_jobs().await;
+
+    // Someone with the shop's Printful key orders for themselves.
+    let r = reqwest::Client::new()
+        .post(format!("{}/orders?confirm=true", printful.url))
+        .bearer_auth(PF_TOKEN)
+        .json(&json!({
+            "recipient": {"name": "Mallory Thief", "address1": "1 Dark Lane", "city": "Reno",
+                          "country_code": "US", "state_code": "NV", "zip": "89501"},
+            "items": [{"variant_id": 4012, "quantity": 20}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let stolen: Value = r.json().await.unwrap();
+    let stolen_id = stolen["result"]["id"].as_u64().unwrap();
+
+    let report = reconcile(&app, &admin).await;
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    let f = &findings[0];
+    assert_eq!(f["kind"], "unknown_lab_order");
+    assert_eq!(f["state"], "open");
+    assert_eq!(f["subject"], format!("printful:{stolen_id}"));
+    assert_eq!(f["theirs"]["recipient"]["name"], "Mallory Thief");
+    assert_eq!(f["theirs"]["items"][0]["quantity"], 20);
+
+    // The alert went out in the same pass, with who gets the parcel.
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["alert"]["rule"], "lab-order-we-never-placed");
+    assert_eq!(sent[0]["alert"]["status"], "firing");
+    assert!(sent[0]["text"].as_str().unwrap().contains("Mallory Thief"));
+    assert_eq!(
+        sent[0]["alert"]["details"][0]["theirs"]["recipient"]["name"],
+        "Mallory Thief"
+    );
+    let alerts = app.get_as("/api/admin/ops/alerts", &admin).await.body;
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+    assert_eq!(alerts[0]["state"], "firing");
+
+    // On a terminal: the finding, and a failing exit code; JSON too.
+    let (code, text) = reconcile_cli(&app, &printful, &[]).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("[open] unknown_lab_order"), "{text}");
+    assert!(text.contains("Mallory Thief"), "{text}");
+    let (code, text) = reconcile_cli(&app, &printful, &["--json"]).await;
+    assert_eq!(code, 1, "{text}");
+    let json_report: Value = serde_json::from_str(&text).expect("JSON report");
+    assert_eq!(json_report["findings"][0]["kind"], "unknown_lab_order");
+
+    // Seen again: the same finding, no second message.
+    let again = reconcile(&app, &admin).await;
+    assert_eq!(again["findings"][0]["id"], f["id"]);
+    assert_eq!(got.lock().unwrap().len(), 1);
+
+    // A person resolves it: the alert clears with a "resolved" message.
+    let id = f["id"].as_str().unwrap();
+    let r = app
+        .post_as(
+            &format!("/api/admin/ops/findings/{id}/resolve"),
+            &admin,
+            &json!({"note": "cancelled at Printful, key rotated"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["state"], "resolved");
+    assert_eq!(r.body["note"], "cancelled at Printful, key rotated");
+    reconcile(&app, &admin).await;
+    let sent = got.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["alert"]["status"], "resolved");
+    let alerts = app.get_as("/api/admin/ops/alerts", &admin).await.body;
+    assert_eq!(alerts[0]["state"], "resolved");
+    let open = app
+        .get_as("/api/admin/ops/findings?state=open", &admin)
+        .await;
+    assert_eq!(open.body, json!([]));
+}
+
+#[tokio::test]
+async fn a_paid_order_without_a_payment_needs_attention_and_alerts() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let app = shop(&printful, Some(hook), |_| {}).await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let order = buy(&app, &variant).await;
+    // Marked paid without the provider ever taking the money.
+    let id: cielo_orders::OrderId = order.parse().unwrap();
+    app.state
+        .orders
+        .transition_now(id, cielo_orders::OrderStatus::Paid, "test: paid by hand")
+        .await
+        .unwrap();
+
+    let report = reconcile(&app, &admin).await;
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["kind"], "paid_without_payment");
+    assert_eq!(findings[0]["subject"], order.as_str());
+    assert_eq!(status_of(&app, &admin, &order).await, "needs_attention");
+    let sent = got.lock().unwrap().clone();
+    assert!(
+        sent.iter()
+            .any(|m| m["alert"]["rule"] == "paid-without-payment"
+                && m["alert"]["status"] == "firing"),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_payment_whose_webhook_never_came_is_fed_through_the_inbox() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let app = shop(&printful, None, |s| {
+        s.payments.test_delivery = "never".into();
+        s.ops.reconcile.grace_secs = 0;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let order = buy(&app, &variant).await;
+    pay(&app, &admin, &order).await;
+    app.run_pending_jobs().await;
+    assert_eq!(status_of(&app, &admin, &order).await, "pending_payment");
+
+    let report = reconcile(&app, &admin).await;
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["kind"], "paid_without_order");
+    assert_eq!(findings[0]["state"], "fixed");
+    drain_until(&app, &admin, &order, "in_production").await;
+    // Fed once: the next pass finds the order paid and nothing to do.
+    let again = reconcile(&app, &admin).await;
+    assert_eq!(again["findings"], json!([]), "{again}");
+}
