@@ -354,7 +354,16 @@ mod tests {
 
     #[tokio::test]
     async fn put_new_stores_once_and_head_bytes_reads_the_start() {
-        let (s, _dir) = local();
+        // A directory of its own: other tests remove the shared one when done.
+        let dir = std::env::temp_dir().join(format!(
+            "cielo-storage-once-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let s = Storage::local(&dir, "http://shop.test/", b"k".to_vec()).unwrap();
         let key = format!("once/{}.bin", std::process::id());
         s.put_new(&key, Bytes::from_static(b"first")).await.unwrap();
         assert!(matches!(
