@@ -40,7 +40,8 @@ pub use queue::{enqueue, enqueue_many, EnqueueOutcome, JobState, NewJob};
 pub use scheduler::Scheduler;
 pub use settings::{JobsSettings, QueueSettings, ScheduleEntry, SqsSettings, Transport};
 pub use worker::{
-    run_pending, run_pending_with, Heartbeat, JobContext, JobError, LeaseLost, Registry, Worker,
+    local_write_count, run_pending, run_pending_with, Heartbeat, JobContext, JobError, LeaseLost,
+    Registry, Worker,
 };
 
 cielo_core::typed_id!(JobId, "job", "A job in the queue.");

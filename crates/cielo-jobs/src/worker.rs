@@ -22,13 +22,25 @@ use tracing::Instrument;
 pub(crate) static LOCAL_JOB_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 pub(crate) static LOCAL_EVENT_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
+/// Jobs and events written in this process so far (committed or not).
+static LOCAL_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times this process has enqueued a job or published an event
+/// (in transactions that committed or not). A relay that has seen no change
+/// since its last round has nothing new of this process's to send.
+pub fn local_write_count() -> u64 {
+    LOCAL_WRITES.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// A job was written in this process.
 pub(crate) fn wake_local_workers() {
+    LOCAL_WRITES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     LOCAL_JOB_WAKE.notify_one();
 }
 
 /// An outbox event was written in this process.
 pub(crate) fn wake_local_dispatchers() {
+    LOCAL_WRITES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     LOCAL_EVENT_WAKE.notify_one();
 }
 

@@ -353,6 +353,8 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_STRIPE_SECRET_KEY",
     "CIELO_STRIPE_WEBHOOK_SECRETS",
     "CIELO_TEST_WEBHOOK_SECRET",
+    // Which function a Lambda deployment of the binary is (api, worker, scheduler).
+    "CIELO_LAMBDA_ROLE",
 ];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
@@ -360,6 +362,10 @@ fn env_key(raw: &str) -> String {
     let key = raw.to_ascii_lowercase();
     if key == "log" {
         return "log.level".into();
+    }
+    // A section inside a section: `JOBS_SQS_QUEUE_URL` is `jobs.sqs.queue_url`.
+    if let Some(rest) = key.strip_prefix("jobs_sqs_") {
+        return format!("jobs.sqs.{rest}");
     }
     for s in SECTIONS {
         if let Some(rest) = key.strip_prefix(s).and_then(|r| r.strip_prefix('_')) {
@@ -478,6 +484,11 @@ impl Settings {
         if self.jobs.concurrency == 0 {
             anyhow::bail!("jobs.concurrency must be at least 1");
         }
+        if self.jobs.transport == cielo_jobs::Transport::Sqs && self.jobs.sqs.queue_url.is_none() {
+            anyhow::bail!(
+                "jobs.transport = \"sqs\" needs jobs.sqs.queue_url (CIELO_JOBS_SQS_QUEUE_URL)"
+            );
+        }
         for e in &self.schedule {
             if e.name.trim().is_empty() || e.kind.trim().is_empty() {
                 anyhow::bail!("every [[schedule]] entry needs a name and a kind");
@@ -552,6 +563,8 @@ mod tests {
         assert_eq!(env_key("HTTP_BODY_LIMIT_BYTES"), "http.body_limit_bytes");
         assert_eq!(env_key("DATA_DIR"), "data_dir");
         assert_eq!(env_key("LOG"), "log.level");
+        assert_eq!(env_key("JOBS_SQS_QUEUE_URL"), "jobs.sqs.queue_url");
+        assert_eq!(env_key("JOBS_TRANSPORT"), "jobs.transport");
     }
 
     #[test]

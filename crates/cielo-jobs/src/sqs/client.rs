@@ -327,7 +327,7 @@ impl SqsClient {
             .await?;
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
-        struct Ok_ {
+        struct Sent {
             id: String,
         }
         #[derive(Deserialize)]
@@ -339,7 +339,7 @@ impl SqsClient {
             #[serde(default)]
             message: Option<String>,
         }
-        let sent: Vec<Ok_> = serde_json::from_value(v["Successful"].clone()).unwrap_or_default();
+        let sent: Vec<Sent> = serde_json::from_value(v["Successful"].clone()).unwrap_or_default();
         let failed: Vec<Failed> = serde_json::from_value(v["Failed"].clone()).unwrap_or_default();
         Ok(BatchResult {
             sent: sent.into_iter().map(|s| s.id).collect(),

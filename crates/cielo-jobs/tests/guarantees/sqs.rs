@@ -11,7 +11,7 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-fn endpoint(test: &str) -> Option<String> {
+pub fn endpoint(test: &str) -> Option<String> {
     let e = std::env::var("CIELO_TEST_SQS_ENDPOINT")
         .or_else(|_| std::env::var("CIELO_TEST_S3_ENDPOINT"))
         .ok()
@@ -22,7 +22,7 @@ fn endpoint(test: &str) -> Option<String> {
     e
 }
 
-fn client(endpoint: &str) -> SqsClient {
+pub fn client(endpoint: &str) -> SqsClient {
     SqsClient::new(SqsConfig {
         endpoint: endpoint.trim_end_matches('/').to_string(),
         region: "us-east-1".into(),
@@ -32,7 +32,7 @@ fn client(endpoint: &str) -> SqsClient {
     })
 }
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
