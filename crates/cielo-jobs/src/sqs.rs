@@ -84,8 +84,13 @@ impl Delivery {
     }
 }
 
-/// Jobs claimed per relay round.
-const RELAY_BATCH: usize = 100;
+/// Jobs claimed per relay round: one `SendMessageBatch` (SQS takes ten at
+/// most), so that a claim is held only for the time of one call.
+const RELAY_BATCH: usize = 10;
+
+/// The shortest lease of a relay's claim. A claim outlives its send call by
+/// far; if the relay dies in between, the jobs are sent again after this.
+const RELAY_MIN_LEASE: Duration = Duration::from_secs(10);
 
 /// The SQS side of the job queue: a relay that sends committed jobs, and the
 /// consumer logic that runs a received message. Cheap to clone.
@@ -158,7 +163,7 @@ impl SqsTransport {
                 db,
                 &QueueFilter::Except(vec![]),
                 RELAY_BATCH,
-                self.settings.lease(),
+                self.settings.lease().max(RELAY_MIN_LEASE),
             )
             .await?;
             let claimed = jobs.len();
@@ -207,7 +212,13 @@ impl SqsTransport {
             let now = Timestamp::now().as_micros();
             let mut tx = db.begin_write().await?;
             if !sent.is_empty() {
-                store::complete(&mut tx, db.backend(), &sent).await?;
+                let n = store::complete(&mut tx, db.backend(), &sent).await?;
+                if n < sent.len() as u64 {
+                    tracing::warn!(
+                        lost = sent.len() as u64 - n,
+                        "relayed jobs had lost their claim; they may be sent twice"
+                    );
+                }
             }
             let mut by_token: std::collections::HashMap<&str, Vec<String>> =
                 std::collections::HashMap::new();
@@ -468,6 +479,9 @@ async fn consume_loop(
 ) {
     let mut running = JoinSet::new();
     let mut failures = 0u32;
+    // Finished messages are deleted ten per call (one request instead of ten).
+    let (done, receipts) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let deleter = tokio::spawn(delete_loop(t.client.clone(), url.clone(), receipts));
     while !shutdown.is_cancelled() {
         while running.try_join_next().is_some() {}
         // Receive only as many messages as there are free slots: a received
@@ -502,12 +516,13 @@ async fn consume_loop(
             }
         };
         for (m, permit) in messages.into_iter().zip(permits) {
-            let (t, db, registry, metrics, url) = (
+            let (t, db, registry, metrics, url, done) = (
                 t.clone(),
                 db.clone(),
                 registry.clone(),
                 metrics.clone(),
                 url.clone(),
+                done.clone(),
             );
             running.spawn(async move {
                 let _permit = permit;
@@ -523,9 +538,7 @@ async fn consume_loop(
                     .unwrap_or_else(|_| "unknown".into());
                 metrics.record(&queue, started.elapsed(), outcome);
                 if !d.keeps_message() {
-                    if let Err(e) = t.client.delete_message(&url, &m.receipt_handle).await {
-                        tracing::warn!(error = %e, "deleting a finished SQS message failed; it may run again");
-                    }
+                    let _ = done.send(m.receipt_handle);
                 }
             });
         }
@@ -538,5 +551,37 @@ async fn consume_loop(
             next = running.join_next() => if next.is_none() { break },
             _ = &mut deadline => { running.shutdown().await; break; }
         }
+    }
+    drop(done);
+    let _ = deleter.await;
+}
+
+/// Deletes finished messages in batches of up to ten: whatever arrived
+/// while the previous call was under way goes in the next one.
+async fn delete_loop(
+    client: SqsClient,
+    url: String,
+    mut receipts: tokio::sync::mpsc::UnboundedReceiver<String>,
+) {
+    let mut batch = Vec::with_capacity(10);
+    while let Some(first) = receipts.recv().await {
+        batch.push(first);
+        while batch.len() < 10 {
+            match receipts.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        match client.delete_message_batch(&url, &batch).await {
+            Ok(failed) => {
+                for (_, why) in failed {
+                    tracing::warn!(reason = %why, "SQS did not delete a finished message; it may run again");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, messages = batch.len(), "deleting finished SQS messages failed; they may run again")
+            }
+        }
+        batch.clear();
     }
 }

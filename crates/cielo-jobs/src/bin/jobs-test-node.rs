@@ -213,7 +213,8 @@ async fn main() -> anyhow::Result<()> {
                 kind: "tick".into(),
                 queue: "ticks".into(),
                 payload: serde_json::json!({}),
-                max_attempts: 1,
+                // A tick whose worker is killed runs again (scale-out test).
+                max_attempts: 3,
                 timezone: None,
             };
             Scheduler::new(db, &[every_second], &settings)?

@@ -406,6 +406,41 @@ impl SqsClient {
         .map(|_| ())
     }
 
+    /// Deletes up to ten received messages in one call; returns the receipts
+    /// SQS did not delete, with the reason.
+    pub async fn delete_message_batch(
+        &self,
+        queue_url: &str,
+        receipts: &[String],
+    ) -> Result<Vec<(String, String)>, SqsError> {
+        let entries: Vec<Value> = receipts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| json!({"Id": format!("d{i}"), "ReceiptHandle": r}))
+            .collect();
+        let v = self
+            .call(
+                "DeleteMessageBatch",
+                json!({"QueueUrl": queue_url, "Entries": entries}),
+            )
+            .await?;
+        let failed = v["Failed"].as_array().cloned().unwrap_or_default();
+        Ok(failed
+            .iter()
+            .filter_map(|f| {
+                let i: usize = f["Id"].as_str()?.strip_prefix('d')?.parse().ok()?;
+                Some((
+                    receipts.get(i)?.clone(),
+                    format!(
+                        "{} {}",
+                        f["Code"].as_str().unwrap_or(""),
+                        f["Message"].as_str().unwrap_or("")
+                    ),
+                ))
+            })
+            .collect())
+    }
+
     /// Makes a received message visible again after `after` (at most 12 h).
     pub async fn change_visibility(
         &self,
