@@ -17,7 +17,10 @@ use std::sync::Arc;
 /// The catalog's migrations.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     domain: "catalog",
-    migrations: &[cielo_db::migration!(20261121000100, "catalog")],
+    migrations: &[
+        cielo_db::migration!(20261121000100, "catalog"),
+        cielo_db::migration!(20261129000100, "variant_lab"),
+    ],
 };
 
 /// Catalog errors.
@@ -324,6 +327,9 @@ impl Catalog {
                 v.add("stock", "must be between 0 and 1000000000");
             }
         }
+        if let Some(lab) = &patch.lab {
+            model::validate_lab(&mut v, "lab", lab);
+        }
         model::finish(v)?;
         let mut tx = self.db.begin_write().await?;
         let existing = store::find_variant(&mut **tx, id)
@@ -574,6 +580,7 @@ fn validate_new_variant(
         &input.option_values,
         option_names,
     );
+    model::validate_lab(v, &format!("{prefix}lab"), &input.lab);
 }
 
 #[cfg(test)]

@@ -119,6 +119,9 @@ pub struct Variant {
     pub stock_policy: StockPolicy,
     /// The print lab's product or variant id, for fulfilment.
     pub lab_product_id: Option<String>,
+    /// The print lab that makes it: `local`, `printful`, `prodigi`; `null`
+    /// when the shop ships it itself.
+    pub lab: Option<String>,
     /// Sort position.
     pub position: i64,
 }
@@ -271,6 +274,10 @@ pub struct NewVariant {
     pub stock_policy: StockPolicy,
     /// The print lab's product id.
     pub lab_product_id: Option<String>,
+    /// The print lab (`local`, `printful`, `prodigi`); omit or `null` when
+    /// the shop ships it itself.
+    #[serde(default)]
+    pub lab: Option<String>,
     /// Sort position.
     #[serde(default)]
     pub position: i64,
@@ -298,6 +305,10 @@ pub struct VariantPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub lab_product_id: Option<Option<String>>,
+    /// New print lab (`local`, `printful`, `prodigi`); `null`: the shop ships it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub lab: Option<Option<String>>,
     /// New position.
     pub position: Option<i64>,
 }
@@ -388,8 +399,28 @@ pub struct SaleVariant {
     pub stock_policy: StockPolicy,
     /// Lab product id.
     pub lab_product_id: Option<String>,
+    /// Print lab; `None`: the shop ships it.
+    pub lab: Option<String>,
     /// Whether the product is published.
     pub published: bool,
+}
+
+/// The print labs a variant can name in `lab`.
+pub const LABS: [&str; 3] = ["local", "printful", "prodigi"];
+
+pub(crate) fn validate_lab(
+    v: &mut cielo_core::error::Validation,
+    field: &str,
+    lab: &Option<String>,
+) {
+    if let Some(l) = lab {
+        if !LABS.contains(&l.as_str()) {
+            v.add(
+                field,
+                "must be one of `local`, `printful`, `prodigi`, or null",
+            );
+        }
+    }
 }
 
 pub(crate) fn validate_handle(handle: &str) -> Result<(), String> {

@@ -75,6 +75,8 @@ pub struct AppState {
     pub job_metrics: Arc<cielo_jobs::JobMetrics>,
     /// Payments: webhooks, the test payment page, refunds.
     pub payments: Option<Arc<cielo_payments::Payments>>,
+    /// The order lifecycle after payment: labs, shipments, the edit window.
+    pub flows: Option<Arc<cielo_flows::Flows>>,
     cache: Arc<cache::ResponseCache>,
 }
 
@@ -104,6 +106,7 @@ impl AppState {
             migrations: Arc::new(migrations),
             job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
             payments: None,
+            flows: None,
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }
     }
@@ -150,6 +153,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::admin::router())
         .merge(routes::system::router())
         .merge(routes::payments::router())
+        .merge(routes::lifecycle::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());
     let openapi_json =

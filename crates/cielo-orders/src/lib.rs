@@ -8,13 +8,20 @@
 //! checks the transition table and records the history.
 #![warn(missing_docs)]
 
+pub mod events;
+mod jobs;
 mod model;
+mod payment_book;
 pub mod personalisation;
+pub mod shipping;
 pub mod status;
 mod store;
 
+pub use events::{status_topic, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPMENT_RECORDED};
+pub use jobs::{OrderSettings, KIND_EXPIRE_CARTS, KIND_EXPIRE_UNPAID};
 pub use model::*;
 pub use personalisation::{LineContext, LineOptionsValidator};
+pub use shipping::{QuoteLine, ShippingQuoter};
 pub use status::OrderStatus;
 
 use cielo_accounts::CustomerId;
@@ -30,6 +37,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     migrations: &[
         cielo_db::migration!(20261121000300, "orders"),
         cielo_db::migration!(20261121000400, "artwork"),
+        cielo_db::migration!(20261129000500, "shipments"),
     ],
 };
 
@@ -188,6 +196,8 @@ pub struct Orders {
     /// Options validators by product type (see [`personalisation`]).
     line_options:
         std::sync::Arc<std::collections::HashMap<String, std::sync::Arc<dyn LineOptionsValidator>>>,
+    /// Quotes shipping at checkout instead of the flat rates, when set.
+    shipping_quoter: Option<std::sync::Arc<dyn ShippingQuoter>>,
 }
 
 fn digest(s: &str) -> String {
@@ -243,7 +253,56 @@ impl Orders {
             pricing: std::sync::Arc::new(pricing),
             public_url: public_url.trim_end_matches('/').into(),
             line_options: Default::default(),
+            shipping_quoter: None,
         }
+    }
+
+    /// Charges shipping at checkout as `quoter` says (the flat rates when it
+    /// has no answer); carts before checkout show the flat rate.
+    pub fn with_shipping_quoter(mut self, quoter: std::sync::Arc<dyn ShippingQuoter>) -> Self {
+        self.shipping_quoter = Some(quoter);
+        self
+    }
+
+    /// A shipping quote for the cart's lines as they are now, asked with no
+    /// connection held: (the lines it is for, the amount).
+    async fn quote_shipping(
+        &self,
+        quoter: &dyn ShippingQuoter,
+        id: CartId,
+        country: &str,
+    ) -> Result<Option<(Vec<(cielo_catalog::VariantId, i64)>, Money)>> {
+        let (row, lines, sale) = {
+            let mut conn = self.db.pool().acquire().await?;
+            let Some(row) = store::cart(&mut *conn, id).await? else {
+                return Ok(None);
+            };
+            let lines = store::cart_lines(&mut *conn, id).await?;
+            let ids: Vec<_> = lines.iter().map(|l| l.variant_id).collect();
+            let sale = self.catalog.variants_for_sale(&mut conn, &ids).await?;
+            (row, lines, sale)
+        };
+        let mut quote_lines = Vec::with_capacity(lines.len());
+        for l in &lines {
+            let Some(v) = sale.get(&l.variant_id) else {
+                return Ok(None);
+            };
+            quote_lines.push(QuoteLine {
+                lab: v.lab.clone(),
+                lab_product_id: v.lab_product_id.clone(),
+                sku: v.sku.clone(),
+                quantity: l.quantity,
+            });
+        }
+        if quote_lines.is_empty() {
+            return Ok(None);
+        }
+        let key = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        Ok(quoter
+            .quote(&quote_lines, country, row.currency)
+            .await
+            .filter(|m| m.currency == row.currency && m.amount > 0)
+            .map(|m| (key, m)))
     }
 
     /// Validates (and normalises) the options of lines whose product is of
@@ -256,6 +315,15 @@ impl Orders {
         std::sync::Arc::make_mut(&mut self.line_options)
             .insert(product_type.to_string(), validator);
         self
+    }
+
+    /// This domain as the payments domain needs it: order facts and status
+    /// changes, read and written through the payment processing's own
+    /// connection.
+    pub fn payment_book(&self) -> std::sync::Arc<dyn cielo_payments::OrderBook> {
+        std::sync::Arc::new(payment_book::OrdersBook {
+            orders: self.clone(),
+        })
     }
 
     /// The pricing rules in force.
@@ -601,6 +669,13 @@ impl Orders {
         }
         v.finish().map_err(Error::Invalid)?;
         let email = email.expect("validated");
+        let quoted = match &self.shipping_quoter {
+            Some(q) => {
+                self.quote_shipping(q.as_ref(), id, &input.shipping_address.country)
+                    .await?
+            }
+            None => None,
+        };
         let request_hash = digest(
             &serde_json::to_string(&(&input, &email, buyer.customer_id))
                 .map_err(anyhow::Error::from)?,
@@ -678,12 +753,22 @@ impl Orders {
         self.catalog.reserve_stock(&mut tx, &stock).await?;
 
         let address = &input.shipping_address;
-        let totals = self.totals(
+        let mut totals = self.totals(
             subtotal,
             true,
             Some(&address.country),
             address.region.as_deref(),
         )?;
+        // The quote counts only for the lines it was asked for.
+        let priced_lines: Vec<_> = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
+        if let Some((_, shipping)) = quoted.filter(|(k, _)| *k == priced_lines) {
+            totals.total = totals
+                .subtotal
+                .checked_add(shipping)
+                .and_then(|t| t.checked_add(totals.tax))
+                .map_err(anyhow::Error::from)?;
+            totals.shipping = shipping;
+        }
         let order_id = OrderId::new();
         let secret = new_access_token();
         let now = Timestamp::now();
@@ -736,7 +821,7 @@ impl Orders {
         key: Option<String>,
         cart: CartId,
     ) -> Result<CheckoutResult> {
-        let order = store::order(self.db.pool(), order_id)
+        let order = store::order(&mut *self.db.pool().acquire().await?, order_id)
             .await?
             .ok_or(Error::OrderNotFound)?;
         let request = CheckoutRequest {
@@ -784,9 +869,10 @@ impl Orders {
 
     /// An order, if `access` may read it; otherwise "not found".
     pub async fn get_order(&self, id: OrderId, access: &OrderAccess) -> Result<Order> {
-        let (order, token_hash) = store::order_with_token(self.db.pool(), id)
-            .await?
-            .ok_or(Error::OrderNotFound)?;
+        let (order, token_hash) =
+            store::order_with_token(&mut *self.db.pool().acquire().await?, id)
+                .await?
+                .ok_or(Error::OrderNotFound)?;
         let allowed = match access {
             OrderAccess::Admin => true,
             OrderAccess::Customer(c) => order.customer_id == Some(*c),
@@ -879,6 +965,137 @@ impl Orders {
         tx.commit().await?;
         Ok(changed)
     }
+
+    /// An order read through the caller's connection (admin access): inside a
+    /// transaction it sees that transaction's writes and needs no second
+    /// connection from the pool.
+    pub async fn order_in(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+    ) -> Result<Order> {
+        store::order(conn, id).await?.ok_or(Error::OrderNotFound)
+    }
+
+    /// Checks that `access` may read order `id` (else "not found").
+    pub async fn authorize(&self, id: OrderId, access: &OrderAccess) -> Result<()> {
+        self.get_order(id, access).await.map(|_| ())
+    }
+
+    /// Records a parcel on the order in the caller's transaction, merged with
+    /// what is known: a parcel already recorded (same lab shipment id, or same
+    /// carrier and tracking number) only gains missing details. Publishes
+    /// [`ShipmentRecorded`] for a new parcel. Returns whether it was new.
+    pub async fn record_shipment(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+        shipment: &Shipment,
+        cause: &str,
+    ) -> Result<bool> {
+        let mut v = Validation::new();
+        if shipment.carrier.trim().is_empty() || shipment.carrier.len() > 100 {
+            v.add("carrier", "must be 1–100 characters");
+        }
+        if shipment.tracking_number.trim().is_empty() || shipment.tracking_number.len() > 100 {
+            v.add("tracking_number", "must be 1–100 characters");
+        }
+        if let Some(u) = &shipment.tracking_url {
+            if !(u.starts_with("https://") || u.starts_with("http://")) || u.len() > 2000 {
+                v.add(
+                    "tracking_url",
+                    "must be an http(s) URL of at most 2000 characters",
+                );
+            }
+        }
+        v.finish().map_err(Error::Invalid)?;
+        let order = self.order_in(&mut *conn, id).await?;
+        if let Some(l) = shipment
+            .line_ids
+            .iter()
+            .find(|l| !order.lines.iter().any(|ol| ol.id == **l))
+        {
+            return Err(Error::Invalid(vec![FieldError::new(
+                "line_ids",
+                format!("order {id} has no line {l}"),
+            )]));
+        }
+        let now = Timestamp::now();
+        match store::merge_shipment(&mut *conn, id, shipment, now).await? {
+            store::Merged::New => {
+                let event = ShipmentRecorded {
+                    order_id: id,
+                    shipment: shipment.clone(),
+                    cause: cause.to_string(),
+                };
+                events::publish(conn, event.topic(), &event).await?;
+                Ok(true)
+            }
+            store::Merged::Updated | store::Merged::Same => Ok(false),
+        }
+    }
+
+    /// Replaces the order's shipping address in the caller's transaction
+    /// (edit window; the caller checked the lab has not taken the order yet).
+    /// Returns the address as stored (normalised).
+    pub async fn set_shipping_address(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+        address: &cielo_core::PostalAddress,
+    ) -> Result<cielo_core::PostalAddress> {
+        let mut address = address.clone();
+        let mut v = Validation::new();
+        address.validate(&mut v, "shipping_address/");
+        v.finish().map_err(Error::Invalid)?;
+        self.order_in(&mut *conn, id).await?;
+        store::set_shipping_address(conn, id, &address, Timestamp::now()).await?;
+        Ok(address)
+    }
+
+    /// Replaces a line's personalisation in the caller's transaction (edit
+    /// window), validated as at checkout; its print file, if any, is dropped
+    /// so the line is rendered again. Returns the stored options.
+    pub async fn set_line_options(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+        line: OrderLineId,
+        options: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let order = self.order_in(&mut *conn, id).await?;
+        let l = order
+            .lines
+            .iter()
+            .find(|l| l.id == line)
+            .ok_or(Error::LineNotFound)?;
+        let options = match self.line_options.get(&l.product_type) {
+            None => options,
+            Some(validator) => {
+                let values = self
+                    .catalog
+                    .variants_for_sale(&mut *conn, &[l.variant_id])
+                    .await?
+                    .get(&l.variant_id)
+                    .map(|v| v.option_values.clone())
+                    .unwrap_or_default();
+                let ctx = LineContext {
+                    product_type: &l.product_type,
+                    sku: &l.sku,
+                    option_values: &values,
+                };
+                validator
+                    .validate(&ctx, Some(&options))
+                    .map_err(|e| Error::Invalid(personalisation::under_options(e)))?
+            }
+        };
+        let mut v = Validation::new();
+        validate_options(&mut v, &Some(options.clone()));
+        v.finish().map_err(Error::Invalid)?;
+        store::set_line_options(&mut *conn, id, line, &options, Timestamp::now()).await?;
+        store::delete_artwork(conn, line).await?;
+        Ok(options)
+    }
 }
 
 impl Orders {
@@ -891,7 +1108,7 @@ impl Orders {
         artwork: &NewArtwork,
     ) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        let known = store::order(self.db.pool(), order)
+        let known = store::order(&mut tx, order)
             .await?
             .ok_or(Error::OrderNotFound)?;
         if !known.lines.iter().any(|l| l.id == line) {
@@ -918,11 +1135,6 @@ impl Orders {
     }
 }
 
-/// Outbox topic of an order entering `status`: `order.paid`, `order.shipped`…
-pub fn status_topic(status: OrderStatus) -> String {
-    format!("order.{}", status.as_str())
-}
-
 async fn publish_status(
     conn: &mut cielo_db::sqlx::AnyConnection,
     id: OrderId,
@@ -930,11 +1142,13 @@ async fn publish_status(
     to: OrderStatus,
     cause: &str,
 ) -> Result<()> {
-    let payload = serde_json::json!({"order_id": id, "from": from, "to": to, "cause": cause});
-    cielo_jobs::publish(conn, &status_topic(to), payload)
-        .await
-        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("publishing order event")))?;
-    Ok(())
+    let event = OrderStatusChanged {
+        order_id: id,
+        from,
+        to,
+        cause: cause.to_string(),
+    };
+    events::publish(conn, &event.topic(), &event).await
 }
 
 impl Orders {
@@ -953,7 +1167,7 @@ impl Orders {
             if store::order_status(&mut tx, id).await? != Some(OrderStatus::PendingPayment) {
                 continue;
             }
-            let order = store::order(self.db.pool(), id)
+            let order = store::order(&mut tx, id)
                 .await?
                 .ok_or(Error::OrderNotFound)?;
             let items: Vec<_> = order

@@ -13,6 +13,7 @@ typed_id!(CartLineId, "cli", "A line in a cart.");
 typed_id!(OrderId, "ord", "An order.");
 typed_id!(OrderLineId, "oli", "A line of an order.");
 typed_id!(HistoryId, "ohi", "An entry in an order's status history.");
+typed_id!(ShipmentId, "shp", "A parcel recorded on an order.");
 
 /// Largest quantity on one line.
 pub const MAX_QUANTITY: i64 = 100;
@@ -172,6 +173,8 @@ pub struct Order {
     pub payment: PaymentInfo,
     /// Status history, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Parcels sent, oldest first (several for split parcels or reshipments).
+    pub shipments: Vec<Shipment>,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.
@@ -210,6 +213,9 @@ pub struct OrderLine {
     pub product_type: String,
     /// The print lab's product id at checkout.
     pub lab_product_id: Option<String>,
+    /// The print lab making this line, as at checkout (`local`, `printful`,
+    /// `prodigi`); `null` when the shop ships it itself.
+    pub lab: Option<String>,
     /// Unit price charged.
     pub unit_price: Money,
     /// Quantity.
@@ -250,6 +256,31 @@ pub struct NewArtwork {
     pub height_px: i64,
     /// `png`, `pdf` or `svg`.
     pub format: String,
+}
+
+/// A parcel handed to a carrier: by a print lab, or by the shop itself.
+///
+/// Shipments are merged, never overwritten: one with a known
+/// `(shipped_by, lab_shipment_id)` or `(carrier, tracking_number)` is the
+/// same shipment, and a late or repeated report of it changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shipment {
+    /// Carrier name as the lab or the shop gave it (`USPS`, `DHL`…).
+    pub carrier: String,
+    /// Carrier service (`Ground`, `Express`…), when known.
+    pub service: Option<String>,
+    /// Tracking number.
+    pub tracking_number: String,
+    /// Tracking page, when known.
+    pub tracking_url: Option<String>,
+    /// When it left.
+    pub shipped_at: Timestamp,
+    /// The order lines in this parcel.
+    pub line_ids: Vec<OrderLineId>,
+    /// Who shipped it: `local`, `printful`, `prodigi`, or `shop` (marked by hand).
+    pub shipped_by: String,
+    /// The lab's own id of the shipment, when it has one.
+    pub lab_shipment_id: Option<String>,
 }
 
 /// One status change.

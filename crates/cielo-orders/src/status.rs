@@ -45,6 +45,8 @@ pub const ALL_STATUSES: [OrderStatus; 9] = [
 /// The allowed transitions `(from, to)`. Anything not listed is refused.
 ///
 /// Notes on the less obvious rows:
+/// - `paid -> shipped`: an order of goods the shop ships itself (no print
+///   lab, nothing to render) goes out when the shop marks it shipped.
 /// - `cancelled -> needs_attention`: a payment that arrives for an order we had
 ///   already expired must never be dropped; a person decides (ship or refund).
 /// - `needs_attention -> …`: the person who looked resolves it to where the
@@ -56,6 +58,7 @@ pub const TRANSITIONS: &[(OrderStatus, OrderStatus)] = &[
     (PendingPayment, Cancelled),
     (PendingPayment, NeedsAttention),
     (Paid, InProduction),
+    (Paid, Shipped),
     (Paid, Refunded),
     (Paid, PartiallyRefunded),
     (Paid, NeedsAttention),

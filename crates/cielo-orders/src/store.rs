@@ -327,8 +327,8 @@ pub(crate) async fn insert_order_line(
 ) -> Result<()> {
     sqlx::query(
         "insert into orders_order_line (id, order_id, position, variant_id, product_id, product_title, variant_title, sku, product_type,
-         lab_product_id, unit_price_minor, quantity, line_total_minor, options, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+         lab_product_id, unit_price_minor, quantity, line_total_minor, options, created_at, updated_at, lab)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)",
     )
     .bind(OrderLineId::new().to_string())
     .bind(order.to_string())
@@ -345,6 +345,7 @@ pub(crate) async fn insert_order_line(
     .bind(line_total.amount)
     .bind(line.options.as_ref().map(|o| o.to_string()))
     .bind(now.as_micros())
+    .bind(v.lab.clone())
     .execute(c)
     .await?;
     Ok(())
@@ -425,17 +426,19 @@ pub(crate) async fn set_status(
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn order(pool: &AnyPool, id: OrderId) -> Result<Option<Order>> {
-    Ok(order_with_token(pool, id).await?.map(|(o, _)| o))
+/// An order read through `c`: inside a transaction it sees the
+/// transaction's own writes and takes no second connection.
+pub(crate) async fn order(c: &mut AnyConnection, id: OrderId) -> Result<Option<Order>> {
+    Ok(order_with_token(c, id).await?.map(|(o, _)| o))
 }
 
 pub(crate) async fn order_with_token(
-    pool: &AnyPool,
+    c: &mut AnyConnection,
     id: OrderId,
 ) -> Result<Option<(Order, String)>> {
     let Some(r) = sqlx::query("select * from orders_order where id = $1")
         .bind(id.to_string())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *c)
         .await?
     else {
         return Ok(None);
@@ -445,7 +448,7 @@ pub(crate) async fn order_with_token(
     let lines =
         sqlx::query("select * from orders_order_line where order_id = $1 order by position")
             .bind(id.to_string())
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await?
             .iter()
             .map(|l| {
@@ -462,6 +465,7 @@ pub(crate) async fn order_with_token(
                     sku: l.try_get("sku")?,
                     product_type: l.try_get("product_type")?,
                     lab_product_id: l.try_get("lab_product_id")?,
+                    lab: l.try_get("lab")?,
                     unit_price: Money::new(l.try_get("unit_price_minor")?, cur),
                     quantity: l.try_get("quantity")?,
                     line_total: Money::new(l.try_get("line_total_minor")?, cur),
@@ -473,7 +477,7 @@ pub(crate) async fn order_with_token(
     let mut lines = lines;
     for a in sqlx::query("select * from orders_line_artwork where order_id = $1")
         .bind(id.to_string())
-        .fetch_all(pool)
+        .fetch_all(&mut *c)
         .await?
     {
         let line: String = a.try_get("order_line_id")?;
@@ -484,7 +488,7 @@ pub(crate) async fn order_with_token(
     let history =
         sqlx::query("select * from orders_order_history where order_id = $1 order by at, id")
             .bind(id.to_string())
-            .fetch_all(pool)
+            .fetch_all(&mut *c)
             .await?
             .iter()
             .map(|h| {
@@ -497,6 +501,7 @@ pub(crate) async fn order_with_token(
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+    let shipments = shipments(&mut *c, id).await?;
     let address: String = r.try_get("shipping_address")?;
     let expires: Option<i64> = r.try_get("payment_expires_at")?;
     let order = Order {
@@ -522,6 +527,7 @@ pub(crate) async fn order_with_token(
             expires_at: expires.map(Timestamp::from_micros),
         },
         history,
+        shipments,
         created_at: Timestamp::from_micros(r.try_get("created_at")?),
         updated_at: Timestamp::from_micros(r.try_get("updated_at")?),
     };
@@ -639,6 +645,165 @@ pub(crate) async fn list_orders(
         orders,
         next_cursor,
     })
+}
+
+fn shipment_row(r: &AnyRow) -> Result<(String, Shipment)> {
+    let lines: String = r.try_get("line_ids")?;
+    Ok((
+        r.try_get("id")?,
+        Shipment {
+            carrier: r.try_get("carrier")?,
+            service: r.try_get("service")?,
+            tracking_number: r.try_get("tracking_number")?,
+            tracking_url: r.try_get("tracking_url")?,
+            shipped_at: Timestamp::from_micros(r.try_get("shipped_at")?),
+            line_ids: serde_json::from_str(&lines).map_err(|e| bad("shipment lines", e))?,
+            shipped_by: r.try_get("shipped_by")?,
+            lab_shipment_id: r.try_get("lab_shipment_id")?,
+        },
+    ))
+}
+
+async fn shipment_rows(c: &mut AnyConnection, order: OrderId) -> Result<Vec<(String, Shipment)>> {
+    sqlx::query(
+        "select * from orders_shipment where order_id = $1 order by shipped_at, created_at, id",
+    )
+    .bind(order.to_string())
+    .fetch_all(c)
+    .await?
+    .iter()
+    .map(shipment_row)
+    .collect()
+}
+
+pub(crate) async fn shipments(c: &mut AnyConnection, order: OrderId) -> Result<Vec<Shipment>> {
+    Ok(shipment_rows(c, order)
+        .await?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect())
+}
+
+/// Whether `a` and `b` are reports of the same parcel.
+fn same_parcel(a: &Shipment, b: &Shipment) -> bool {
+    match (&a.lab_shipment_id, &b.lab_shipment_id) {
+        (Some(x), Some(y)) if a.shipped_by == b.shipped_by => x == y,
+        _ => {
+            a.carrier.eq_ignore_ascii_case(&b.carrier)
+                && a.tracking_number.trim() == b.tracking_number.trim()
+        }
+    }
+}
+
+/// What [`merge_shipment`] did.
+pub(crate) enum Merged {
+    /// A new parcel, stored.
+    New,
+    /// A known parcel; missing details were filled in.
+    Updated,
+    /// A known parcel with nothing new.
+    Same,
+}
+
+/// Stores `s` unless it is a known parcel; a known parcel only gains what
+/// it lacked (a tracking URL, a service, more lines), never loses anything.
+pub(crate) async fn merge_shipment(
+    c: &mut AnyConnection,
+    order: OrderId,
+    s: &Shipment,
+    now: Timestamp,
+) -> Result<Merged> {
+    let known = shipment_rows(&mut *c, order).await?;
+    if let Some((id, old)) = known.iter().find(|(_, k)| same_parcel(k, s)) {
+        let mut merged = old.clone();
+        if merged.service.is_none() {
+            merged.service = s.service.clone();
+        }
+        if merged.tracking_url.is_none() {
+            merged.tracking_url = s.tracking_url.clone();
+        }
+        if merged.lab_shipment_id.is_none() {
+            merged.lab_shipment_id = s.lab_shipment_id.clone();
+        }
+        for l in &s.line_ids {
+            if !merged.line_ids.contains(l) {
+                merged.line_ids.push(*l);
+            }
+        }
+        if &merged == old {
+            return Ok(Merged::Same);
+        }
+        sqlx::query("update orders_shipment set service = $2, tracking_url = $3, lab_shipment_id = $4, line_ids = $5, updated_at = $6 where id = $1")
+            .bind(id)
+            .bind(merged.service)
+            .bind(merged.tracking_url)
+            .bind(merged.lab_shipment_id)
+            .bind(serde_json::to_string(&merged.line_ids).map_err(anyhow::Error::from)?)
+            .bind(now.as_micros())
+            .execute(c)
+            .await?;
+        return Ok(Merged::Updated);
+    }
+    sqlx::query(
+        "insert into orders_shipment (id, order_id, shipped_by, lab_shipment_id, carrier, service, tracking_number, tracking_url, shipped_at, line_ids, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(ShipmentId::new().to_string())
+    .bind(order.to_string())
+    .bind(&s.shipped_by)
+    .bind(s.lab_shipment_id.clone())
+    .bind(&s.carrier)
+    .bind(s.service.clone())
+    .bind(&s.tracking_number)
+    .bind(s.tracking_url.clone())
+    .bind(s.shipped_at.as_micros())
+    .bind(serde_json::to_string(&s.line_ids).map_err(anyhow::Error::from)?)
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
+    Ok(Merged::New)
+}
+
+pub(crate) async fn set_shipping_address(
+    c: &mut AnyConnection,
+    order: OrderId,
+    address: &PostalAddress,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("update orders_order set shipping_address = $2, updated_at = $3 where id = $1")
+        .bind(order.to_string())
+        .bind(serde_json::to_string(address).map_err(anyhow::Error::from)?)
+        .bind(now.as_micros())
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_line_options(
+    c: &mut AnyConnection,
+    order: OrderId,
+    line: OrderLineId,
+    options: &serde_json::Value,
+    now: Timestamp,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "update orders_order_line set options = $3, updated_at = $4 where order_id = $1 and id = $2",
+    )
+    .bind(order.to_string())
+    .bind(line.to_string())
+    .bind(options.to_string())
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn delete_artwork(c: &mut AnyConnection, line: OrderLineId) -> Result<()> {
+    sqlx::query("delete from orders_line_artwork where order_line_id = $1")
+        .bind(line.to_string())
+        .execute(c)
+        .await?;
+    Ok(())
 }
 
 pub(crate) async fn unpaid_before(pool: &AnyPool, cutoff: Timestamp) -> Result<Vec<OrderId>> {

@@ -8,11 +8,13 @@
 pub mod cli;
 pub mod event;
 pub mod inbox;
+mod jobs;
 pub mod service;
 pub mod signature;
 pub mod stripe;
 pub mod test_provider;
 
+pub use jobs::KIND_CATCH_UP;
 pub use service::{
     CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome,
 };

@@ -15,8 +15,14 @@ use std::sync::Arc;
 /// The orders, as payments needs them.
 #[async_trait::async_trait]
 pub trait OrderBook: Send + Sync {
-    /// An order's facts, or `None` when there is no such order.
-    async fn facts(&self, order_id: &str) -> anyhow::Result<Option<OrderFacts>>;
+    /// An order's facts read through `conn` (the caller's connection or
+    /// transaction: no second connection is taken), or `None` when there is
+    /// no such order.
+    async fn facts(
+        &self,
+        conn: &mut AnyConnection,
+        order_id: &str,
+    ) -> anyhow::Result<Option<OrderFacts>>;
     /// Applies `action` to the order inside the caller's transaction.
     /// Returns whether the status changed. An error means "try again".
     async fn apply(
@@ -395,7 +401,7 @@ impl Payments {
         let known = match cache.get(&order_id) {
             Some(known) => known.clone(),
             None => {
-                let f = self.book.facts(&order_id).await?;
+                let f = self.book.facts(conn, &order_id).await?;
                 cache.insert(order_id.clone(), f.clone());
                 f
             }
@@ -460,7 +466,11 @@ impl Payments {
 
         let cutoff = Timestamp::now().plus_seconds(-self.catch_up.recover_after_secs);
         for order_id in self.book.awaiting_payment(cutoff).await? {
-            let Some(facts) = self.book.facts(&order_id).await? else {
+            let facts = {
+                let mut conn = self.db.pool().acquire().await?;
+                self.book.facts(&mut conn, &order_id).await?
+            };
+            let Some(facts) = facts else {
                 continue;
             };
             let Some(session) = facts.session_id.clone() else {
@@ -494,11 +504,16 @@ impl Payments {
         order_id: &str,
         amount: Option<i64>,
     ) -> Result<RefundOutcome, RefundError> {
-        let facts = self
-            .book
-            .facts(order_id)
-            .await?
-            .ok_or(RefundError::OrderNotFound)?;
+        let facts = {
+            let mut conn = self
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(anyhow::Error::from)?;
+            self.book.facts(&mut conn, order_id).await?
+        }
+        .ok_or(RefundError::OrderNotFound)?;
         if !matches!(
             facts.state,
             OrderState::Paid | OrderState::PartiallyRefunded | OrderState::NeedsAttention

@@ -1,14 +1,14 @@
 //! Print files for paid star-map orders.
 //!
-//! A job calls [`render_order`] when an order is paid. Each star-map line is
-//! rendered at print resolution from the options stored on the line (so the
-//! file does not depend on the clock or on the place list), written to object
-//! storage under a key derived from the order and line, and recorded on the
-//! line. When every star-map line has its file, the order moves to
-//! `in_production`. Running it again skips lines already done, so a retried or
+//! The order lifecycle (cielo-flows) calls [`render_order`] when an order is
+//! paid. Each star-map line is rendered at print resolution from the options
+//! stored on the line (so the file does not depend on the clock or on the
+//! place list), written to object storage under a key derived from the order
+//! and line, and recorded on the line; the lifecycle then takes the order to
+//! its lab. Running it again skips lines already done, so a retried or
 //! duplicated job does no harm.
 
-use cielo_orders::{NewArtwork, OrderAccess, OrderId, OrderStatus, Orders};
+use cielo_orders::{NewArtwork, OrderAccess, OrderId, Orders};
 use cielo_storage::Storage;
 use sha2::{Digest, Sha256};
 
@@ -19,8 +19,6 @@ pub struct RenderOutcome {
     pub rendered: usize,
     /// Star-map lines that already had their file.
     pub already_done: usize,
-    /// Whether this pass moved the order to `in_production`.
-    pub order_moved_on: bool,
 }
 
 /// The object-storage key of a line's print file.
@@ -34,7 +32,6 @@ pub async fn render_order(
     orders: &Orders,
     storage: &Storage,
     order_id: OrderId,
-    cause: &str,
 ) -> anyhow::Result<RenderOutcome> {
     let order = orders.get_order(order_id, &OrderAccess::Admin).await?;
     let mut outcome = RenderOutcome::default();
@@ -74,17 +71,6 @@ pub async fn render_order(
         orders.record_artwork(order.id, line.id, &record).await?;
         tracing::info!(line = %line.id, width = info.width, height = info.height, "artwork rendered");
         outcome.rendered += 1;
-    }
-    if !starmap_lines.is_empty() && order.status == OrderStatus::Paid {
-        outcome.order_moved_on = match orders
-            .transition_now(order.id, OrderStatus::InProduction, cause)
-            .await
-        {
-            Ok(moved) => moved,
-            // Refunded or escalated while we rendered: the files stay, the order stays where it is.
-            Err(cielo_orders::Error::InvalidTransition { .. }) => false,
-            Err(e) => return Err(e.into()),
-        };
     }
     Ok(outcome)
 }

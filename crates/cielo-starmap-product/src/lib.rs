@@ -14,12 +14,16 @@
 
 pub mod artwork;
 mod line;
+pub mod mockup;
 pub mod places;
+pub mod print_specs;
 
 pub use line::{
-    print_options, resolve, StarmapLine, StarmapLineValidator, DATE_RANGE, OPTION_NAMES, PRINT_DPI,
+    print_options, resolve, SecondLine, StarmapLine, StarmapLineValidator, DATE_RANGE,
+    OPTION_NAMES, PRINT_DPI, SECOND_OPTION_NAMES,
 };
 pub use places::Place;
+pub use print_specs::{print_options_for_lab, print_spec, print_specs, PrintSpec};
 
 /// The `product_type` of star-map posters in the catalog.
 pub const PRODUCT_TYPE: &str = "starmap_poster";

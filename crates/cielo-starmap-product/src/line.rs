@@ -4,7 +4,7 @@
 use cielo_core::FieldError;
 use cielo_orders::{LineContext, LineOptionsValidator};
 use cielo_starmap::options::{size as poster_size, theme as poster_theme};
-use cielo_starmap::{instant_from_local, StarmapOptions};
+use cielo_starmap::{instant_from_local_fold, CustomColors, Fold, SecondSky, StarmapOptions};
 use serde_json::Value;
 
 use crate::places;
@@ -16,13 +16,14 @@ pub const DATE_RANGE: (&str, &str) = ("1800-01-01", "2200-12-31");
 
 /// The options a customer may give, in the cart line's `options` or the preview's
 /// query string. A place is `place_id` (from the place search) or `lat` and `lon`.
-pub const OPTION_NAMES: [&str; 16] = [
+pub const OPTION_NAMES: [&str; 23] = [
     "place_id",
     "lat",
     "lon",
     "place",
     "date",
     "time",
+    "fold",
     "tz",
     "theme",
     "size",
@@ -31,8 +32,20 @@ pub const OPTION_NAMES: [&str; 16] = [
     "language",
     "constellation_names",
     "grid",
+    "milky_way",
+    "font",
+    "layout",
+    "shape",
+    "colors",
+    "second",
     "at",
     "version",
+];
+
+/// Options of the second sky of a two-sky layout (`second`: another place, or
+/// another date and time).
+pub const SECOND_OPTION_NAMES: [&str; 8] = [
+    "place_id", "lat", "lon", "place", "date", "time", "fold", "tz",
 ];
 
 /// A star-map line's options as stored on the cart line (and copied to the order
@@ -56,6 +69,11 @@ pub struct StarmapLine {
     pub date: String,
     /// Local time, `HH:MM` (or `HH:MM:SS`).
     pub time: String,
+    /// Which instant a local time repeated by the clocks going back means
+    /// (`earlier`, the default, or `later`); ignored for other times.
+    #[serde(default)]
+    #[schema(value_type = String, example = "earlier")]
+    pub fold: Fold,
     /// IANA time zone of the local date and time.
     pub tz: String,
     /// The instant of the sky, UTC (from date, time and zone).
@@ -77,6 +95,77 @@ pub struct StarmapLine {
     pub constellation_names: bool,
     /// Draw the altitude/azimuth grid.
     pub grid: bool,
+    /// Draw the Milky Way.
+    #[serde(default = "yes")]
+    pub milky_way: bool,
+    /// Font of the title and message (`classic`, `display`, `rounded`, `script`).
+    #[serde(default = "default_font")]
+    pub font: String,
+    /// Layout id (`classic`, `full-bleed`, `pair`, `moon-panel`).
+    #[serde(default = "default_layout")]
+    pub layout: String,
+    /// Shape of the sky (`circle`, `square`, `heart`).
+    #[serde(default = "default_shape")]
+    pub shape: String,
+    /// Custom colours within the theme (`background`, `stars`, `lines`, `text`: `#rrggbb`).
+    #[serde(default, skip_serializing_if = "CustomColors::is_empty")]
+    #[schema(value_type = Object)]
+    pub colors: CustomColors,
+    /// The second sky of a two-sky layout, resolved like the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub second: Option<SecondLine>,
+}
+
+/// The second sky of a two-sky layout as stored: resolved like the first.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SecondLine {
+    /// GeoNames id of the place, when chosen from the place search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_id: Option<u32>,
+    /// Place name printed under this sky.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    /// Latitude, degrees north.
+    pub lat: f64,
+    /// Longitude, degrees east.
+    pub lon: f64,
+    /// Local date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Local time, `HH:MM`.
+    pub time: String,
+    /// Fold of a repeated local time.
+    #[serde(default)]
+    pub fold: Fold,
+    /// IANA time zone.
+    pub tz: String,
+    /// The instant of this sky, UTC.
+    pub at: jiff::Timestamp,
+}
+
+impl SecondLine {
+    fn sky(&self) -> SecondSky {
+        SecondSky {
+            lat: self.lat,
+            lon: self.lon,
+            at: self.at,
+            tz: Some(self.tz.clone()),
+            place: self.place.clone(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_font() -> String {
+    "classic".into()
+}
+fn default_layout() -> String {
+    "classic".into()
+}
+fn default_shape() -> String {
+    "circle".into()
 }
 
 impl StarmapLine {
@@ -99,6 +188,12 @@ impl StarmapLine {
         o.language = self.language.clone();
         o.constellation_names = self.constellation_names;
         o.grid = self.grid;
+        o.milky_way = self.milky_way;
+        o.font = self.font.clone();
+        o.layout = self.layout.clone();
+        o.shape = self.shape.clone();
+        o.colors = self.colors.clone();
+        o.second = self.second.as_ref().map(SecondLine::sky);
         o
     }
 }
@@ -187,7 +282,7 @@ pub fn resolve(
                 k,
                 format!(
                     "is not an option of a star-map poster (options: {})",
-                    OPTION_NAMES[..14].join(", ")
+                    OPTION_NAMES[..21].join(", ")
                 ),
             );
         }
@@ -410,17 +505,68 @@ pub fn resolve(
     };
     let constellation_names = flag(&mut e, "constellation_names");
     let grid = flag(&mut e, "grid");
+    let milky_way = flag(&mut e, "milky_way");
+    let font = text(&mut e, "font").unwrap_or_else(default_font);
+    let layout = text(&mut e, "layout").unwrap_or_else(default_layout);
+    let shape = text(&mut e, "shape").unwrap_or_else(default_shape);
+    let colors = match get("colors") {
+        None => CustomColors::default(),
+        Some(v) => parse_colors(v).unwrap_or_else(|msg| {
+            e.add("colors", msg);
+            CustomColors::default()
+        }),
+    };
+    let second = match get("second") {
+        None => None,
+        Some(v) => match resolve_second(v) {
+            Ok(s) => Some(s),
+            Err(errs) => {
+                for fe in errs {
+                    e.0.push(fe);
+                }
+                None
+            }
+        },
+    };
 
+    let mut fold = match text(&mut e, "fold") {
+        None => Fold::Earlier,
+        Some(f) => Fold::parse(&f).unwrap_or_else(|| {
+            e.add(
+                "fold",
+                "must be earlier or later: which of the two instants a local time repeated when the clocks go back means",
+            );
+            Fold::Earlier
+        }),
+    };
     let at = match (date, time, &tz) {
-        (Some(d), Some(t), Some(tz)) => match instant_from_local(&d.to_datetime(t).to_string(), tz)
-        {
+        (Some(d), Some(t), Some(tz)) => match instant_from_local_fold(d.to_datetime(t), tz, fold) {
             Ok(at) => Some(at),
+            Err(cielo_starmap::Error::Invalid { field, message }) => {
+                e.add(if field == "tz" { "tz" } else { "time" }, message);
+                None
+            }
             Err(err) => {
                 e.add("time", err.to_string());
                 None
             }
         },
         _ => None,
+    };
+    // An `at` in the second pass of a repeated hour names the later fold itself.
+    let at = match (at, at_given, date, time, &tz) {
+        (Some(a), Some(given), Some(d), Some(t), Some(tz))
+            if a != given && get("fold").is_none() =>
+        {
+            match instant_from_local_fold(d.to_datetime(t), tz, Fold::Later) {
+                Ok(later) if later == given => {
+                    fold = Fold::Later;
+                    Some(later)
+                }
+                _ => Some(a),
+            }
+        }
+        (a, ..) => a,
     };
     if let (Some(at), Some(given)) = (at, at_given) {
         if at != given {
@@ -447,8 +593,16 @@ pub fn resolve(
     opts.title = title.clone();
     opts.message = message.clone();
     opts.language = language.clone();
+    opts.font = font.clone();
+    opts.layout = layout.clone();
+    opts.shape = shape.clone();
+    opts.colors = colors.clone();
+    opts.second = second.as_ref().map(SecondLine::sky);
     if let Err(errs) = opts.validate() {
         for fe in errs {
+            if fe.field == "second" && e.0.iter().any(|x| x.pointer.starts_with("#/second")) {
+                continue;
+            }
             let field = match fe.field {
                 "at" => "date",
                 "place" if get("place").is_none() => "place_id",
@@ -484,6 +638,7 @@ pub fn resolve(
         lon: lon.expect("checked"),
         date: date.to_string(),
         time,
+        fold,
         tz,
         at,
         theme,
@@ -493,6 +648,119 @@ pub fn resolve(
         language,
         constellation_names,
         grid,
+        milky_way,
+        font,
+        layout,
+        shape,
+        colors,
+        second,
+    })
+}
+
+/// Custom colours: an object `{"background": "#0b1d3a", "text": "#f5e6c8", …}`, or
+/// (in a query string) `background=#0b1d3a,text=#f5e6c8`.
+fn parse_colors(v: &Value) -> Result<CustomColors, String> {
+    let pairs: Vec<(String, String)> = match v {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k.clone(), s.trim().to_string())),
+                _ => Err(format!("{k}: must be a colour such as #1a2b3c")),
+            })
+            .collect::<Result<_, _>>()?,
+        Value::String(s) if s.trim_start().starts_with('{') => {
+            return parse_colors(
+                &serde_json::from_str(s).map_err(|_| "must be an object of colours".to_string())?,
+            )
+        }
+        Value::String(s) => s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                p.split_once('=')
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .ok_or_else(|| format!("{p:?}: name=#rrggbb"))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err("must be an object: background, stars, lines, text".into()),
+    };
+    let mut c = CustomColors::default();
+    for (k, v) in pairs {
+        let slot = match k.as_str() {
+            "background" => &mut c.background,
+            "stars" => &mut c.stars,
+            "lines" => &mut c.lines,
+            "text" => &mut c.text,
+            other => {
+                return Err(format!(
+                    "{other}: not a colour of the poster (background, stars, lines, text)"
+                ))
+            }
+        };
+        *slot = Some(v);
+    }
+    Ok(c)
+}
+
+/// The second sky: its own place (or coordinates), date, time and zone, resolved by
+/// the same rules as the first; errors point into `second`.
+fn resolve_second(v: &Value) -> Result<SecondLine, Vec<FieldError>> {
+    let parsed;
+    let v = match v {
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s).map_err(|_| {
+                vec![FieldError::new(
+                    "second",
+                    "must be an object: place_id or lat and lon, date, time",
+                )]
+            })?;
+            &parsed
+        }
+        v => v,
+    };
+    let Value::Object(m) = v else {
+        return Err(vec![FieldError::new(
+            "second",
+            "must be an object: place_id or lat and lon, date, time",
+        )]);
+    };
+    let mut unknown = Vec::new();
+    let mut sub = serde_json::Map::new();
+    for (k, val) in m {
+        if SECOND_OPTION_NAMES.contains(&k.as_str()) || k == "at" {
+            sub.insert(k.clone(), val.clone());
+        } else {
+            unknown.push(FieldError::new(
+                &format!("second/{k}"),
+                format!(
+                    "is not an option of the second sky ({})",
+                    SECOND_OPTION_NAMES.join(", ")
+                ),
+            ));
+        }
+    }
+    let line = resolve(Some(&Value::Object(sub)), None).map_err(|errs| {
+        errs.into_iter()
+            .map(|fe| FieldError {
+                pointer: format!("#/second{}", fe.pointer.trim_start_matches('#')),
+                ..fe
+            })
+            .chain(unknown.clone())
+            .collect::<Vec<_>>()
+    })?;
+    if !unknown.is_empty() {
+        return Err(unknown);
+    }
+    Ok(SecondLine {
+        place_id: line.place_id,
+        place: line.place,
+        lat: line.lat,
+        lon: line.lon,
+        date: line.date,
+        time: line.time,
+        fold: line.fold,
+        tz: line.tz,
+        at: line.at,
     })
 }
 
@@ -520,6 +788,160 @@ mod tests {
         let p = print_options(&stored).unwrap();
         assert_eq!(p.validate(), Ok(()));
         assert_eq!(p.print_pixels(), (3508, 4961));
+    }
+
+    #[test]
+    fn coordinates_alone_take_the_zone_of_their_boundaries() {
+        // Chatham Islands by coordinates: Pacific/Chatham (+13:45 in January), not
+        // the nautical Etc/GMT+12 of the longitude.
+        let l = resolve(
+            Some(&json!({"lat": -43.954, "lon": -176.559, "date": "2024-01-15", "time": "21:00"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.tz, "Pacific/Chatham");
+        assert_eq!(l.at, "2024-01-15T07:15:00Z".parse().unwrap());
+        // A Swedish border town whose nearest listed city is in Finland.
+        let l = resolve(
+            Some(&json!({"lat": 65.835, "lon": 24.12, "date": "2024-06-21", "time": "23:00"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.tz, "Europe/Stockholm");
+        assert_eq!(l.at, "2024-06-21T21:00:00Z".parse().unwrap());
+    }
+
+    #[test]
+    fn the_date_range_is_that_of_the_local_date() {
+        let tokyo = places::search("tokyo", 1)[0].id;
+        let l = resolve(
+            Some(&json!({"place_id": tokyo, "date": "1800-01-01", "time": "00:30"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(l.tz, "Asia/Tokyo");
+        // Local mean time of Tokyo, +09:18:59: the previous day in UTC.
+        assert_eq!(l.at, "1799-12-31T15:11:01Z".parse().unwrap());
+        let stored = serde_json::to_value(&l).unwrap();
+        assert_eq!(print_options(&stored).unwrap().validate(), Ok(()));
+        let honolulu = json!({"lat": 21.3, "lon": -157.86, "date": "2200-12-31", "time": "23:30"});
+        let l = resolve(Some(&honolulu), None).unwrap();
+        assert_eq!(l.tz, "Pacific/Honolulu");
+        assert_eq!(l.at, "2201-01-01T09:30:00Z".parse().unwrap());
+    }
+
+    #[test]
+    fn a_skipped_local_time_is_refused_and_a_repeated_one_takes_the_fold() {
+        let madrid = places::search("madrid", 1)[0].id;
+        let r = resolve(
+            Some(&json!({"place_id": madrid, "date": "2024-03-31", "time": "02:30"})),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].pointer, "#/time");
+        assert!(r[0].detail.contains("does not exist"), "{}", r[0].detail);
+        assert!(
+            r[0].detail.contains("did you mean 03:30?"),
+            "{}",
+            r[0].detail
+        );
+
+        let night = |fold: Option<&str>| {
+            let mut o = json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30"});
+            if let Some(f) = fold {
+                o["fold"] = json!(f);
+            }
+            resolve(Some(&o), None)
+        };
+        let earlier = night(None).unwrap();
+        assert_eq!(earlier.at, "2024-10-27T00:30:00Z".parse().unwrap());
+        assert_eq!(earlier.fold, Fold::Earlier);
+        assert_eq!(night(Some("earlier")).unwrap(), earlier);
+        let later = night(Some("later")).unwrap();
+        assert_eq!(later.at, "2024-10-27T01:30:00Z".parse().unwrap());
+        // Stored options (with `at`) resolve to themselves, fold included.
+        for l in [&earlier, &later] {
+            let stored = serde_json::to_value(l).unwrap();
+            assert_eq!(&resolve(Some(&stored), None).unwrap(), l);
+        }
+        // An `at` alone in the second pass names the later fold.
+        let at_only = json!({"place_id": madrid, "at": "2024-10-27T01:30:00Z"});
+        assert_eq!(resolve(Some(&at_only), None).unwrap().fold, Fold::Later);
+        assert_eq!(fields(night(Some("second"))), ["#/fold"]);
+    }
+
+    #[test]
+    fn layouts_shapes_fonts_colours_and_a_second_sky_are_options() {
+        let madrid = places::search("madrid", 1)[0].id;
+        let tokyo = places::search("tokyo", 1)[0].id;
+        let o = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
+            "layout": "pair", "shape": "heart", "font": "script", "milky_way": false,
+            "colors": {"background": "#0b1d3a", "text": "#f5e6c8"},
+            "second": {"place_id": tokyo, "date": "2024-08-13", "time": "07:30"}});
+        let l = resolve(Some(&o), None).unwrap();
+        assert_eq!(
+            (l.layout.as_str(), l.shape.as_str(), l.font.as_str()),
+            ("pair", "heart", "script")
+        );
+        assert!(!l.milky_way);
+        let second = l.second.clone().unwrap();
+        assert_eq!(second.tz, "Asia/Tokyo");
+        assert_eq!(second.at, "2024-08-12T22:30:00Z".parse().unwrap());
+        assert_eq!(second.place.as_deref(), Some("Tokyo, Japan"));
+        // Stored options resolve to themselves and print the second sky.
+        let stored = serde_json::to_value(&l).unwrap();
+        assert_eq!(resolve(Some(&stored), None).unwrap(), l);
+        let p = print_options(&stored).unwrap();
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!(p.print_pixels(), (10800, 7200), "a pair is landscape");
+
+        // Each bad one is named, inside `second` too.
+        let bad = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
+            "layout": "pair", "shape": "star", "font": "comic",
+            "colors": {"background": "#0b1d3a", "text": "#333344"},
+            "second": {"lat": 95, "date": "2024-03-31", "time": "02:30", "colour": 1}});
+        let f = fields(resolve(Some(&bad), None));
+        for p in [
+            "#/shape",
+            "#/font",
+            "#/colors",
+            "#/second/lat",
+            "#/second/colour",
+        ] {
+            assert!(f.contains(&p.to_string()), "{p} in {f:?}");
+        }
+        let no_second =
+            json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30", "layout": "pair"});
+        assert_eq!(fields(resolve(Some(&no_second), None)), ["#/second"]);
+        let skipped = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30", "layout": "pair",
+            "second": {"place_id": madrid, "date": "2024-03-31", "time": "02:30"}});
+        assert_eq!(fields(resolve(Some(&skipped), None)), ["#/second/time"]);
+        // A query string's flat colours.
+        let q = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
+            "colors": "background=#0b1d3a,stars=#ffffff"});
+        assert_eq!(
+            resolve(Some(&q), None).unwrap().colors.stars.as_deref(),
+            Some("#ffffff")
+        );
+    }
+
+    #[test]
+    fn text_that_cannot_be_printed_is_refused_naming_the_option() {
+        let madrid = places::search("madrid", 1)[0].id;
+        let ok = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
+            "title": "我们的夜晚", "message": "ليلتنا الأولى"});
+        assert!(resolve(Some(&ok), None).is_ok());
+        let bad = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30",
+            "title": "우리의 밤", "message": "🌙✨"});
+        let errs = resolve(Some(&bad), None).unwrap_err();
+        let f: Vec<&str> = errs.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(f, ["#/title", "#/message"]);
+        assert!(
+            errs[0].detail.contains("cannot be printed"),
+            "{}",
+            errs[0].detail
+        );
     }
 
     #[test]

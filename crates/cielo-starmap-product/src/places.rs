@@ -187,22 +187,25 @@ pub fn nearest(lat: f64, lon: f64) -> Option<(&'static Place, f64)> {
     best.map(|(p, c)| (p, c.clamp(-1.0, 1.0).acos() * 6371.0))
 }
 
-/// The time zone of a point: the zone of the nearest city within 300 km (the
-/// dataset has no zone polygons, and cities of 15,000 people are close enough
-/// everywhere people live); at sea or in the wilderness, the nautical zone of the
-/// longitude (`Etc/GMT-1` is UTC+1).
+/// The IANA time zone of a point, from the time-zone boundary polygons of
+/// `tzf-rs` (timezone-boundary-builder, OpenStreetMap data, including the
+/// territorial waters; the open sea has its nautical `Etc/GMT±N` zones), so a
+/// town by a border and an island far from any city get their true zone.
 pub fn tz_at(lat: f64, lon: f64) -> String {
-    match nearest(lat, lon) {
-        Some((p, km)) if km <= 300.0 => p.tz.clone(),
-        _ => {
-            let hours = (lon / 15.0).round() as i32;
-            match hours {
-                0 => "Etc/UTC".to_string(),
-                // The Etc zones' signs are POSIX-style: inverted.
-                h if h > 0 => format!("Etc/GMT-{}", h.min(12)),
-                h => format!("Etc/GMT+{}", (-h).min(12)),
-            }
-        }
+    static FINDER: OnceLock<tzf_rs::EmbeddedFinder> = OnceLock::new();
+    let finder = FINDER.get_or_init(tzf_rs::EmbeddedFinder::new);
+    let name = finder.get_tz_name(lon, lat);
+    if !name.is_empty() && jiff::tz::TimeZone::get(name).is_ok() {
+        return name.to_string();
+    }
+    // Not covered (the poles' edges) or unknown to the bundled tz database:
+    // the nautical zone of the longitude.
+    let hours = (lon / 15.0).round() as i32;
+    match hours {
+        0 => "Etc/UTC".to_string(),
+        // The Etc zones' signs are POSIX-style: inverted.
+        h if h > 0 => format!("Etc/GMT-{}", h.min(12)),
+        h => format!("Etc/GMT+{}", (-h).min(12)),
     }
 }
 
@@ -242,6 +245,20 @@ mod tests {
         assert!(km < 0.1);
         assert_eq!(tz_at(-33.9, 18.4), "Africa/Johannesburg");
         assert_eq!(tz_at(0.0, -150.0), "Etc/GMT+10");
+    }
+
+    #[test]
+    fn the_zone_of_a_point_follows_the_borders_not_the_nearest_city() {
+        // Chatham Islands: no city of 15,000 people within 800 km; own zone (+13:45).
+        assert_eq!(tz_at(-43.954, -176.559), "Pacific/Chatham");
+        // Haparanda (Sweden) faces Tornio (Finland, the nearest listed city, one
+        // hour ahead) across the Torne river.
+        assert_eq!(nearest(65.835, 24.12).unwrap().0.tz, "Europe/Helsinki");
+        assert_eq!(tz_at(65.835, 24.12), "Europe/Stockholm");
+        assert_eq!(tz_at(65.848, 24.16), "Europe/Helsinki");
+        // Mid-Atlantic and mid-Pacific: nautical zones.
+        assert_eq!(tz_at(30.0, -40.0), "Etc/GMT+3");
+        assert_eq!(tz_at(-10.0, -130.0), "Etc/GMT+9");
     }
 
     #[test]

@@ -51,6 +51,35 @@ pub struct Horizontal {
     pub az_deg: f64,
 }
 
+/// The Moon's phase at an instant, for an observer.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MoonPhase {
+    /// Illuminated fraction of the disc, 0 (new) ..= 1 (full).
+    pub illuminated: f64,
+    /// Sun–Moon–observer angle in degrees (0 full, 180 new).
+    pub phase_angle_deg: f64,
+    /// Waxing (the Moon east of the Sun) or waning.
+    pub waxing: bool,
+}
+
+impl MoonPhase {
+    /// Index of the phase's name: 0 new, 1 waxing crescent, 2 first quarter, 3 waxing
+    /// gibbous, 4 full, 5 waning gibbous, 6 last quarter, 7 waning crescent.
+    pub fn name_index(&self) -> usize {
+        let k = self.illuminated;
+        match (k, self.waxing) {
+            (k, _) if k < 0.02 => 0,
+            (k, _) if k > 0.98 => 4,
+            (k, true) if (k - 0.5).abs() < 0.03 => 2,
+            (k, false) if (k - 0.5).abs() < 0.03 => 6,
+            (k, true) if k < 0.5 => 1,
+            (_, true) => 3,
+            (k, false) if k > 0.5 => 5,
+            _ => 7,
+        }
+    }
+}
+
 /// The sky over one observer at one instant: everything that does not depend on the
 /// target is computed once here, so a whole catalogue costs microseconds per star.
 pub struct Sky {
@@ -175,6 +204,12 @@ impl Sky {
 
     /// Like [`Sky::body`], as a unit vector (east, north, up).
     pub fn body_enu(&self, body: Body) -> Vec3 {
+        self.apparent_enu(self.astrometric(body))
+    }
+
+    /// Observer-relative astrometric position of a body (AU, GCRS axes), light time
+    /// included.
+    fn astrometric(&self, body: Body) -> Vec3 {
         let eph = ephemeris();
         let mut lt = 0.0;
         let mut p = [0.0; 3];
@@ -183,7 +218,27 @@ impl Sky {
             p = sub(&b, &self.obs_pos);
             lt = norm(&p) / C_AU_PER_DAY;
         }
-        self.apparent_enu(p)
+        p
+    }
+
+    /// The Moon's phase as seen from the observer: its true illuminated fraction from
+    /// the Sun–Moon–observer angle (with the real distances, not the elongation), and
+    /// whether it is waxing.
+    pub fn moon_phase(&self) -> MoonPhase {
+        let moon = self.astrometric(Body::Moon);
+        let sun = self.astrometric(Body::Sun);
+        let to_sun = sub(&sun, &moon);
+        let to_obs = moon.map(|c| -c);
+        let cos_i = (dot(&to_sun, &to_obs) / (norm(&to_sun) * norm(&to_obs))).clamp(-1.0, 1.0);
+        // Ecliptic longitudes (mean obliquity of J2000 is plenty for east/west).
+        let eps = 23.439_291_f64.to_radians();
+        let lon = |v: &Vec3| (v[1] * eps.cos() + v[2] * eps.sin()).atan2(v[0]);
+        let d = (lon(&moon) - lon(&sun)).rem_euclid(TAU);
+        MoonPhase {
+            illuminated: (1.0 + cos_i) / 2.0,
+            phase_angle_deg: cos_i.acos().to_degrees(),
+            waxing: d < std::f64::consts::PI,
+        }
     }
 
     /// Deflection and aberration of an observer-relative astrometric vector (AU),
@@ -464,4 +519,49 @@ pub fn separation_deg(a: &Horizontal, b: &Horizontal) -> f64 {
     let c = sa * sb + ca * cb * daz.cos();
     let s = ((cb * daz.sin()).powi(2) + (ca * sb - sa * cb * daz.cos()).powi(2)).sqrt();
     s.atan2(c).to_degrees()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn phase_at(at: &str) -> MoonPhase {
+        let t = TimeScales::from_timestamp(at.parse().unwrap()).unwrap();
+        Sky::new(
+            Observer {
+                lat_deg: 40.4,
+                lon_deg: -3.7,
+            },
+            t,
+        )
+        .moon_phase()
+    }
+
+    #[test]
+    fn the_moon_s_phase_follows_the_almanac() {
+        // New Moon 2024-08-04 11:13 UTC, first quarter 08-12 15:19, full 08-19 18:26,
+        // last quarter 08-26 09:26 (geocentric instants; seen from Madrid the
+        // fraction differs by well under one percent).
+        let new = phase_at("2024-08-04T11:13:00Z");
+        assert!(new.illuminated < 0.01, "{new:?}");
+        assert_eq!(new.name_index(), 0);
+        let fq = phase_at("2024-08-12T15:19:00Z");
+        assert!((fq.illuminated - 0.5).abs() < 0.015 && fq.waxing, "{fq:?}");
+        assert_eq!(fq.name_index(), 2);
+        let full = phase_at("2024-08-19T18:26:00Z");
+        assert!(full.illuminated > 0.99, "{full:?}");
+        assert_eq!(full.name_index(), 4);
+        let lq = phase_at("2024-08-26T09:26:00Z");
+        assert!((lq.illuminated - 0.5).abs() < 0.015 && !lq.waxing, "{lq:?}");
+        assert_eq!(lq.name_index(), 6);
+        let crescent = phase_at("2024-08-07T20:00:00Z");
+        assert!(
+            crescent.waxing && crescent.illuminated < 0.3,
+            "{crescent:?}"
+        );
+        assert_eq!(crescent.name_index(), 1);
+        let gibbous = phase_at("2024-08-22T22:00:00Z");
+        assert!(!gibbous.waxing && gibbous.illuminated > 0.7, "{gibbous:?}");
+        assert_eq!(gibbous.name_index(), 5);
+    }
 }

@@ -89,6 +89,53 @@ pub struct Constellation {
     pub lines: Vec<Vec<Vertex>>,
 }
 
+const MILKY_WAY_BIN: &[u8] = include_bytes!("../data/milkyway.bin");
+
+/// A brightness sample of the Milky Way (`data/milkyway.bin`, from d3-celestial's
+/// outlines in five steps sampled on a one-degree grid).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MilkyWaySample {
+    /// Right ascension, degrees (J2000).
+    pub ra: f64,
+    /// Declination, degrees (J2000).
+    pub dec: f64,
+    /// Brightness step, 1 (faint edge) ..= 5 (brightest clouds).
+    pub level: u8,
+}
+
+/// The Milky Way samples.
+pub fn milky_way() -> &'static [MilkyWaySample] {
+    static M: OnceLock<Vec<MilkyWaySample>> = OnceLock::new();
+    M.get_or_init(|| {
+        let b = MILKY_WAY_BIN;
+        assert_eq!(&b[..4], b"CMWY", "embedded milkyway.bin");
+        let n = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        (0..n)
+            .map(|i| {
+                let r = &b[8 + 5 * i..13 + 5 * i];
+                MilkyWaySample {
+                    ra: f64::from(u16::from_le_bytes([r[0], r[1]])) / 100.0,
+                    dec: f64::from(i16::from_le_bytes([r[2], r[3]])) / 100.0,
+                    level: r[4],
+                }
+            })
+            .collect()
+    })
+}
+
+const NAMES_JSON: &str = include_str!("../data/constellation-names.json");
+
+/// A constellation's name in a poster language (`en`: the Latin name); `id` is the
+/// IAU abbreviation.
+pub fn constellation_name(id: &str, lang: &str) -> Option<&'static str> {
+    type Names = std::collections::HashMap<String, std::collections::HashMap<String, String>>;
+    static N: OnceLock<Names> = OnceLock::new();
+    let names = N.get_or_init(|| {
+        serde_json::from_str(NAMES_JSON).expect("embedded constellation-names.json is valid")
+    });
+    names.get(id)?.get(lang).map(String::as_str)
+}
+
 /// The constellation figures and names (from d3-celestial, BSD-3-Clause).
 pub fn constellations() -> &'static [Constellation] {
     static C: OnceLock<Vec<Constellation>> = OnceLock::new();
@@ -112,6 +159,46 @@ mod tests {
             s.windows(2).all(|w| w[0].mag <= w[1].mag),
             "sorted brightest first"
         );
+    }
+
+    #[test]
+    fn the_milky_way_runs_through_cygnus_and_sagittarius_not_the_poles() {
+        let mw = milky_way();
+        assert!(mw.len() > 5_000);
+        let level_near = |ra: f64, dec: f64| {
+            mw.iter()
+                .filter(|s| (s.ra - ra).abs() < 1.5 && (s.dec - dec).abs() < 1.5)
+                .map(|s| s.level)
+                .max()
+                .unwrap_or(0)
+        };
+        assert!(
+            level_near(266.4, -29.0) >= 3,
+            "galactic centre, Sagittarius"
+        );
+        assert!(level_near(305.0, 40.0) >= 2, "Cygnus");
+        assert_eq!(level_near(180.0, 80.0), 0, "near the north celestial pole");
+        assert_eq!(
+            level_near(190.0, 27.0),
+            0,
+            "north galactic pole, Coma Berenices"
+        );
+    }
+
+    #[test]
+    fn every_constellation_is_named_in_every_language() {
+        for c in constellations() {
+            for lang in crate::LANGUAGES {
+                let n =
+                    constellation_name(&c.id, lang).unwrap_or_else(|| panic!("{} {lang}", c.id));
+                assert!(!n.is_empty());
+            }
+        }
+        assert_eq!(constellation_name("UMa", "pt"), Some("Ursa Maior"));
+        assert_eq!(constellation_name("UMa", "fr"), Some("Grande Ourse"));
+        assert_eq!(constellation_name("UMa", "de"), Some("Großer Bär"));
+        assert_eq!(constellation_name("UMa", "it"), Some("Orsa Maggiore"));
+        assert_eq!(constellation_name("Cru", "es"), Some("Cruz del Sur"));
     }
 
     #[test]

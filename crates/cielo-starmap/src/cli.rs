@@ -84,6 +84,39 @@ pub enum StarmapCommand {
         /// Leave out the altitude/azimuth grid.
         #[arg(long)]
         no_grid: bool,
+        /// Leave out the Milky Way.
+        #[arg(long)]
+        no_milky_way: bool,
+        /// In a local time repeated when the clocks go back: earlier or later.
+        #[arg(long, default_value = "earlier")]
+        fold: String,
+        /// Font of the title and message: classic, display, rounded, script.
+        #[arg(long, default_value = "classic")]
+        font: String,
+        /// Layout: classic, full-bleed, pair, moon-panel.
+        #[arg(long, default_value = "classic")]
+        layout: String,
+        /// Shape of the sky: circle, square, heart.
+        #[arg(long, default_value = "circle")]
+        shape: String,
+        /// Custom colours within the theme, e.g. background=#0b1d3a,stars=#ffffff,lines=#88aacc,text=#f5e6c8.
+        #[arg(long)]
+        colors: Option<String>,
+        /// Second sky of the pair layout: latitude.
+        #[arg(long, allow_negative_numbers = true)]
+        second_lat: Option<f64>,
+        /// Second sky: longitude.
+        #[arg(long, allow_negative_numbers = true)]
+        second_lon: Option<f64>,
+        /// Second sky: instant (RFC 3339, or local with --second-tz).
+        #[arg(long)]
+        second_at: Option<String>,
+        /// Second sky: IANA time zone.
+        #[arg(long)]
+        second_tz: Option<String>,
+        /// Second sky: place name.
+        #[arg(long)]
+        second_place: Option<String>,
         /// Output file: .png, .pdf or .svg.
         #[arg(long)]
         out: PathBuf,
@@ -128,9 +161,22 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             bleed_mm,
             no_names,
             no_grid,
+            no_milky_way,
+            fold,
+            font,
+            layout,
+            shape,
+            colors,
+            second_lat,
+            second_lon,
+            second_at,
+            second_tz,
+            second_place,
             out,
         } => {
-            let instant = parse_instant(&at, tz.as_deref())?;
+            let fold = crate::Fold::parse(&fold)
+                .with_context(|| format!("--fold {fold:?}: earlier or later"))?;
+            let instant = parse_instant(&at, tz.as_deref(), fold)?;
             let mut opts = StarmapOptions::new(lat, lon, instant);
             opts.tz = tz;
             opts.place = place;
@@ -143,6 +189,36 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
             opts.language = lang;
             opts.constellation_names = !no_names;
             opts.grid = !no_grid;
+            opts.milky_way = !no_milky_way;
+            opts.font = font;
+            opts.layout = layout;
+            opts.shape = shape;
+            if let Some(c) = colors {
+                for pair in c.split(',') {
+                    let (k, v) = pair
+                        .split_once('=')
+                        .with_context(|| format!("--colors {pair:?}: name=#rrggbb"))?;
+                    let v = Some(v.trim().to_string());
+                    match k.trim() {
+                        "background" => opts.colors.background = v,
+                        "stars" => opts.colors.stars = v,
+                        "lines" => opts.colors.lines = v,
+                        "text" => opts.colors.text = v,
+                        other => anyhow::bail!(
+                            "--colors: unknown colour {other:?} (background, stars, lines, text)"
+                        ),
+                    }
+                }
+            }
+            if let (Some(lat), Some(lon), Some(at2)) = (second_lat, second_lon, second_at) {
+                opts.second = Some(crate::SecondSky {
+                    lat,
+                    lon,
+                    at: parse_instant(&at2, second_tz.as_deref(), fold)?,
+                    tz: second_tz,
+                    place: second_place,
+                });
+            }
             if let Err(errors) = opts.validate() {
                 for e in &errors {
                     let flag = if e.field == "language" {
@@ -192,14 +268,17 @@ pub fn run(cmd: StarmapCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// An RFC 3339 instant, or a local date and time in `tz`.
-fn parse_instant(at: &str, tz: Option<&str>) -> anyhow::Result<jiff::Timestamp> {
+fn parse_instant(at: &str, tz: Option<&str>, fold: crate::Fold) -> anyhow::Result<jiff::Timestamp> {
     if let Ok(ts) = at.parse::<jiff::Timestamp>() {
         return Ok(ts);
     }
     let tz = tz.with_context(|| {
         format!("--at {at:?}: not an RFC 3339 instant (add --tz for a local time)")
     })?;
-    Ok(crate::instant_from_local(at, tz)?)
+    let dt: jiff::civil::DateTime = at
+        .parse()
+        .with_context(|| format!("--at {at:?}: not a local date and time"))?;
+    Ok(crate::instant_from_local_fold(dt, tz, fold)?)
 }
 
 fn progress_bar(done: usize, total: usize) {

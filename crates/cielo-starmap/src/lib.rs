@@ -19,18 +19,21 @@ mod scene;
 mod svg;
 mod text;
 pub mod time;
+pub mod words;
 
+pub use astro::MoonPhase;
 pub use astro::{Horizontal, Observer, Sky};
 pub use ephemeris::Body;
 pub use options::{
-    instant_from_local, sizes, themes, FieldError, PosterSize, StarmapOptions, Theme, LANGUAGES,
-    MAX_MESSAGE_CHARS, MAX_PLACE_CHARS, MAX_TITLE_CHARS,
+    instant_from_local, instant_from_local_fold, layouts, shapes, sizes, themes, CustomColors,
+    FieldError, Fold, Layout, PosterSize, SecondSky, SkyShape, StarmapOptions, Theme, FONTS,
+    LANGUAGES, MAX_MESSAGE_CHARS, MAX_PLACE_CHARS, MAX_TITLE_CHARS, MIN_CONTRAST,
 };
 pub use positions::{positions, BodyPosition, Positions, StarPosition};
 pub use raster::Progress;
 pub use render::{
-    build_preview_scene, render_png_preview, render_png_with_bands, render_print,
-    render_print_with_progress, OutputFormat, RenderInfo,
+    build_preview_scene, render_mockup_png, render_png_preview, render_png_with_bands,
+    render_print, render_print_with_progress, OutputFormat, RenderInfo,
 };
 pub use time::TimeScales;
 

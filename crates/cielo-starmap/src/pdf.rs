@@ -3,7 +3,7 @@
 //! words can be searched and copied). Subsetting would save ~1 MB per file; print labs
 //! do not care and it keeps a dependency out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
@@ -39,7 +39,7 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
 
     let alpha_names: Vec<String> = (0..=255).map(|i| format!("A{i}")).collect();
     let mut alphas: BTreeMap<u8, Name<'_>> = BTreeMap::new();
-    let mut used: HashMap<Font, BTreeMap<u16, char>> = HashMap::new();
+    let mut used: BTreeMap<Font, BTreeMap<u16, char>> = BTreeMap::new();
     let mut current_alpha = 255u8;
 
     for item in &scene.items {
@@ -66,38 +66,17 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
             Shape::Text { line, x, y, .. } => {
                 fill_rgb(&mut content, color);
                 content.begin_text();
-                let mut i = 0;
-                while i < line.glyphs.len() {
-                    // A run of glyphs from one font (fallback glyphs come from the other).
-                    let font = line.glyphs[i].font;
-                    let start = i;
-                    while i < line.glyphs.len() && line.glyphs[i].font == font {
-                        i += 1;
+                let mut current: Option<Font> = None;
+                // Each glyph at its shaped position (kerning, marks, right-to-left
+                // runs are already resolved by the layout).
+                for g in &line.glyphs {
+                    if current != Some(g.font) {
+                        content.set_font(Name(g.font.pdf_name().as_bytes()), line.size);
+                        current = Some(g.font);
                     }
-                    let run = &line.glyphs[start..i];
-                    let face = font.face();
-                    let upem = f32::from(face.units_per_em());
-                    content.set_font(Name(font_name(font).as_bytes()), line.size);
-                    content.set_text_matrix([1.0, 0.0, 0.0, -1.0, x + run[0].x, *y]);
-                    let mut show = content.show_positioned();
-                    let mut items = show.items();
-                    for (k, g) in run.iter().enumerate() {
-                        used.entry(font).or_default().insert(g.id, g.ch);
-                        items.show(Str(&g.id.to_be_bytes()));
-                        if let Some(n) = run.get(k + 1) {
-                            let adv = f32::from(
-                                face.glyph_hor_advance(ttf_parser::GlyphId(g.id))
-                                    .unwrap_or(0),
-                            );
-                            let natural = adv * line.size / upem;
-                            let extra = (n.x - g.x) - natural;
-                            if extra.abs() > 1e-3 {
-                                items.adjust(-extra * 1000.0 / line.size);
-                            }
-                        }
-                    }
-                    items.finish();
-                    show.finish();
+                    used.entry(g.font).or_default().insert(g.id, g.ch);
+                    content.set_text_matrix([1.0, 0.0, 0.0, -1.0, x + g.x, *y + g.dy]);
+                    content.show(Str(&g.id.to_be_bytes()));
                 }
                 content.end_text();
             }
@@ -109,10 +88,7 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
 
     // Fonts (only those the text used).
     let mut font_refs = Vec::new();
-    for font in [Font::Sans, Font::Serif] {
-        let Some(glyphs) = used.get(&font) else {
-            continue;
-        };
+    for (&font, glyphs) in &used {
         let (type0, cid, desc, file, cmap_id) = (alloc(), alloc(), alloc(), alloc(), alloc());
         write_font(&mut pdf, font, glyphs, type0, cid, desc, file, cmap_id);
         font_refs.push((font, type0));
@@ -131,13 +107,17 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
     pdf.pages(pages_id).kids([page_id]).count(1);
     let mut page = pdf.page(page_id);
     page.media_box(Rect::new(0.0, 0.0, w, h));
+    // The lab cuts at the trim box; the bleed box is the whole page.
+    let b = scene.bleed;
+    page.bleed_box(Rect::new(0.0, 0.0, w, h));
+    page.trim_box(Rect::new(b, b, w - b, h - b));
     page.parent(pages_id);
     page.contents(content_id);
     let mut resources = page.resources();
     {
         let mut fonts = resources.fonts();
         for (font, id) in &font_refs {
-            fonts.pair(Name(font_name(*font).as_bytes()), *id);
+            fonts.pair(Name(font.pdf_name().as_bytes()), *id);
         }
     }
     {
@@ -153,11 +133,14 @@ pub(crate) fn write_pdf<W: Write>(scene: &Scene, mut out: W) -> std::io::Result<
     out.flush()
 }
 
-fn font_name(font: Font) -> &'static str {
-    match font {
-        Font::Sans => "DejaVuSans",
-        Font::Serif => "DejaVuSerif",
+/// A font file deflated once per process (the CJK font is stored deflated already).
+fn packed_font(font: Font) -> &'static [u8] {
+    if font == Font::Cjk {
+        return crate::text::CJK_TTF_Z;
     }
+    const N: usize = 10;
+    static PACKED: [std::sync::OnceLock<Vec<u8>>; N] = [const { std::sync::OnceLock::new() }; N];
+    PACKED[font as usize].get_or_init(|| deflate(font.bytes()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -171,9 +154,9 @@ fn write_font(
     file_id: Ref,
     cmap_id: Ref,
 ) {
-    let name = Name(font_name(font).as_bytes());
+    let name = Name(font.pdf_name().as_bytes());
     let face = font.face();
-    let upem = f32::from(face.units_per_em());
+    let upem = face.units_per_em() as f32;
     let to_pdf = |v: i16| f32::from(v) * 1000.0 / upem;
     let system_info = SystemInfo {
         registry: Str(b"Adobe"),
@@ -188,12 +171,20 @@ fn write_font(
         .to_unicode(cmap_id);
 
     let mut cid = pdf.cid_font(cid_id);
-    cid.subtype(CidFontType::Type2);
+    // CFF outlines are a CIDFontType0 whose CIDs are the glyph ids (the font's
+    // CFF is not CID-keyed); TrueType ones a CIDFontType2 with the identity map.
+    cid.subtype(if font.is_cff() {
+        CidFontType::Type0
+    } else {
+        CidFontType::Type2
+    });
     cid.base_font(name);
     cid.system_info(system_info);
     cid.font_descriptor(desc_id);
     cid.default_width(0.0);
-    cid.cid_to_gid_map_predefined(Name(b"Identity"));
+    if !font.is_cff() {
+        cid.cid_to_gid_map_predefined(Name(b"Identity"));
+    }
     {
         let mut widths = cid.widths();
         for gid in glyphs.keys() {
@@ -206,7 +197,8 @@ fn write_font(
     cid.finish();
 
     let bb = face.global_bounding_box();
-    pdf.font_descriptor(desc_id)
+    let mut descriptor = pdf.font_descriptor(desc_id);
+    descriptor
         .name(name)
         .flags(FontFlags::NON_SYMBOLIC)
         .bbox(Rect::new(
@@ -219,14 +211,22 @@ fn write_font(
         .ascent(to_pdf(face.ascender()))
         .descent(to_pdf(face.descender()))
         .cap_height(to_pdf(face.capital_height().unwrap_or(face.ascender())))
-        .stem_v(80.0)
-        .font_file2(file_id);
+        .stem_v(80.0);
+    if font.is_cff() {
+        descriptor.font_file3(file_id);
+    } else {
+        descriptor.font_file2(file_id);
+    }
+    descriptor.finish();
 
-    let bytes = font.bytes();
-    let packed = deflate(bytes);
-    pdf.stream(file_id, &packed)
-        .filter(Filter::FlateDecode)
-        .pair(Name(b"Length1"), bytes.len() as i32);
+    let mut stream = pdf.stream(file_id, packed_font(font));
+    stream.filter(Filter::FlateDecode);
+    if font.is_cff() {
+        stream.pair(Name(b"Subtype"), Name(b"OpenType"));
+    } else {
+        stream.pair(Name(b"Length1"), font.bytes().len() as i32);
+    }
+    stream.finish();
 
     let mut cmap = UnicodeCmap::new(Name(b"Custom"), system_info);
     let unique: BTreeSet<(u16, char)> = glyphs.iter().map(|(g, c)| (*g, *c)).collect();

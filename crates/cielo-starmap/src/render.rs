@@ -88,6 +88,24 @@ pub fn render_png_preview(opts: &StarmapOptions, max_px: u32) -> Result<Vec<u8>,
     Ok(out)
 }
 
+/// A framed mockup of the poster on a wall, as a `size`×`size` PNG: the poster is
+/// the same drawing as the preview and the print, in a frame with a mat.
+pub fn render_mockup_png(opts: &StarmapOptions, size: u32) -> Result<Vec<u8>, Error> {
+    let scene = crate::scene::build_mockup(opts, size as f32)?;
+    let mut out = Vec::with_capacity((size * size / 3) as usize);
+    write_png(
+        &scene,
+        size,
+        size,
+        72,
+        size.div_ceil(8).max(16),
+        threads(),
+        &mut out,
+        None,
+    )?;
+    Ok(out)
+}
+
 /// Render the print file in `format` to `out`; returns its size.
 pub fn render_print(
     opts: &StarmapOptions,

@@ -18,9 +18,13 @@ const JD_UNIX_EPOCH: f64 = 2_440_587.5;
 const JD_UTC_START: f64 = 2_441_317.5;
 /// 2026-01-01T00:00:00Z: after this the reference has no measured UT1 and takes UT1 = UTC.
 const JD_UTC_END: f64 = 2_461_041.5;
-/// Supported civil range: from 1800-01-01T00:00Z up to (excluding) 2201-01-01T00:00Z.
-pub(crate) const JD_MIN: f64 = 2_378_496.5;
-pub(crate) const JD_END: f64 = 2_524_958.5;
+/// Supported instants: from 1799-12-31T00:00Z up to (excluding) 2201-01-02T00:00Z, so
+/// that every local date from 1800-01-01 to 2200-12-31 is covered in any zone (local
+/// mean times reached ±16 h before standard time; the ephemeris runs 1799-11..2201-03).
+/// The documented 1800–2200 range is checked on the local date, see
+/// [`crate::options::StarmapOptions::validate`].
+pub(crate) const JD_MIN: f64 = 2_378_495.5;
+pub(crate) const JD_END: f64 = 2_524_959.5;
 
 /// An instant expressed in the two time scales the astronomy needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -144,9 +148,11 @@ mod tests {
     }
 
     #[test]
-    fn dates_outside_1800_to_2200_are_refused() {
-        assert!(TimeScales::from_timestamp("1799-12-31T23:00:00Z".parse().unwrap()).is_err());
-        assert!(TimeScales::from_timestamp("2201-01-01T00:00:00Z".parse().unwrap()).is_err());
-        assert!(TimeScales::from_timestamp("2200-12-31T23:59:59Z".parse().unwrap()).is_ok());
+    fn instants_a_day_outside_1800_to_2200_are_refused() {
+        // Local dates of 1800-01-01 and 2200-12-31 fall on these UTC days somewhere.
+        assert!(TimeScales::from_timestamp("1799-12-30T23:59:59Z".parse().unwrap()).is_err());
+        assert!(TimeScales::from_timestamp("1799-12-31T00:00:00Z".parse().unwrap()).is_ok());
+        assert!(TimeScales::from_timestamp("2201-01-02T00:00:00Z".parse().unwrap()).is_err());
+        assert!(TimeScales::from_timestamp("2201-01-01T23:59:59Z".parse().unwrap()).is_ok());
     }
 }

@@ -230,3 +230,81 @@ fn every_theme_and_size_renders_at_the_edges_of_the_supported_range() {
         assert_eq!(img.w.max(img.h), 160, "{theme} {size} {at}");
     }
 }
+
+fn every_layout_and_shape() -> Vec<StarmapOptions> {
+    let mut all = Vec::new();
+    for layout in cielo_starmap::layouts() {
+        for shape in cielo_starmap::shapes() {
+            let mut o = opts();
+            o.layout = layout.id.clone();
+            o.shape = shape.id.clone();
+            o.title = Some("我们的夜晚 · ليلتنا الأولى".into());
+            o.font = "script".into();
+            o.dpi = 72;
+            if layout.skies == 2 {
+                o.second = Some(cielo_starmap::SecondSky {
+                    lat: 35.68,
+                    lon: 139.69,
+                    at: o.at,
+                    tz: Some("Asia/Tokyo".into()),
+                    place: Some("Tokyo".into()),
+                });
+            }
+            all.push(o);
+        }
+    }
+    all
+}
+
+#[test]
+fn every_layout_and_shape_renders_in_png_svg_and_pdf() {
+    for o in every_layout_and_shape() {
+        let what = format!("{} {}", o.layout, o.shape);
+        let mut png = Vec::new();
+        let info = render_print(&o, OutputFormat::Png, &mut png).unwrap();
+        let img = decode(&png);
+        assert_eq!(
+            (img.w as u32, img.h as u32),
+            (info.width, info.height),
+            "{what}"
+        );
+        assert_eq!((info.width, info.height), o.print_pixels(), "{what}");
+        let mut svg = Vec::new();
+        render_print(&o, OutputFormat::Svg, &mut svg).unwrap();
+        assert_well_formed_xml(&String::from_utf8(svg).unwrap());
+        let mut pdf = Vec::new();
+        render_print(&o, OutputFormat::Pdf, &mut pdf).unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(
+            text.contains("/FontFile3"),
+            "{what}: the script font (CFF) is embedded"
+        );
+        assert!(
+            text.contains("DroidSansFallbackFull"),
+            "{what}: the CJK font is embedded"
+        );
+    }
+}
+
+#[test]
+fn the_pdf_says_where_to_cut_and_the_png_is_the_size_with_bleed() {
+    let mut o = opts();
+    o.bleed_mm = 3.0;
+    let mut pdf = Vec::new();
+    let info = render_print(&o, OutputFormat::Pdf, &mut pdf).unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    // A4 plus 3 mm each side is 612.28 x 859.04 pt; the trim box is 8.5 pt in.
+    assert_eq!((info.width, info.height), (612, 859));
+    assert!(
+        text.contains("/BleedBox [0 0 612.28"),
+        "bleed box is the page"
+    );
+    assert!(
+        text.contains("/TrimBox [8.50"),
+        "trim box inset by the bleed"
+    );
+    let mut png = Vec::new();
+    o.dpi = 300;
+    let info = render_print(&o, OutputFormat::Png, &mut png).unwrap();
+    assert_eq!((info.width, info.height), (2551, 3579));
+}

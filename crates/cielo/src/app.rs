@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// Job kind: cancel orders left unpaid too long.
-pub const KIND_EXPIRE_UNPAID: &str = "orders.expire_unpaid";
-/// Job kind: delete abandoned carts.
-pub const KIND_EXPIRE_CARTS: &str = "carts.expire_stale";
-/// Job kind: render the print files of a paid order (subscribed to `order.paid`).
-pub const KIND_RENDER_ARTWORK: &str = "artwork.render";
+/// Job kind: render the print files of a paid order (the lifecycle's).
+pub use cielo_flows::KIND_RENDER_ARTWORK;
 /// Queue of render jobs, so they can be limited apart from quick jobs.
-pub const RENDER_QUEUE: &str = "render";
+pub use cielo_flows::RENDER_QUEUE;
+/// Job kind: delete abandoned carts (the orders domain's).
+pub use cielo_orders::KIND_EXPIRE_CARTS;
+/// Job kind: cancel orders left unpaid too long (the orders domain's).
+pub use cielo_orders::KIND_EXPIRE_UNPAID;
 
 /// What a process does. `All` is one process doing everything (the default);
 /// on PostgreSQL the others let any number of API and worker processes and a
@@ -78,66 +78,18 @@ pub struct Application {
     catch_up_on_start: bool,
 }
 
-/// Payload of `order.<status>` events.
-#[derive(serde::Deserialize)]
-struct OrderEvent {
-    order_id: cielo_orders::OrderId,
-}
-
-/// The job handlers and event subscriptions of this build of Cielo.
-pub fn registry(orders: &Orders, storage: &Storage, settings: &Settings) -> cielo_jobs::Registry {
-    use cielo_jobs::JobError;
+/// The job handlers and event subscriptions of this build of Cielo: each
+/// domain registers its own. A new domain is one line here.
+pub fn registry(
+    orders: &Orders,
+    payments: &cielo_payments::Payments,
+    flows: &cielo_flows::Flows,
+    settings: &Settings,
+) -> cielo_jobs::Registry {
     let mut r = cielo_jobs::Registry::new();
-    r.subscribe_with(
-        &cielo_orders::status_topic(cielo_orders::OrderStatus::Paid),
-        KIND_RENDER_ARTWORK,
-        RENDER_QUEUE,
-        5,
-    );
-    let (o, st) = (orders.clone(), storage.clone());
-    r.handle_json(KIND_RENDER_ARTWORK, move |ctx, event: OrderEvent| {
-        let (o, st) = (o.clone(), st.clone());
-        async move {
-            let cause = format!("artwork ready (job {})", ctx.id);
-            let done =
-                cielo_starmap_product::artwork::render_order(&o, &st, event.order_id, &cause)
-                    .await
-                    .map_err(|e| JobError::retry(format!("{e:#}")))?;
-            tracing::info!(
-                rendered = done.rendered,
-                moved_on = done.order_moved_on,
-                "artwork job done"
-            );
-            Ok(())
-        }
-    });
-    let (o, minutes) = (orders.clone(), settings.orders.unpaid_expiry_minutes);
-    r.handle(KIND_EXPIRE_UNPAID, move |_ctx, _payload| {
-        let o = o.clone();
-        async move {
-            let cutoff = cielo_core::Timestamp::now().plus_seconds(-minutes * 60);
-            let n = o.expire_unpaid(cutoff).await.map_err(JobError::retry)?;
-            if n > 0 {
-                tracing::info!(cancelled = n, "expired unpaid orders");
-            }
-            Ok(())
-        }
-    });
-    let (o, days) = (orders.clone(), settings.orders.stale_cart_days);
-    r.handle(KIND_EXPIRE_CARTS, move |_ctx, _payload| {
-        let o = o.clone();
-        async move {
-            let cutoff = cielo_core::Timestamp::now().plus_seconds(-days * 86_400);
-            let n = o
-                .expire_stale_carts(cutoff)
-                .await
-                .map_err(JobError::retry)?;
-            if n > 0 {
-                tracing::info!(deleted = n, "deleted stale carts");
-            }
-            Ok(())
-        }
-    });
+    orders.register(&mut r, &settings.orders);
+    payments.register(&mut r);
+    flows.register(&mut r);
     r
 }
 
@@ -281,7 +233,13 @@ impl Application {
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
         };
-        let orders = Orders::new(
+        let fulfillment = cielo_fulfillment::Fulfillment::new(
+            db.clone(),
+            settings.fulfillment.clone(),
+            secrets.labs.clone(),
+            &public_url,
+        )?;
+        let mut orders = Orders::new(
             db.clone(),
             catalog.clone(),
             provider.clone(),
@@ -292,15 +250,14 @@ impl Application {
             cielo_starmap_product::PRODUCT_TYPE,
             Arc::new(cielo_starmap_product::StarmapLineValidator),
         );
-        let payments = crate::payments::service(
-            &db,
-            &settings,
-            &orders,
-            &catalog,
-            provider,
-            test_provider,
-            webhooks,
-        );
+        if settings.shipping.source == "lab" {
+            orders = orders
+                .with_shipping_quoter(Arc::new(cielo_flows::LabShipping::new(fulfillment.clone())));
+        }
+        let payments =
+            crate::payments::service(&db, &settings, &orders, provider, test_provider, webhooks);
+        let flows =
+            cielo_flows::Flows::new(db.clone(), orders.clone(), storage.clone(), fulfillment);
 
         if options.seed_demo
             && settings.shop.demo
@@ -325,9 +282,7 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let mut registry = registry(&orders, &storage, &settings);
-        crate::payments::register(&mut registry, &payments);
-        let registry = Arc::new(registry);
+        let registry = Arc::new(registry(&orders, &payments, &flows, &settings));
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
             db,
@@ -341,6 +296,7 @@ impl Application {
         );
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
+        state.flows = Some(Arc::new(flows));
         let (router, _openapi) = cielo_http::router(state.clone());
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {
@@ -400,15 +356,29 @@ impl Application {
             // Recovery at start-up: whatever was missed while nothing ran is
             // looked for once now, not only at the next scheduled tick.
             let mut tx = db.begin_write().await?;
-            let job = cielo_jobs::NewJob::new(
-                crate::payments::KIND_CATCH_UP,
-                serde_json::json!({"reason": "start-up"}),
-            )
-            .queue("maintenance")
-            .max_attempts(3)
-            .unique_key(crate::payments::KIND_CATCH_UP);
-            cielo_jobs::enqueue(&mut tx, job).await?;
+            for kind in [
+                cielo_payments::KIND_CATCH_UP,
+                cielo_fulfillment::jobs::CATCH_UP,
+                cielo_flows::KIND_CATCH_UP,
+            ] {
+                let job = cielo_jobs::NewJob::new(kind, serde_json::json!({"reason": "start-up"}))
+                    .queue("maintenance")
+                    .max_attempts(3)
+                    .unique_key(kind);
+                cielo_jobs::enqueue(&mut tx, job).await?;
+            }
             tx.commit().await?;
+        }
+        if self.role.runs_scheduler() {
+            if let Some(flows) = self.state.flows.clone() {
+                // Off the start-up path: Printful being slow or down must not
+                // keep the shop from starting (the catch-up polls meanwhile).
+                tokio::spawn(async move {
+                    if let Err(e) = flows.fulfillment().register_webhooks().await {
+                        tracing::warn!(error = %e, "could not register the Printful webhook URL; polling only until the next start");
+                    }
+                });
+            }
         }
         if self.role.runs_worker() {
             let worker =

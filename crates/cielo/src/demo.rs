@@ -174,6 +174,8 @@ pub async fn seed(
                     StockPolicy::Continue
                 },
                 lab_product_id: None,
+                // The built-in lab: a demo order goes all the way to delivered.
+                lab: Some("local".into()),
                 position: i as i64,
             })
             .collect();

@@ -19,5 +19,6 @@ pub fn migrations() -> Vec<cielo_db::MigrationSet> {
         cielo_accounts::MIGRATIONS,
         cielo_orders::MIGRATIONS,
         cielo_payments::MIGRATIONS,
+        cielo_fulfillment::MIGRATIONS,
     ]
 }

@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: cielo_jobs::cli::JobsCommand,
     },
+    /// Look at orders.
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage admin accounts.
@@ -84,6 +89,19 @@ impl From<RoleArg> for app::Role {
             RoleArg::Scheduler => app::Role::Scheduler,
         }
     }
+}
+
+#[derive(Subcommand, Debug)]
+enum OrdersCommand {
+    /// An order's timeline: status history, payment, lab orders (raw status
+    /// and history) and shipments.
+    Show {
+        /// The order id (`ord_…`).
+        id: String,
+        /// Print JSON (the order and its lab orders) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -218,6 +236,52 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
         Command::Jobs { command } => {
             let db = app::connect_and_migrate(&settings).await?;
             cielo_jobs::cli::run_cli(&db, command).await
+        }
+        Command::Orders {
+            command: OrdersCommand::Show { id, json },
+        } => {
+            let id: cielo_orders::OrderId = id
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{id} is not an order id: {e}"))?;
+            // The services as a worker builds them (no listener, nothing runs).
+            let app = Application::build(
+                settings,
+                BuildOptions {
+                    seed_demo: false,
+                    role: app::Role::Worker,
+                },
+            )
+            .await?;
+            let state = app.state();
+            let flows = state
+                .flows
+                .as_ref()
+                .expect("the application wires the lifecycle");
+            let timeline = match flows.timeline(id).await {
+                Ok(t) => t,
+                Err(cielo_flows::Error::Orders(cielo_orders::Error::OrderNotFound)) => {
+                    anyhow::bail!("no order {id}")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&timeline)?);
+                return Ok(());
+            }
+            let payment = {
+                let mut conn = state.db.pool().acquire().await?;
+                cielo_payments::inbox::payment_of_order(&mut conn, &id.to_string()).await?
+            };
+            let currency = timeline.order.totals.total.currency;
+            let money = |minor: i64| cielo_core::Money::new(minor, currency).to_string();
+            let payment = payment.map(|p| cielo_flows::PaymentLine {
+                provider: p.provider,
+                amount: p.amount.map(money),
+                refunded: Some(money(p.amount_refunded)),
+                reference: p.payment_intent.or(p.session_id),
+            });
+            print!("{}", timeline.to_text(payment.as_ref()));
+            Ok(())
         }
         Command::Migrate => {
             let db = app::connect_and_migrate(&settings).await?;

@@ -34,30 +34,13 @@ pub struct Settings {
     /// Payments.
     pub payments: PaymentSettings,
     /// Order housekeeping.
-    pub orders: OrderSettings,
+    pub orders: cielo_orders::OrderSettings,
+    /// Print labs and the edit window (`[fulfillment]`, `[fulfillment.local]`).
+    pub fulfillment: cielo_fulfillment::FulfillmentSettings,
     /// The background job queue.
     pub jobs: cielo_jobs::JobsSettings,
     /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
-}
-
-/// `[orders]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OrderSettings {
-    /// Orders still unpaid this long after checkout are cancelled (their stock returns).
-    pub unpaid_expiry_minutes: i64,
-    /// Open carts untouched this long are deleted.
-    pub stale_cart_days: i64,
-}
-
-impl Default for OrderSettings {
-    fn default() -> Self {
-        Self {
-            unpaid_expiry_minutes: 24 * 60,
-            stale_cart_days: 30,
-        }
-    }
 }
 
 /// Job settings, with print renders limited to one at a time per worker: a
@@ -65,7 +48,7 @@ impl Default for OrderSettings {
 fn default_jobs() -> cielo_jobs::JobsSettings {
     let mut jobs = cielo_jobs::JobsSettings::default();
     jobs.queues.insert(
-        crate::app::RENDER_QUEUE.to_string(),
+        cielo_flows::RENDER_QUEUE.to_string(),
         cielo_jobs::QueueSettings { concurrency: 1 },
     );
     jobs
@@ -86,17 +69,27 @@ pub fn default_schedule() -> Vec<cielo_jobs::ScheduleEntry> {
         entry(
             "expire-unpaid-orders",
             "*/10 * * * *",
-            crate::app::KIND_EXPIRE_UNPAID,
+            cielo_orders::KIND_EXPIRE_UNPAID,
         ),
         entry(
             "expire-stale-carts",
             "17 * * * *",
-            crate::app::KIND_EXPIRE_CARTS,
+            cielo_orders::KIND_EXPIRE_CARTS,
         ),
         entry(
             "payments-catch-up",
             "*/5 * * * *",
-            crate::payments::KIND_CATCH_UP,
+            cielo_payments::KIND_CATCH_UP,
+        ),
+        entry(
+            "fulfillment-catch-up",
+            "*/10 * * * *",
+            cielo_fulfillment::jobs::CATCH_UP,
+        ),
+        entry(
+            "lifecycle-catch-up",
+            "*/10 * * * *",
+            cielo_flows::KIND_CATCH_UP,
         ),
     ]
 }
@@ -161,6 +154,9 @@ pub struct ShippingSettings {
     pub default_rate: i64,
     /// Rates by ISO country code or `CC-REGION`, minor units.
     pub rates: BTreeMap<String, i64>,
+    /// `flat` (the rates above) or `lab` (the print labs' quotes at checkout,
+    /// the flat rate when a lab has none).
+    pub source: String,
 }
 
 /// `[tax]`
@@ -242,7 +238,8 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             accounts: AccountSettings::default(),
             payments: PaymentSettings::default(),
-            orders: OrderSettings::default(),
+            orders: Default::default(),
+            fulfillment: Default::default(),
             jobs: default_jobs(),
             schedule: default_schedule(),
         }
@@ -291,6 +288,7 @@ impl Default for ShippingSettings {
         Self {
             default_rate: 1500,
             rates: [("US".to_string(), 500)].into(),
+            source: "flat".into(),
         }
     }
 }
@@ -342,8 +340,18 @@ impl Default for PaymentSettings {
 
 /// Sections whose keys an environment variable `CIELO_<SECTION>_<KEY>` sets.
 const SECTIONS: &[&str] = &[
-    "database", "http", "log", "shop", "shipping", "tax", "storage", "accounts", "payments",
-    "orders", "jobs",
+    "database",
+    "http",
+    "log",
+    "shop",
+    "shipping",
+    "tax",
+    "storage",
+    "accounts",
+    "payments",
+    "orders",
+    "jobs",
+    "fulfillment",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
@@ -353,6 +361,11 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_STRIPE_SECRET_KEY",
     "CIELO_STRIPE_WEBHOOK_SECRETS",
     "CIELO_TEST_WEBHOOK_SECRET",
+    "CIELO_PRINTFUL_API_TOKEN",
+    "CIELO_PRINTFUL_STORE_ID",
+    "CIELO_PRODIGI_API_KEY",
+    "CIELO_PRINTFUL_WEBHOOK_TOKEN",
+    "CIELO_PRODIGI_WEBHOOK_TOKEN",
     // Which function a Lambda deployment of the binary is (api, worker, scheduler).
     "CIELO_LAMBDA_ROLE",
 ];
@@ -363,7 +376,11 @@ fn env_key(raw: &str) -> String {
     if key == "log" {
         return "log.level".into();
     }
-    // A section inside a section: `JOBS_SQS_QUEUE_URL` is `jobs.sqs.queue_url`.
+    // The local lab's delays sit one level down: `fulfillment.local.*`.
+    if let Some(rest) = key.strip_prefix("fulfillment_local_") {
+        return format!("fulfillment.local.{rest}");
+    }
+    // So do the SQS transport's: `JOBS_SQS_QUEUE_URL` is `jobs.sqs.queue_url`.
     if let Some(rest) = key.strip_prefix("jobs_sqs_") {
         return format!("jobs.sqs.{rest}");
     }
@@ -386,6 +403,8 @@ pub struct Secrets {
     pub stripe_webhook_secrets: Vec<String>,
     /// The test provider's webhook secret (`CIELO_TEST_WEBHOOK_SECRET`).
     pub test_webhook_secret: Option<String>,
+    /// The print labs' API keys and webhook URL tokens (`CIELO_PRINTFUL_*`, `CIELO_PRODIGI_*`).
+    pub labs: cielo_fulfillment::LabSecrets,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -397,6 +416,7 @@ impl std::fmt::Debug for Secrets {
                 &self.stripe_secret_key.as_ref().map(|_| "***"),
             )
             .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
+            .field("labs", &self.labs)
             .finish()
     }
 }
@@ -417,6 +437,7 @@ impl Secrets {
                 })
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
+            labs: cielo_fulfillment::LabSecrets::from_env(),
         }
     }
 }
@@ -493,6 +514,9 @@ impl Settings {
             if e.name.trim().is_empty() || e.kind.trim().is_empty() {
                 anyhow::bail!("every [[schedule]] entry needs a name and a kind");
             }
+        }
+        if !["flat", "lab"].contains(&self.shipping.source.as_str()) {
+            anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");

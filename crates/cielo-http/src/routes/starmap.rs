@@ -19,6 +19,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(options))
         .routes(routes!(search_places))
         .routes(routes!(preview))
+        .routes(routes!(mockup))
 }
 
 /// Longest side of a preview by default, in pixels.
@@ -54,9 +55,54 @@ pub(crate) struct SizeInfo {
     height_mm: f64,
 }
 
+/// A layout of the poster.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LayoutInfo {
+    /// Id to send as `layout`.
+    id: String,
+    /// Name for people.
+    name: String,
+    /// Printed landscape (the variant's size on its side).
+    landscape: bool,
+    /// Skies on the poster; 2 needs the `second` option.
+    skies: u8,
+}
+
+/// A named choice (`shape`, `font`, `fold`).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Choice {
+    /// Value to send.
+    id: String,
+    /// Name for people.
+    name: String,
+}
+
+/// Least contrast of a custom colour with the background (WCAG ratio).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ContrastRule {
+    /// `text`, `stars` or `lines`.
+    color: &'static str,
+    /// Least ratio, e.g. 4.5 (for 4.5:1).
+    min_ratio: f64,
+}
+
 /// What a star-map poster can be made of.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct StarmapChoices {
+    /// Layouts; the first is the default. `pair` takes a `second` sky (an object
+    /// with `place_id` or `lat` and `lon`, `date`, `time`, optional `tz`, `fold`, `place`).
+    layouts: Vec<LayoutInfo>,
+    /// Shapes of the sky (`shape`); the first is the default.
+    shapes: Vec<Choice>,
+    /// Fonts of the title and message (`font`); the first is the default.
+    fonts: Vec<Choice>,
+    /// `fold`: which instant a local time repeated when the clocks go back means;
+    /// the first (earlier) is the default. A local time skipped when they go
+    /// forward is refused with the valid time in the message.
+    folds: Vec<Choice>,
+    /// `colors`: custom `background`, `stars`, `lines`, `text` (`#rrggbb`) within a
+    /// theme, each checked for contrast with the background.
+    min_contrast: Vec<ContrastRule>,
     /// Themes, in the order to show them; the first is the default.
     themes: Vec<ThemeInfo>,
     /// Sizes (the variant chosen fixes the size of a cart line).
@@ -83,6 +129,46 @@ fn hex(c: cielo_starmap::options::Rgb) -> String {
 #[utoipa::path(get, path = "/api/store/starmap/options", tag = "store", responses((status = 200, body = StarmapChoices)))]
 pub(crate) async fn options() -> Response {
     let choices = StarmapChoices {
+        layouts: cielo_starmap::layouts()
+            .iter()
+            .map(|l| LayoutInfo {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                landscape: l.landscape,
+                skies: l.skies,
+            })
+            .collect(),
+        shapes: cielo_starmap::shapes()
+            .iter()
+            .map(|s| Choice {
+                id: s.id.clone(),
+                name: s.name.clone(),
+            })
+            .collect(),
+        fonts: cielo_starmap::FONTS
+            .iter()
+            .map(|(id, name)| Choice {
+                id: (*id).into(),
+                name: (*name).into(),
+            })
+            .collect(),
+        folds: vec![
+            Choice {
+                id: "earlier".into(),
+                name: "The first time the clock shows it (before the clocks go back)".into(),
+            },
+            Choice {
+                id: "later".into(),
+                name: "The second time (after the clocks go back)".into(),
+            },
+        ],
+        min_contrast: cielo_starmap::MIN_CONTRAST
+            .iter()
+            .map(|(color, min_ratio)| ContrastRule {
+                color,
+                min_ratio: *min_ratio,
+            })
+            .collect(),
         themes: cielo_starmap::themes()
             .iter()
             .map(|t| ThemeInfo {
@@ -205,8 +291,22 @@ pub(crate) struct PreviewParams {
     message: Option<String>,
     /// Place name to print (by default the place's).
     place: Option<String>,
-    /// `en` or `es`.
+    /// `en`, `es`, `pt`, `fr`, `de` or `it`.
     language: Option<String>,
+    /// `earlier` (default) or `later`: a local time repeated when the clocks go back.
+    fold: Option<String>,
+    /// Font of the title and message (see `/api/store/starmap/options`).
+    font: Option<String>,
+    /// Layout (see `/api/store/starmap/options`).
+    layout: Option<String>,
+    /// Shape of the sky: `circle`, `square`, `heart`.
+    shape: Option<String>,
+    /// Custom colours, `background=#0b1d3a,stars=#ffffff,lines=#8fa3c0,text=#f5e6c8`.
+    colors: Option<String>,
+    /// Draw the Milky Way (default true).
+    milky_way: Option<bool>,
+    /// The second sky of the `pair` layout, as JSON: `{"place_id": 1850147, "date": "2024-08-13", "time": "07:30"}`.
+    second: Option<String>,
     /// Draw constellation names (default true).
     constellation_names: Option<bool>,
     /// Draw the grid (default true).
@@ -318,6 +418,79 @@ pub(crate) async fn preview(
             ),
         ],
         png,
+    )
+        .into_response())
+}
+
+/// A framed mockup of the poster on a wall (PNG, square): the same drawing as
+/// the preview and the print, in a frame with a mat. Takes the preview's
+/// parameters; `px` is the side of the picture, 200–1600 (default 1000). Drawn once per set of
+/// options and kept in memory; browsers may keep it a day.
+#[utoipa::path(get, path = "/api/store/starmap/mockup", tag = "store", params(PreviewParams),
+    responses((status = 200, description = "The framed poster as a PNG image", content_type = "image/png"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn mockup(
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut map = serde_json::Map::new();
+    let mut px = 1000;
+    let mut errors = Vec::new();
+    for (k, v) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if k == "px" {
+            match v.parse::<u32>() {
+                Ok(n) if (200..=1600).contains(&n) => px = n,
+                _ => errors.push(FieldError::new(
+                    "px",
+                    "must be a whole number of pixels between 200 and 1600",
+                )),
+            }
+        } else {
+            map.insert(k.into_owned(), serde_json::Value::String(v.into_owned()));
+        }
+    }
+    let line = match cielo_starmap_product::resolve(Some(&serde_json::Value::Object(map)), None) {
+        Ok(l) if errors.is_empty() => l,
+        Ok(_) => return Err(ApiError::validation(errors)),
+        Err(mut e) => {
+            e.append(&mut errors);
+            return Err(ApiError::validation(e));
+        }
+    };
+    let etag = format!(
+        "\"mk{}-{}\"",
+        env!("CARGO_PKG_VERSION"),
+        &cielo_starmap_product::mockup::mockup_key(&line, px)[..16]
+    );
+    let cache = "public, max-age=86400";
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag),
+                (header::CACHE_CONTROL, cache.to_string()),
+            ],
+        )
+            .into_response());
+    }
+    let _slot = PREVIEW_SLOTS.acquire().await.map_err(ApiError::internal)?;
+    let png =
+        tokio::task::spawn_blocking(move || cielo_starmap_product::mockup::mockup_png(&line, px))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png".to_string()),
+            (header::CACHE_CONTROL, cache.to_string()),
+            (header::ETAG, etag),
+        ],
+        png.as_ref().clone(),
     )
         .into_response())
 }

@@ -322,7 +322,7 @@ pub(crate) async fn get_order(
 }
 
 /// The owner may read an order signed in; anyone may with its token.
-async fn order_access(
+pub(crate) async fn order_access(
     s: &AppState,
     id: cielo_orders::OrderId,
     who: Option<cielo_accounts::Principal>,

@@ -170,6 +170,20 @@ async fn start(
 }
 
 impl TestApp {
+    /// The database URL (with its password), for running the `cielo` command on it.
+    pub fn database_url(&self) -> String {
+        self.settings
+            .database
+            .url
+            .clone()
+            .expect("tests set the URL")
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Stops this process abruptly (nothing in flight finishes) and starts a
     /// new one on the same database and data directory, serving HTTP only.
     pub async fn restart(mut self) -> TestApp {

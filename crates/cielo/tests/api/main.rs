@@ -9,6 +9,7 @@ mod catalog;
 mod edge;
 mod helpers;
 mod jobs;
+mod lifecycle;
 mod orders;
 mod payments;
 mod starmap;

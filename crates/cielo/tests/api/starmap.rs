@@ -168,6 +168,84 @@ async fn each_bad_star_map_option_is_refused_naming_it_and_nothing_is_written() 
 }
 
 #[tokio::test]
+async fn local_time_is_right_at_sea_in_the_past_and_across_clock_changes() {
+    let (app, product) = poster_shop().await;
+    let a3 = variant(&product, "A3");
+    let cart = app.new_cart(None).await;
+
+    // Chatham Islands by coordinates only: the zone from the boundaries (+13:45).
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"lat": -43.954, "lon": -176.559, "date": "2024-01-15", "time": "21:00"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["lines"][0]["options"];
+    assert_eq!(o["tz"], "Pacific/Chatham");
+    assert_eq!(o["at"], "2024-01-15T07:15:00Z");
+
+    // Tokyo, 1800-01-01 00:30 local (1799-12-31 in UTC): inside the local range.
+    let tokyo = place_id(&app, "tokyo").await;
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": tokyo, "date": "1800-01-01", "time": "00:30"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][1]["options"]["at"], "1799-12-31T15:11:01Z");
+
+    // Madrid, 2024-03-31 02:30: that time did not exist; refused with the valid one.
+    let madrid = place_id(&app, "madrid").await;
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-03-31", "time": "02:30"}),
+    )
+    .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), vec!["#/options/time"]);
+    let detail = r.body.to_string();
+    assert!(
+        detail.contains("does not exist") && detail.contains("03:30"),
+        "{detail}"
+    );
+
+    // Madrid, 2024-10-27 02:30 happened twice: earlier by default, later on request.
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][2]["options"]["at"], "2024-10-27T00:30:00Z");
+    assert_eq!(r.body["lines"][2]["options"]["fold"], "earlier");
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30", "fold": "later"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][3]["options"]["at"], "2024-10-27T01:30:00Z");
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        json!({"place_id": madrid, "date": "2024-10-27", "time": "02:30", "fold": "twice"}),
+    )
+    .await;
+    assert_eq!(r.pointers(), vec!["#/options/fold"]);
+}
+
+#[tokio::test]
 async fn place_search_ignores_case_and_accents_and_lists_big_cities_first() {
     let app = spawn_app().await;
     let r = app.get("/api/store/starmap/places?q=Madrid").await;
@@ -281,4 +359,145 @@ async fn the_storefront_learns_themes_and_sizes() {
     );
     assert_eq!(r.body["max_title_chars"], 60);
     assert_eq!(r.body["min_date"], "1800-01-01");
+}
+
+#[tokio::test]
+async fn the_storefront_learns_layouts_shapes_fonts_languages_and_colour_rules() {
+    let app = spawn_app().await;
+    let r = app.get("/api/store/starmap/options").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ids = |k: &str| -> Vec<String> {
+        r.body[k]
+            .as_array()
+            .unwrap_or_else(|| panic!("{k} in {}", r.body))
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        ids("layouts"),
+        ["classic", "full-bleed", "pair", "moon-panel"]
+    );
+    assert_eq!(ids("shapes"), ["circle", "square", "heart"]);
+    assert_eq!(ids("fonts"), ["classic", "display", "rounded", "script"]);
+    assert_eq!(ids("folds"), ["earlier", "later"]);
+    assert_eq!(
+        r.body["languages"],
+        json!(["en", "es", "pt", "fr", "de", "it"])
+    );
+    assert_eq!(
+        r.body["min_contrast"][0],
+        json!({"color": "text", "min_ratio": 4.5})
+    );
+}
+
+#[tokio::test]
+async fn any_script_the_poster_can_draw_is_accepted_and_the_rest_refused_naming_it() {
+    let (app, product) = poster_shop().await;
+    let a3 = variant(&product, "A3");
+    let cart = app.new_cart(None).await;
+    let madrid = place_id(&app, "madrid").await;
+    let base = json!({"place_id": madrid, "date": "2024-08-13", "time": "00:30"});
+    let with = |pairs: &[(&str, Value)]| {
+        let mut o = base.clone();
+        for (k, v) in pairs {
+            o[*k] = v.clone();
+        }
+        o
+    };
+
+    // Chinese title, Arabic message, a pair of skies, a heart, a script font, colours.
+    let tokyo = place_id(&app, "tokyo").await;
+    let r = add(
+        &app,
+        &cart,
+        &a3,
+        with(&[
+            ("title", json!("我们的夜晚")),
+            ("message", json!("ليلتنا الأولى")),
+            ("layout", json!("pair")),
+            ("shape", json!("heart")),
+            ("font", json!("script")),
+            ("language", json!("pt")),
+            (
+                "colors",
+                json!({"background": "#0b1d3a", "text": "#f5e6c8"}),
+            ),
+            (
+                "second",
+                json!({"place_id": tokyo, "date": "2024-08-13", "time": "07:30"}),
+            ),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let o = &r.body["lines"][0]["options"];
+    assert_eq!(o["second"]["tz"], "Asia/Tokyo");
+    assert_eq!(o["second"]["at"], "2024-08-12T22:30:00Z");
+    let print = cielo_starmap_product::print_options(o).unwrap();
+    assert_eq!(print.print_pixels(), (4961, 3508), "A3 on its side");
+
+    // What cannot be drawn, or is not an option value, is a 422 naming the option.
+    for (pairs, pointer) in [
+        (vec![("title", json!("우리의 밤"))], "#/options/title"),
+        (vec![("message", json!("🦄"))], "#/options/message"),
+        (vec![("layout", json!("collage"))], "#/options/layout"),
+        (vec![("shape", json!("star"))], "#/options/shape"),
+        (vec![("font", json!("comic"))], "#/options/font"),
+        (vec![("language", json!("nl"))], "#/options/language"),
+        (
+            vec![("colors", json!({"text": "#10131a"}))],
+            "#/options/colors",
+        ),
+        (vec![("layout", json!("pair"))], "#/options/second"),
+        (
+            vec![
+                ("layout", json!("pair")),
+                ("second", json!({"place_id": tokyo, "date": "2024-08-13"})),
+            ],
+            "#/options/second/time",
+        ),
+    ] {
+        let r = add(&app, &cart, &a3, with(&pairs)).await;
+        r.assert_problem(422, "validation-failed");
+        assert_eq!(r.pointers(), vec![pointer], "{pairs:?}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn a_framed_mockup_is_the_poster_on_a_wall_and_is_cached() {
+    let app = spawn_app().await;
+    let url = format!(
+        "{}/api/store/starmap/mockup?lat=40.4168&lon=-3.7038&tz=Europe/Madrid&date=2024-08-13&time=00:30&layout=moon-panel&shape=heart&language=de&px=400",
+        app.address
+    );
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    assert_eq!(png_size(&res.bytes().await.unwrap()), (400, 400));
+    let again = app
+        .client
+        .get(&url)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    // The preview takes the same new options.
+    let preview = app
+        .client
+        .get(
+            url.replace("/mockup?", "/preview?")
+                .replace("px=400", "px=300"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), 200);
+    let bad = app
+        .get("/api/store/starmap/mockup?lat=40&lon=-3&date=2024-08-13&time=00:30&shape=star")
+        .await;
+    bad.assert_problem(422, "validation-failed");
+    assert_eq!(bad.pointers(), vec!["#/shape"]);
 }

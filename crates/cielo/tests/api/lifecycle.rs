@@ -1,0 +1,857 @@
+//! After payment: every paid order moves on without anyone touching it —
+//! through the built-in local lab to `delivered`, through a (fake) Printful,
+//! or, for goods the shop ships itself, to `shipped` when the shop says so.
+
+use crate::helpers::*;
+use cielo::app::Role;
+use cielo::settings::Secrets;
+use cielo::Settings;
+use cielo_fulfillment::testing::FakePrintful;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Hold nothing back and let the local lab walk an order through in seconds.
+fn quick_labs(s: &mut Settings) {
+    s.payments.catch_up_on_start = false;
+    s.fulfillment.hold_minutes = 0;
+    s.fulfillment.local.in_production_after_secs = 0;
+    s.fulfillment.local.shipped_after_secs = 1;
+    s.fulfillment.local.delivered_after_secs = 1;
+}
+
+/// Pays `order` on the test provider's checkout page, as a buyer would.
+async fn pay(app: &TestApp, admin: &str, order: &str) {
+    let session = app
+        .get_as(&format!("/api/admin/orders/{order}"), admin)
+        .await
+        .body["payment"]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/checkout/test/{session}", app.address))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("action=pay")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+}
+
+async fn order_of(app: &TestApp, admin: &str, order: &str) -> Value {
+    app.get_as(&format!("/api/admin/orders/{order}"), admin)
+        .await
+        .body
+}
+
+/// Polls (a worker runs in the app) until the order has `status`.
+async fn wait_for(app: &TestApp, admin: &str, order: &str, status: &str) -> Value {
+    for _ in 0..300 {
+        let o = order_of(app, admin, order).await;
+        if o["status"] == status {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "order {order} never became {status}: {}",
+        order_of(app, admin, order).await
+    );
+}
+
+/// Runs the queue (API-only app) until the order has `status`.
+async fn drain_until(app: &TestApp, admin: &str, order: &str, status: &str) -> Value {
+    for _ in 0..100 {
+        app.run_pending_jobs().await;
+        let o = order_of(app, admin, order).await;
+        if o["status"] == status {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "order {order} never became {status}: {}",
+        order_of(app, admin, order).await
+    );
+}
+
+fn statuses(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["to"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn demo_variant(app: &TestApp, handle: &str) -> String {
+    app.get(&format!("/api/store/products/{handle}")).await.body["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Checks out one of each variant; returns (order id, access token).
+async fn buy(app: &TestApp, variants: &[&str]) -> (String, String) {
+    let cart = app.new_cart(None).await;
+    for v in variants {
+        let r = app.add_line(&cart, None, v, 1).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    (
+        r.body["order_id"].as_str().unwrap().to_string(),
+        r.body["access_token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn lab_orders(app: &TestApp, admin: &str, order: &str) -> Vec<Value> {
+    let r = app
+        .get_as(&format!("/api/admin/orders/{order}/lab-orders"), admin)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body.as_array().unwrap().clone()
+}
+
+async fn assert_delivered_by_the_local_lab(app: &TestApp, admin: &str, order: &str, token: &str) {
+    let done = wait_for(app, admin, order, "delivered").await;
+    assert_eq!(
+        statuses(&done),
+        [
+            "pending_payment",
+            "paid",
+            "in_production",
+            "shipped",
+            "delivered"
+        ],
+        "{done}"
+    );
+    let shipments = done["shipments"].as_array().unwrap();
+    assert_eq!(shipments.len(), 1, "{done}");
+    assert_eq!(shipments[0]["shipped_by"], "local");
+    assert!(
+        !shipments[0]["tracking_number"].as_str().unwrap().is_empty(),
+        "{done}"
+    );
+    let lines: Vec<&Value> = done["lines"].as_array().unwrap().iter().collect();
+    assert_eq!(
+        shipments[0]["line_ids"].as_array().unwrap().len(),
+        lines.len(),
+        "every line is in the parcel"
+    );
+    // Exactly one lab order, and the buyer sees the same tracking.
+    let labs = lab_orders(app, admin, order).await;
+    assert_eq!(labs.len(), 1, "{labs:?}");
+    assert_eq!(labs[0]["lab"], "local");
+    assert_eq!(labs[0]["stage"], "delivered");
+    let mine = app
+        .get(&format!("/api/store/orders/{order}?token={token}"))
+        .await
+        .body;
+    assert_eq!(mine["status"], "delivered");
+    assert_eq!(
+        mine["shipments"][0]["tracking_number"],
+        shipments[0]["tracking_number"]
+    );
+}
+
+#[tokio::test]
+async fn a_demo_order_paid_on_the_test_page_reaches_delivered_through_the_local_lab_untouched() {
+    let app = spawn_with_secrets(true, Role::All, quick_labs, Secrets::default()).await;
+    let admin = app.admin_token().await;
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let (order, token) = buy(&app, &[&mug]).await;
+
+    pay(&app, &admin, &order).await;
+
+    assert_delivered_by_the_local_lab(&app, &admin, &order, &token).await;
+
+    // The shop owner reads its life on a terminal.
+    let done = order_of(&app, &admin, &order).await;
+    let tracking = done["shipments"][0]["tracking_number"].as_str().unwrap();
+    let lab_order = lab_orders(&app, &admin, &order).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"))
+        .args([
+            "--data-dir",
+            app.data_dir().to_str().unwrap(),
+            "orders",
+            "show",
+            &order,
+        ])
+        .env("CIELO_DATABASE_URL", app.database_url())
+        .env("CIELO_LOG", "error")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        order.as_str(),
+        "paid → in_production",
+        "shipped → delivered",
+        lab_order.as_str(),
+        tracking,
+        "Lab orders",
+        "Shipments",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_whole_paid_order_path_runs_on_a_pool_of_one_connection() {
+    // A read through the pool while a write transaction holds the only
+    // connection would wait out the acquire timeout and fail.
+    let app = spawn_with_secrets(
+        true,
+        Role::All,
+        |s| {
+            quick_labs(s);
+            s.database.max_connections = 1;
+        },
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let small = poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": small, "quantity": 1, "options": {"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Una noche"}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    app.add_line(&cart, None, &mug, 1).await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+
+    pay(&app, &admin, &order).await;
+
+    assert_delivered_by_the_local_lab(&app, &admin, &order, &token).await;
+    let done = order_of(&app, &admin, &order).await;
+    let star = done["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["product_type"] == "starmap_poster")
+        .unwrap()
+        .clone();
+    assert!(star["artwork"]["sha256"].is_string(), "{star}");
+    // The lab was given the print file.
+    let labs = lab_orders(&app, &admin, &order).await;
+    let item = labs[0]["request"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["line_id"] == star["id"])
+        .unwrap()
+        .clone();
+    assert!(
+        item["print_file_url"]
+            .as_str()
+            .unwrap()
+            .contains("signature="),
+        "{item}"
+    );
+
+    // Unpaid orders expire through the same single connection.
+    let (unpaid, _) = buy(&app, &[&mug]).await;
+    let cancelled = app
+        .state
+        .orders
+        .expire_unpaid(cielo_core::Timestamp::now().plus_seconds(60))
+        .await
+        .expect("expiry runs on one connection");
+    assert_eq!(cancelled, 1);
+    assert_eq!(order_of(&app, &admin, &unpaid).await["status"], "cancelled");
+}
+
+#[tokio::test]
+async fn a_line_without_a_lab_waits_for_the_shop_to_mark_it_shipped() {
+    let app = spawn_app_with(false, |s| s.payments.catch_up_on_start = false).await;
+    let admin = app.admin_token().await;
+    let product = app
+        .create_product(&admin, "Hand-made frame", &[("FRAME-1", 2500)])
+        .await;
+    assert!(product["variants"][0]["lab"].is_null(), "{product}");
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let (order, token) = buy(&app, &[&variant]).await;
+
+    pay(&app, &admin, &order).await;
+    let paid = drain_until(&app, &admin, &order, "paid").await;
+    for _ in 0..3 {
+        app.run_pending_jobs().await;
+    }
+
+    // Nothing for a lab: no lab order, and it waits.
+    assert_eq!(order_of(&app, &admin, &order).await["status"], "paid");
+    assert!(lab_orders(&app, &admin, &order).await.is_empty());
+    let line = paid["lines"][0]["id"].as_str().unwrap().to_string();
+
+    // Refused: a line that is not this order's.
+    let path = format!("/api/admin/orders/{order}/shipments");
+    app.post_as(
+        &path,
+        &admin,
+        &json!({"carrier": "Correos", "tracking_number": "PK123", "line_ids": ["oli_00000000000000000000000000000000"]}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    // Customers cannot.
+    let someone = app.register("someone@example.com").await;
+    assert_eq!(
+        app.post_as(
+            &path,
+            &someone,
+            &json!({"carrier": "Correos", "tracking_number": "PK123"})
+        )
+        .await
+        .status,
+        403
+    );
+
+    let shipped = app
+        .post_as(
+            &path,
+            &admin,
+            &json!({"carrier": "Correos", "service": "Paq Premium", "tracking_number": "PK123ES", "tracking_url": "https://www.correos.es/track?n=PK123ES"}),
+        )
+        .await;
+    assert_eq!(shipped.status, 200, "{}", shipped.body);
+    assert_eq!(shipped.body["status"], "shipped");
+    let s = &shipped.body["shipments"][0];
+    assert_eq!(s["carrier"], "Correos");
+    assert_eq!(s["tracking_number"], "PK123ES");
+    assert_eq!(s["shipped_by"], "shop");
+    assert_eq!(s["line_ids"], json!([line]));
+    let mine = app
+        .get(&format!("/api/store/orders/{order}?token={token}"))
+        .await
+        .body;
+    assert_eq!(mine["shipments"][0]["tracking_number"], "PK123ES");
+
+    // Nothing left to ship.
+    app.post_as(
+        &path,
+        &admin,
+        &json!({"carrier": "Correos", "tracking_number": "PK999"}),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+
+    let delivered = app
+        .post_as(
+            &format!("/api/admin/orders/{order}/delivered"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(delivered.status, 200, "{}", delivered.body);
+    assert_eq!(
+        statuses(&delivered.body),
+        ["pending_payment", "paid", "shipped", "delivered"]
+    );
+    assert_eq!(delivered.body["shipments"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_variant_names_its_lab_on_create_and_patch() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v = r.body["variants"][0].clone();
+    assert_eq!(v["lab"], "printful");
+    let id = v["id"].as_str().unwrap();
+    let path = format!("/api/admin/variants/{id}");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(&json!({"lab": "prodigi", "lab_product_id": "GLOBAL-FAP-16X24"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lab"], "prodigi");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(&json!({"lab": "gelato"})),
+        )
+        .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), ["#/lab"]);
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(&json!({"lab": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["lab"].is_null());
+}
+
+#[tokio::test]
+async fn the_buyer_fixes_the_address_during_the_edit_window_and_not_after() {
+    // The default edit window: 30 minutes.
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let (order, token) = buy(&app, &[&mug]).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1);
+    assert_eq!(labs[0]["stage"], "planned", "held for the edit window");
+
+    let mut fixed = address();
+    fixed["line1"] = json!("13 St James's Square");
+    let path = format!("/api/store/orders/{order}?token={token}");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            None,
+            Some(&json!({"shipping_address": fixed})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["shipping_address"]["line1"], "13 St James's Square");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(
+        labs[0]["request"]["recipient"]["line1"], "13 St James's Square",
+        "the lab gets the corrected address"
+    );
+    // Without the token: not found.
+    app.request(
+        reqwest::Method::PATCH,
+        &format!("/api/store/orders/{order}?token=oat_wrong"),
+        None,
+        Some(&json!({"shipping_address": address()})),
+    )
+    .await
+    .assert_problem(404, "order-not-found");
+    // A bad address changes nothing.
+    let mut bad = address();
+    bad["city"] = json!("");
+    app.request(
+        reqwest::Method::PATCH,
+        &path,
+        None,
+        Some(&json!({"shipping_address": bad})),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+
+    // Once it has shipped: too late, with a clear problem.
+    app.state
+        .orders
+        .transition_now(
+            order.parse().unwrap(),
+            cielo_orders::OrderStatus::Shipped,
+            "test: shipped",
+        )
+        .await
+        .unwrap();
+    app.request(
+        reqwest::Method::PATCH,
+        &path,
+        None,
+        Some(&json!({"shipping_address": address()})),
+    )
+    .await
+    .assert_problem(409, "order-too-late-to-change");
+}
+
+#[tokio::test]
+async fn an_order_goes_to_a_fake_printful_once_and_ships_on_its_webhook() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            printful_webhook_token: Some("whk-printful-0123456789".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.fulfillment.hold_minutes = 0;
+            s.fulfillment.printful_api_base = base;
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let variant = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let (order, token) = buy(&app, &[&variant]).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    for _ in 0..5 {
+        app.run_pending_jobs().await;
+    }
+    assert_eq!(printful.orders_for(&order), 1, "exactly one Printful order");
+    let external = cielo_fulfillment::printful_external_id(&order, 0);
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1);
+    assert_eq!(labs[0]["lab"], "printful");
+    assert_eq!(labs[0]["external_ref"], external.as_str());
+
+    // Printful ships and says so (twice: webhooks are hints, duplicates change nothing).
+    printful.ship(&external, 77, "9400111899223197428490", false);
+    let body = printful.webhook("package_shipped", &external, None);
+    for _ in 0..2 {
+        let r = app
+            .client
+            .post(format!(
+                "{}/webhooks/printful?token=whk-printful-0123456789",
+                app.address
+            ))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let shipped = drain_until(&app, &admin, &order, "shipped").await;
+    let shipments = shipped["shipments"].as_array().unwrap();
+    assert_eq!(shipments.len(), 1, "{shipped}");
+    assert_eq!(shipments[0]["tracking_number"], "9400111899223197428490");
+    assert_eq!(shipments[0]["carrier"], "USPS");
+    assert_eq!(shipments[0]["shipped_by"], "printful");
+    let mine = app
+        .get(&format!("/api/store/orders/{order}?token={token}"))
+        .await
+        .body;
+    assert_eq!(
+        mine["shipments"][0]["tracking_number"],
+        "9400111899223197428490"
+    );
+    assert_eq!(printful.orders_for(&order), 1);
+
+    // A wrong token is no route at all.
+    let r = app
+        .client
+        .post(format!("{}/webhooks/printful?token=whk-wrong", app.address))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn with_lab_shipping_the_checkout_charges_the_labs_quote_and_the_flat_rate_when_it_is_slow() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    printful.set_rate("7.25", None);
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.shipping.source = "lab".into();
+            s.fulfillment.printful_api_base = base;
+            s.fulfillment.quote_timeout_ms = 300;
+            s.fulfillment.quote_cache_secs = 0;
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"},
+                {"sku": "TEE-2", "price": {"amount": 2000, "currency": "USD"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tee = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let own = r.body["variants"][1]["id"].as_str().unwrap().to_string();
+    let shipping_of = |order: Value| order["totals"]["shipping"]["amount"].as_i64().unwrap();
+
+    // Printful's STANDARD rate for the cart, to GB.
+    let (order, _) = buy(&app, &[&tee]).await;
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(shipping_of(o.clone()), 725, "{o}");
+    assert_eq!(o["totals"]["total"]["amount"], 2000 + 725);
+    assert!(printful.calls().quote >= 1);
+
+    // A line the shop ships itself: no lab quote covers it, the flat rate.
+    let (order, _) = buy(&app, &[&tee, &own]).await;
+    assert_eq!(shipping_of(order_of(&app, &admin, &order).await), 1500);
+
+    // Printful slower than the quote timeout: the flat rate (default for GB).
+    printful.set_rate("7.25", Some(Duration::from_secs(2)));
+    let (order, _) = buy(&app, &[&tee]).await;
+    assert_eq!(shipping_of(order_of(&app, &admin, &order).await), 1500);
+}
+
+#[tokio::test]
+async fn a_lab_refusal_needs_attention_and_the_shop_resubmits_to_a_corrected_address() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.fulfillment.hold_minutes = 0;
+            s.fulfillment.printful_api_base = base;
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"}]}),
+        )
+        .await;
+    let variant = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let cart = app.new_cart(None).await;
+    app.add_line(&cart, None, &variant, 1).await;
+    let mut bad = address();
+    bad["line1"] = json!("1 INVALID Street");
+    let r = app
+        .checkout(
+            &cart,
+            None,
+            None,
+            &json!({"email": "ana@example.com", "shipping_address": bad}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+
+    // Printful refuses the address: a person must look, and sees why.
+    let o = drain_until(&app, &admin, &order, "needs_attention").await;
+    let why = o["history"].as_array().unwrap().last().unwrap()["cause"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(why.contains("Recipient address is invalid"), "{why}");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs[0]["stage"], "refused");
+    let lab_order = labs[0]["id"].as_str().unwrap().to_string();
+    // The shop fixes the address and sends it again.
+    let resubmit = format!("/api/admin/orders/{order}/lab-orders/{lab_order}/resubmit");
+    let r = app
+        .post_as(
+            &resubmit,
+            &admin,
+            &json!({"shipping_address": address(), "note": "typo in the street"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["order"]["status"], "in_production");
+    assert_eq!(
+        r.body["order"]["shipping_address"]["line1"],
+        "12 St James's Square"
+    );
+    for _ in 0..5 {
+        app.run_pending_jobs().await;
+    }
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1, "the same lab order, sent again");
+    assert_eq!(labs[0]["generation"], 1);
+    assert_eq!(labs[0]["stage"], "submitted", "{}", labs[0]);
+    assert_eq!(printful.orders_for(&order), 1, "one order at Printful");
+    let external = cielo_fulfillment::printful_external_id(&order, 1);
+    assert!(
+        printful.order(&external).is_some(),
+        "sent under a new external id"
+    );
+    app.post_as(
+        &format!("/api/admin/orders/{order}/resolve"),
+        &admin,
+        &json!({"status": "in_production"}),
+    )
+    .await
+    .assert_problem(409, "order-wrong-state");
+
+    // Cancelled at the lab by the shop.
+    let r = app
+        .post_as(
+            &format!("/api/admin/orders/{order}/lab-orders/{lab_order}/cancel"),
+            &admin,
+            &json!({"note": "customer changed their mind"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lab_orders"][0]["stage"], "cancelled");
+    // A lab order of another order is not found here.
+    app.post_as(
+        &format!(
+            "/api/admin/orders/ord_{}/lab-orders/{lab_order}/cancel",
+            "0".repeat(32)
+        ),
+        &admin,
+        &json!({}),
+    )
+    .await
+    .assert_problem(404, "lab-order-not-found");
+}
+
+#[tokio::test]
+async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_rendered_again() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let small = poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let options = json!({"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Nuestra nohce"});
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": small, "quantity": 1, "options": options}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+    let o = drain_until(&app, &admin, &order, "in_production").await;
+    let line = o["lines"][0]["id"].as_str().unwrap().to_string();
+    let first = o["lines"][0]["artwork"]["sha256"].as_str().unwrap().to_string();
+
+    let mut fixed = options.clone();
+    fixed["title"] = json!("Nuestra noche");
+    let path = format!("/api/store/orders/{order}?token={token}");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            None,
+            Some(&json!({"lines": [{"line_id": line, "options": fixed}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lines"][0]["options"]["title"], "Nuestra noche");
+    // Options are validated as at checkout.
+    let mut wrong = options.clone();
+    wrong["lat"] = json!(123.0);
+    app.request(
+        reqwest::Method::PATCH,
+        &path,
+        None,
+        Some(&json!({"lines": [{"line_id": line, "options": wrong}]})),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+
+    for _ in 0..3 {
+        app.run_pending_jobs().await;
+    }
+    let o = order_of(&app, &admin, &order).await;
+    let again = o["lines"][0]["artwork"]["sha256"].as_str().unwrap();
+    assert_ne!(again, first, "the poster is rendered with the new title");
+    assert_eq!(o["status"], "in_production");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(labs.len(), 1);
+    assert_eq!(labs[0]["stage"], "planned");
+}
