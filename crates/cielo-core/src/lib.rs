@@ -7,6 +7,7 @@ pub mod address;
 pub mod error;
 pub mod id;
 pub mod money;
+pub mod phone;
 pub mod time;
 
 pub use address::PostalAddress;

@@ -77,6 +77,8 @@ pub struct AppState {
     pub payments: Option<Arc<cielo_payments::Payments>>,
     /// The order lifecycle after payment: labs, shipments, the edit window.
     pub flows: Option<Arc<cielo_flows::Flows>>,
+    /// Notifications: the admin's message log, resends, previews, the outbox.
+    pub notify: Option<Arc<cielo_notify::Notify>>,
     cache: Arc<cache::ResponseCache>,
 }
 
@@ -107,6 +109,7 @@ impl AppState {
             job_metrics: Arc::new(cielo_jobs::JobMetrics::default()),
             payments: None,
             flows: None,
+            notify: None,
             cache: Arc::new(cache::ResponseCache::new(ttl)),
         }
     }
@@ -154,6 +157,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(routes::system::router())
         .merge(routes::payments::router())
         .merge(routes::lifecycle::router())
+        .merge(routes::notify::router())
         .split_for_parts();
     openapi.merge(routes::system::FilesDoc::openapi());
     let openapi_json =

@@ -3,6 +3,7 @@
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod lifecycle;
+pub(crate) mod notify;
 pub(crate) mod payments;
 pub(crate) mod starmap;
 pub(crate) mod store;

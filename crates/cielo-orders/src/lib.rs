@@ -38,6 +38,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
         cielo_db::migration!(20261121000300, "orders"),
         cielo_db::migration!(20261121000400, "artwork"),
         cielo_db::migration!(20261129000500, "shipments"),
+        cielo_db::migration!(20261129130000, "contact"),
     ],
 };
 
@@ -227,6 +228,37 @@ fn validate_options(v: &mut Validation, options: &Option<serde_json::Value>) {
                 format!("must be at most {MAX_OPTIONS_BYTES} bytes"),
             );
         }
+    }
+}
+
+/// The buyer's contact choices at checkout: a language tag reduced to its
+/// primary subtag (`es-MX` → `es`), a phone in E.164 (spaces and dashes
+/// removed), and SMS only with a phone.
+fn validate_contact(v: &mut Validation, input: &mut CheckoutInput) {
+    if let Some(l) = input.language.take() {
+        let primary = l
+            .trim()
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase()) {
+            input.language = Some(primary);
+        } else {
+            v.add("language", "must be a language tag such as `en` or `es-MX`");
+        }
+    }
+    if let Some(p) = input.phone.take().filter(|p| !p.trim().is_empty()) {
+        match cielo_core::phone::normalise(&p) {
+            Some(n) => input.phone = Some(n),
+            None => v.add(
+                "phone",
+                "must be a mobile number in international form, e.g. +34600123456",
+            ),
+        }
+    }
+    if input.sms_opt_in && input.phone.is_none() {
+        v.add("sms_opt_in", "needs a phone number");
     }
 }
 
@@ -662,6 +694,7 @@ impl Orders {
             }
         };
         input.shipping_address.validate(&mut v, "shipping_address/");
+        validate_contact(&mut v, &mut input);
         if let Some(k) = &key {
             if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) {
                 v.add("Idempotency-Key", "must be 1–255 visible ASCII characters");
@@ -780,6 +813,9 @@ impl Orders {
             totals: &totals,
             shipping_address: address,
             access_token_hash: &digest(&secret),
+            language: input.language.as_deref(),
+            phone: input.phone.as_deref(),
+            sms_opt_in: input.sms_opt_in,
             now,
         };
         store::insert_order(&mut tx, &order).await?;
@@ -879,6 +915,8 @@ impl Orders {
             OrderAccess::Token(t) => {
                 use subtle_eq::ct_eq;
                 ct_eq(digest(t).as_bytes(), token_hash.as_bytes())
+                    || store::has_access_link(&mut *self.db.pool().acquire().await?, id, &digest(t))
+                        .await?
             }
         };
         if allowed {
@@ -886,6 +924,20 @@ impl Orders {
         } else {
             Err(Error::OrderNotFound)
         }
+    }
+
+    /// A new token that lets whoever holds it read the order (as the one
+    /// returned at checkout does), for links in messages to the buyer. Only
+    /// its hash is kept.
+    pub async fn access_link_token(&self, id: OrderId) -> Result<String> {
+        let token = new_access_token();
+        let mut tx = self.db.begin_write().await?;
+        if store::order_status(&mut tx, id).await?.is_none() {
+            return Err(Error::OrderNotFound);
+        }
+        store::insert_access_link(&mut tx, id, &digest(&token), Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     /// A customer's own orders, newest first.

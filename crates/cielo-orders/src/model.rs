@@ -134,6 +134,16 @@ pub struct CheckoutInput {
     pub email: Option<String>,
     /// Where to ship.
     pub shipping_address: PostalAddress,
+    /// Language of the shop's messages about this order (`en`, `es`, …);
+    /// when absent the storefront's `Accept-Language` decides.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// A mobile number in E.164 (`+34600123456`), for SMS about the order.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The buyer agrees to SMS about this order (needs `phone`).
+    #[serde(default)]
+    pub sms_opt_in: bool,
 }
 
 /// The answer to a checkout.
@@ -175,6 +185,12 @@ pub struct Order {
     pub history: Vec<HistoryEntry>,
     /// Parcels sent, oldest first (several for split parcels or reshipments).
     pub shipments: Vec<Shipment>,
+    /// Language of the shop's messages about it, as given at checkout.
+    pub language: Option<String>,
+    /// Buyer's mobile number (E.164), if given.
+    pub phone: Option<String>,
+    /// The buyer agreed to SMS about this order.
+    pub sms_opt_in: bool,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.

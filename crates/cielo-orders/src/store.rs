@@ -289,14 +289,17 @@ pub(crate) struct NewOrderRow<'a> {
     pub totals: &'a Totals,
     pub shipping_address: &'a PostalAddress,
     pub access_token_hash: &'a str,
+    pub language: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub sms_opt_in: bool,
     pub now: Timestamp,
 }
 
 pub(crate) async fn insert_order(c: &mut AnyConnection, o: &NewOrderRow<'_>) -> Result<()> {
     sqlx::query(
         "insert into orders_order (id, cart_id, customer_id, email, status, currency, subtotal_minor, shipping_minor, tax_minor, total_minor,
-         shipping_address, access_token_hash, created_at, updated_at)
-         values ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         shipping_address, access_token_hash, created_at, updated_at, language, phone, sms_opt_in)
+         values ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15)",
     )
     .bind(o.id.to_string())
     .bind(o.cart_id.to_string())
@@ -310,6 +313,9 @@ pub(crate) async fn insert_order(c: &mut AnyConnection, o: &NewOrderRow<'_>) -> 
     .bind(serde_json::to_string(o.shipping_address).map_err(anyhow::Error::from)?)
     .bind(o.access_token_hash)
     .bind(o.now.as_micros())
+    .bind(o.language)
+    .bind(o.phone)
+    .bind(o.sms_opt_in as i64)
     .execute(c)
     .await
     .map_err(|e| if cielo_db::is_unique_violation(&e) { Error::CartCompleted } else { e.into() })?;
@@ -528,6 +534,9 @@ pub(crate) async fn order_with_token(
         },
         history,
         shipments,
+        language: r.try_get("language")?,
+        phone: r.try_get("phone")?,
+        sms_opt_in: r.try_get::<i64, _>("sms_opt_in")? != 0,
         created_at: Timestamp::from_micros(r.try_get("created_at")?),
         updated_at: Timestamp::from_micros(r.try_get("updated_at")?),
     };
@@ -882,4 +891,38 @@ pub(crate) async fn artwork_with_key(
             .await?;
     row.map(|r| Ok((artwork_row(&r)?, r.try_get("object_key")?)))
         .transpose()
+}
+
+/// Records another token that may read the order (hash only).
+pub(crate) async fn insert_access_link(
+    c: &mut AnyConnection,
+    order: OrderId,
+    token_hash: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "insert into orders_access_link (token_hash, order_id, created_at) values ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(order.to_string())
+    .bind(now.as_micros())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// True when `token_hash` is an access link of `order`.
+pub(crate) async fn has_access_link(
+    c: &mut AnyConnection,
+    order: OrderId,
+    token_hash: &str,
+) -> Result<bool> {
+    Ok(
+        sqlx::query("select 1 from orders_access_link where token_hash = $1 and order_id = $2")
+            .bind(token_hash)
+            .bind(order.to_string())
+            .fetch_optional(c)
+            .await?
+            .is_some(),
+    )
 }

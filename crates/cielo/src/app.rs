@@ -84,12 +84,14 @@ pub fn registry(
     orders: &Orders,
     payments: &cielo_payments::Payments,
     flows: &cielo_flows::Flows,
+    notify: &cielo_notify::Notify,
     settings: &Settings,
 ) -> cielo_jobs::Registry {
     let mut r = cielo_jobs::Registry::new();
     orders.register(&mut r, &settings.orders);
     payments.register(&mut r);
     flows.register(&mut r);
+    notify.register(&mut r);
     r
 }
 
@@ -282,7 +284,18 @@ impl Application {
             catalog_cache_ttl: Duration::from_millis(settings.http.catalog_cache_ttl_ms),
             shop_name: settings.shop.name.clone(),
         };
-        let registry = Arc::new(registry(&orders, &payments, &flows, &settings));
+        let notify = cielo_notify::Notify::new(
+            db.clone(),
+            orders.clone(),
+            &settings.notify,
+            &secrets.notify,
+            &settings.data_dir,
+            cielo_notify::data::Shop {
+                name: settings.shop.name.clone(),
+                url: public_url.clone(),
+            },
+        )?;
+        let registry = Arc::new(registry(&orders, &payments, &flows, &notify, &settings));
         let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
         let mut state = AppState::new(
             db,
@@ -297,6 +310,7 @@ impl Application {
         state.job_metrics = job_metrics.clone();
         state.payments = Some(Arc::new(payments));
         state.flows = Some(Arc::new(flows));
+        state.notify = Some(Arc::new(notify));
         let (router, _openapi) = cielo_http::router(state.clone());
         tracing::info!(address = %address, role = ?options.role, public_url = %public_url, database = %state.db.url(), "cielo is ready");
         Ok(Self {

@@ -20,5 +20,6 @@ pub fn migrations() -> Vec<cielo_db::MigrationSet> {
         cielo_orders::MIGRATIONS,
         cielo_payments::MIGRATIONS,
         cielo_fulfillment::MIGRATIONS,
+        cielo_notify::MIGRATIONS,
     ]
 }

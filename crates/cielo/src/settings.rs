@@ -41,6 +41,8 @@ pub struct Settings {
     pub jobs: cielo_jobs::JobsSettings,
     /// Periodic jobs (`[[schedule]]` entries); setting any replaces the defaults.
     pub schedule: Vec<cielo_jobs::ScheduleEntry>,
+    /// Email and SMS notifications.
+    pub notify: cielo_notify::NotifySettings,
 }
 
 /// Job settings, with print renders limited to one at a time per worker: a
@@ -242,6 +244,7 @@ impl Default for Settings {
             fulfillment: Default::default(),
             jobs: default_jobs(),
             schedule: default_schedule(),
+            notify: cielo_notify::NotifySettings::default(),
         }
     }
 }
@@ -352,6 +355,7 @@ const SECTIONS: &[&str] = &[
     "orders",
     "jobs",
     "fulfillment",
+    "notify",
 ];
 
 /// Environment variables that are not settings keys: secrets and test hooks.
@@ -366,6 +370,11 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_PRODIGI_API_KEY",
     "CIELO_PRINTFUL_WEBHOOK_TOKEN",
     "CIELO_PRODIGI_WEBHOOK_TOKEN",
+    "CIELO_SMTP_PASSWORD",
+    "CIELO_RESEND_API_KEY",
+    "CIELO_SENDGRID_API_KEY",
+    "CIELO_TWILIO_ACCOUNT_SID",
+    "CIELO_TWILIO_AUTH_TOKEN",
     // Which function a Lambda deployment of the binary is (api, worker, scheduler).
     "CIELO_LAMBDA_ROLE",
 ];
@@ -405,6 +414,8 @@ pub struct Secrets {
     pub test_webhook_secret: Option<String>,
     /// The print labs' API keys and webhook URL tokens (`CIELO_PRINTFUL_*`, `CIELO_PRODIGI_*`).
     pub labs: cielo_fulfillment::LabSecrets,
+    /// Notification providers' secrets (`CIELO_SMTP_PASSWORD`, API keys, AWS).
+    pub notify: cielo_notify::NotifySecrets,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -438,6 +449,7 @@ impl Secrets {
                 .unwrap_or_default(),
             test_webhook_secret: var("CIELO_TEST_WEBHOOK_SECRET"),
             labs: cielo_fulfillment::LabSecrets::from_env(),
+            notify: cielo_notify::NotifySecrets::from_env(),
         }
     }
 }
@@ -518,6 +530,7 @@ impl Settings {
         if !["flat", "lab"].contains(&self.shipping.source.as_str()) {
             anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
+        self.notify.validate()?;
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");
         }

@@ -238,9 +238,18 @@ pub(crate) async fn checkout(
     MaybeCustomer(who): MaybeCustomer,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Json(input): Json<CheckoutInput>,
+    Json(mut input): Json<CheckoutInput>,
 ) -> Result<Response, ApiError> {
     let id = path_id(&id, "cart-not-found")?;
+    // The order's language: the storefront's when it says, else the best of
+    // the browser's that the shop's messages speak.
+    if input.language.is_none() {
+        input.language = headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(cielo_notify::format::from_accept_language)
+            .map(str::to_string);
+    }
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()

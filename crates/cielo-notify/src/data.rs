@@ -1,0 +1,168 @@
+//! The data a message is rendered from, built from the order as the orders
+//! domain shows it (never from its tables).
+
+use crate::format;
+use cielo_orders::Order;
+use serde_json::{json, Value};
+
+/// The shop, as messages name it.
+#[derive(Debug, Clone)]
+pub struct Shop {
+    /// Name.
+    pub name: String,
+    /// Public base URL, without a trailing slash.
+    pub url: String,
+}
+
+/// Product type of star-map posters (their lines get a thumbnail).
+const STARMAP_PRODUCT_TYPE: &str = "starmap_poster";
+/// Longest side of a thumbnail, pixels.
+const THUMBNAIL_PX: u32 = 480;
+/// Line options the star-map preview endpoint takes.
+const PREVIEW_KEYS: &[&str] = &[
+    "place_id",
+    "lat",
+    "lon",
+    "date",
+    "time",
+    "tz",
+    "theme",
+    "size",
+    "title",
+    "message",
+    "place",
+    "language",
+    "constellation_names",
+    "grid",
+];
+
+/// A short number for people: the id's last 8 hex digits.
+pub fn order_number(id: &str) -> String {
+    let tail: String = id
+        .chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("#{}", tail.to_ascii_uppercase())
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The preview of a star-map line, drawn by the shop on request.
+fn thumbnail(shop: &Shop, options: &Value) -> Option<String> {
+    let o = options.as_object()?;
+    let mut q = form_pairs();
+    for k in PREVIEW_KEYS {
+        match o.get(*k) {
+            Some(Value::Bool(b)) => {
+                q.append_pair(k, if *b { "true" } else { "false" });
+            }
+            Some(v) => {
+                if let Some(s) = scalar(v) {
+                    q.append_pair(k, &s);
+                }
+            }
+            None => {}
+        }
+    }
+    q.append_pair("px", &THUMBNAIL_PX.to_string());
+    Some(format!(
+        "{}/api/store/starmap/preview?{}",
+        shop.url,
+        q.finish()
+    ))
+}
+
+fn form_pairs() -> url::form_urlencoded::Serializer<'static, String> {
+    url::form_urlencoded::Serializer::new(String::new())
+}
+
+/// The order page, with the token that lets a guest read it when there is one.
+pub fn order_link(shop: &Shop, order_id: &str, token: Option<&str>) -> String {
+    let mut q = form_pairs();
+    q.append_pair("order", order_id);
+    if let Some(t) = token {
+        q.append_pair("token", t);
+    }
+    format!("{}/?{}", shop.url, q.finish())
+}
+
+/// Everything the order's templates may show, formatted for `lang`.
+pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
+    let money = |m| format::money(m, lang);
+    let lines: Vec<Value> = order
+        .lines
+        .iter()
+        .map(|l| {
+            let details: Vec<Value> = l
+                .options
+                .as_ref()
+                .and_then(|o| o.as_object())
+                .map(|o| {
+                    ["place", "date", "time", "title", "message", "theme"]
+                        .iter()
+                        .filter_map(|k| {
+                            let v = scalar(o.get(*k)?)?;
+                            Some(json!({"label": format::option_label(k, lang)?, "value": v}))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let thumb = (l.product_type == STARMAP_PRODUCT_TYPE)
+                .then(|| l.options.as_ref().and_then(|o| thumbnail(shop, o)))
+                .flatten();
+            json!({
+                "title": l.product_title,
+                "variant": l.variant_title,
+                "sku": l.sku,
+                "quantity": l.quantity,
+                "unit_price": money(l.unit_price),
+                "total": money(l.line_total),
+                "details": details,
+                "thumbnail": thumb,
+                "has_artwork": l.artwork.is_some(),
+            })
+        })
+        .collect();
+    let a = &order.shipping_address;
+    let mut address = vec![a.name.clone(), a.line1.clone()];
+    if let Some(l2) = a.line2.as_ref().filter(|s| !s.trim().is_empty()) {
+        address.push(l2.clone());
+    }
+    let mut city = format!("{} {}", a.postal_code, a.city);
+    if let Some(r) = a.region.as_ref().filter(|s| !s.trim().is_empty()) {
+        city.push_str(&format!(", {r}"));
+    }
+    address.push(city);
+    address.push(a.country.clone());
+    let id = order.id.to_string();
+    json!({
+        "lang": lang,
+        "shop": {"name": shop.name, "url": shop.url},
+        "t": format::words(lang),
+        "order": {
+            "id": id,
+            "number": order_number(&id),
+            "email": order.email,
+            "status": order.status.as_str(),
+            "created": format::date(order.created_at, lang),
+            "link": link,
+            "lines": lines,
+            "subtotal": money(order.totals.subtotal),
+            "shipping": money(order.totals.shipping),
+            "tax": money(order.totals.tax),
+            "has_tax": order.totals.tax.amount != 0,
+            "total": money(order.totals.total),
+            "address": {"name": a.name, "lines": address},
+        },
+    })
+}
