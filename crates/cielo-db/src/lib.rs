@@ -118,6 +118,10 @@ pub struct PoolOptions {
     pub max_connections: u32,
     /// How long to wait for a free connection.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: open no connection until the first query (a serverless
+    /// function's cold start does not wait for the database, and an instance
+    /// that is never invoked holds no connection). SQLite ignores it.
+    pub lazy: bool,
 }
 
 impl Default for PoolOptions {
@@ -125,6 +129,7 @@ impl Default for PoolOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(10),
+            lazy: false,
         }
     }
 }
@@ -202,7 +207,7 @@ impl Db {
                 });
             }
         }
-        let pool = AnyPoolOptions::new()
+        let pool_options = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(if backend == Backend::Sqlite { 1 } else { 0 })
             .acquire_timeout(options.acquire_timeout)
@@ -221,9 +226,12 @@ impl Db {
                     }
                     Ok(())
                 })
-            })
-            .connect(&driver_url)
-            .await?;
+            });
+        let pool = if options.lazy && backend == Backend::Postgres {
+            pool_options.connect_lazy(&driver_url)?
+        } else {
+            pool_options.connect(&driver_url).await?
+        };
         let write_lock =
             (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         Ok(Self {

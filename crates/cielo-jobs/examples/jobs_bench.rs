@@ -6,6 +6,8 @@
 //! - `enqueue-single`: `--jobs` jobs, one transaction each, from `--callers` tasks.
 //! - `drain`: inserts `--jobs` no-op jobs (untimed), then times one worker
 //!   (`--concurrency`, `--prefetch`) from start until every outcome is written.
+//!   With `--sqs-endpoint` (an SQS emulator) the jobs travel through a fresh
+//!   SQS queue (`transport = "sqs"`): the worker relays and consumes them.
 //! - `latency`: a worker runs in a child process; this process enqueues one job
 //!   per transaction at `--rate` jobs/s; each job reports start minus enqueue time.
 
@@ -45,6 +47,10 @@ struct Args {
     /// Default: the crate's default.
     #[arg(long)]
     outcome_interval_ms: Option<u64>,
+    /// `drain` through SQS at this endpoint (an emulator; credentials from
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `test` when unset).
+    #[arg(long)]
+    sqs_endpoint: Option<String>,
 }
 
 fn payload(i: usize) -> serde_json::Value {
@@ -197,6 +203,26 @@ async fn drain(a: &Args) -> anyhow::Result<()> {
     };
     settings.prefetch = a.prefetch.unwrap_or(settings.prefetch);
     let settings_prefetch = settings.prefetch;
+    if let Some(endpoint) = &a.sqs_endpoint {
+        for (k, v) in [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ] {
+            if std::env::var(k).is_err() {
+                std::env::set_var(k, v);
+            }
+        }
+        settings.transport = cielo_jobs::Transport::Sqs;
+        settings.sqs.endpoint = Some(endpoint.clone());
+        settings.sqs.region = Some("us-east-1".into());
+        settings.sqs.wait_seconds = 1;
+        let client = cielo_jobs::sqs::SqsClient::new(cielo_jobs::sqs::SqsConfig::from_env(
+            Some("us-east-1"),
+            Some(endpoint),
+        )?);
+        let name = format!("jobs-bench-{}", uuid::Uuid::new_v4().simple());
+        settings.sqs.queue_url = Some(client.create_queue(&name, &[]).await?);
+    }
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let worker =
@@ -215,7 +241,7 @@ async fn drain(a: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(left == 0, "{left} jobs left after the drain");
     println!(
         "{}",
-        json!({"figure": "drain_jobs_s", "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "concurrency": a.concurrency, "prefetch": settings_prefetch})
+        json!({"figure": if a.sqs_endpoint.is_some() { "drain_sqs_jobs_s" } else { "drain_jobs_s" }, "value": (a.jobs as f64 / s).round(), "jobs": a.jobs, "concurrency": a.concurrency, "prefetch": settings_prefetch})
     );
     Ok(())
 }

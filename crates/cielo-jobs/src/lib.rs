@@ -24,6 +24,7 @@ mod outbox;
 mod queue;
 mod scheduler;
 mod settings;
+pub mod sqs;
 mod store;
 mod worker;
 
@@ -37,9 +38,10 @@ pub use ops::{
 pub use outbox::{dispatch_events, publish, publish_with_request_id};
 pub use queue::{enqueue, enqueue_many, EnqueueOutcome, JobState, NewJob};
 pub use scheduler::Scheduler;
-pub use settings::{JobsSettings, QueueSettings, ScheduleEntry};
+pub use settings::{JobsSettings, QueueSettings, ScheduleEntry, SqsSettings, Transport};
 pub use worker::{
-    run_pending, run_pending_with, Heartbeat, JobContext, JobError, LeaseLost, Registry, Worker,
+    local_write_count, run_pending, run_pending_with, Heartbeat, JobContext, JobError, LeaseLost,
+    Registry, Worker,
 };
 
 cielo_core::typed_id!(JobId, "job", "A job in the queue.");
@@ -82,6 +84,9 @@ pub enum Error {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] cielo_db::Error),
+    /// The job transport (SQS) failed or is misconfigured.
+    #[error("job transport: {0}")]
+    Transport(String),
 }
 
 impl From<sqlx::Error> for Error {
@@ -97,7 +102,7 @@ impl cielo_core::HasErrorKind for Error {
             Error::JobNotFound(_) => ErrorKind::NotFound,
             Error::NotDead { .. } | Error::DuplicateUniqueKey(_) => ErrorKind::Conflict,
             Error::InvalidSchedule { .. } => ErrorKind::Invalid,
-            Error::MalformedPayload(_) | Error::Db(_) => ErrorKind::Internal,
+            Error::MalformedPayload(_) | Error::Db(_) | Error::Transport(_) => ErrorKind::Internal,
         }
     }
     fn code(&self) -> &'static str {
@@ -108,6 +113,7 @@ impl cielo_core::HasErrorKind for Error {
             Error::InvalidSchedule { .. } => "invalid-schedule",
             Error::MalformedPayload(_) => "job-malformed-payload",
             Error::Db(_) => "database-error",
+            Error::Transport(_) => "job-transport-error",
         }
     }
 }

@@ -95,47 +95,72 @@ impl Scheduler {
     pub async fn tick(&self, now: Timestamp) -> Result<Vec<(String, Timestamp)>, Error> {
         let mut fired = Vec::new();
         for e in &self.entries {
-            let Some(due) = latest_tick(e, now)? else {
-                continue;
-            };
-            let mut tx = self.db.begin_write().await?;
-            store::ensure_schedule(
-                &mut tx,
-                &e.config.name,
-                &e.config.cron,
-                due.as_micros(),
-                now.as_micros(),
-            )
-            .await?;
-            let last = store::schedule_last_tick(&mut tx, &e.config.name)
-                .await?
-                .unwrap_or(i64::MAX);
-            if due.as_micros() <= last
-                || !store::advance_schedule(
-                    &mut tx,
-                    &e.config.name,
-                    due.as_micros(),
-                    now.as_micros(),
-                )
-                .await?
-            {
-                tx.commit().await?;
-                continue;
+            if let Some(due) = self.tick_one(e, now).await? {
+                fired.push((e.config.name.clone(), due));
             }
-            let mut payload = e.config.payload.clone();
-            if let Some(obj) = payload.as_object_mut() {
-                obj.insert("tick".into(), serde_json::Value::String(due.to_string()));
-            }
-            let job = NewJob::new(e.config.kind.clone(), payload)
-                .queue(e.config.queue.clone())
-                .max_attempts(e.config.max_attempts)
-                .unique_key(format!("schedule:{}:{}", e.config.name, due.as_micros()));
-            crate::enqueue(&mut tx, job).await?;
-            tx.commit().await?;
-            tracing::info!(schedule = %e.config.name, tick = %due, "enqueued scheduled job");
-            fired.push((e.config.name.clone(), due));
         }
         Ok(fired)
+    }
+
+    /// [`Scheduler::tick`] for the entry named `name` only (an external
+    /// scheduler, e.g. EventBridge Scheduler, invoking one entry at its
+    /// time). Returns the tick it enqueued, or `None` when that tick was
+    /// already enqueued. Errors when no entry has this name.
+    pub async fn tick_entry(&self, name: &str, now: Timestamp) -> Result<Option<Timestamp>, Error> {
+        let e = self
+            .entries
+            .iter()
+            .find(|e| e.config.name == name)
+            .ok_or_else(|| Error::InvalidSchedule {
+                name: name.to_string(),
+                detail: "no [[schedule]] entry has this name".into(),
+            })?;
+        self.tick_one(e, now).await
+    }
+
+    /// The names of the entries.
+    pub fn entry_names(&self) -> Vec<&str> {
+        self.entries
+            .iter()
+            .map(|e| e.config.name.as_str())
+            .collect()
+    }
+
+    async fn tick_one(&self, e: &Entry, now: Timestamp) -> Result<Option<Timestamp>, Error> {
+        let Some(due) = latest_tick(e, now)? else {
+            return Ok(None);
+        };
+        let mut tx = self.db.begin_write().await?;
+        store::ensure_schedule(
+            &mut tx,
+            &e.config.name,
+            &e.config.cron,
+            due.as_micros(),
+            now.as_micros(),
+        )
+        .await?;
+        let last = store::schedule_last_tick(&mut tx, &e.config.name)
+            .await?
+            .unwrap_or(i64::MAX);
+        if due.as_micros() <= last
+            || !store::advance_schedule(&mut tx, &e.config.name, due.as_micros(), now.as_micros())
+                .await?
+        {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let mut payload = e.config.payload.clone();
+        if let Some(obj) = payload.as_object_mut() {
+            obj.insert("tick".into(), serde_json::Value::String(due.to_string()));
+        }
+        let job = NewJob::new(e.config.kind.clone(), payload)
+            .queue(e.config.queue.clone())
+            .max_attempts(e.config.max_attempts)
+            .unique_key(format!("schedule:{}:{}", e.config.name, due.as_micros()));
+        crate::enqueue(&mut tx, job).await?;
+        tx.commit().await?;
+        tracing::info!(schedule = %e.config.name, tick = %due, "enqueued scheduled job");
+        Ok(Some(due))
     }
 }
 

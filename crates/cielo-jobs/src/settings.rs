@@ -43,6 +43,71 @@ pub struct JobsSettings {
     pub scheduler_interval_ms: u64,
     /// Per-queue limits, e.g. `[jobs.queues.render] concurrency = 2`.
     pub queues: BTreeMap<String, QueueSettings>,
+    /// How jobs travel from the enqueuing transaction to the worker that runs
+    /// them: `database` (the `jobs_job` table, claimed by workers) or `sqs`
+    /// (committed jobs are relayed to Amazon SQS and consumed from there).
+    pub transport: Transport,
+    /// The `[jobs.sqs]` section, used when `transport = "sqs"`.
+    pub sqs: SqsSettings,
+}
+
+/// How jobs reach workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Workers claim jobs from the database table (the default).
+    #[default]
+    Database,
+    /// Jobs are enqueued in the database (the outbox) and a relay moves each
+    /// committed, due job to Amazon SQS; workers (or a Lambda function)
+    /// consume the SQS queue.
+    Sqs,
+}
+
+/// The `[jobs.sqs]` section.
+///
+/// ```toml
+/// [jobs]
+/// transport = "sqs"
+/// [jobs.sqs]
+/// queue_url = "https://sqs.eu-west-1.amazonaws.com/123456789012/cielo-jobs"
+/// [jobs.sqs.queues]
+/// render = "https://sqs.eu-west-1.amazonaws.com/123456789012/cielo-render.fifo"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SqsSettings {
+    /// The SQS queue that carries jobs of every job queue not listed in
+    /// `queues`. Required with `transport = "sqs"`.
+    pub queue_url: Option<String>,
+    /// Job queue name → SQS queue URL, for job queues that get their own SQS
+    /// queue (e.g. slow renders apart from quick notifications).
+    pub queues: BTreeMap<String, String>,
+    /// Signing region; default `AWS_REGION`.
+    pub region: Option<String>,
+    /// Service endpoint; default `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`,
+    /// else `https://sqs.<region>.amazonaws.com`.
+    pub endpoint: Option<String>,
+    /// Long-poll wait of a worker process's receive, in seconds (0–20).
+    pub wait_seconds: u64,
+    /// FIFO queues (URL ending in `.fifo`): the payload field whose value is
+    /// the message group, so that jobs about the same thing (e.g. the same
+    /// `order_id`) run in order while others run in parallel. Jobs without
+    /// the field form a group of one.
+    pub group_field: Option<String>,
+}
+
+impl Default for SqsSettings {
+    fn default() -> Self {
+        Self {
+            queue_url: None,
+            queues: BTreeMap::new(),
+            region: None,
+            endpoint: None,
+            wait_seconds: 20,
+            group_field: None,
+        }
+    }
 }
 
 /// Settings of one named queue.
@@ -69,12 +134,15 @@ impl Default for JobsSettings {
             event_retention_hours: 168,
             scheduler_interval_ms: 1000,
             queues: BTreeMap::new(),
+            transport: Transport::Database,
+            sqs: SqsSettings::default(),
         }
     }
 }
 
 impl JobsSettings {
-    pub(crate) fn lease(&self) -> Duration {
+    /// The lease time (and an SQS message's visibility timeout).
+    pub fn lease(&self) -> Duration {
         Duration::from_secs(self.lease_seconds.max(1))
     }
     pub(crate) fn poll_interval(&self) -> Duration {

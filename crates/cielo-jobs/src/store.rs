@@ -719,3 +719,47 @@ pub(crate) async fn drop_lease(
         .await?;
     Ok(())
 }
+
+// ---- SQS transport ----
+
+/// A job that died on the SQS transport, written back as a `dead` row so
+/// that dead letters are listed, shown and retried the same way whichever
+/// transport ran the job.
+pub(crate) struct DeadJob<'a> {
+    pub id: &'a str,
+    pub queue: &'a str,
+    pub kind: &'a str,
+    pub payload: &'a str,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub error: &'a str,
+    pub event_id: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+/// Writes a dead job; a second delivery of the same dead job writes nothing.
+pub(crate) async fn insert_dead(
+    conn: &mut AnyConnection,
+    job: &DeadJob<'_>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "insert into jobs_job (id, queue, kind, payload, state, priority, run_at, attempts, max_attempts,
+            last_error, event_id, request_id, created_at, updated_at, finished_at)
+         values ($1, $2, $3, $4, 'dead', 0, $5, $6, $7, $8, $9, $10, $5, $5, $5)
+         on conflict do nothing",
+    )
+    .bind(job.id)
+    .bind(job.queue)
+    .bind(job.kind)
+    .bind(job.payload)
+    .bind(now)
+    .bind(job.attempts)
+    .bind(job.max_attempts)
+    .bind(job.error)
+    .bind(job.event_id.map(str::to_string))
+    .bind(job.request_id.map(str::to_string))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}

@@ -19,16 +19,28 @@ use tracing::Instrument;
 /// Wakes the workers of this process when a job or event is written here.
 /// On PostgreSQL other processes hear of it through NOTIFY; on SQLite, whose
 /// queue lives in one process, this is the only wake-up besides polling.
-static LOCAL_JOB_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
-static LOCAL_EVENT_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+pub(crate) static LOCAL_JOB_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+pub(crate) static LOCAL_EVENT_WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Jobs and events written in this process so far (committed or not).
+static LOCAL_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times this process has enqueued a job or published an event
+/// (in transactions that committed or not). A relay that has seen no change
+/// since its last round has nothing new of this process's to send.
+pub fn local_write_count() -> u64 {
+    LOCAL_WRITES.load(std::sync::atomic::Ordering::Acquire)
+}
 
 /// A job was written in this process.
 pub(crate) fn wake_local_workers() {
+    LOCAL_WRITES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     LOCAL_JOB_WAKE.notify_one();
 }
 
 /// An outbox event was written in this process.
 pub(crate) fn wake_local_dispatchers() {
+    LOCAL_WRITES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     LOCAL_EVENT_WAKE.notify_one();
 }
 
@@ -65,7 +77,7 @@ impl JobError {
     pub fn permanent(message: impl std::fmt::Display) -> Self {
         JobError::Permanent(message.to_string())
     }
-    fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             JobError::Retry { message, .. } | JobError::Permanent(message) => message,
         }
@@ -97,24 +109,56 @@ pub struct LeaseLost;
 /// often than the lease lasts.
 #[derive(Clone)]
 pub struct Heartbeat {
-    db: Db,
-    id: String,
-    token: String,
+    target: HeartbeatTarget,
     lease: Duration,
 }
 
+/// What a heartbeat extends: the job row's lease (database transport) or the
+/// SQS message's visibility timeout (SQS transport).
+#[derive(Clone)]
+pub(crate) enum HeartbeatTarget {
+    Row {
+        db: Db,
+        id: String,
+        token: String,
+    },
+    Message {
+        client: crate::sqs::SqsClient,
+        queue_url: String,
+        receipt: String,
+    },
+}
+
 impl Heartbeat {
+    pub(crate) fn new(target: HeartbeatTarget, lease: Duration) -> Self {
+        Self { target, lease }
+    }
+
     /// Extends the lease by the configured lease time from now.
     pub async fn beat(&self) -> Result<(), JobError> {
-        let now = Timestamp::now().as_micros();
-        let until = now + self.lease.as_micros() as i64;
-        let mut tx = self.db.begin_write().await.map_err(JobError::from)?;
-        let n = store::extend_lease(&mut tx, &self.id, &self.token, until, now).await?;
-        tx.commit().await.map_err(JobError::from)?;
-        if n == 0 {
-            return Err(LeaseLost.into());
+        match &self.target {
+            HeartbeatTarget::Row { db, id, token } => {
+                let now = Timestamp::now().as_micros();
+                let until = now + self.lease.as_micros() as i64;
+                let mut tx = db.begin_write().await.map_err(JobError::from)?;
+                let n = store::extend_lease(&mut tx, id, token, until, now).await?;
+                tx.commit().await.map_err(JobError::from)?;
+                if n == 0 {
+                    return Err(LeaseLost.into());
+                }
+                Ok(())
+            }
+            // SQS refuses the change once the receipt is stale (the message
+            // became visible and another consumer received it).
+            HeartbeatTarget::Message {
+                client,
+                queue_url,
+                receipt,
+            } => client
+                .change_visibility(queue_url, receipt, self.lease)
+                .await
+                .map_err(|e| JobError::retry(format!("{LeaseLost}: {e}"))),
         }
-        Ok(())
     }
     /// The lease time.
     pub fn lease(&self) -> Duration {
@@ -140,8 +184,8 @@ pub struct JobContext {
     pub event_id: Option<EventId>,
     /// The request that caused the job, if any.
     pub request_id: Option<String>,
-    db: Db,
-    heartbeat: Heartbeat,
+    pub(crate) db: Db,
+    pub(crate) heartbeat: Heartbeat,
 }
 
 impl JobContext {
@@ -278,12 +322,6 @@ async fn run_attempt(
     job: &Claimed,
     lease: Duration,
 ) -> Result<(), JobError> {
-    let Some(handler) = registry.handlers.get(&job.kind).cloned() else {
-        return Err(JobError::retry(format!(
-            "no handler is registered for job kind {}",
-            job.kind
-        )));
-    };
     let payload: serde_json::Value = serde_json::from_str(&job.payload)
         .map_err(|e| JobError::permanent(format!("malformed payload: {e}")))?;
     let id =
@@ -297,14 +335,33 @@ async fn run_attempt(
         event_id: job.event_id.as_deref().and_then(|e| EventId::parse(e).ok()),
         request_id: job.request_id.clone(),
         db: db.clone(),
-        heartbeat: Heartbeat {
-            db: db.clone(),
-            id: job.id.clone(),
-            token: job.token.clone(),
+        heartbeat: Heartbeat::new(
+            HeartbeatTarget::Row {
+                db: db.clone(),
+                id: job.id.clone(),
+                token: job.token.clone(),
+            },
             lease,
-        },
+        ),
     };
-    let span = tracing::info_span!("job", job_id = %job.id, kind = %job.kind, queue = %job.queue, attempt = job.attempts, request_id = job.request_id.as_deref().unwrap_or(""));
+    run_handler(registry, ctx, payload).await
+}
+
+/// Runs the handler of `ctx.kind` on `payload` in its own task (a panic
+/// becomes a retryable failure), inside a span naming the job. Both
+/// transports run jobs through here.
+pub(crate) async fn run_handler(
+    registry: &Registry,
+    ctx: JobContext,
+    payload: serde_json::Value,
+) -> Result<(), JobError> {
+    let Some(handler) = registry.handlers.get(&ctx.kind).cloned() else {
+        return Err(JobError::retry(format!(
+            "no handler is registered for job kind {}",
+            ctx.kind
+        )));
+    };
+    let span = tracing::info_span!("job", job_id = %ctx.id, kind = %ctx.kind, queue = %ctx.queue, attempt = ctx.attempt, request_id = ctx.request_id.as_deref().unwrap_or(""));
     let task = tokio::spawn(handler(ctx, payload).instrument(span));
     let _abort = AbortOnDrop(task.abort_handle());
     match task.await {
@@ -439,7 +496,7 @@ async fn write_outcomes(db: &Db, batch: &[Done]) -> Result<(), Error> {
     Ok(())
 }
 
-async fn claim_batch(
+pub(crate) async fn claim_batch(
     db: &Db,
     filter: &QueueFilter,
     limit: usize,
@@ -639,7 +696,20 @@ impl Worker {
     /// claimed-but-unstarted jobs back, lets running jobs finish for up to
     /// `shutdown_timeout_seconds`, releases those still running, and writes
     /// every outcome before returning.
+    ///
+    /// With `transport = "sqs"` the worker relays committed jobs to SQS and
+    /// consumes them from there instead (see [`crate::sqs`]).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        if self.settings.transport == crate::Transport::Sqs {
+            return crate::sqs::run_worker(
+                self.db,
+                self.registry,
+                self.settings,
+                self.metrics,
+                shutdown,
+            )
+            .await;
+        }
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             db: self.db.clone(),
@@ -835,12 +905,14 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
     // renewed before it starts, so a long wait cannot hand it to another worker.
     let lease = shared.settings.lease();
     if Timestamp::now().as_micros() - job.claimed_at > lease.as_micros() as i64 / 2 {
-        let hb = Heartbeat {
-            db: shared.db.clone(),
-            id: job.id.clone(),
-            token: job.token.clone(),
+        let hb = Heartbeat::new(
+            HeartbeatTarget::Row {
+                db: shared.db.clone(),
+                id: job.id.clone(),
+                token: job.token.clone(),
+            },
             lease,
-        };
+        );
         if hb.beat().await.is_err() {
             tracing::warn!(job_id = %job.id, "lease lost before the job started; skipping it");
             shared.release_hold(&job.queue, None);
@@ -939,12 +1011,17 @@ async fn dispatch_loop(shared: Arc<Shared>, event_wake: Arc<Notify>, stop: Cance
 }
 
 async fn maintain_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    maintain_loop_on(shared.db.clone(), shared.settings.clone(), stop).await
+}
+
+/// Reaps expired leases and drops old events every `reap_interval_ms`.
+pub(crate) async fn maintain_loop_on(db: Db, settings: JobsSettings, stop: CancellationToken) {
     while !stop.is_cancelled() {
-        if let Err(e) = maintain(&shared.db, &shared.settings).await {
+        if let Err(e) = maintain(&db, &settings).await {
             tracing::error!(error = %e, "job maintenance failed");
         }
         tokio::select! {
-            _ = tokio::time::sleep(shared.settings.reap_interval()) => {}
+            _ = tokio::time::sleep(settings.reap_interval()) => {}
             _ = stop.cancelled() => {}
         }
     }
@@ -952,7 +1029,7 @@ async fn maintain_loop(shared: Arc<Shared>, stop: CancellationToken) {
 
 /// PostgreSQL: LISTEN for enqueues and events from any process; reconnects
 /// after errors (polling covers the gap).
-async fn listen(
+pub(crate) async fn listen(
     url: String,
     job_wake: Arc<Notify>,
     event_wake: Arc<Notify>,

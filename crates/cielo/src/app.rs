@@ -101,6 +101,17 @@ pub fn registry(
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
+    let db = connect(settings, false).await?;
+    let applied = db.migrate(&crate::migrations()).await?;
+    if !applied.is_empty() {
+        tracing::info!(count = applied.len(), "applied migrations");
+    }
+    Ok(db)
+}
+
+/// Connects to the configured database without migrating it. `lazy`: on
+/// PostgreSQL no connection is opened before the first query.
+pub async fn connect(settings: &Settings, lazy: bool) -> anyhow::Result<Db> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
         anyhow::anyhow!(
             "cannot create data directory {}: {e}",
@@ -110,16 +121,12 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Db> {
     let url = DatabaseUrl::new(settings.database_url());
     let options = PoolOptions {
         max_connections: settings.database.max_connections,
+        lazy,
         ..Default::default()
     };
-    let db = Db::connect(&url, &options)
+    Db::connect(&url, &options)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open database {url}: {e}"))?;
-    let applied = db.migrate(&crate::migrations()).await?;
-    if !applied.is_empty() {
-        tracing::info!(count = applied.len(), "applied migrations");
-    }
-    Ok(db)
+        .map_err(|e| anyhow::anyhow!("cannot open database {url}: {e}"))
 }
 
 /// The key that signs local storage URLs: `CIELO_SECRET_KEY`, or one generated
@@ -157,11 +164,36 @@ impl Application {
         options: BuildOptions,
         secrets: Secrets,
     ) -> anyhow::Result<Self> {
-        let db = connect_and_migrate(&settings).await?;
+        Self::build_inner(settings, options, secrets, false).await
+    }
+
+    /// Builds for a serverless function (the `lambda` feature): no
+    /// migrations (they are a separate `cielo migrate` step of the deploy),
+    /// database connections opened on first use, no listener (the function's
+    /// runtime delivers the requests), no demo catalog.
+    pub async fn build_serverless(settings: Settings) -> anyhow::Result<Self> {
+        let options = BuildOptions {
+            seed_demo: false,
+            role: Role::Api,
+        };
+        Self::build_inner(settings, options, Secrets::from_env(), true).await
+    }
+
+    async fn build_inner(
+        settings: Settings,
+        options: BuildOptions,
+        secrets: Secrets,
+        serverless: bool,
+    ) -> anyhow::Result<Self> {
+        let db = if serverless {
+            connect(&settings, true).await?
+        } else {
+            connect_and_migrate(&settings).await?
+        };
         if db.backend() == cielo_db::Backend::Sqlite && options.role != Role::All {
             tracing::warn!(role = ?options.role, "on SQLite the job queue is correct within one process only; split roles on PostgreSQL");
         }
-        let (listener, address) = if options.role.serves_http() {
+        let (listener, address) = if options.role.serves_http() && !serverless {
             let l = TcpListener::bind(&settings.http.bind)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.http.bind))?;
@@ -342,6 +374,16 @@ impl Application {
             catch_up_on_start: settings.payments.catch_up_on_start,
             reconcile_on_start: settings.ops.reconcile.on_start,
         })
+    }
+
+    /// The HTTP router (what a serverless function serves).
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
+    /// The job settings and `[[schedule]]` entries in force.
+    pub fn jobs_settings(&self) -> (&cielo_jobs::JobsSettings, &[cielo_jobs::ScheduleEntry]) {
+        (&self.jobs, &self.schedule)
     }
 
     /// The job handlers, for tests that drain the queue themselves.

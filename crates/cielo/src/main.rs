@@ -143,6 +143,11 @@ enum AdminCommand {
 }
 
 fn main() -> ExitCode {
+    // Started by the Lambda runtime (no arguments): serve the function.
+    #[cfg(feature = "lambda")]
+    if cielo_lambda::is_lambda() {
+        return lambda_main();
+    }
     let cli = Cli::parse();
     // Star-map commands are pure computation: no settings, database or runtime.
     if let Command::Starmap { command } = cli.command {
@@ -181,6 +186,46 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The function's role from `CIELO_LAMBDA_ROLE`, its settings from the
+/// environment; nothing migrates or catches up here (see docs/deploy.md).
+#[cfg(feature = "lambda")]
+fn lambda_main() -> ExitCode {
+    let settings = match Settings::load(None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    cielo::telemetry::init(&settings.log.format, &settings.log.level);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let served = runtime.block_on(async {
+        let role = cielo_lambda::FunctionRole::from_env().map_err(anyhow::Error::msg)?;
+        let app = Application::build_serverless(settings).await?;
+        let (jobs, schedule) = app.jobs_settings();
+        let services = cielo_lambda::Services::new(
+            app.router(),
+            app.state().db.clone(),
+            app.registry(),
+            jobs.clone(),
+            schedule.to_vec(),
+        )?;
+        cielo_lambda::run(role, services)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cielo Lambda function failed");
             ExitCode::FAILURE
         }
     }

@@ -442,6 +442,8 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_SENDGRID_API_KEY",
     "CIELO_TWILIO_ACCOUNT_SID",
     "CIELO_TWILIO_AUTH_TOKEN",
+    // Which function a Lambda deployment of the binary is (api, worker, scheduler).
+    "CIELO_LAMBDA_ROLE",
 ];
 
 /// Maps `DATABASE_URL` to `database.url`, `LOG` to `log.level`, `DATA_DIR` to `data_dir`.
@@ -456,6 +458,10 @@ fn env_key(raw: &str) -> String {
     }
     if let Some(rest) = key.strip_prefix("fulfillment_local_") {
         return format!("fulfillment.local.{rest}");
+    }
+    // So do the SQS transport's: `JOBS_SQS_QUEUE_URL` is `jobs.sqs.queue_url`.
+    if let Some(rest) = key.strip_prefix("jobs_sqs_") {
+        return format!("jobs.sqs.{rest}");
     }
     for s in SECTIONS {
         if let Some(rest) = key.strip_prefix(s).and_then(|r| r.strip_prefix('_')) {
@@ -588,6 +594,11 @@ impl Settings {
         if self.jobs.concurrency == 0 {
             anyhow::bail!("jobs.concurrency must be at least 1");
         }
+        if self.jobs.transport == cielo_jobs::Transport::Sqs && self.jobs.sqs.queue_url.is_none() {
+            anyhow::bail!(
+                "jobs.transport = \"sqs\" needs jobs.sqs.queue_url (CIELO_JOBS_SQS_QUEUE_URL)"
+            );
+        }
         for e in &self.schedule {
             if e.name.trim().is_empty() || e.kind.trim().is_empty() {
                 anyhow::bail!("every [[schedule]] entry needs a name and a kind");
@@ -666,6 +677,8 @@ mod tests {
         assert_eq!(env_key("HTTP_BODY_LIMIT_BYTES"), "http.body_limit_bytes");
         assert_eq!(env_key("DATA_DIR"), "data_dir");
         assert_eq!(env_key("LOG"), "log.level");
+        assert_eq!(env_key("JOBS_SQS_QUEUE_URL"), "jobs.sqs.queue_url");
+        assert_eq!(env_key("JOBS_TRANSPORT"), "jobs.transport");
     }
 
     #[test]

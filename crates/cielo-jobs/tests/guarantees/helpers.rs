@@ -19,6 +19,7 @@ pub async fn fresh() -> TestDb {
     for ddl in [
         "create table if not exists jobs_test_effect (key text primary key, job_id text not null)",
         "create table if not exists jobs_test_run (job_id text not null, attempt bigint not null, node text not null, started_at bigint not null, finished_at bigint not null)",
+        "create table if not exists jobs_test_enqueued (key text primary key)",
     ] {
         sqlx::query(ddl).execute(db.pool()).await.unwrap();
     }

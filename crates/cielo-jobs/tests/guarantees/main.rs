@@ -8,4 +8,5 @@ mod outbox;
 mod processes;
 mod queue;
 mod scheduler;
+mod sqs;
 mod worker;

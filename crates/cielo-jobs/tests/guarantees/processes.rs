@@ -289,3 +289,153 @@ async fn a_scheduler_killed_while_leading_is_replaced_without_repeating_a_tick()
     seen.dedup();
     assert_eq!(seen.len(), n, "a tick was enqueued twice: {seen:?}");
 }
+
+/// Scale-out under load, on one PostgreSQL database: two "API" processes
+/// commit jobs in transactions (every fifth rolled back), three workers run
+/// them, two schedulers tick every second. Along the way a worker, an API
+/// process and a scheduler are SIGKILLed and restarted. Then: every committed
+/// job's effect happened once, no rolled-back job ran, nothing is dead or
+/// left, and every tick was enqueued once and ran.
+async fn scale_out(t: &crate::helpers::TestDb, jobs_per_api: usize, extra: &[&str]) {
+    let per_api = jobs_per_api.to_string();
+    let jobs = ["--jobs", per_api.as_str(), "--batch", "10"];
+    let api_args: Vec<&str> = jobs.iter().chain(extra).copied().collect();
+    let mut a1 = Node::start_with(t, "api", "a1", 2, &api_args);
+    let mut a2 = Node::start_with(t, "api", "a2", 2, &api_args);
+    let mut workers: Vec<Node> = ["w1", "w2", "w3"]
+        .iter()
+        .map(|n| Node::start_with(t, "worker", n, 2, extra))
+        .collect();
+    let mut s1 = Node::start(t, "scheduler", "s1", 2);
+    let mut s2 = Node::start(t, "scheduler", "s2", 2);
+    let effects = || count(&t.db, "select count(*) from jobs_test_effect");
+    let ticks_run = || {
+        count(
+            &t.db,
+            "select count(distinct node) from jobs_test_run where node like 'tick:%'",
+        )
+    };
+
+    // Kill a worker and an API process under load; restart both (the new API
+    // process commits as many jobs again).
+    wait_until(
+        Duration::from_secs(60),
+        "a sixth of the jobs ran",
+        || async { effects().await >= jobs_per_api as i64 / 6 },
+    )
+    .await;
+    workers[0].kill();
+    a1.kill();
+    workers[0] = Node::start_with(t, "worker", "w1-restarted", 2, extra);
+    let mut a1 = Node::start_with(t, "api", "a1-restarted", 2, &api_args);
+    // Kill a scheduler (the leader or not) and restart it.
+    wait_until(Duration::from_secs(60), "three ticks ran", || async {
+        ticks_run().await >= 3
+    })
+    .await;
+    s1.kill();
+    let mut s1 = Node::start(t, "scheduler", "s1-restarted", 2);
+
+    // Let the load finish and the queue drain.
+    for api in [&mut a1, &mut a2] {
+        let status = api.child.wait().unwrap();
+        assert!(status.success(), "an API process failed: {status}");
+    }
+    let before = ticks_run().await;
+    wait_until(Duration::from_secs(30), "three more ticks ran", || async {
+        ticks_run().await >= before + 3
+    })
+    .await;
+    s1.stop();
+    s2.stop();
+    wait_until(Duration::from_secs(90), "every job ran", || async {
+        count(&t.db, "select count(*) from jobs_job").await == 0
+            && count(&t.db, "select count(*) from jobs_test_enqueued").await == effects().await
+    })
+    .await;
+    for w in &mut workers {
+        w.stop();
+    }
+
+    // Assert: committed jobs and effects are the same set, each once.
+    let committed = count(&t.db, "select count(*) from jobs_test_enqueued").await;
+    assert!(
+        committed >= 2 * jobs_per_api as i64,
+        "{committed} jobs committed"
+    );
+    assert_eq!(
+        count(&t.db, "select count(*) from jobs_test_enqueued e left join jobs_test_effect f on f.key = e.key where f.key is null").await,
+        0,
+        "a committed job never ran"
+    );
+    assert_eq!(
+        count(&t.db, "select count(*) from jobs_test_effect f left join jobs_test_enqueued e on e.key = f.key where e.key is null").await,
+        0,
+        "a rolled-back job ran"
+    );
+    assert_eq!(
+        count(&t.db, "select count(*) from jobs_job where state = 'dead'").await,
+        0
+    );
+    // Each tick was enqueued once (one job per tick) and ran.
+    assert_eq!(
+        count(&t.db, "select count(*) from (select node from jobs_test_run where node like 'tick:%' group by node having count(distinct job_id) > 1) twice").await,
+        0,
+        "a tick was enqueued twice"
+    );
+    let runs = count(
+        &t.db,
+        "select count(*) from jobs_test_run where node not like 'tick:%'",
+    )
+    .await;
+    eprintln!(
+        "{committed} jobs committed and run once each ({} extra runs after the SIGKILL, at least once); {} ticks",
+        runs - committed,
+        ticks_run().await
+    );
+}
+
+#[tokio::test]
+async fn two_api_three_worker_and_two_scheduler_processes_survive_kills_with_every_job_and_tick_once(
+) {
+    if !postgres_only("two_api_three_worker_and_two_scheduler_processes_survive_kills_with_every_job_and_tick_once") {
+        return;
+    }
+    let t = fresh().await;
+    scale_out(&t, 300, &[]).await;
+}
+
+#[tokio::test]
+async fn the_same_scale_out_on_the_sqs_transport_keeps_every_guarantee() {
+    if !postgres_only("the_same_scale_out_on_the_sqs_transport_keeps_every_guarantee") {
+        return;
+    }
+    let Some(endpoint) =
+        crate::sqs::endpoint("the_same_scale_out_on_the_sqs_transport_keeps_every_guarantee")
+    else {
+        return;
+    };
+    // The worker processes read credentials from the environment, as in production.
+    for (k, v) in [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(k).is_err() {
+            std::env::set_var(k, v);
+        }
+    }
+    let t = fresh().await;
+    let queue = crate::sqs::client(&endpoint)
+        .create_queue(&crate::sqs::unique("scale-out"), &[])
+        .await
+        .unwrap();
+    // Fewer jobs than on the database: the emulator answers in milliseconds
+    // per call where the database batches thousands.
+    scale_out(
+        &t,
+        100,
+        &["--sqs-queue-url", &queue, "--sqs-endpoint", &endpoint],
+    )
+    .await;
+}
