@@ -49,7 +49,20 @@ pub async fn render_order(
             .options
             .clone()
             .ok_or_else(|| anyhow::anyhow!("star-map line {} has no options", line.id))?;
-        let opts = crate::print_options(&stored)?;
+        // The file the lab prints: its trim size plus its bleed, text inside
+        // its safe area. A lab without a spec for this size (or a line the shop
+        // ships itself) gets the plain trim size.
+        let opts = match line.lab.as_deref() {
+            Some(lab) => match crate::print_options_for_lab(&stored, lab) {
+                Ok(opts) => opts,
+                Err(crate::PrintSpecError::NoSuchProduct { lab, size }) => {
+                    tracing::warn!(%lab, %size, line = %line.id, "no print spec for this lab and size; rendering the trim size");
+                    crate::print_options(&stored)?
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => crate::print_options(&stored)?,
+        };
         // Rendering is CPU-bound and uses both cores: keep it off the async threads.
         let (bytes, info) = tokio::task::spawn_blocking(move || {
             let mut png = Vec::with_capacity(4 << 20);

@@ -23,7 +23,7 @@ pub use line::{
     OPTION_NAMES, PRINT_DPI, SECOND_OPTION_NAMES,
 };
 pub use places::Place;
-pub use print_specs::{print_options_for_lab, print_spec, print_specs, PrintSpec};
+pub use print_specs::{print_options_for_lab, print_spec, print_specs, PrintSpec, PrintSpecError};
 
 /// The `product_type` of star-map posters in the catalog.
 pub const PRODUCT_TYPE: &str = "starmap_poster";

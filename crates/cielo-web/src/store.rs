@@ -44,7 +44,12 @@ pub(crate) async fn home(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
     if let Some(order) = q.get("order").filter(|o| o.starts_with("ord_")) {
-        return redirect(&format!("/orders/{}", enc(order)), &[]);
+        // A link from an email carries the order's access token: keep it.
+        let to = match q.get("token").filter(|t| !t.is_empty()) {
+            Some(token) => format!("/orders/{}?token={}", enc(order), enc(token)),
+            None => format!("/orders/{}", enc(order)),
+        };
+        return redirect(&to, &[]);
     }
     let products = web
         .api

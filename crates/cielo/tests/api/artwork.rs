@@ -103,13 +103,21 @@ async fn a_paid_star_map_order_gets_its_print_file_and_moves_into_production() {
         .unwrap()
         .clone();
     let artwork = &star_line["artwork"];
+    // The print file is the lab's product: A3 trim (3508 x 4961 px at 300 DPI)
+    // plus the lab's bleed on every side.
+    let lab = star_line["lab"].as_str().expect("the poster goes to a lab");
+    let spec = cielo_starmap_product::print_spec(lab, "a3").expect("the lab sells A3");
+    assert!(spec.bleed_mm > 0.0, "{spec:?}");
+    let px = |mm: f64| ((mm + 2.0 * spec.bleed_mm) / 25.4 * 300.0).round() as i64;
+    let expected = (px(297.0), px(420.0));
+    assert!(expected.0 > 3508 && expected.1 > 4961, "{expected:?}");
     assert_eq!(
         (
             artwork["width_px"].as_i64().unwrap(),
             artwork["height_px"].as_i64().unwrap()
         ),
-        (3508, 4961),
-        "A3 at 300 DPI: {artwork}"
+        expected,
+        "A3 at 300 DPI with the {lab} lab's bleed: {artwork}"
     );
     let mug_line = order["lines"]
         .as_array()
@@ -132,7 +140,7 @@ async fn a_paid_star_map_order_gets_its_print_file_and_moves_into_production() {
         .bytes()
         .await
         .unwrap();
-    assert_eq!(png_size(&bytes), (3508, 4961));
+    assert_eq!(png_size(&bytes), (expected.0 as u32, expected.1 as u32));
     let digest = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))

@@ -186,7 +186,10 @@ async fn the_storefront_page_is_served() {
         .starts_with("text/html"));
     // Rendered on the server: the products are in the HTML, no script needed.
     let html = res.text().await.unwrap();
-    assert!(html.contains(r#"href="/products/star-chart-mug""#), "{html}");
+    assert!(
+        html.contains(r#"href="/products/star-chart-mug""#),
+        "{html}"
+    );
 }
 
 /// Every error the server produces is problem+json, the framework's own

@@ -376,3 +376,40 @@ async fn the_test_payment_page_writes_money_like_the_shop_and_shows_a_decline() 
         declined.body
     );
 }
+
+#[tokio::test]
+async fn a_link_from_an_email_opens_the_order_page_with_its_token() {
+    // Arrange: an order placed through the API (no page cookie at all).
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let sku = format!("P-{}", uuid::Uuid::new_v4().simple());
+    let v = app
+        .create_product(&admin, &format!("Print {sku}"), &[(&sku, 1000)])
+        .await["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cart = app.new_cart(None).await;
+    app.add_line(&cart, None, &v, 1).await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("reader@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+
+    // Act: the link in the emails, `/?order=…&token=…`.
+    let hop = get(&app, &format!("/?order={order}&token={token}"), "").await;
+
+    // Assert: the redirect keeps the token, and the page it leads to shows the order.
+    assert_eq!(hop.status, 303, "{}", hop.body);
+    let to = hop.location();
+    assert_eq!(to, format!("/orders/{order}?token={token}"));
+    let page = get(&app, &to, "").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&order), "the order page names the order");
+
+    // Without the token the page does not show the order.
+    let bare = get(&app, &format!("/orders/{order}"), "").await;
+    assert!(!bare.body.contains("reader@example.com"));
+}

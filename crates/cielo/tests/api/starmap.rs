@@ -439,7 +439,10 @@ async fn any_script_the_poster_can_draw_is_accepted_and_the_rest_refused_naming_
 
     // What cannot be drawn, or is not an option value, is a 422 naming the option.
     for (pairs, pointer) in [
-        (vec![("title", json!("Nuestra noche 🦄"))], "#/options/title"),
+        (
+            vec![("title", json!("Nuestra noche 🦄"))],
+            "#/options/title",
+        ),
         (vec![("message", json!("🦄"))], "#/options/message"),
         (vec![("layout", json!("collage"))], "#/options/layout"),
         (vec![("shape", json!("star"))], "#/options/shape"),
