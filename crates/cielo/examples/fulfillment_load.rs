@@ -127,6 +127,11 @@ async fn main() -> anyhow::Result<()> {
     settings.log.level = "warn".into();
     settings.payments.catch_up_on_start = false;
     settings.fulfillment.hold_minutes = 0;
+    // One client drives every checkout from one address: per-IP limits off
+    // (0), or the benchmark would measure the limiter.
+    settings.limits.cart_creations_per_minute = 0;
+    settings.limits.checkouts_per_minute = 0;
+    settings.limits.webhooks_per_minute = 0;
     settings.fulfillment.printful_api_base = lab_url;
     let secrets = Secrets {
         test_webhook_secret: Some(SECRET.into()),
