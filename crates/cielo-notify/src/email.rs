@@ -6,7 +6,7 @@
 //! try again) and [`SendError::Unknown`] (it may have: only a provider with an
 //! idempotency key may be asked again).
 
-use crate::providers::{http_error, status_error, Accepted, SendError};
+use crate::providers::{accepted_by_id, http_error, status_error, Accepted, SendError};
 use async_trait::async_trait;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -465,20 +465,7 @@ impl EmailProvider for ResendEmail {
             .send()
             .await
             .map_err(http_error)?;
-        if !res.status().is_success() {
-            return Err(status_error(res).await);
-        }
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            id: String,
-        }
-        let a: Answer = res
-            .json()
-            .await
-            .map_err(|e| SendError::Unknown(format!("unreadable answer: {e}")))?;
-        Ok(Accepted {
-            provider_message_id: a.id,
-        })
+        accepted_by_id(res, "id").await
     }
 }
 
@@ -689,20 +676,6 @@ impl EmailProvider for SesEmail {
             .send()
             .await
             .map_err(http_error)?;
-        if !res.status().is_success() {
-            return Err(status_error(res).await);
-        }
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            #[serde(rename = "MessageId")]
-            message_id: String,
-        }
-        let a: Answer = res
-            .json()
-            .await
-            .map_err(|e| SendError::Unknown(format!("unreadable answer: {e}")))?;
-        Ok(Accepted {
-            provider_message_id: a.message_id,
-        })
+        accepted_by_id(res, "MessageId").await
     }
 }

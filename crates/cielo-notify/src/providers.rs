@@ -72,6 +72,31 @@ pub(crate) async fn status_error(res: reqwest::Response) -> SendError {
     }
 }
 
+/// The answer to a send call that names the provider's message id in the
+/// JSON field `field` (Resend `id`, SES `MessageId`, Twilio `sid`). A non-2xx
+/// is [`status_error`]; a 2xx we cannot read is `Unknown`, since the provider
+/// may have taken the message.
+pub(crate) async fn accepted_by_id(
+    res: reqwest::Response,
+    field: &str,
+) -> Result<Accepted, SendError> {
+    if !res.status().is_success() {
+        return Err(status_error(res).await);
+    }
+    let answer: serde_json::Value = res
+        .json()
+        .await
+        .map_err(|e| SendError::Unknown(format!("unreadable answer: {e}")))?;
+    match answer.get(field).and_then(|v| v.as_str()) {
+        Some(id) => Ok(Accepted {
+            provider_message_id: id.to_string(),
+        }),
+        None => Err(SendError::Unknown(format!(
+            "unreadable answer: no `{field}`"
+        ))),
+    }
+}
+
 /// An SMS ready to hand over.
 #[derive(Debug, Clone)]
 pub struct OutgoingSms {
@@ -188,19 +213,6 @@ impl SmsProvider for TwilioSms {
             .send()
             .await
             .map_err(http_error)?;
-        if !res.status().is_success() {
-            return Err(status_error(res).await);
-        }
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            sid: String,
-        }
-        let a: Answer = res
-            .json()
-            .await
-            .map_err(|e| SendError::Unknown(format!("unreadable answer: {e}")))?;
-        Ok(Accepted {
-            provider_message_id: a.sid,
-        })
+        accepted_by_id(res, "sid").await
     }
 }
