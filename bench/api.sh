@@ -26,8 +26,8 @@ B="http://127.0.0.1:$PORT"
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 echo "building release binary..." >&2
-cargo build --release -p cielo -q
-cargo build --release -p cielo --example bare_listing -q
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cielo -q
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p cielo --example bare_listing -q
 BIN="${CARGO_TARGET_DIR:-target}/release/cielo"
 BARE="${CARGO_TARGET_DIR:-target}/release/examples/bare_listing"
 BARE_PORT=$((PORT + 1))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod id;
 pub mod money;
 pub mod phone;
+pub mod telemetry;
 pub mod text;
 pub mod time;
 

@@ -7,6 +7,9 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod edge;
+
+pub use edge::Front;
 pub mod extract;
 pub mod format;
 pub mod limits;
@@ -28,10 +31,6 @@ use cielo_storage::Storage;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -263,7 +262,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 
     let files =
         routes::system::file_routes().layer(DefaultBodyLimit::max(state.config.upload_limit_bytes));
-    let mut app = api
+    let app = api
         .merge(files)
         .route(
             "/openapi.json",
@@ -271,47 +270,15 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         )
         .fallback(routes::system::not_found)
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
+        .layer(edge::RouteLayer {
+            state: state.clone(),
+        })
         .with_state(state.clone());
-
+    let mut app = edge::wrap(app, state.clone());
     if let Some(cors) = cors(&state.config.cors_origins) {
         app = app.layer(cors);
     }
-    if !state.config.request_timeout.is_zero() {
-        app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            http::StatusCode::REQUEST_TIMEOUT,
-            state.config.request_timeout,
-        ));
-    }
-    let app = app
-        .layer(axum::middleware::from_fn(problem::render))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &http::Request<_>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(FastRequestUuid));
     (app, openapi)
-}
-
-/// Request ids: random UUIDs (v4) from the thread's generator, which costs
-/// no system call per request (`Uuid::new_v4` asks the OS each time).
-#[derive(Clone, Copy)]
-struct FastRequestUuid;
-
-impl MakeRequestId for FastRequestUuid {
-    fn make_request_id<B>(&mut self, _: &http::Request<B>) -> Option<RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut buf = uuid::Uuid::encode_buffer();
-        http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf))
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {

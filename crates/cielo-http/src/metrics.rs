@@ -1,80 +1,80 @@
-//! Prometheus metrics: requests by route and status, latency histograms by
-//! route, plus whatever other parts of Cielo register as sources.
+//! HTTP metrics through the `metrics` facade (see [`cielo_core::telemetry`]),
+//! and the `/metrics` text of the process's Prometheus exporter.
+//!
+//! Series:
+//! - `cielo_http_requests_total{route, method, status}` counter;
+//! - `cielo_http_request_duration_seconds{route}` histogram (buckets
+//!   [`BUCKETS`]);
+//! - `cielo_orders{status}` gauge: orders in each status, read from the
+//!   orders domain when `/metrics` is scraped.
+//!
+//! `route` is the matched route's template (`/api/store/products/{id_or_handle}`),
+//! never the raw path, which would make a series per product id; requests
+//! that matched no API route count as `other`.
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use cielo_core::telemetry::MetricsSink;
+use metrics::{Counter, Histogram, Label};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::sync::{Arc, RwLock};
 
-/// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 14] = [
+/// Upper bounds of the request-latency buckets, in seconds.
+pub const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// Latency histogram of one route. Each observation increments one bucket
-/// (the first whose bound it fits); the cumulative counts Prometheus wants
-/// are summed when rendering, so recording stays one atomic add.
-#[derive(Default)]
-struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    /// Sum in microseconds, kept integral so it can be atomic.
-    sum_us: AtomicU64,
+/// Name of the request-latency histogram (for the exporter's buckets).
+pub const DURATION_METRIC: &str = "cielo_http_request_duration_seconds";
+
+/// Registers the help text of the HTTP series with the global recorder.
+pub fn describe() {
+    metrics::describe_counter!(
+        "cielo_http_requests_total",
+        "HTTP requests by route, method and status."
+    );
+    metrics::describe_histogram!(
+        DURATION_METRIC,
+        metrics::Unit::Seconds,
+        "HTTP request latency by route, from the request head to the answer's head."
+    );
+    metrics::describe_gauge!("cielo_orders", "Orders in each status.");
 }
 
-impl Histogram {
-    fn observe(&self, secs: f64) {
-        if let Some(i) = BUCKETS.iter().position(|le| secs <= *le) {
-            self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us
-            .fetch_add((secs * 1e6) as u64, Ordering::Relaxed);
-    }
-}
-
-/// What one route recorded.
-#[derive(Default)]
-struct RouteMetrics {
+/// The handles one kind of answer records into: its route's latency
+/// histogram and its (route, method, status) counter. Kept by the response
+/// cache with a cached answer, so a hit records without any lookup.
+pub(crate) struct AnswerMetrics {
     latency: Histogram,
-    /// (method, status) → requests; a handful per route, scanned linearly.
-    counts: Mutex<Vec<(&'static str, u16, u64)>>,
+    count: Counter,
 }
 
-impl RouteMetrics {
-    fn record(&self, method: &'static str, status: u16, secs: f64) {
-        self.latency.observe(secs);
-        let mut counts = self.counts.lock().expect("metrics lock");
-        match counts
-            .iter_mut()
-            .find(|(m, s, _)| *m == method && *s == status)
-        {
-            Some(row) => row.2 += 1,
-            None => counts.push((method, status, 1)),
-        }
+impl AnswerMetrics {
+    /// Counts one answer that took `secs`.
+    pub(crate) fn record(&self, secs: f64) {
+        self.latency.record(secs);
+        self.count.increment(1);
     }
 }
 
-/// Something that appends its own metrics (already in Prometheus text form).
-pub trait MetricsSource: Send + Sync {
-    /// Appends metrics to `out`.
-    fn render(&self, out: &mut String);
+/// The handles of one route. A route sees a handful of (method, status)
+/// pairs: a short list, read-locked on every request, write-locked only for
+/// a pair not seen before.
+struct RouteMetrics {
+    route: Box<str>,
+    latency: Histogram,
+    answers: RwLock<Vec<(&'static str, u16, Arc<AnswerMetrics>)>>,
 }
 
-/// The registry.
+/// The HTTP metrics of a process, and the exporter `/metrics` renders.
 #[derive(Default)]
 pub struct Metrics {
-    /// By matched route. Read-locked on every request (routes are few and
-    /// known after the first requests), write-locked only for a new route.
-    routes: RwLock<HashMap<Box<str>, RouteMetrics>>,
-    sources: RwLock<Vec<Arc<dyn MetricsSource>>>,
+    sink: MetricsSink,
+    exporters: Vec<PrometheusHandle>,
+    routes: RwLock<HashMap<Box<str>, Arc<RouteMetrics>>>,
+    order_gauges: std::sync::Mutex<HashMap<String, metrics::Gauge>>,
 }
 
-fn method_name(m: &http::Method) -> &'static str {
+pub(crate) fn method_name(m: &http::Method) -> &'static str {
     match *m {
         http::Method::GET => "GET",
         http::Method::POST => "POST",
@@ -87,122 +87,131 @@ fn method_name(m: &http::Method) -> &'static str {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"")
-}
-
 impl Metrics {
-    /// Registers another source of metrics.
-    pub fn add_source(&self, source: Arc<dyn MetricsSource>) {
-        self.sources.write().expect("metrics lock").push(source);
+    /// Metrics registered in `sink`; `/metrics` renders `exporters` one
+    /// after the other (each holds other series).
+    pub fn new(sink: MetricsSink, exporters: Vec<PrometheusHandle>) -> Self {
+        Self {
+            sink,
+            exporters,
+            routes: RwLock::default(),
+            order_gauges: Default::default(),
+        }
     }
 
-    fn record(&self, route: &str, method: &'static str, status: u16, secs: f64) {
-        if let Some(r) = self.routes.read().expect("metrics lock").get(route) {
-            r.record(method, status, secs);
-            return;
+    /// Sets `cielo_orders{status}` from `(status, count)` pairs; a status
+    /// seen before and absent now reads 0.
+    pub fn record_order_counts(&self, counts: &[(String, i64)]) {
+        let mut gauges = self.order_gauges.lock().expect("metrics lock");
+        for g in gauges.values() {
+            g.set(0.0);
         }
+        for (status, n) in counts {
+            gauges
+                .entry(status.clone())
+                .or_insert_with(|| {
+                    self.sink
+                        .gauge("cielo_orders", vec![Label::new("status", status.clone())])
+                })
+                .set(*n as f64);
+        }
+    }
+
+    fn route(&self, route: &str) -> Arc<RouteMetrics> {
+        if let Some(r) = self.routes.read().expect("metrics lock").get(route) {
+            return r.clone();
+        }
+        let r = Arc::new(RouteMetrics {
+            route: route.into(),
+            latency: self.sink.histogram(
+                DURATION_METRIC,
+                vec![Label::new("route", route.to_string())],
+            ),
+            answers: RwLock::default(),
+        });
         self.routes
             .write()
             .expect("metrics lock")
             .entry(route.into())
-            .or_default()
-            .record(method, status, secs);
+            .or_insert(r)
+            .clone()
     }
 
-    /// Everything, in Prometheus text exposition format.
+    /// The handles of `route`'s answers with this method and status.
+    pub(crate) fn answer(
+        &self,
+        route: &str,
+        method: &'static str,
+        status: u16,
+    ) -> Arc<AnswerMetrics> {
+        let r = self.route(route);
+        if let Some((_, _, a)) = r
+            .answers
+            .read()
+            .expect("metrics lock")
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+        {
+            return a.clone();
+        }
+        let mut answers = r.answers.write().expect("metrics lock");
+        if let Some((_, _, a)) = answers
+            .iter()
+            .find(|(m, s, _)| *m == method && *s == status)
+        {
+            return a.clone();
+        }
+        let a = Arc::new(AnswerMetrics {
+            latency: r.latency.clone(),
+            count: self.sink.counter(
+                "cielo_http_requests_total",
+                vec![
+                    Label::new("route", r.route.to_string()),
+                    Label::new("method", method),
+                    Label::new("status", status.to_string()),
+                ],
+            ),
+        });
+        answers.push((method, status, a.clone()));
+        a
+    }
+
+    /// Counts one answer of `route` and observes its latency.
+    pub(crate) fn record(&self, route: &str, method: &'static str, status: u16, secs: f64) {
+        self.answer(route, method, status).record(secs);
+    }
+
+    /// Everything the exporters hold, in the Prometheus text exposition
+    /// format; empty without one.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        out.push_str(
-            "# HELP cielo_http_requests_total HTTP requests by route, method and status.\n",
-        );
-        out.push_str("# TYPE cielo_http_requests_total counter\n");
-        let routes = self.routes.read().expect("metrics lock");
-        let mut names: Vec<&str> = routes.keys().map(|k| &**k).collect();
-        names.sort_unstable();
-        let mut rows: Vec<(&str, &'static str, u16, u64)> = Vec::new();
-        for route in &names {
-            for (method, status, n) in routes[*route].counts.lock().expect("metrics lock").iter() {
-                rows.push((route, method, *status, *n));
-            }
-        }
-        rows.sort_unstable();
-        for (route, method, status, n) in rows {
-            let _ = writeln!(out, "cielo_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}", escape(route));
-        }
-        out.push_str("# HELP cielo_http_request_duration_seconds HTTP request latency by route.\n");
-        out.push_str("# TYPE cielo_http_request_duration_seconds histogram\n");
-        for route in &names {
-            let h = &routes[*route].latency;
-            let r = escape(route);
-            let mut cumulative = 0;
-            for (i, le) in BUCKETS.iter().enumerate() {
-                cumulative += h.buckets[i].load(Ordering::Relaxed);
-                let _ = writeln!(
-                    out,
-                    "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"{le}\"}} {cumulative}"
-                );
-            }
-            let count = h.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "cielo_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "cielo_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
-                h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "cielo_http_request_duration_seconds_count{{route=\"{r}\"}} {count}"
-            );
-        }
-        drop(routes);
-        for s in self.sources.read().expect("metrics lock").iter() {
-            s.render(&mut out);
-        }
-        out
+        self.exporters.iter().map(|h| h.render()).collect()
     }
-}
-
-/// The per-route middleware: applies the per-IP rate limits of the route
-/// (see [`crate::limits`]), then records the request under its matched route
-/// (never the raw path, which would make a series per product id). One layer
-/// for both keeps the per-request work to one boxed future.
-pub async fn track(State(s): State<crate::AppState>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_name(req.method());
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
-    let res = match crate::limits::refuse(&s, &req, route) {
-        Some(refused) => refused,
-        None => next.run(req).await,
-    };
-    s.metrics.record(
-        route,
-        method,
-        res.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    res
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
     #[test]
     fn requests_are_counted_and_timed_by_route() {
-        let m = Metrics::default();
+        let r = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(DURATION_METRIC.into()), &BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = r.handle();
+        let m = Metrics::new(MetricsSink::Recorder(Arc::new(r)), vec![handle]);
         m.record("/api/store/products", "GET", 200, 0.003);
         m.record("/api/store/products", "GET", 200, 0.2);
         m.record("/api/store/products", "GET", 404, 0.001);
         let text = m.render();
-        assert!(text.contains("cielo_http_requests_total{route=\"/api/store/products\",method=\"GET\",status=\"200\"} 2"));
-        assert!(text.contains("cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"0.005\"} 2"));
-        assert!(text.contains(
-            "cielo_http_request_duration_seconds_count{route=\"/api/store/products\"} 3"
-        ));
+        for line in [
+            "cielo_http_requests_total{route=\"/api/store/products\",method=\"GET\",status=\"200\"} 2\n",
+            "cielo_http_requests_total{route=\"/api/store/products\",method=\"GET\",status=\"404\"} 1\n",
+            "cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"0.005\"} 2\n",
+            "cielo_http_request_duration_seconds_count{route=\"/api/store/products\"} 3\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

@@ -6,8 +6,6 @@
 //! middleware knows the request id and path, and logs internal errors once,
 //! inside the request's span.
 
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cielo_core::{ErrorKind, FieldError, HasErrorKind};
 use http::{header, HeaderValue, StatusCode};
@@ -196,23 +194,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Writes problem bodies: for [`ApiError`]s, and for any other 4xx/5xx that
-/// left without a body (unknown route, wrong method, body too large).
-pub async fn render(req: Request, next: Next) -> Response {
-    // Kept cheaply (shared buffers, no copy) for the rare error answer.
-    let uri = req.uri().clone();
-    let id_header = req.headers().get("x-request-id").cloned();
-    let mut res = next.run(req).await;
+/// Writes the problem body of an error answer (4xx/5xx): for [`ApiError`]s,
+/// and for any other that left without a body (unknown route, wrong method,
+/// body too large). `path` becomes the problem's `instance`. Any other answer
+/// comes back untouched. Called by the edge ([`crate::edge`]) on every answer.
+pub(crate) async fn finish(mut res: Response, path: &str, request_id: &HeaderValue) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }
-    let instance = uri.path().to_string();
-    let request_id = id_header
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let instance = path.to_string();
+    let request_id = request_id.to_str().unwrap_or("").to_string();
     let err = match res.extensions_mut().remove::<ApiError>() {
         Some(e) => e,
         None => {

@@ -12,8 +12,8 @@
 //! On shutdown it stops accepting, lets in-flight requests finish, closes
 //! idle connections, and returns when every connection is gone.
 
+use crate::Front;
 use axum::extract::ConnectInfo;
-use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::sync::Arc;
@@ -41,12 +41,12 @@ impl Default for ServeConfig {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains.
+/// Serves `app` on `listener` until `shutdown` completes, then drains.
 /// Each request carries `ConnectInfo<SocketAddr>` like
 /// `into_make_service_with_connect_info` gives.
 pub async fn serve(
     listener: TcpListener,
-    router: Router,
+    app: Front,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -72,7 +72,7 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let app = app.clone();
         let mut stop = stop_rx.clone();
         let header_read_timeout = config.header_read_timeout;
         tokio::spawn(async move {
@@ -80,7 +80,7 @@ pub async fn serve(
             let service =
                 hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
-                    router.clone().oneshot(req)
+                    app.clone().oneshot(req)
                 });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder

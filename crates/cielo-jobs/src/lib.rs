@@ -29,11 +29,11 @@ mod store;
 mod worker;
 
 pub use metrics::{
-    DurationHistogram, JobMetrics, MetricsSnapshot, QueueCounters, DURATION_BUCKETS_SECONDS,
+    describe as describe_metrics, JobMetrics, DURATION_BUCKETS_SECONDS, DURATION_METRIC,
 };
 pub use ops::{
-    dead_letters, list_jobs, metrics_snapshot, queue_stats, retry_job, show_job, JobFilter,
-    JobPage, JobView, QueueStats,
+    dead_letters, list_jobs, queue_stats, retry_job, show_job, JobFilter, JobPage, JobView,
+    QueueStats,
 };
 pub use outbox::{dispatch_events, publish, publish_with_request_id};
 pub use queue::{enqueue, enqueue_many, EnqueueOutcome, JobState, NewJob};

@@ -2,7 +2,6 @@
 //! numbers behind `/metrics`. Plain service functions; the HTTP and CLI
 //! adapters live elsewhere (see [`crate::cli`]).
 
-use crate::metrics::{JobMetrics, MetricsSnapshot};
 use crate::queue::JobState;
 use crate::store::{self, JobRow};
 use crate::{Error, JobId};
@@ -221,12 +220,4 @@ pub async fn queue_stats(db: &Db) -> Result<Vec<QueueStats>, Error> {
                 .unwrap_or(0.0),
         })
         .collect())
-}
-
-/// The database's per-queue state with this process's counters.
-pub async fn metrics_snapshot(db: &Db, metrics: &JobMetrics) -> Result<MetricsSnapshot, Error> {
-    Ok(MetricsSnapshot {
-        queues: queue_stats(db).await?,
-        counters: metrics.snapshot(),
-    })
 }

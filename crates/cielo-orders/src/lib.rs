@@ -1017,6 +1017,22 @@ impl Orders {
         store::list_orders(self.db.pool(), &filter, limit, cursor).await
     }
 
+    /// How many orders are in each status, as `(status, count)` pairs, for
+    /// the metrics (`cielo_orders{status}`).
+    pub async fn status_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = cielo_db::sqlx::query(
+            "select status, cast(count(*) as bigint) as n from orders_order group by status",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                use cielo_db::sqlx::Row as _;
+                Ok((r.try_get("status")?, r.try_get("n")?))
+            })
+            .collect()
+    }
+
     /// Moves an order to `to`, if the transition table allows it, recording the
     /// cause, inside the caller's transaction. Moving to the status it already
     /// has is a no-op returning `false`, so replayed events change nothing.

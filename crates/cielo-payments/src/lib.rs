@@ -170,3 +170,14 @@ mod tests {
         cielo_db::check_set(&super::MIGRATIONS).unwrap();
     }
 }
+
+/// Registers the help text of the payments series with the global recorder:
+/// `cielo_order_payment_to_paid_seconds` (histogram, from the provider's
+/// payment event to the order marked paid here).
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        "cielo_order_payment_to_paid_seconds",
+        metrics::Unit::Seconds,
+        "From the payment provider's event to the order marked paid."
+    );
+}

@@ -195,11 +195,12 @@ impl Payments {
             Some(e) if e.processed_at.is_none() => {}
             _ => return Ok("already processed".into()),
         }
-        let outcome = self.act(&mut tx, provider, plan).await.map_err(retry)?;
+        let (outcome, paid_after) = self.act(&mut tx, provider, plan).await.map_err(retry)?;
         inbox::mark_processed(&mut tx, provider, event_id, &outcome)
             .await
             .map_err(retry)?;
         tx.commit().await.map_err(|e| retry(e.into()))?;
+        record_paid_after(paid_after);
         tracing::info!(provider, event_id, outcome = %outcome, "payment event processed");
         Ok(outcome)
     }
@@ -318,29 +319,34 @@ impl Payments {
             .map(|e| e.event_id)
             .collect();
         let mut outcomes = Vec::with_capacity(batch.len());
+        let mut paid_after = Vec::new();
         for (id, plan) in batch {
             if waiting.contains(&id) {
-                let outcome = self.act(&mut tx, provider, plan).await?;
+                let (outcome, paid) = self.act(&mut tx, provider, plan).await?;
                 outcomes.push((id, outcome));
+                paid_after.push(paid);
             }
         }
         inbox::mark_processed_many(&mut tx, provider, &outcomes).await?;
         tx.commit().await?;
+        paid_after.into_iter().for_each(record_paid_after);
         for (event_id, outcome) in &outcomes {
             tracing::info!(provider, event_id = %event_id, outcome = %outcome, "payment event processed");
         }
         Ok(outcomes.len())
     }
 
-    /// Does what `plan` says, in `tx`; returns the outcome to record.
+    /// Does what `plan` says, in `tx`; returns the outcome to record and,
+    /// when this marked the order paid, the seconds since the provider's
+    /// event (for `cielo_order_payment_to_paid_seconds`, once committed).
     async fn act(
         &self,
         tx: &mut AnyConnection,
         provider: &str,
         plan: Plan,
-    ) -> anyhow::Result<String> {
+    ) -> anyhow::Result<(String, Option<f64>)> {
         Ok(match plan {
-            Plan::Skip(why) => format!("ignored: {why}"),
+            Plan::Skip(why) => (format!("ignored: {why}"), None),
             Plan::Act {
                 event,
                 order_id,
@@ -357,11 +363,16 @@ impl Payments {
                     tracing::warn!(order_id = %order_id, event_id = %event.id, reason = %reason, "payment needs attention");
                 }
                 record_payment(tx, provider, &order_id, &event).await?;
-                match (&action, changed) {
+                let paid_after = (changed && matches!(action, Action::MarkPaid)).then(|| {
+                    let now_us = Timestamp::now().as_micros();
+                    (now_us - event.created * 1_000_000).max(0) as f64 / 1e6
+                });
+                let outcome = match (&action, changed) {
                     (Action::Nothing(why), _) => format!("no change: {why}"),
                     (a, true) => format!("{}: {order_id}", action_name(a)),
                     (a, false) => format!("{} (already so): {order_id}", action_name(a)),
-                }
+                };
+                (outcome, paid_after)
             }
         })
     }
@@ -714,4 +725,12 @@ async fn store_listed(
     Ok(Some(
         inbox::store_event(conn, provider, id, kind, created, &e.to_string(), source).await?,
     ))
+}
+
+/// Observes `cielo_order_payment_to_paid_seconds`: from the provider's event
+/// (its `created`, whole seconds) to the order marked paid here.
+fn record_paid_after(seconds: Option<f64>) {
+    if let Some(s) = seconds {
+        metrics::histogram!("cielo_order_payment_to_paid_seconds").record(s);
+    }
 }

@@ -76,6 +76,8 @@ pub struct Application {
     jobs: cielo_jobs::JobsSettings,
     schedule: Vec<cielo_jobs::ScheduleEntry>,
     job_metrics: Arc<cielo_jobs::JobMetrics>,
+    /// This application's own recorder (HTTP and jobs), drained while it runs.
+    app_prometheus: metrics_exporter_prometheus::PrometheusHandle,
     catch_up_on_start: bool,
     reconcile_on_start: bool,
 }
@@ -321,7 +323,8 @@ impl Application {
         let registry = Arc::new(registry(
             &orders, &payments, &flows, &ops, &notify, &settings,
         ));
-        let job_metrics = Arc::new(cielo_jobs::JobMetrics::default());
+        let (metrics_sink, app_prometheus) = crate::telemetry::app_metrics();
+        let job_metrics = Arc::new(cielo_jobs::JobMetrics::with_sink(metrics_sink.clone()));
         let mut state = AppState::new(
             db,
             catalog,
@@ -333,6 +336,10 @@ impl Application {
             crate::migrations(),
         );
         state.job_metrics = job_metrics.clone();
+        state.metrics = Arc::new(cielo_http::metrics::Metrics::new(
+            metrics_sink,
+            vec![app_prometheus.clone(), crate::telemetry::prometheus()],
+        ));
         state.payments = Some(payments);
         state.ops = Some(Arc::new(ops));
         state.flows = Some(Arc::new(flows));
@@ -371,6 +378,7 @@ impl Application {
             jobs: settings.jobs.clone(),
             schedule: settings.schedule.clone(),
             job_metrics,
+            app_prometheus,
             catch_up_on_start: settings.payments.catch_up_on_start,
             reconcile_on_start: settings.ops.reconcile.on_start,
         })
@@ -469,12 +477,25 @@ impl Application {
             let stop = stop.clone();
             tasks.spawn(async move { scheduler.run(stop).await.map_err(anyhow::Error::from) });
         }
+        {
+            // Histogram samples wait in memory until drained into buckets.
+            let stop = stop.clone();
+            let prometheus = self.app_prometheus.clone();
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => prometheus.run_upkeep(),
+                    }
+                }
+            });
+        }
         if let Some(listener) = self.listener {
             let stop = stop.clone();
-            let router = self.router;
+            let app = cielo_http::Front::new(self.router, self.state.clone());
             let serve = self.serve;
             tasks.spawn(async move {
-                cielo_http::serve::serve(listener, router, serve, stop.cancelled_owned())
+                cielo_http::serve::serve(listener, app, serve, stop.cancelled_owned())
                     .await
                     .map_err(anyhow::Error::from)
             });

@@ -142,6 +142,13 @@ enum AdminCommand {
     },
 }
 
+/// mimalloc instead of the C library's allocator: a store request allocates
+/// a few dozen small buffers (headers, extensions, futures) that live for
+/// microseconds, and glibc's `malloc`/`free` took about an eighth of the
+/// server's CPU under load (bench/api.sh, see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Started by the Lambda runtime (no arguments): serve the function.
     #[cfg(feature = "lambda")]

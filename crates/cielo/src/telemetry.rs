@@ -1,6 +1,10 @@
-//! Logging: JSON lines in production, readable text on a terminal.
+//! Logging (JSON lines in production, readable text on a terminal) and the
+//! process's metrics recorder (Prometheus, rendered by `/metrics`).
 
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+use std::time::Duration;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
 /// Installs the global subscriber. `RUST_LOG` overrides the configured level.
@@ -30,4 +34,73 @@ pub fn init(format: &str, level: &str) {
             .with(fmt::layer().compact().with_writer(std::io::stderr))
             .try_init();
     }
+}
+
+/// Buckets (seconds) of every other latency histogram: the order's steps
+/// (payment to paid, paid to lab, …) take from milliseconds to hours.
+pub const STEP_BUCKETS_SECONDS: [f64; 14] = [
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0,
+];
+
+fn builder() -> PrometheusBuilder {
+    PrometheusBuilder::new()
+        .set_buckets(&STEP_BUCKETS_SECONDS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(cielo_http::metrics::DURATION_METRIC.into()),
+                &cielo_http::metrics::BUCKETS,
+            )
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(cielo_jobs::DURATION_METRIC.into()),
+                &cielo_jobs::DURATION_BUCKETS_SECONDS,
+            )
+        })
+        .expect("the bucket lists are not empty")
+}
+
+/// The process's Prometheus recorder, installed as the `metrics` facade's
+/// global recorder on first use (later calls return the same handle). The
+/// domains record through the facade's macros into it. A thread drains
+/// histogram samples into their buckets every 5 seconds, so memory stays
+/// flat between scrapes.
+pub fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = builder().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("another metrics recorder is installed: /metrics shows less");
+            }
+            cielo_payments::describe_metrics();
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                })
+                .expect("a thread starts");
+            handle
+        })
+        .clone()
+}
+
+/// The recorder of one application's HTTP and job metrics (the hot paths
+/// that keep their handles), apart from the global one: several applications
+/// in one process (tests) then count only their own requests. `/metrics`
+/// renders both; the application runs this one's upkeep.
+pub fn app_metrics() -> (cielo_core::telemetry::MetricsSink, PrometheusHandle) {
+    let recorder = builder().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        cielo_http::metrics::describe();
+        cielo_jobs::describe_metrics();
+    });
+    (
+        cielo_core::telemetry::MetricsSink::Recorder(std::sync::Arc::new(recorder)),
+        handle,
+    )
 }

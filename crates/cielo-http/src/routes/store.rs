@@ -5,14 +5,14 @@ use crate::extract::{path_id, CustomerAuth, Json, MaybeCustomer, Query};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use cielo_catalog::{Category, Product, ProductPage, ProductQuery, ProductSort};
 use cielo_orders::{
     Buyer, Cart, CheckoutInput, CheckoutResult, LinePatch, NewCart, NewLine, Order, OrderAccess,
     OrderPage,
 };
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -53,16 +53,12 @@ pub(crate) struct ProductParams {
     responses((status = 200, body = ProductPage), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn list_products(
     State(s): State<AppState>,
+    uri: Uri,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let raw = raw.unwrap_or_default();
-    let key = format!("products?{raw}");
+    // A hit was answered at the edge; this is a miss (or the cache is off).
     let generation = s.catalog.generation();
-    // Only answers to valid queries are cached: a hit needs no parsing.
-    if let Some(body) = s.cache.get(&key, generation) {
-        return Ok(cached_json(body));
-    }
-    let p: ProductParams = crate::extract::parse_query(&raw)?;
+    let p: ProductParams = crate::extract::parse_query(raw.as_deref().unwrap_or_default())?;
     let page = s
         .catalog
         .list_products(&ProductQuery {
@@ -75,12 +71,14 @@ pub(crate) async fn list_products(
         })
         .await?;
     let body = Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
-    s.cache.put(key, generation, body.clone());
+    // Only answers to valid queries are cached: a hit needs no parsing.
+    let metrics = s.metrics.answer("/api/store/products", "GET", 200);
+    s.cache.put(&uri, metrics, generation, body.clone());
     Ok(cached_json(body))
 }
 
 fn cached_json(body: Bytes) -> Response {
-    ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()
+    crate::cache::json_answer(body)
 }
 
 /// Get a published product by id (`prod_…`) or handle.
@@ -89,16 +87,16 @@ fn cached_json(body: Bytes) -> Response {
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn get_product(
     State(s): State<AppState>,
+    uri: Uri,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let key = format!("product/{id}");
     let generation = s.catalog.generation();
-    if let Some(body) = s.cache.get(&key, generation) {
-        return Ok(cached_json(body));
-    }
     let product = s.catalog.get_product(&id, false).await?;
     let body = Bytes::from(serde_json::to_vec(&product).map_err(ApiError::internal)?);
-    s.cache.put(key, generation, body.clone());
+    let metrics = s
+        .metrics
+        .answer("/api/store/products/{id_or_handle}", "GET", 200);
+    s.cache.put(&uri, metrics, generation, body.clone());
     Ok(cached_json(body))
 }
 

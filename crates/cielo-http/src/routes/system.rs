@@ -87,11 +87,16 @@ pub(crate) async fn readyz(State(s): State<AppState>) -> Response {
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    let mut text = s.metrics.render();
-    match cielo_jobs::metrics_snapshot(&s.db, &s.job_metrics).await {
-        Ok(snapshot) => text.push_str(&snapshot.prometheus_text()),
+    // The queues' gauges are the database's view at the time of the scrape.
+    match cielo_jobs::queue_stats(&s.db).await {
+        Ok(stats) => s.job_metrics.record_queue_stats(&stats),
         Err(e) => tracing::warn!(error = %e, "job queue metrics unavailable"),
     }
+    match s.orders.status_counts().await {
+        Ok(counts) => s.metrics.record_order_counts(&counts),
+        Err(e) => tracing::warn!(error = %e, "order metrics unavailable"),
+    }
+    let text = s.metrics.render();
     (
         [(
             header::CONTENT_TYPE,

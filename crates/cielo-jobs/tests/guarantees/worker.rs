@@ -282,7 +282,6 @@ async fn metrics_show_depth_age_and_dead_letters_per_queue() {
             ..fast_settings()
         },
     );
-    let worker_metrics = Arc::new(cielo_jobs::JobMetrics::default());
     wait_until(
         Duration::from_secs(5),
         "the failing job is dead",
@@ -293,23 +292,17 @@ async fn metrics_show_depth_age_and_dead_letters_per_queue() {
     handle.await.unwrap().unwrap();
 
     // Act
-    let snapshot = cielo_jobs::metrics_snapshot(&t.db, &worker_metrics)
-        .await
-        .unwrap();
+    let queues = cielo_jobs::queue_stats(&t.db).await.unwrap();
 
     // Assert
-    let mail = snapshot.queues.iter().find(|q| q.queue == "mail").unwrap();
+    let mail = queues.iter().find(|q| q.queue == "mail").unwrap();
     assert_eq!(mail.runnable, 1);
     assert!(
         mail.oldest_runnable_age_seconds >= 90.0,
         "{}",
         mail.oldest_runnable_age_seconds
     );
-    let render = snapshot
-        .queues
-        .iter()
-        .find(|q| q.queue == "render")
-        .unwrap();
+    let render = queues.iter().find(|q| q.queue == "render").unwrap();
     assert_eq!((render.runnable, render.dead), (0, 1));
 }
 
@@ -330,18 +323,27 @@ async fn worker_counters_record_durations_failures_and_dead_letters() {
         .unwrap();
     tx.commit().await.unwrap();
     let shutdown = CancellationToken::new();
-    let worker = Worker::new(t.db.clone(), Arc::new(registry), fast_settings());
-    let metrics = worker.metrics();
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let prometheus = recorder.handle();
+    let worker = Worker::new(t.db.clone(), Arc::new(registry), fast_settings()).with_metrics(
+        Arc::new(cielo_jobs::JobMetrics::with_sink(
+            cielo_core::telemetry::MetricsSink::Recorder(Arc::new(recorder)),
+        )),
+    );
     let handle = tokio::spawn(worker.run(shutdown.clone()));
+    let attempts = "cielo_jobs_duration_seconds_count{queue=\"default\"} 2\n";
     wait_until(Duration::from_secs(5), "both jobs ran", || async {
-        metrics.snapshot().first().map(|c| c.duration.count) == Some(2)
+        prometheus.render().contains(attempts)
     })
     .await;
     shutdown.cancel();
     handle.await.unwrap().unwrap();
-    let c = &metrics.snapshot()[0];
-    assert_eq!(
-        (c.queue.as_str(), c.succeeded, c.failed, c.dead),
-        ("default", 1, 1, 1)
-    );
+    let text = prometheus.render();
+    for line in [
+        "cielo_jobs_attempts_total{queue=\"default\",outcome=\"succeeded\"} 1\n",
+        "cielo_jobs_attempts_total{queue=\"default\",outcome=\"failed\"} 1\n",
+        "cielo_jobs_dead_letters_total{queue=\"default\"} 1\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
 }

@@ -31,6 +31,29 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_echoed() {
         .await
         .unwrap();
     assert!(!res.headers()["x-request-id"].is_empty());
+    // A store listing answered from the response cache (the second one) too,
+    // each with its own id.
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let res = app
+            .client
+            .get(format!("{}/api/store/products?limit=2", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        ids.push(res.headers()["x-request-id"].to_str().unwrap().to_string());
+    }
+    assert_ne!(ids[0], ids[1]);
+    let res = app
+        .client
+        .get(format!("{}/api/store/products?limit=2", app.address))
+        .header("x-request-id", "cached-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "cached-1");
 }
 
 #[tokio::test]
@@ -99,20 +122,22 @@ async fn the_openapi_document_is_3_1_and_every_documented_operation_is_routed() 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
     let app = spawn_app().await;
+    // The second listing is answered from the response cache: counted alike.
+    app.get("/api/store/products").await;
     app.get("/api/store/products").await;
     app.get("/api/store/products/missing-product").await;
     let text = app.get("/metrics").await.body;
     let text = text.as_str().unwrap();
     assert!(
         text.contains(
-            r#"cielo_http_requests_total{route="/api/store/products",method="GET",status="200"} 1"#
+            r#"cielo_http_requests_total{route="/api/store/products",method="GET",status="200"} 2"#
         ),
         "{text}"
     );
     assert!(text.contains(r#"cielo_http_requests_total{route="/api/store/products/{id_or_handle}",method="GET",status="404"} 1"#), "{text}");
     assert!(text.contains(
-        "cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"+Inf\"} 1"
-    ));
+        "cielo_http_request_duration_seconds_bucket{route=\"/api/store/products\",le=\"+Inf\"} 2"
+    ), "{text}");
 }
 
 #[tokio::test]
