@@ -22,6 +22,8 @@ const BIN = process.env.CIELO_BIN || 'target/debug/cielo';
 const PORT = +(process.env.PORT || 26610);
 const BASE = `http://127.0.0.1:${PORT}`;
 const SHOTS = process.env.SCREENSHOTS || '';
+/** A 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const ADMIN = { email: 'owner@shop.test', password: 'a long admin passphrase 42' };
 
 const data = mkdtempSync(path.join(tmpdir(), 'cielo-browser-'));
@@ -197,6 +199,13 @@ async function mugBuyer(browser) {
   await page.getByRole('link', { name: 'Checkout' }).click();
   for (const [f, v] of [['email', 'mug@example.com'], ['name', 'Leo Mug'], ['line1', '9 Calle Mayor'], ['city', 'Madrid'], ['postal_code', '28013']]) await page.fill('#f-' + f, v);
   await page.selectOption('#f-country', 'ES');
+  // Text updates need a number the API accepts: said beside the field.
+  await page.getByLabel('Text me order updates').check();
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.locator('#e-sms_opt_in').waitFor();
+  await check(page, 'checkout-sms-error-mobile');
+  await page.fill('#f-phone', '+34 600 123 456');
+  assert.ok(await page.getByLabel('Text me order updates').isChecked(), 'the box stays ticked');
   await page.getByRole('button', { name: 'Continue to payment' }).click();
   await page.waitForURL(/\/checkout\/test\//);
   await page.getByRole('button', { name: 'Decline' }).click();
@@ -209,11 +218,12 @@ async function mugBuyer(browser) {
 }
 
 async function admin(browser, orderId) {
-  // A dead job to retry: an abandoned-cart sweep that gave up.
+  // A dead job to retry, inserted by this test (the error text says so):
+  // an abandoned-cart sweep that gave up.
   const db = path.join(data, 'cielo.db');
   const now = Date.now() * 1000;
   const dead = spawnSync('python3', ['-c', `import sqlite3,sys
-c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,payload,state,priority,run_at,attempts,max_attempts,last_error,created_at,updated_at,finished_at) values ('job_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b','maintenance','carts.expire_stale','{}','dead',0,?,5,5,'database was locked',?,?,?)",(int(sys.argv[2]),)*4); c.commit()`, db, String(now)], { encoding: 'utf8' });
+c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,payload,state,priority,run_at,attempts,max_attempts,last_error,created_at,updated_at,finished_at) values ('job_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b','maintenance','carts.expire_stale','{}','dead',0,?,5,5,'simulated for the test: the sweep gave up',?,?,?)",(int(sys.argv[2]),)*4); c.commit()`, db, String(now)], { encoding: 'utf8' });
   assert.equal(dead.status, 0, dead.stderr);
 
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -229,13 +239,19 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
   await check(page, 'admin-dashboard');
   await page.getByRole('link', { name: 'Orders', exact: true }).click();
   await page.fill('#em', 'buyer@example.com');
+  await page.selectOption('#lab', 'printful');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByText('No orders match.').waitFor();
+  await page.selectOption('#lab', 'local');
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByRole('link', { name: orderId }).waitFor();
   await check(page, 'admin-orders');
   await page.getByRole('link', { name: orderId }).click();
   await page.fill('#r-amount', '5.00');
+  await page.fill('#r-reason', 'frame corner dented');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();
   await page.getByText('refund: done').waitFor();
+  await page.getByText(/frame corner dented/).first().waitFor();
   await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 }).catch(async () => {
     await page.reload();
     await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 });
@@ -252,7 +268,70 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
   await check(page, 'admin-notifications');
   await page.getByRole('link', { name: 'Products' }).click();
   await check(page, 'admin-products');
-  await page.getByRole('link', { name: 'Jobs' }).click();
+  // A new product: a price that is not money is refused beside its field,
+  // with what was typed kept; corrected, the product and its variant exist.
+  await page.getByRole('link', { name: 'New product' }).click();
+  await page.fill('#p-title', 'Moon Phase Print');
+  await page.selectOption('#p-status', 'published');
+  await page.fill('#p-type', 'print');
+  await page.fill('#v-sku', 'MOON-A3');
+  await page.fill('#v-price', 'twelve');
+  await page.selectOption('#v-lab', 'local');
+  await page.fill('#v-labid', 'poster-a3');
+  await page.getByRole('button', { name: 'Create product' }).click();
+  await page.locator('#v-price-e').waitFor();
+  assert.equal(await page.locator('#p-title').inputValue(), 'Moon Phase Print');
+  await check(page, 'admin-product-new-error');
+  await page.fill('#v-price', '29.50');
+  await page.getByRole('button', { name: 'Create product' }).click();
+  await page.getByText('Product created.').waitFor();
+  assert.equal(await page.locator('#v1-price').inputValue(), '29.50');
+  assert.equal(await page.locator('#v1-lab').inputValue(), 'local');
+  // An image, uploaded from a plain file input.
+  await page.setInputFiles('#i-file', { name: 'moon.png', mimeType: 'image/png', buffer: PNG });
+  await page.fill('#i-alt', 'The moon print framed');
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByText('Image uploaded.').waitFor();
+  await page.locator('img[alt="The moon print framed"]').waitFor();
+  await check(page, 'admin-product');
+  const shop = await page.request.get(BASE + '/shop?q=moon');
+  assert.match(await shop.text(), /Moon Phase Print/, 'the published product is in the shop');
+  // Operations panels.
+  await page.getByRole('link', { name: 'Findings' }).click();
+  await page.getByRole('heading', { name: 'Reconciliation findings' }).waitFor();
+  await page.getByRole('button', { name: 'Run a pass now' }).click();
+  await page.getByText('reconciliation pass done').waitFor();
+  await check(page, 'admin-findings');
+  await page.getByRole('link', { name: 'Alerts' }).click();
+  await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+  await check(page, 'admin-alerts');
+  await ctx.close();
+  await adminPhone(browser);
+}
+
+/** The admin on a phone: the new product form fits the screen. */
+async function adminPhone(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/account/signin?next=/admin/products/new');
+  await page.fill('#f-email', ADMIN.email);
+  await page.fill('#f-password', ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin\/products\/new$/);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `the form fits a phone (${wide}px wide)`);
+  await check(page, 'admin-product-new-mobile');
+  await ctx.close();
+}
+
+async function adminJobs(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/account/signin?next=/admin/jobs');
+  await page.fill('#f-email', ADMIN.email);
+  await page.fill('#f-password', ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin\/jobs$/);
   await page.getByText('carts.expire_stale').waitFor();
   await check(page, 'admin-jobs');
   await page.getByRole('button', { name: 'Retry' }).first().click();
@@ -270,6 +349,7 @@ try {
   await mugBuyer(browser);
   log('mug buyer: ok');
   await admin(browser, order);
+  await adminJobs(browser);
   log('admin: ok');
 } catch (e) {
   failed = true;
