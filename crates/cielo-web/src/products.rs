@@ -97,9 +97,16 @@ fn currency(web: &Web) -> cielo_core::Currency {
 /// `variants/0/price/amount` → `price` (with `strip` = `variants/0/`).
 fn api_errors(answer: &crate::api::Answer, strip: &str, into: &mut Attempt) {
     let errs = answer.field_errors();
+    // A variant's form names its title `variant_title` (the new product's
+    // form holds both titles).
+    let variant_form = into.form.starts_with("variant:") || into.form == "new-variant";
     for (k, v) in &errs {
-        let k = k.strip_prefix(strip).unwrap_or(k);
+        let (k, of_variant) = match k.strip_prefix(strip).filter(|_| !strip.is_empty()) {
+            Some(rest) => (rest, true),
+            None => (k.as_str(), variant_form),
+        };
         let k = match k {
+            "title" if of_variant => "variant_title",
             "price/amount" | "price/currency" => "price",
             k if k.starts_with("option_values/") => k,
             k if k.starts_with("option_names") => "option_names",
@@ -119,7 +126,7 @@ fn api_errors(answer: &crate::api::Answer, strip: &str, into: &mut Attempt) {
 fn variant_json(web: &Web, ctx: &Ctx, options: &[String], patch: bool, at: &mut Attempt) -> Value {
     let cur = currency(web);
     let mut v = json!({ "sku": ctx.text("sku").unwrap_or_default() });
-    if let Some(t) = ctx.text("title") {
+    if let Some(t) = ctx.text("variant_title") {
         v["title"] = json!(t);
     }
     match ctx.text("price") {
@@ -361,7 +368,7 @@ async fn edit_form(
             .and_then(|c| cielo_core::Currency::parse(c).ok())
             .map_or(cur.exponent(), |c| c.exponent());
         let mut values = json!({
-            "sku": v["sku"], "title": v["title"],
+            "sku": v["sku"], "variant_title": v["title"],
             "price": money_input(v["price"]["amount"].as_i64().unwrap_or(0), exp),
             "stock": v["stock"].as_i64().map(|s| s.to_string()).unwrap_or_default(),
             "lab": v["lab"].as_str().unwrap_or("none"),

@@ -554,6 +554,7 @@ async fn the_admin_creates_and_edits_a_product_with_inline_errors_and_no_partial
 
     let mut good = base.to_vec();
     good.push(("price", "24.50"));
+    good.push(("variant_title", "A3 poster"));
     let p = post_form(&app, "/admin/products/new", &cookie, &good).await;
     assert_eq!(p.status, 303, "{}", p.body);
     let page_path = p.location().split('?').next().unwrap().to_string();
@@ -562,6 +563,8 @@ async fn the_admin_creates_and_edits_a_product_with_inline_errors_and_no_partial
         .get_as(&format!("/api/admin/products/{id}"), &admin)
         .await;
     assert_eq!(prod.body["status"], "published");
+    assert_eq!(prod.body["title"], "Night Sky Print");
+    assert_eq!(prod.body["variants"][0]["title"], "A3 poster");
     assert_eq!(prod.body["category_ids"][0], cat_id.as_str());
     let v = &prod.body["variants"][0];
     assert_eq!(v["price"]["amount"], 2450);
