@@ -225,6 +225,14 @@ async function admin(browser, orderId) {
   const dead = spawnSync('python3', ['-c', `import sqlite3,sys
 c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,payload,state,priority,run_at,attempts,max_attempts,last_error,created_at,updated_at,finished_at) values ('job_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b','maintenance','carts.expire_stale','{}','dead',0,?,5,5,'simulated for the test: the sweep gave up',?,?,?)",(int(sys.argv[2]),)*4); c.commit()`, db, String(now)], { encoding: 'utf8' });
   assert.equal(dead.status, 0, dead.stderr);
+  // A reconciliation finding and an alert to show, inserted the same way
+  // (their texts say so): the local lab and test provider never disagree.
+  const ops = spawnSync('python3', ['-c', `import sqlite3,sys
+c=sqlite3.connect(sys.argv[1]); t=int(sys.argv[2])
+c.execute("insert into ops_finding (id,kind,subject,state,ours,theirs,detail,created_at,updated_at) values ('fnd_0193a0b2c3d47e8f9a0b1c2d3e4f5a6c','paid_without_order','tcs_simulated_for_the_test','open','{}','{\\"amount\\": 4400, \\"currency\\": \\"usd\\"}','simulated for the test: paid at the provider, no paid order here; refund it or make the order by hand',?,?)",(t,t))
+c.execute("insert into ops_alert (id,rule,state,message,value,sends,fired_at,last_sent_at) values ('alr_0193a0b2c3d47e8f9a0b1c2d3e4f5a6d','simulated_rule','firing','simulated for the test: 1 dead job',1,1,?,?)",(t,t))
+c.commit()`, db, String(now)], { encoding: 'utf8' });
+  assert.equal(ops.status, 0, ops.stderr);
 
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
@@ -299,11 +307,22 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
   // Operations panels.
   await page.getByRole('link', { name: 'Findings' }).click();
   await page.getByRole('heading', { name: 'Reconciliation findings' }).waitFor();
+  await page.getByText(/simulated for the test: paid at the provider/).waitFor();
+  await check(page, 'admin-findings');
+  // Resolving needs a note: the API's refusal is shown, then it resolves.
+  await page.locator('input[name=note]').first().evaluate(i => i.removeAttribute('required'));
+  await page.getByRole('button', { name: 'Resolve' }).first().click();
+  await page.getByRole('alert').getByText(/note/).waitFor();
+  await page.getByLabel('What was done').first().fill('refunded at the provider by hand');
+  await page.getByRole('button', { name: 'Resolve' }).first().click();
+  await page.getByText(/resolved$/).first().waitFor();
+  await page.getByRole('link', { name: 'Resolved', exact: true }).click();
+  await page.getByText(/refunded at the provider by hand/).waitFor();
   await page.getByRole('button', { name: 'Run a pass now' }).click();
   await page.getByText('reconciliation pass done').waitFor();
-  await check(page, 'admin-findings');
   await page.getByRole('link', { name: 'Alerts' }).click();
   await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+  await page.getByText('simulated for the test: 1 dead job').waitFor();
   await check(page, 'admin-alerts');
   await ctx.close();
   await adminPhone(browser);
