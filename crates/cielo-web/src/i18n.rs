@@ -123,6 +123,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("preview_alt", "Preview of your star map", "Vista previa de tu mapa estelar"),
     ("preview_wait", "Drawing your sky…", "Dibujando tu cielo…"),
     ("your_cart", "Your cart", "Tu carrito"),
+    ("order_items", "What you ordered", "Lo que pediste"),
     ("cart_empty", "Your cart is empty.", "Tu carrito está vacío."),
     ("keep_shopping", "Keep shopping", "Seguir comprando"),
     ("update", "Update", "Actualizar"),
