@@ -961,7 +961,7 @@ pub(crate) async fn amend_order(
     let mut line_index = BTreeMap::new();
     for l in o.body["lines"].as_array().cloned().unwrap_or_default() {
         let lid = l["id"].as_str().unwrap_or("").to_string();
-        let Some(title) = ctx.field(&format!("title/{lid}")) else {
+        let Some(title) = ctx.field(&format!("title:{lid}")) else {
             continue;
         };
         let title = title.trim();
@@ -1005,8 +1005,15 @@ pub(crate) async fn amend_order(
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
             match line_index.get(&i) {
-                Some(lid) => format!("title/{lid}"),
+                Some(lid) => format!("title:{lid}"),
                 None => "form".into(),
+            }
+        } else if k.starts_with("options") {
+            // A line's options are checked one line at a time: the pointer
+            // does not say which, so it is the only line changed, if one.
+            match (line_index.len(), line_index.values().next()) {
+                (1, Some(lid)) => format!("title:{lid}"),
+                _ => "form".into(),
             }
         } else {
             k.strip_prefix("shipping_address/")

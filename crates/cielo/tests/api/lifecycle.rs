@@ -1072,3 +1072,87 @@ async fn the_order_page_says_an_order_waits_in_its_edit_window_and_the_buyer_fix
         "{causes:?}"
     );
 }
+
+#[tokio::test]
+async fn the_buyer_fixes_a_posters_title_on_the_order_page() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let variant = poster["variants"][0]["id"].as_str().unwrap().to_string();
+    let options = json!({"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Nuestra nohce"});
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": variant, "quantity": 1, "options": options}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+    let o = drain_until(&app, &admin, &order, "in_production").await;
+    let line = o["lines"][0]["id"].as_str().unwrap().to_string();
+    let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("name=\"title:{line}\"")), "{body}");
+    assert!(body.contains("value=\"Nuestra nohce\""));
+
+    let a = &o["shipping_address"];
+    let form = |title: &str| {
+        let mut f = vec![
+            ("_csrf".to_string(), csrf.clone()),
+            ("token".to_string(), token.clone()),
+            (format!("title:{line}"), title.to_string()),
+        ];
+        for k in [
+            "name",
+            "line1",
+            "line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+        ] {
+            f.push((k.to_string(), a[k].as_str().unwrap_or("").to_string()));
+        }
+        serde_urlencoded::to_string(&f).unwrap()
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let send = |body: String| {
+        client
+            .post(format!("{}/orders/{order}/amend", app.address))
+            .header("cookie", format!("cielo_csrf={csrf}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Too long a title: refused beside it, nothing changes.
+    let r = send(form(&"x".repeat(300))).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("a-title-1-e"), "{text}");
+    let r = send(form("Nuestra noche")).await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(o["lines"][0]["options"]["title"], "Nuestra noche");
+    assert_eq!(
+        o["shipping_address"], *a,
+        "an unchanged address is not sent again"
+    );
+}
