@@ -5,7 +5,8 @@
 //
 // Environment: CIELO_BIN (the built binary), CHROMIUM (default
 // /usr/bin/chromium), NODE_PATH pointing at a node_modules with
-// playwright-core and axe-core, PORT (default 26610), SCREENSHOTS=dir to
+// playwright-core and axe-core, PORT (default 26610; a second shop with an
+// edit window uses PORT+1), SCREENSHOTS=dir to
 // write a screenshot of each page there.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -41,16 +42,59 @@ let server;
 
 function log(...a) { console.log(new Date().toISOString().slice(11, 19), ...a); }
 
-async function startServer() {
-  const made = spawnSync(BIN, ['--data-dir', data, 'admin', 'create', '--email', ADMIN.email, '--password-stdin'],
-    { input: ADMIN.password + '\n', env, encoding: 'utf8' });
+async function startServer(dir = data, port = PORT, extraEnv = {}) {
+  const e = { ...env, ...extraEnv };
+  const made = spawnSync(BIN, ['--data-dir', dir, 'admin', 'create', '--email', ADMIN.email, '--password-stdin'],
+    { input: ADMIN.password + '\n', env: e, encoding: 'utf8' });
   assert.equal(made.status, 0, `admin create failed: ${made.stderr}`);
-  server = spawn(BIN, ['--data-dir', data, 'serve', '--bind', `127.0.0.1:${PORT}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const proc = spawn(BIN, ['--data-dir', dir, 'serve', '--bind', `127.0.0.1:${port}`], { env: e, stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 300; i++) {
-    try { if ((await fetch(`${BASE}/readyz`)).ok) return; } catch (_) { /* not yet */ }
+    try { if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return proc; } catch (_) { /* not yet */ }
     await new Promise(r => setTimeout(r, 200));
   }
   throw new Error('the server did not become ready');
+}
+
+/**
+ * A second shop with the default 30-minute edit window: a paid order's page
+ * says it waits to go to the lab, and the buyer corrects the address there.
+ */
+async function editWindow(browser) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cielo-browser-window-'));
+  const port = PORT + 1;
+  const base = `http://127.0.0.1:${port}`;
+  const proc = await startServer(dir, port, { CIELO_FULFILLMENT_HOLD_MINUTES: '30' });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = await ctx.newPage();
+    await page.goto(base + '/shop?q=mug');
+    await page.getByRole('link', { name: /Mug/ }).first().click();
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.waitForURL(/\/cart$/);
+    await page.getByRole('link', { name: 'Checkout' }).click();
+    for (const [f, v] of [['email', 'late@example.com'], ['name', 'Lia Late'], ['line1', '1 Wrong Street'], ['city', 'Madrid'], ['postal_code', '28013']]) await page.fill('#f-' + f, v);
+    await page.selectOption('#f-country', 'ES');
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.waitForURL(/\/checkout\/test\//);
+    await page.getByRole('button', { name: 'Pay' }).click();
+    await page.waitForURL(/\/orders\/ord_/);
+    // Followed live from "waiting for payment" to the edit window.
+    await page.getByText('Waiting to go to the print lab').first().waitFor({ timeout: 30_000 });
+    await page.reload();
+    await page.locator('summary', { hasText: 'Correct the shipping address' }).click();
+    await check(page, 'order-edit-window-mobile');
+    await page.fill('#f-line1', '');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('#e-line1').waitFor();
+    await page.fill('#f-line1', '9 Calle Mayor');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Your changes are saved.').waitFor();
+    assert.match(await page.locator('body').textContent(), /9 Calle Mayor/);
+    await ctx.close();
+  } finally {
+    proc.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** axe-core on the page: no serious or critical violations; and a screenshot. */
@@ -361,7 +405,7 @@ async function adminJobs(browser) {
 let failed = false;
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
-  await startServer();
+  server = await startServer();
   log('server ready at', BASE);
   const order = await posterBuyer(browser);
   log('poster buyer: ok', order);
@@ -370,6 +414,8 @@ try {
   await admin(browser, order);
   await adminJobs(browser);
   log('admin: ok');
+  await editWindow(browser);
+  log('edit window: ok');
 } catch (e) {
   failed = true;
   console.error(e);

@@ -174,6 +174,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("status_waiting", "Waiting to go to the print lab", "Esperando para ir al taller"),
     ("edit_window", "Your order goes to the print lab at the end of its edit window. Until then you can still correct the shipping address or the poster's title:", "Tu pedido irá al taller al terminar su plazo de cambios. Hasta entonces puedes corregir la dirección de envío o el título del póster:"),
     ("fix_order", "Correct the address or the poster's title", "Corregir la dirección o el título del póster"),
+    ("edit_window_address", "Your order goes to the print lab at the end of its edit window. Until then you can still correct the shipping address:", "Tu pedido irá al taller al terminar su plazo de cambios. Hasta entonces puedes corregir la dirección de envío:"),
+    ("fix_address", "Correct the shipping address", "Corregir la dirección de envío"),
     ("poster_title", "Poster title", "Título del póster"),
     ("save_changes", "Save changes", "Guardar cambios"),
     ("changes_saved", "Your changes are saved.", "Tus cambios están guardados."),

@@ -898,6 +898,8 @@ async fn order_view(
         "live": !FINAL.contains(&status.as_str()),
         "token": token.unwrap_or_default(),
         "countries": COUNTRIES,
+        // Posters (lines with a date and place) have a title to correct.
+        "has_poster": o.body["lines"].as_array().is_some_and(|l| l.iter().any(|l| l["options"]["date"].is_string())),
         "values": o.body["shipping_address"].clone(),
         "errors": {},
     });
