@@ -288,6 +288,8 @@ c.commit()`, db, String(now)], { encoding: 'utf8' });
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(/\/admin$/);
   await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await page.getByText('tcs_simulated_for_the_test').waitFor();
+  await page.getByText('simulated for the test: 1 dead job').waitFor();
   await check(page, 'admin-dashboard');
   await page.getByRole('link', { name: 'Orders', exact: true }).click();
   await page.fill('#em', 'buyer@example.com');

@@ -109,6 +109,25 @@ pub(crate) async fn dashboard(State(web): State<Web>, Extension(ctx): Extension<
         .api
         .get(&ctx.caller, "/api/admin/jobs/dead?limit=20")
         .await;
+    // Operations (empty when this process runs no reconciliation).
+    let findings = web
+        .api
+        .get(&ctx.caller, "/api/admin/ops/findings?state=open&limit=10")
+        .await;
+    let alerts = web.api.get(&ctx.caller, "/api/admin/ops/alerts").await;
+    let alert_list = match &alerts.body {
+        Value::Array(a) => a.clone(),
+        v => v
+            .get("alerts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let firing: Vec<Value> = alert_list
+        .into_iter()
+        .filter(|a| a["state"] == "firing")
+        .take(10)
+        .collect();
     render(
         &web,
         &ctx,
@@ -122,6 +141,8 @@ pub(crate) async fn dashboard(State(web): State<Web>, Extension(ctx): Extension<
             "bars": bars,
             "attention": attention.body["orders"].clone(),
             "dead": dead.body["jobs"].clone(),
+            "findings": if findings.ok() { findings.body.clone() } else { json!([]) },
+            "firing": firing,
         }),
     )
     .await
