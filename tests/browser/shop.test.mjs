@@ -5,7 +5,8 @@
 //
 // Environment: CIELO_BIN (the built binary), CHROMIUM (default
 // /usr/bin/chromium), NODE_PATH pointing at a node_modules with
-// playwright-core and axe-core, PORT (default 26610), SCREENSHOTS=dir to
+// playwright-core and axe-core, PORT (default 26610; a second shop with an
+// edit window uses PORT+1), SCREENSHOTS=dir to
 // write a screenshot of each page there.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
@@ -22,6 +23,8 @@ const BIN = process.env.CIELO_BIN || 'target/debug/cielo';
 const PORT = +(process.env.PORT || 26610);
 const BASE = `http://127.0.0.1:${PORT}`;
 const SHOTS = process.env.SCREENSHOTS || '';
+/** A 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const ADMIN = { email: 'owner@shop.test', password: 'a long admin passphrase 42' };
 
 const data = mkdtempSync(path.join(tmpdir(), 'cielo-browser-'));
@@ -39,16 +42,59 @@ let server;
 
 function log(...a) { console.log(new Date().toISOString().slice(11, 19), ...a); }
 
-async function startServer() {
-  const made = spawnSync(BIN, ['--data-dir', data, 'admin', 'create', '--email', ADMIN.email, '--password-stdin'],
-    { input: ADMIN.password + '\n', env, encoding: 'utf8' });
+async function startServer(dir = data, port = PORT, extraEnv = {}) {
+  const e = { ...env, ...extraEnv };
+  const made = spawnSync(BIN, ['--data-dir', dir, 'admin', 'create', '--email', ADMIN.email, '--password-stdin'],
+    { input: ADMIN.password + '\n', env: e, encoding: 'utf8' });
   assert.equal(made.status, 0, `admin create failed: ${made.stderr}`);
-  server = spawn(BIN, ['--data-dir', data, 'serve', '--bind', `127.0.0.1:${PORT}`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const proc = spawn(BIN, ['--data-dir', dir, 'serve', '--bind', `127.0.0.1:${port}`], { env: e, stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 300; i++) {
-    try { if ((await fetch(`${BASE}/readyz`)).ok) return; } catch (_) { /* not yet */ }
+    try { if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return proc; } catch (_) { /* not yet */ }
     await new Promise(r => setTimeout(r, 200));
   }
   throw new Error('the server did not become ready');
+}
+
+/**
+ * A second shop with the default 30-minute edit window: a paid order's page
+ * says it waits to go to the lab, and the buyer corrects the address there.
+ */
+async function editWindow(browser) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cielo-browser-window-'));
+  const port = PORT + 1;
+  const base = `http://127.0.0.1:${port}`;
+  const proc = await startServer(dir, port, { CIELO_FULFILLMENT_HOLD_MINUTES: '30' });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+    const page = await ctx.newPage();
+    await page.goto(base + '/shop?q=mug');
+    await page.getByRole('link', { name: /Mug/ }).first().click();
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.waitForURL(/\/cart$/);
+    await page.getByRole('link', { name: 'Checkout' }).click();
+    for (const [f, v] of [['email', 'late@example.com'], ['name', 'Lia Late'], ['line1', '1 Wrong Street'], ['city', 'Madrid'], ['postal_code', '28013']]) await page.fill('#f-' + f, v);
+    await page.selectOption('#f-country', 'ES');
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.waitForURL(/\/checkout\/test\//);
+    await page.getByRole('button', { name: 'Pay' }).click();
+    await page.waitForURL(/\/orders\/ord_/);
+    // Followed live from "waiting for payment" to the edit window.
+    await page.getByText('Waiting to go to the print lab').first().waitFor({ timeout: 30_000 });
+    await page.reload();
+    await page.locator('summary', { hasText: 'Correct the shipping address' }).click();
+    await check(page, 'order-edit-window-mobile');
+    await page.fill('#f-line1', '');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('#e-line1').waitFor();
+    await page.fill('#f-line1', '9 Calle Mayor');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Your changes are saved.').waitFor();
+    assert.match(await page.locator('body').textContent(), /9 Calle Mayor/);
+    await ctx.close();
+  } finally {
+    proc.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** axe-core on the page: no serious or critical violations; and a screenshot. */
@@ -197,6 +243,13 @@ async function mugBuyer(browser) {
   await page.getByRole('link', { name: 'Checkout' }).click();
   for (const [f, v] of [['email', 'mug@example.com'], ['name', 'Leo Mug'], ['line1', '9 Calle Mayor'], ['city', 'Madrid'], ['postal_code', '28013']]) await page.fill('#f-' + f, v);
   await page.selectOption('#f-country', 'ES');
+  // Text updates need a number the API accepts: said beside the field.
+  await page.getByLabel('Text me order updates').check();
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.locator('#e-sms_opt_in').waitFor();
+  await check(page, 'checkout-sms-error-mobile');
+  await page.fill('#f-phone', '+34 600 123 456');
+  assert.ok(await page.getByLabel('Text me order updates').isChecked(), 'the box stays ticked');
   await page.getByRole('button', { name: 'Continue to payment' }).click();
   await page.waitForURL(/\/checkout\/test\//);
   await page.getByRole('button', { name: 'Decline' }).click();
@@ -209,12 +262,21 @@ async function mugBuyer(browser) {
 }
 
 async function admin(browser, orderId) {
-  // A dead job to retry: an abandoned-cart sweep that gave up.
+  // A dead job to retry, inserted by this test (the error text says so):
+  // an abandoned-cart sweep that gave up.
   const db = path.join(data, 'cielo.db');
   const now = Date.now() * 1000;
   const dead = spawnSync('python3', ['-c', `import sqlite3,sys
-c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,payload,state,priority,run_at,attempts,max_attempts,last_error,created_at,updated_at,finished_at) values ('job_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b','maintenance','carts.expire_stale','{}','dead',0,?,5,5,'database was locked',?,?,?)",(int(sys.argv[2]),)*4); c.commit()`, db, String(now)], { encoding: 'utf8' });
+c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,payload,state,priority,run_at,attempts,max_attempts,last_error,created_at,updated_at,finished_at) values ('job_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b','maintenance','carts.expire_stale','{}','dead',0,?,5,5,'simulated for the test: the sweep gave up',?,?,?)",(int(sys.argv[2]),)*4); c.commit()`, db, String(now)], { encoding: 'utf8' });
   assert.equal(dead.status, 0, dead.stderr);
+  // A reconciliation finding and an alert to show, inserted the same way
+  // (their texts say so): the local lab and test provider never disagree.
+  const ops = spawnSync('python3', ['-c', `import sqlite3,sys
+c=sqlite3.connect(sys.argv[1]); t=int(sys.argv[2])
+c.execute("insert into ops_finding (id,kind,subject,state,ours,theirs,detail,created_at,updated_at) values ('fnd_0193a0b2c3d47e8f9a0b1c2d3e4f5a6c','paid_without_order','tcs_simulated_for_the_test','open','{}','{\\"amount\\": 4400, \\"currency\\": \\"usd\\"}','simulated for the test: paid at the provider, no paid order here; refund it or make the order by hand',?,?)",(t,t))
+c.execute("insert into ops_alert (id,rule,state,message,value,sends,fired_at,last_sent_at) values ('alr_0193a0b2c3d47e8f9a0b1c2d3e4f5a6d','simulated_rule','firing','simulated for the test: 1 dead job',1,1,?,?)",(t,t))
+c.commit()`, db, String(now)], { encoding: 'utf8' });
+  assert.equal(ops.status, 0, ops.stderr);
 
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
@@ -226,16 +288,24 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(/\/admin$/);
   await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  await page.getByText('tcs_simulated_for_the_test').waitFor();
+  await page.getByText('simulated for the test: 1 dead job').waitFor();
   await check(page, 'admin-dashboard');
   await page.getByRole('link', { name: 'Orders', exact: true }).click();
   await page.fill('#em', 'buyer@example.com');
+  await page.selectOption('#lab', 'printful');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByText('No orders match.').waitFor();
+  await page.selectOption('#lab', 'local');
   await page.getByRole('button', { name: 'Filter' }).click();
   await page.getByRole('link', { name: orderId }).waitFor();
   await check(page, 'admin-orders');
   await page.getByRole('link', { name: orderId }).click();
   await page.fill('#r-amount', '5.00');
+  await page.fill('#r-reason', 'frame corner dented');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();
   await page.getByText('refund: done').waitFor();
+  await page.getByText(/frame corner dented/).first().waitFor();
   await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 }).catch(async () => {
     await page.reload();
     await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 });
@@ -252,7 +322,81 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
   await check(page, 'admin-notifications');
   await page.getByRole('link', { name: 'Products' }).click();
   await check(page, 'admin-products');
-  await page.getByRole('link', { name: 'Jobs' }).click();
+  // A new product: a price that is not money is refused beside its field,
+  // with what was typed kept; corrected, the product and its variant exist.
+  await page.getByRole('link', { name: 'New product' }).click();
+  await page.fill('#p-title', 'Moon Phase Print');
+  await page.selectOption('#p-status', 'published');
+  await page.fill('#p-type', 'print');
+  await page.fill('#v-sku', 'MOON-A3');
+  await page.fill('#v-price', 'twelve');
+  await page.selectOption('#v-lab', 'local');
+  await page.fill('#v-labid', 'poster-a3');
+  await page.getByRole('button', { name: 'Create product' }).click();
+  await page.locator('#v-price-e').waitFor();
+  assert.equal(await page.locator('#p-title').inputValue(), 'Moon Phase Print');
+  await check(page, 'admin-product-new-error');
+  await page.fill('#v-price', '29.50');
+  await page.getByRole('button', { name: 'Create product' }).click();
+  await page.getByText('Product created.').waitFor();
+  assert.equal(await page.locator('#v1-price').inputValue(), '29.50');
+  assert.equal(await page.locator('#v1-lab').inputValue(), 'local');
+  // An image, uploaded from a plain file input.
+  await page.setInputFiles('#i-file', { name: 'moon.png', mimeType: 'image/png', buffer: PNG });
+  await page.fill('#i-alt', 'The moon print framed');
+  await page.getByRole('button', { name: 'Upload' }).click();
+  await page.getByText('Image uploaded.').waitFor();
+  await page.locator('img[alt="The moon print framed"]').waitFor();
+  await check(page, 'admin-product');
+  const shop = await page.request.get(BASE + '/shop?q=moon');
+  assert.match(await shop.text(), /Moon Phase Print/, 'the published product is in the shop');
+  // Operations panels.
+  await page.getByRole('link', { name: 'Findings' }).click();
+  await page.getByRole('heading', { name: 'Reconciliation findings' }).waitFor();
+  await page.getByText(/simulated for the test: paid at the provider/).waitFor();
+  await check(page, 'admin-findings');
+  // Resolving needs a note: the API's refusal is shown, then it resolves.
+  await page.locator('input[name=note]').first().evaluate(i => i.removeAttribute('required'));
+  await page.getByRole('button', { name: 'Resolve' }).first().click();
+  await page.getByRole('alert').getByText(/note/).waitFor();
+  await page.getByLabel('What was done').first().fill('refunded at the provider by hand');
+  await page.getByRole('button', { name: 'Resolve' }).first().click();
+  await page.getByText(/resolved$/).first().waitFor();
+  await page.getByRole('link', { name: 'Resolved', exact: true }).click();
+  await page.getByText(/refunded at the provider by hand/).waitFor();
+  await page.getByRole('button', { name: 'Run a pass now' }).click();
+  await page.getByText('reconciliation pass done').waitFor();
+  await page.getByRole('link', { name: 'Alerts' }).click();
+  await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+  await page.getByText('simulated for the test: 1 dead job').waitFor();
+  await check(page, 'admin-alerts');
+  await ctx.close();
+  await adminPhone(browser);
+}
+
+/** The admin on a phone: the new product form fits the screen. */
+async function adminPhone(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/account/signin?next=/admin/products/new');
+  await page.fill('#f-email', ADMIN.email);
+  await page.fill('#f-password', ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin\/products\/new$/);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `the form fits a phone (${wide}px wide)`);
+  await check(page, 'admin-product-new-mobile');
+  await ctx.close();
+}
+
+async function adminJobs(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/account/signin?next=/admin/jobs');
+  await page.fill('#f-email', ADMIN.email);
+  await page.fill('#f-password', ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin\/jobs$/);
   await page.getByText('carts.expire_stale').waitFor();
   await check(page, 'admin-jobs');
   await page.getByRole('button', { name: 'Retry' }).first().click();
@@ -263,14 +407,17 @@ c=sqlite3.connect(sys.argv[1]); c.execute("insert into jobs_job (id,queue,kind,p
 let failed = false;
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
 try {
-  await startServer();
+  server = await startServer();
   log('server ready at', BASE);
   const order = await posterBuyer(browser);
   log('poster buyer: ok', order);
   await mugBuyer(browser);
   log('mug buyer: ok');
   await admin(browser, order);
+  await adminJobs(browser);
   log('admin: ok');
+  await editWindow(browser);
+  log('edit window: ok');
 } catch (e) {
   failed = true;
   console.error(e);

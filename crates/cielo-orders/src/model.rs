@@ -351,6 +351,9 @@ pub struct OrderFilter {
     pub email: Option<String>,
     /// Only this customer's.
     pub customer_id: Option<CustomerId>,
+    /// Only orders with a line made by this print lab (`local`, `printful`,
+    /// `prodigi`), or with a line the shop ships itself (`none`).
+    pub lab: Option<String>,
     /// Page size (1–100, default 20).
     pub limit: Option<i64>,
     /// Cursor from the previous page.

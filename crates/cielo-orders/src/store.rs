@@ -604,6 +604,17 @@ pub(crate) async fn list_orders(
     if let Some(c) = f.customer_id {
         push(&mut sql, " and o.customer_id = $?", B::T(c.to_string()));
     }
+    match f.lab.as_deref() {
+        None => {}
+        Some("none") => sql.push_str(
+            " and exists (select 1 from orders_order_line ll where ll.order_id = o.id and ll.lab is null)",
+        ),
+        Some(lab) => push(
+            &mut sql,
+            " and exists (select 1 from orders_order_line ll where ll.order_id = o.id and ll.lab = $?)",
+            B::T(lab.to_string()),
+        ),
+    }
     if let Some(c) = &cursor {
         // The timestamp is bound twice rather than referenced twice, so the
         // closure can keep numbering placeholders.

@@ -530,10 +530,14 @@ impl Payments {
 
     /// Refunds all (`amount` None) or part of an order's payment, and records
     /// it on the order at once (the provider's event later changes nothing).
+    /// `by` names who asked (`admin:<customer id>`) and `reason` says why;
+    /// both go into the order's history.
     pub async fn refund(
         &self,
         order_id: &str,
         amount: Option<i64>,
+        by: &str,
+        reason: Option<&str>,
     ) -> Result<RefundOutcome, RefundError> {
         let facts = {
             let mut conn = self
@@ -631,7 +635,10 @@ impl Payments {
                 &mut tx,
                 order_id,
                 &action,
-                &format!("refund {} by an admin", refund.id),
+                &match reason.map(str::trim).filter(|r| !r.is_empty()) {
+                    Some(r) => format!("refund {} by {by}: {r}", refund.id),
+                    None => format!("refund {} by {by}", refund.id),
+                },
             )
             .await?;
         inbox::upsert_payment(

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// Non-admins see a sign-in link (not signed in) or a refusal.
-async fn refuse(web: &Web, ctx: &Ctx, status: StatusCode) -> Response {
+pub(crate) async fn refuse(web: &Web, ctx: &Ctx, status: StatusCode) -> Response {
     if status == StatusCode::UNAUTHORIZED || ctx.caller.token.is_none() {
         return signin_first(ctx);
     }
@@ -109,6 +109,25 @@ pub(crate) async fn dashboard(State(web): State<Web>, Extension(ctx): Extension<
         .api
         .get(&ctx.caller, "/api/admin/jobs/dead?limit=20")
         .await;
+    // Operations (empty when this process runs no reconciliation).
+    let findings = web
+        .api
+        .get(&ctx.caller, "/api/admin/ops/findings?state=open&limit=10")
+        .await;
+    let alerts = web.api.get(&ctx.caller, "/api/admin/ops/alerts").await;
+    let alert_list = match &alerts.body {
+        Value::Array(a) => a.clone(),
+        v => v
+            .get("alerts")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    let firing: Vec<Value> = alert_list
+        .into_iter()
+        .filter(|a| a["state"] == "firing")
+        .take(10)
+        .collect();
     render(
         &web,
         &ctx,
@@ -122,6 +141,8 @@ pub(crate) async fn dashboard(State(web): State<Web>, Extension(ctx): Extension<
             "bars": bars,
             "attention": attention.body["orders"].clone(),
             "dead": dead.body["jobs"].clone(),
+            "findings": if findings.ok() { findings.body.clone() } else { json!([]) },
+            "firing": firing,
         }),
     )
     .await
@@ -134,6 +155,7 @@ pub(crate) struct OrderFilters {
     from: Option<String>,
     to: Option<String>,
     email: Option<String>,
+    lab: Option<String>,
     cursor: Option<String>,
 }
 
@@ -156,6 +178,7 @@ pub(crate) async fn orders(
         ("from", from.as_deref()),
         ("to", to.as_deref()),
         ("email", f.email.as_deref().map(str::trim)),
+        ("lab", f.lab.as_deref().filter(|l| !l.is_empty())),
         ("cursor", f.cursor.as_deref()),
     ]);
     let page = web
@@ -173,6 +196,7 @@ pub(crate) async fn orders(
                 ("from", f.from.as_deref()),
                 ("to", f.to.as_deref()),
                 ("email", f.email.as_deref()),
+                ("lab", f.lab.as_deref()),
                 ("cursor", Some(c)),
             ])
         )
@@ -185,7 +209,8 @@ pub(crate) async fn orders(
             "section": "orders",
             "orders": page.body["orders"].clone(),
             "error": (!page.ok()).then(|| page.detail()),
-            "f": {"status": f.status, "from": f.from, "to": f.to, "email": f.email},
+            "f": {"status": f.status, "from": f.from, "to": f.to, "email": f.email, "lab": f.lab},
+            "labs": [["local", "Local lab"], ["printful", "Printful"], ["prodigi", "Prodigi"], ["none", "Shipped by the shop"]],
             "next": next,
             "statuses": ["pending_payment", "paid", "in_production", "shipped", "delivered",
                          "cancelled", "refunded", "partially_refunded", "needs_attention"],
@@ -281,10 +306,14 @@ pub(crate) async fn order_action(
                 .text("currency")
                 .and_then(|c| cielo_core::Currency::parse(&c).ok())
                 .map_or(2, |c| c.exponent());
+            let reason = ctx.text("reason");
             match ctx.text("amount") {
-                None => (format!("{base}/refunds"), json!({})),
+                None => (format!("{base}/refunds"), json!({"reason": reason})),
                 Some(a) => match minor_units(&a, exponent) {
-                    Some(v) => (format!("{base}/refunds"), json!({"amount": v})),
+                    Some(v) => (
+                        format!("{base}/refunds"),
+                        json!({"amount": v, "reason": reason}),
+                    ),
                     None => {
                         return redirect(
                             &format!(

@@ -95,6 +95,39 @@ impl Api {
         (status, ct, bytes)
     }
 
+    /// `PUT path` with raw bytes (an upload to a signed storage URL of this
+    /// shop): the status, and the problem's detail when it failed.
+    pub async fn put_bytes(
+        &self,
+        caller: &Caller,
+        path: &str,
+        content_type: &str,
+        bytes: bytes::Bytes,
+    ) -> Answer {
+        let mut req = Request::builder()
+            .method(Method::PUT)
+            .uri(path)
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Body::from(bytes))
+            .expect("a valid request");
+        let peer = caller
+            .peer
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let res = match self.router.clone().oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1024 * 1024)
+            .await
+            .unwrap_or_default();
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// `method path` with an optional JSON body and extra headers.
     pub async fn call(
         &self,

@@ -20,6 +20,8 @@ mod account;
 mod admin;
 pub mod api;
 mod i18n;
+mod ops;
+mod products;
 pub mod session;
 mod store;
 mod views;
@@ -73,6 +75,7 @@ pub fn router(api: Router, config: WebConfig) -> Router {
             get(store::checkout_page).post(store::checkout_submit),
         )
         .route("/orders/{id}", get(store::order_page))
+        .route("/orders/{id}/amend", post(store::amend_order))
         .route("/orders/{id}/lines/{line}/print", get(store::print_file))
         .route("/lang/{lang}", get(store::set_language))
         .route("/account", get(account::overview))
@@ -95,7 +98,33 @@ pub fn router(api: Router, config: WebConfig) -> Router {
         .route("/admin/orders/{id}", get(admin::order))
         .route("/admin/orders/{id}/{action}", post(admin::order_action))
         .route("/admin/products", get(admin::products))
+        .route(
+            "/admin/products/new",
+            get(products::new_page).post(products::create),
+        )
+        .route(
+            "/admin/products/{id}",
+            get(products::edit_page).post(products::update),
+        )
+        .route("/admin/products/{id}/variants", post(products::add_variant))
+        .route(
+            "/admin/products/{id}/variants/{variant}",
+            post(products::update_variant),
+        )
+        .route(
+            "/admin/products/{id}/variants/{variant}/delete",
+            post(products::delete_variant),
+        )
+        .route("/admin/products/{id}/images", post(products::upload_image))
+        .route(
+            "/admin/products/{id}/images/{image}/delete",
+            post(products::delete_image),
+        )
         .route("/admin/jobs", get(admin::jobs))
+        .route("/admin/findings", get(ops::findings))
+        .route("/admin/findings/reconcile", post(ops::reconcile))
+        .route("/admin/findings/{id}/resolve", post(ops::resolve))
+        .route("/admin/alerts", get(ops::alerts))
         .route("/admin/notifications", get(admin::outbox))
         .route(
             "/admin/notifications/outbox/{name}",

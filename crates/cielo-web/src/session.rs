@@ -32,6 +32,22 @@ pub const CSRF: &str = "cielo_csrf";
 pub const ORDER_PREFIX: &str = "cielo_o_";
 /// Largest form a page accepts.
 const FORM_LIMIT: usize = 256 * 1024;
+/// Largest file form (`multipart/form-data`) an admin page accepts: a
+/// product image.
+const UPLOAD_LIMIT: usize = 12 * 1024 * 1024;
+
+/// A file posted in a `multipart/form-data` form.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    /// The form field's name.
+    pub field: String,
+    /// The file's name on the visitor's machine.
+    pub filename: String,
+    /// The type the browser gave it (`image/png`...).
+    pub content_type: String,
+    /// The bytes.
+    pub bytes: bytes::Bytes,
+}
 
 /// The visitor as a page sees them.
 #[derive(Debug, Clone)]
@@ -48,6 +64,8 @@ pub struct Ctx {
     pub cookies: HashMap<String, String>,
     /// A posted form's fields, in order (checked for CSRF already).
     pub form: Vec<(String, String)>,
+    /// Files of a posted `multipart/form-data` form (admin pages only).
+    pub files: Vec<Upload>,
     /// The request's path and query, for links back.
     pub here: String,
 }
@@ -68,6 +86,22 @@ impl Ctx {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .map(str::to_string)
+    }
+
+    /// Every value of a repeated form field (checkboxes), in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.form
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The posted file of field `name`, when one was chosen.
+    pub fn file(&self, name: &str) -> Option<&Upload> {
+        self.files
+            .iter()
+            .find(|f| f.field == name && !f.bytes.is_empty())
     }
 
     /// A guest's access token for `order`, from the cookie set at checkout.
@@ -131,11 +165,33 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
         None => (random_token(), true),
     };
     let mut form = Vec::new();
+    let mut files = Vec::new();
     if parts.method == Method::POST {
-        let Ok(bytes) = axum::body::to_bytes(body, FORM_LIMIT).await else {
+        // Files are taken only by admin pages (product images).
+        let boundary = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| multer::parse_boundary(ct).ok())
+            .filter(|_| parts.uri.path().starts_with("/admin/"));
+        let limit = if boundary.is_some() {
+            UPLOAD_LIMIT
+        } else {
+            FORM_LIMIT
+        };
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
             return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
         };
-        form = form_urlencoded::parse(&bytes).into_owned().collect();
+        match boundary {
+            Some(b) => match read_multipart(bytes, b).await {
+                Ok((f, up)) => (form, files) = (f, up),
+                Err(e) => {
+                    return (StatusCode::BAD_REQUEST, format!("unreadable form: {e}"))
+                        .into_response()
+                }
+            },
+            None => form = form_urlencoded::parse(&bytes).into_owned().collect(),
+        }
         let sent = form
             .iter()
             .rev()
@@ -182,6 +238,7 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
             .unwrap_or_else(|| "/".into()),
         cookies,
         form,
+        files,
     };
     parts.extensions.insert(ctx);
     let req = Request::from_parts(parts, axum::body::Body::empty());
@@ -192,6 +249,39 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
         }
     }
     res
+}
+
+/// The fields and files of a `multipart/form-data` body.
+async fn read_multipart(
+    body: bytes::Bytes,
+    boundary: String,
+) -> Result<(Vec<(String, String)>, Vec<Upload>), multer::Error> {
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    let (mut form, mut files) = (Vec::new(), Vec::new());
+    while let Some(field) = mp.next_field().await? {
+        let name = field.name().unwrap_or("").to_string();
+        match field.file_name().map(str::to_string) {
+            Some(filename) => {
+                let content_type = field
+                    .content_type()
+                    .map(|m| m.essence_str().to_string())
+                    .unwrap_or_default();
+                let bytes = field.bytes().await?;
+                files.push(Upload {
+                    field: name,
+                    filename,
+                    content_type,
+                    bytes,
+                });
+            }
+            None => {
+                let text = field.text().await?;
+                form.push((name, text));
+            }
+        }
+    }
+    Ok((form, files))
 }
 
 #[cfg(test)]

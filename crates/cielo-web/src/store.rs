@@ -740,6 +740,14 @@ pub(crate) async fn checkout_submit(
         }
     }
     let mut body = json!({"shipping_address": address});
+    // SMS about the order only with the buyer's yes, to the number given
+    // (the API checks it is a mobile number in international form).
+    if ctx.field("sms_opt_in") == Some("1") {
+        body["sms_opt_in"] = json!(true);
+        if let Some(p) = ctx.text("phone") {
+            body["phone"] = json!(p);
+        }
+    }
     if let Some(e) = ctx.text("email") {
         body["email"] = json!(e);
     }
@@ -803,48 +811,19 @@ pub(crate) async fn order_page(
     State(web): State<Web>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
+    Query(q): Query<OrderQuery>,
 ) -> Response {
     let token = q
         .token
         .clone()
         .or_else(|| ctx.order_token(&id).map(str::to_string));
-    let path = match &token {
-        Some(t) => format!("/api/store/orders/{}?token={}", enc(&id), enc(t)),
-        None => format!("/api/store/orders/{}", enc(&id)),
-    };
-    let o = web.api.get(&ctx.caller, &path).await;
-    if !o.ok() {
-        let t = ctx.lang;
-        return message(
-            &web,
-            &ctx,
-            StatusCode::NOT_FOUND,
-            t.t("order"),
-            t.t("order_not_found"),
-        )
-        .await;
-    }
-    let status = o.body["status"].as_str().unwrap_or("").to_string();
-    let version = format!(
-        "{status}/{}/{}/{}",
-        o.body["history"].as_array().map_or(0, Vec::len),
-        o.body["shipments"].as_array().map_or(0, Vec::len),
-        o.body["lines"]
-            .as_array()
-            .map_or(0, |l| l.iter().filter(|l| !l["artwork"].is_null()).count())
-    );
-    let link_token = token.clone().unwrap_or_default();
-    let mut res = render(
+    let mut res = order_view(
         &web,
         &ctx,
-        "order.html",
-        json!({
-            "order": o.body,
-            "version": version,
-            "live": !FINAL.contains(&status.as_str()),
-            "token": link_token,
-        }),
+        &id,
+        token.as_deref(),
+        StatusCode::OK,
+        json!({"saved": q.saved.is_some()}),
     )
     .await;
     // A link with the token also opens the order later from this browser.
@@ -864,6 +843,199 @@ pub(crate) async fn order_page(
         }
     }
     res
+}
+
+/// The order page's query: the access token of a link, and `saved` after a
+/// correction.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct OrderQuery {
+    token: Option<String>,
+    saved: Option<String>,
+}
+
+fn order_api_path(id: &str, token: Option<&str>) -> String {
+    match token {
+        Some(t) => format!("/api/store/orders/{}?token={}", enc(id), enc(t)),
+        None => format!("/api/store/orders/{}", enc(id)),
+    }
+}
+
+/// Renders the order page; `extra` adds the correction form's values and
+/// errors.
+async fn order_view(
+    web: &Web,
+    ctx: &Ctx,
+    id: &str,
+    token: Option<&str>,
+    status_code: StatusCode,
+    extra: Value,
+) -> Response {
+    let o = web.api.get(&ctx.caller, &order_api_path(id, token)).await;
+    if !o.ok() {
+        let t = ctx.lang;
+        return message(
+            web,
+            ctx,
+            StatusCode::NOT_FOUND,
+            t.t("order"),
+            t.t("order_not_found"),
+        )
+        .await;
+    }
+    let status = o.body["status"].as_str().unwrap_or("").to_string();
+    let version = format!(
+        "{status}/{}/{}/{}/{}",
+        o.body["history"].as_array().map_or(0, Vec::len),
+        o.body["shipments"].as_array().map_or(0, Vec::len),
+        o.body["lines"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|l| !l["artwork"].is_null()).count()),
+        o.body["edit_until"].is_string(),
+    );
+    let mut page = json!({
+        "order": o.body,
+        "version": version,
+        "live": !FINAL.contains(&status.as_str()),
+        "token": token.unwrap_or_default(),
+        "countries": COUNTRIES,
+        // Posters (lines with a date and place) have a title to correct.
+        "has_poster": o.body["lines"].as_array().is_some_and(|l| l.iter().any(|l| l["options"]["date"].is_string())),
+        "values": o.body["shipping_address"].clone(),
+        "errors": {},
+    });
+    if let (Some(p), Value::Object(x)) = (page.as_object_mut(), extra) {
+        p.extend(x);
+    }
+    render_status(web, ctx, status_code, "order.html", page).await
+}
+
+/// `POST /orders/{id}/amend`: during the edit window, the buyer corrects
+/// the shipping address and the posters' titles in one call
+/// (`PATCH /api/store/orders/{id}`): all of it is saved, or none.
+pub(crate) async fn amend_order(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Response {
+    let token = ctx
+        .text("token")
+        .or_else(|| ctx.order_token(&id).map(str::to_string));
+    let o = web
+        .api
+        .get(&ctx.caller, &order_api_path(&id, token.as_deref()))
+        .await;
+    if !o.ok() {
+        let t = ctx.lang;
+        return message(
+            &web,
+            &ctx,
+            StatusCode::NOT_FOUND,
+            t.t("order"),
+            t.t("order_not_found"),
+        )
+        .await;
+    }
+    let mut address = json!({
+        "name": ctx.text("name").unwrap_or_default(),
+        "line1": ctx.text("line1").unwrap_or_default(),
+        "city": ctx.text("city").unwrap_or_default(),
+        "postal_code": ctx.text("postal_code").unwrap_or_default(),
+        "country": ctx.text("country").unwrap_or_default(),
+    });
+    for k in ["line2", "region"] {
+        if let Some(v) = ctx.text(k) {
+            address[k] = json!(v);
+        }
+    }
+    // Keep what the form does not show (the courier's phone).
+    if let Some(p) = o.body["shipping_address"]
+        .get("phone")
+        .filter(|p| !p.is_null())
+    {
+        address["phone"] = p.clone();
+    }
+    let mut body = json!({});
+    if address != o.body["shipping_address"] {
+        body["shipping_address"] = address;
+    }
+    // Lines whose title changed, each with its whole options object.
+    let mut lines = Vec::new();
+    let mut line_index = BTreeMap::new();
+    for l in o.body["lines"].as_array().cloned().unwrap_or_default() {
+        let lid = l["id"].as_str().unwrap_or("").to_string();
+        let Some(title) = ctx.field(&format!("title:{lid}")) else {
+            continue;
+        };
+        let title = title.trim();
+        if l["options"]["title"].as_str().unwrap_or("") == title {
+            continue;
+        }
+        let mut options = l["options"].clone();
+        options["title"] = json!(title);
+        line_index.insert(lines.len(), lid.clone());
+        lines.push(json!({"line_id": lid, "options": options}));
+    }
+    if !lines.is_empty() {
+        body["lines"] = json!(lines);
+    }
+    let back = match &token {
+        Some(t) if ctx.order_token(&id).is_none() => {
+            format!("/orders/{}?saved=1&token={}", enc(&id), enc(t))
+        }
+        _ => format!("/orders/{}?saved=1", enc(&id)),
+    };
+    if body.as_object().is_some_and(|b| b.is_empty()) {
+        return redirect(&back, &[]);
+    }
+    let mut path = format!("/api/store/orders/{}", enc(&id));
+    if let Some(t) = &token {
+        path.push_str(&format!("?token={}", enc(t)));
+    }
+    let r = web
+        .api
+        .call(&ctx.caller, Method::PATCH, &path, Some(&body), &[])
+        .await;
+    if r.ok() {
+        return redirect(&back, &[]);
+    }
+    let mut errors = Map::new();
+    for (k, v) in r.field_errors() {
+        let field = if let Some(rest) = k.strip_prefix("lines/") {
+            let i: usize = rest
+                .split('/')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            match line_index.get(&i) {
+                Some(lid) => format!("title:{lid}"),
+                None => "form".into(),
+            }
+        } else if k.starts_with("options") {
+            // A line's options are checked one line at a time: the pointer
+            // does not say which, so it is the only line changed, if one.
+            match (line_index.len(), line_index.values().next()) {
+                (1, Some(lid)) => format!("title:{lid}"),
+                _ => "form".into(),
+            }
+        } else {
+            k.strip_prefix("shipping_address/")
+                .unwrap_or(&k)
+                .to_string()
+        };
+        errors.entry(field).or_insert(v);
+    }
+    if errors.is_empty() {
+        errors.insert("form".into(), json!(r.detail()));
+    }
+    order_view(
+        &web,
+        &ctx,
+        &id,
+        token.as_deref(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"values": form_values(&ctx), "errors": errors}),
+    )
+    .await
 }
 
 /// The print file of an order line: a fresh signed link, followed.

@@ -33,6 +33,10 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "admin_orders.html",
     "admin_order.html",
     "admin_products.html",
+    "admin_product.html",
+    "admin_product_new.html",
+    "admin_findings.html",
+    "admin_alerts.html",
     "admin_jobs.html",
     "admin_outbox.html",
 );

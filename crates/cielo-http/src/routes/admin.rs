@@ -458,6 +458,9 @@ pub(crate) struct OrderParams {
     to: Option<String>,
     /// Buyer's email (exact, case-insensitive).
     email: Option<String>,
+    /// Only orders with a line made by this print lab (`local`, `printful`,
+    /// `prodigi`), or `none`: with a line the shop ships itself.
+    lab: Option<String>,
     /// Page size, 1–100.
     limit: Option<i64>,
     /// Cursor from the previous page.
@@ -493,6 +496,19 @@ pub(crate) async fn list_orders(
         to: parse_time("to", p.to)?,
         email: p.email,
         customer_id: None,
+        lab: match p.lab {
+            Some(l) if l == "none" || cielo_catalog::LABS.contains(&l.as_str()) => Some(l),
+            Some(_) => {
+                let mut e = ApiError::validation(vec![FieldError::new(
+                    "lab",
+                    "must be local, printful, prodigi or none",
+                )]);
+                e.status = StatusCode::BAD_REQUEST;
+                e.code = "invalid-query";
+                return Err(e);
+            }
+            None => None,
+        },
         limit: p.limit,
         cursor: p.cursor,
     };

@@ -122,30 +122,42 @@ pub(crate) async fn test_checkout_page(
         && form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .any(|(k, v)| k == "declined" && v == "1");
     let notice = if declined {
-        "<p role=alert style='padding:.75rem;border:2px solid #b00020;border-radius:.5rem;color:#7a0016'>\
-         <strong>Your card was declined.</strong> No money was taken; try again or press Cancel.</p>"
+        "<div class=alert role=alert><strong>Your card was declined.</strong> \
+         No money was taken; try again or press Cancel.</div>"
     } else {
         ""
     };
     let buttons = if waiting {
-        "<form method=post style='display:flex;gap:.5rem'>\
-         <button name=action value=pay>Pay</button>\
+        "<form method=post class=pay-actions>\
+         <button name=action value=pay class=primary>Pay</button>\
          <button name=action value=decline>Decline</button>\
-         <button name=action value=cancel>Cancel</button></form>"
+         <button name=action value=cancel class=link>Cancel</button></form>"
     } else {
-        "<p>This payment is closed.</p>"
+        "<p class=notice>This payment is closed.</p>"
     };
+    // The shop's own look: its stylesheet and header (served by the pages
+    // when they are mounted), no inline style or script.
     let page = format!(
-        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>\
-         <title>Test payment — {shop}</title><body style='font-family:system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem'>\
-         <h1>Test payment</h1><p>Order <code>{id}</code> for <strong>{total}</strong>, status <strong>{status}</strong>.</p>\
+        "<!doctype html><html lang=en><head><meta charset=utf-8>\
+         <meta name=viewport content='width=device-width,initial-scale=1'>\
+         <title>Test payment · {shop}</title>\
+         <link rel=icon href='/static/favicon.svg' type='image/svg+xml'>\
+         <link rel=stylesheet href='/static/app.css'></head><body>\
+         <header class=top><div class='wrap bar'><a class=brand href='/'>\
+         <svg aria-hidden=true width=22 height=22 viewBox='0 0 24 24'><path fill=currentColor \
+         d='M12 2l2.6 6.9 7.4.3-5.8 4.6 2 7.2L12 16.9 5.8 21l2-7.2L2 9.2l7.4-.3z'/></svg>{shop}</a></div></header>\
+         <main id=main class='wrap pay-page'><div class='card stack'>\
+         <h1>Test payment</h1>\
+         <p class=pay-total><span class=muted>Total to pay</span> <strong>{total}</strong></p>\
+         <p>Order <code class=break>{id}</code> · {email}</p>\
          {notice}{buttons}\
-         <p><small>The built-in <em>test</em> payment provider: no money moves. Its events reach the shop as signed webhooks, \
-         like Stripe's.</small></p><p><a href='/'>Back to the shop</a></p></body></html>",
+         <p class='muted small'>The built-in <em>test</em> payment provider: no money moves. Its events reach \
+         the shop as signed webhooks, like Stripe's.</p></div>\
+         <p><a href='/'>Back to the shop</a></p></main></body></html>",
         shop = super::system::html_escape(&s.config.shop_name),
         id = order.id,
+        email = super::system::html_escape(&order.email),
         total = crate::format::money_text(order.totals.total),
-        status = order.status,
     );
     Ok(Html(page).into_response())
 }
@@ -206,6 +218,9 @@ pub(crate) async fn test_checkout_action(
 pub(crate) struct NewRefund {
     /// Amount in minor units; omitted, everything not yet refunded.
     amount: Option<i64>,
+    /// Why (at most 500 characters): kept in the order's history with who
+    /// refunded.
+    reason: Option<String>,
 }
 
 /// The refund made.
@@ -240,11 +255,17 @@ impl From<RefundOutcome> for RefundView {
     security(("bearer" = [])))]
 pub(crate) async fn create_refund(
     State(s): State<AppState>,
-    _a: AdminAuth,
+    a: AdminAuth,
     Path(id): Path<String>,
     Json(r): Json<NewRefund>,
 ) -> Result<Response, ApiError> {
     let order_id: OrderId = path_id(&id, "order-not-found")?;
+    if r.reason.as_ref().is_some_and(|x| x.chars().count() > 500) {
+        return Err(ApiError::validation(vec![cielo_core::FieldError::new(
+            "reason",
+            "must be at most 500 characters",
+        )]));
+    }
     // A bad amount is the request's fault whatever state the order is in.
     if r.amount.is_some_and(|a| a <= 0) {
         return Err(ApiError::validation(vec![cielo_core::FieldError::new(
@@ -252,7 +273,11 @@ pub(crate) async fn create_refund(
             "must be at least 1 (minor units); omit it to refund what is left",
         )]));
     }
-    match service(&s)?.refund(&order_id.to_string(), r.amount).await {
+    let by = format!("admin:{}", a.0.customer_id);
+    match service(&s)?
+        .refund(&order_id.to_string(), r.amount, &by, r.reason.as_deref())
+        .await
+    {
         Ok(outcome) => Ok(json(StatusCode::CREATED, &RefundView::from(outcome))),
         Err(RefundError::OrderNotFound) => {
             Err(ApiError::not_found("order-not-found", "order not found"))

@@ -311,7 +311,7 @@ pub(crate) struct TokenParams {
 /// Read an order: its owner (signed in) or anyone holding its access token.
 #[utoipa::path(get, path = "/api/store/orders/{id}", tag = "store", params(("id" = String, Path), TokenParams,
         ("X-Order-Token" = Option<String>, Header, description = "The order's access token")),
-    responses((status = 200, body = Order), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = BuyerOrder), (status = 404, body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
 pub(crate) async fn get_order(
     State(s): State<AppState>,
@@ -327,7 +327,42 @@ pub(crate) async fn get_order(
         .map(str::to_string)
         .or(q.token);
     let access = order_access(&s, id, who, token).await?;
-    Ok(ok(&s.orders.get_order(id, &access).await?))
+    let order = s.orders.get_order(id, &access).await?;
+    let edit_until = edit_until(&s, &order).await;
+    Ok(ok(&BuyerOrder { order, edit_until }))
+}
+
+/// An order as its buyer reads it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct BuyerOrder {
+    /// The order.
+    #[serde(flatten)]
+    order: Order,
+    /// While the order waits for the end of its edit window before going to
+    /// its lab (`fulfillment.hold_minutes`), when that window ends: until
+    /// then the buyer can fix the shipping address or a line's
+    /// personalisation with `PATCH /api/store/orders/{id}`. `null` when the
+    /// order is not (or no longer) waiting.
+    edit_until: Option<cielo_core::Timestamp>,
+}
+
+/// The end of the edit window: every lab order of the order still planned
+/// (none sent), the earliest of their hold times, if still ahead.
+async fn edit_until(s: &AppState, order: &Order) -> Option<cielo_core::Timestamp> {
+    if order.status != cielo_orders::OrderStatus::InProduction {
+        return None;
+    }
+    let flows = s.flows.as_ref()?;
+    let labs = flows
+        .fulfillment()
+        .lab_orders_for(&order.id.to_string())
+        .await
+        .ok()?;
+    if labs.is_empty() || labs.iter().any(|l| l.submit_state != "planned") {
+        return None;
+    }
+    let until = labs.iter().map(|l| l.hold_until).min()?;
+    (until > cielo_core::Timestamp::now()).then_some(until)
 }
 
 /// The owner may read an order signed in; anyone may with its token.

@@ -913,3 +913,246 @@ async fn a_paid_order_whose_next_step_was_lost_is_moved_on_by_the_catch_up() {
         o["history"].as_array().unwrap().len()
     );
 }
+
+/// The order page as a browser sees it (no redirects followed).
+async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String, String) {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", app.address))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let csrf = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("cielo_csrf="))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    (status, csrf, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_order_page_says_an_order_waits_in_its_edit_window_and_the_buyer_fixes_it_there() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let (order, token) = buy(&app, &[&mug]).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+
+    // The API tells the buyer until when the order can change.
+    let o = app
+        .get(&format!("/api/store/orders/{order}?token={token}"))
+        .await;
+    let until = o.body["edit_until"].as_str().expect("an edit window");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(
+        cielo_core::Timestamp::parse_rfc3339(until).unwrap(),
+        cielo_core::Timestamp::parse_rfc3339(labs[0]["hold_until"].as_str().unwrap()).unwrap()
+    );
+    // The page says it waits (not "in production") and offers the fix.
+    let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Waiting to go to the print lab"), "{body}");
+    assert!(body.contains(&format!("action=\"/orders/{order}/amend\"")));
+    assert!(!body.contains(">In production<"));
+
+    // A mistake is shown beside its field and changes nothing.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = format!("{}/orders/{order}/amend", app.address);
+        let cookie = format!("cielo_csrf={csrf}");
+        async move {
+            let r = client
+                .post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(&form).unwrap())
+                .send()
+                .await
+                .unwrap();
+            let location = r
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (r.status().as_u16(), location, r.text().await.unwrap())
+        }
+    };
+    let mut form = vec![
+        ("_csrf", csrf.clone()),
+        ("token", token.clone()),
+        ("name", "Ana Buyer".to_string()),
+        ("line1", "13 St James's Square".to_string()),
+        ("city", String::new()),
+        ("postal_code", "SW1Y 4JH".to_string()),
+        ("country", "GB".to_string()),
+    ];
+    let (status, _, body) = post(form.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains(r#"id="e-city""#), "{body}");
+    let before = order_of(&app, &admin, &order).await;
+    assert_ne!(before["shipping_address"]["line1"], "13 St James's Square");
+    form[4].1 = "London".into();
+    let (status, location, body) = post(form).await;
+    assert_eq!(status, 303, "{body}");
+    assert!(location.contains("saved=1"), "{location}");
+    let after = order_of(&app, &admin, &order).await;
+    assert_eq!(after["shipping_address"]["line1"], "13 St James's Square");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(
+        labs[0]["request"]["recipient"]["line1"],
+        "13 St James's Square"
+    );
+
+    // The admin's order list filters by lab; a refund keeps its reason.
+    let local = app.get_as("/api/admin/orders?lab=local", &admin).await;
+    assert_eq!(local.status, 200, "{}", local.body);
+    assert!(local.body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["id"] == order.as_str()));
+    let printful = app.get_as("/api/admin/orders?lab=printful", &admin).await;
+    assert_eq!(printful.body["orders"].as_array().unwrap().len(), 0);
+    app.get_as("/api/admin/orders?lab=elsewhere", &admin)
+        .await
+        .assert_problem(400, "invalid-query");
+    // Once shipped: no window, no form.
+    app.state
+        .orders
+        .transition_now(
+            order.parse().unwrap(),
+            cielo_orders::OrderStatus::Shipped,
+            "test: shipped",
+        )
+        .await
+        .unwrap();
+    let o = app
+        .get(&format!("/api/store/orders/{order}?token={token}"))
+        .await;
+    assert!(o.body["edit_until"].is_null(), "{}", o.body);
+    let (_, _, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert!(!body.contains("/amend\""));
+    let r = app
+        .post_as(
+            &format!("/api/admin/orders/{order}/refunds"),
+            &admin,
+            &json!({"amount": 100, "reason": "handle chipped in transit"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let o = order_of(&app, &admin, &order).await;
+    let causes: Vec<&str> = o["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["cause"].as_str())
+        .collect();
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.contains("handle chipped in transit") && c.contains("admin:")),
+        "{causes:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_buyer_fixes_a_posters_title_on_the_order_page() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let variant = poster["variants"][0]["id"].as_str().unwrap().to_string();
+    let options = json!({"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Nuestra nohce"});
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": variant, "quantity": 1, "options": options}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("ana@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+    let o = drain_until(&app, &admin, &order, "in_production").await;
+    let line = o["lines"][0]["id"].as_str().unwrap().to_string();
+    let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert_eq!(status, 200);
+    assert!(body.contains(&format!("name=\"title:{line}\"")), "{body}");
+    assert!(body.contains("value=\"Nuestra nohce\""));
+
+    let a = &o["shipping_address"];
+    let form = |title: &str| {
+        let mut f = vec![
+            ("_csrf".to_string(), csrf.clone()),
+            ("token".to_string(), token.clone()),
+            (format!("title:{line}"), title.to_string()),
+        ];
+        for k in [
+            "name",
+            "line1",
+            "line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+        ] {
+            f.push((k.to_string(), a[k].as_str().unwrap_or("").to_string()));
+        }
+        serde_urlencoded::to_string(&f).unwrap()
+    };
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let send = |body: String| {
+        client
+            .post(format!("{}/orders/{order}/amend", app.address))
+            .header("cookie", format!("cielo_csrf={csrf}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // Too long a title: refused beside it, nothing changes.
+    let r = send(form(&"x".repeat(300))).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("a-title-1-e"), "{text}");
+    let r = send(form("Nuestra noche")).await.unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(o["lines"][0]["options"]["title"], "Nuestra noche");
+    assert_eq!(
+        o["shipping_address"], *a,
+        "an unchanged address is not sent again"
+    );
+}

@@ -221,7 +221,18 @@ async fn checkout_shows_field_errors_inline_and_hands_over_to_payment() {
         !p.body.contains("7d1c7b52-0000-4000-8000-000000000001"),
         "a new attempt gets a new idempotency key"
     );
-    let good = form("Anchorage", "7d1c7b52-0000-4000-8000-000000000002");
+    // Text updates need a phone: said beside the box, which stays ticked.
+    let mut sms = form("Anchorage", "7d1c7b52-0000-4000-8000-000000000003");
+    sms.push(("sms_opt_in", "0".into()));
+    sms.push(("sms_opt_in", "1".into()));
+    let p = post_form(&app, "/checkout", &cookie, &sms).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains(r#"id="e-sms_opt_in""#), "{}", p.body);
+    assert!(p.body.contains(r#"value="1" checked"#));
+    let mut good = form("Anchorage", "7d1c7b52-0000-4000-8000-000000000002");
+    good.push(("phone", "+1 907 555 0100".into()));
+    good.push(("sms_opt_in", "0".into()));
+    good.push(("sms_opt_in", "1".into()));
     let p = post_form(&app, "/checkout", &cookie, &good).await;
     assert_eq!(p.status, 303, "{}", p.body);
     assert!(p.location().contains("/checkout/test/"), "{}", p.location());
@@ -249,6 +260,12 @@ async fn checkout_shows_field_errors_inline_and_hands_over_to_payment() {
     .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Apt 2") && page.body.contains("AK"));
+    let admin = app.admin_token().await;
+    let o = app
+        .get_as(&format!("/api/admin/orders/{order_id}"), &admin)
+        .await;
+    assert_eq!(o.body["sms_opt_in"], true, "{}", o.body);
+    assert_eq!(o.body["phone"], "+19075550100");
     assert!(
         page.body.contains(r#"data-live="1""#),
         "a waiting order is followed live"
@@ -369,6 +386,11 @@ async fn the_test_payment_page_writes_money_like_the_shop_and_shows_a_decline() 
     let page = get(&app, path, "").await;
     assert!(page.body.contains(&shown), "{shown} in {}", page.body);
     assert!(!page.body.contains("declined"));
+    assert!(
+        page.body.contains(r#"href='/static/app.css'"#) && !page.body.contains(" style="),
+        "the shop's look, from its stylesheet: {}",
+        page.body
+    );
     let declined = get(&app, &format!("{path}?declined=1"), "").await;
     assert!(
         declined.body.contains("Your card was declined."),
@@ -412,4 +434,278 @@ async fn a_link_from_an_email_opens_the_order_page_with_its_token() {
     // Without the token the page does not show the order.
     let bare = get(&app, &format!("/orders/{order}"), "").await;
     assert!(!bare.body.contains("reader@example.com"));
+}
+
+/// A `multipart/form-data` body with text fields and one file.
+fn multipart(fields: &[(&str, &str)], file: (&str, &str, &str, &[u8])) -> (String, Vec<u8>) {
+    let boundary = "cielo-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\ncontent-disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    let (name, filename, ct, bytes) = file;
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\ncontent-type: {ct}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(app: &TestApp, path: &str, cookie: &str, ct: &str, body: Vec<u8>) -> Page {
+    let res = browser()
+        .post(format!("{}{}", app.address, path))
+        .header("cookie", cookie)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Page {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: res.text().await.unwrap(),
+    }
+}
+
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, b'I', b'H', b'D', b'R', 0, 0, 0,
+    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1f, 0x15, 0xc4, 0x89, 0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xae,
+    0x42, 0x60, 0x82,
+];
+
+#[tokio::test]
+async fn the_admin_creates_and_edits_a_product_with_inline_errors_and_no_partial_write() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let cat = app
+        .post_as(
+            "/api/admin/categories",
+            &admin,
+            &serde_json::json!({"name": "Prints"}),
+        )
+        .await;
+    assert_eq!(cat.status, 201, "{}", cat.body);
+    let cat_id = cat.body["id"].as_str().unwrap().to_string();
+    let token = csrf(&app).await;
+    let cookie = format!("cielo_csrf={token}; cielo_session={admin}");
+    let count = |app: &TestApp| {
+        let admin = admin.clone();
+        let app_addr = app.address.clone();
+        async move {
+            let r: Value = reqwest::Client::new()
+                .get(format!("{app_addr}/api/admin/products?limit=100"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["products"].as_array().unwrap().len()
+        }
+    };
+
+    // Nobody but an admin gets the form.
+    assert_eq!(get(&app, "/admin/products/new", "").await.status, 303);
+    let form = get(&app, "/admin/products/new", &cookie).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("Prints") && form.body.contains("printful"));
+
+    let base = [
+        ("_csrf", token.as_str()),
+        ("title", "Night Sky Print"),
+        ("status", "published"),
+        ("product_type", "print"),
+        ("category", cat_id.as_str()),
+        ("sku", "NSP-A3"),
+        ("lab", "printful"),
+        ("lab_product_id", "71"),
+    ];
+    // A price that is not money: said beside the field, nothing written.
+    let mut bad = base.to_vec();
+    bad.push(("price", "twenty"));
+    let p = post_form(&app, "/admin/products/new", &cookie, &bad).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains(r#"id="v-price-e""#), "{}", p.body);
+    assert!(p.body.contains("aria-invalid"));
+    assert!(
+        p.body.contains(r#"value="Night Sky Print""#),
+        "typed values stay"
+    );
+    assert_eq!(count(&app).await, 0);
+    // A mistake only the API sees (the variant's SKU): the product is not
+    // created without its variant either.
+    let mut bad = base.to_vec();
+    bad.retain(|(k, _)| *k != "sku");
+    bad.push(("sku", "has spaces!"));
+    bad.push(("price", "24.50"));
+    let p = post_form(&app, "/admin/products/new", &cookie, &bad).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains(r#"id="v-sku-e""#), "{}", p.body);
+    assert_eq!(count(&app).await, 0, "no partial write");
+
+    let mut good = base.to_vec();
+    good.push(("price", "24.50"));
+    good.push(("variant_title", "A3 poster"));
+    let p = post_form(&app, "/admin/products/new", &cookie, &good).await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let page_path = p.location().split('?').next().unwrap().to_string();
+    let id = page_path.rsplit('/').next().unwrap().to_string();
+    let prod = app
+        .get_as(&format!("/api/admin/products/{id}"), &admin)
+        .await;
+    assert_eq!(prod.body["status"], "published");
+    assert_eq!(prod.body["title"], "Night Sky Print");
+    assert_eq!(prod.body["variants"][0]["title"], "A3 poster");
+    assert_eq!(prod.body["category_ids"][0], cat_id.as_str());
+    let v = &prod.body["variants"][0];
+    assert_eq!(v["price"]["amount"], 2450);
+    assert_eq!(v["lab"], "printful");
+    assert_eq!(v["lab_product_id"], "71");
+    let vid = v["id"].as_str().unwrap().to_string();
+    let edit = get(&app, &page_path, &cookie).await;
+    assert_eq!(edit.status, 200);
+    assert!(
+        edit.body.contains(r#"value="24.50""#),
+        "the price shows as money"
+    );
+
+    // Edit the variant: a bad price changes nothing; a good one saves.
+    let vpath = format!("/admin/products/{id}/variants/{vid}");
+    let p = post_form(
+        &app,
+        &vpath,
+        &cookie,
+        &[
+            ("_csrf", token.as_str()),
+            ("sku", "NSP-A3"),
+            ("price", "-3"),
+            ("lab", "none"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains(r#"id="v1-price-e""#), "{}", p.body);
+    let prod = app
+        .get_as(&format!("/api/admin/products/{id}"), &admin)
+        .await;
+    assert_eq!(prod.body["variants"][0]["lab"], "printful");
+    let p = post_form(
+        &app,
+        &vpath,
+        &cookie,
+        &[
+            ("_csrf", token.as_str()),
+            ("sku", "NSP-A3"),
+            ("price", "30"),
+            ("lab", "local"),
+            ("lab_product_id", "poster-a3"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let prod = app
+        .get_as(&format!("/api/admin/products/{id}"), &admin)
+        .await;
+    let v = &prod.body["variants"][0];
+    assert_eq!(v["price"]["amount"], 3000);
+    assert_eq!(
+        (v["lab"].as_str(), v["lab_product_id"].as_str()),
+        (Some("local"), Some("poster-a3"))
+    );
+
+    // A second variant, and the product back to draft.
+    let p = post_form(
+        &app,
+        &format!("/admin/products/{id}/variants"),
+        &cookie,
+        &[
+            ("_csrf", token.as_str()),
+            ("sku", "NSP-A2"),
+            ("price", "39.00"),
+            ("lab", "none"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = post_form(
+        &app,
+        &page_path,
+        &cookie,
+        &[
+            ("_csrf", token.as_str()),
+            ("title", "Night Sky Print"),
+            ("status", "draft"),
+            ("description", "A print of the stars."),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let prod = app
+        .get_as(&format!("/api/admin/products/{id}"), &admin)
+        .await;
+    assert_eq!(prod.body["status"], "draft");
+    assert_eq!(prod.body["variants"].as_array().unwrap().len(), 2);
+    assert_eq!(prod.body["variants"][1]["lab"], Value::Null);
+
+    // Images: a file that is not the image it claims is refused beside the
+    // field; a PNG goes through the signed upload URL and is served.
+    let (ct, body) = multipart(
+        &[("_csrf", &token), ("alt", "fake")],
+        ("image", "x.png", "image/png", b"not an image"),
+    );
+    let p = post_multipart(
+        &app,
+        &format!("/admin/products/{id}/images"),
+        &cookie,
+        &ct,
+        body,
+    )
+    .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains(r#"id="i-file-e""#), "{}", p.body);
+    let (ct, body) = multipart(
+        &[("_csrf", "wrong")],
+        ("image", "sky.png", "image/png", PNG),
+    );
+    let p = post_multipart(
+        &app,
+        &format!("/admin/products/{id}/images"),
+        &cookie,
+        &ct,
+        body,
+    )
+    .await;
+    assert_eq!(p.status, 403, "a file form needs the CSRF token too");
+    let (ct, body) = multipart(
+        &[("_csrf", &token), ("alt", "The print on a wall")],
+        ("image", "sky.png", "image/png", PNG),
+    );
+    let p = post_multipart(
+        &app,
+        &format!("/admin/products/{id}/images"),
+        &cookie,
+        &ct,
+        body,
+    )
+    .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let prod = app
+        .get_as(&format!("/api/admin/products/{id}"), &admin)
+        .await;
+    let images = prod.body["images"].as_array().unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0]["alt"], "The print on a wall");
+    let url = images[0]["url"].as_str().unwrap();
+    let served = reqwest::get(url).await.unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
 }
