@@ -37,7 +37,10 @@ cielo_core::typed_id!(AlertId, "alr", "One firing of an alert rule.");
 /// The operations domain's migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "ops",
-    migrations: &[cielo_db::migration!(20261129110000, "ops")],
+    migrations: &[
+        cielo_db::migration!(20261129110000, "ops"),
+        cielo_db::migration!(20261129130000, "one_firing_alert_per_rule"),
+    ],
 };
 
 /// The operations service; cheap to clone.
@@ -49,6 +52,9 @@ pub struct Ops {
     pub(crate) payments: Arc<cielo_payments::Payments>,
     pub(crate) fulfillment: cielo_fulfillment::Fulfillment,
     pub(crate) channels: Arc<Vec<Arc<dyn AlertChannel>>>,
+    /// Email and SMS to the owner: queued in the same transaction as the
+    /// alert's state.
+    pub(crate) notify: Option<cielo_notify::Notify>,
 }
 
 impl std::fmt::Debug for Ops {
@@ -84,7 +90,16 @@ impl Ops {
             payments,
             fulfillment,
             channels: Arc::new(channels),
+            notify: None,
         }
+    }
+
+    /// Sends the rules' `email` and `sms` channels to the shop owner
+    /// (`notify.owner_email`, `notify.owner_phone`) through the
+    /// notifications domain, exactly once per alert message.
+    pub fn with_notify(mut self, notify: cielo_notify::Notify) -> Self {
+        self.notify = Some(notify);
+        self
     }
 
     /// Adds a channel (e.g. email or SMS to the owner through the

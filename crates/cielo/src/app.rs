@@ -318,6 +318,8 @@ impl Application {
                 url: public_url.clone(),
             },
         )?;
+        // Alerts by email and SMS reach the owner through the notifications domain.
+        let ops = ops.with_notify(notify.clone());
         let registry = Arc::new(registry(
             &orders, &payments, &flows, &ops, &notify, &settings,
         ));

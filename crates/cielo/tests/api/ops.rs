@@ -36,7 +36,18 @@ async fn alert_sink() -> (String, Arc<Mutex<Vec<Value>>>) {
 
 /// An API-only app whose products go to a fake Printful, alerts to `hook`.
 async fn shop(printful: &FakePrintful, hook: Option<String>, tweak: fn(&mut Settings)) -> TestApp {
+    shop_with(printful, hook, tweak, Default::default()).await
+}
+
+/// [`shop`] with the notifications domain's secrets (a fake Twilio's).
+async fn shop_with(
+    printful: &FakePrintful,
+    hook: Option<String>,
+    tweak: impl FnOnce(&mut Settings) + Send + 'static,
+    notify: cielo_notify::NotifySecrets,
+) -> TestApp {
     let secrets = Secrets {
+        notify,
         labs: cielo_fulfillment::LabSecrets {
             printful_api_token: Some(PF_TOKEN.into()),
             ..Default::default()
@@ -344,4 +355,160 @@ async fn a_payment_whose_webhook_never_came_is_fed_through_the_inbox() {
     // Fed once: the next pass finds the order paid and nothing to do.
     let again = reconcile(&app, &admin).await;
     assert_eq!(again["findings"], json!([]), "{again}");
+}
+
+/// Someone with the shop's Printful key orders for themselves: the lab's id.
+async fn steal(printful: &FakePrintful) -> u64 {
+    let r = reqwest::Client::new()
+        .post(format!("{}/orders?confirm=true", printful.url))
+        .bearer_auth(PF_TOKEN)
+        .json(&json!({
+            "recipient": {"name": "Mallory Thief", "address1": "1 Dark Lane", "city": "Reno",
+                          "country_code": "US", "state_code": "NV", "zip": "89501"},
+            "items": [{"variant_id": 4012, "quantity": 20}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let stolen: Value = r.json().await.unwrap();
+    stolen["result"]["id"].as_u64().unwrap()
+}
+
+/// The owner's alert messages (email and SMS), oldest first.
+async fn owner_alerts(app: &TestApp, admin: &str) -> Vec<Value> {
+    let r = app
+        .get_as(
+            "/api/admin/notifications/messages?kind=owner_alert&limit=100",
+            admin,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut ms = r.body["messages"].as_array().cloned().unwrap_or_default();
+    ms.sort_by_key(|m| m["created_at"].as_str().unwrap_or_default().to_string());
+    ms
+}
+
+/// Twilio's texts whose body mentions `needle`.
+fn texts_with(fake: &crate::fake_mail::FakeProvider, needle: &str) -> Vec<String> {
+    fake.received()
+        .iter()
+        .filter_map(|r| {
+            let form: std::collections::HashMap<String, String> =
+                serde_urlencoded::from_bytes(&r.body).ok()?;
+            Some(form.get("Body")?.clone())
+        })
+        .filter(|b| b.contains(needle))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_default_rules_text_and_email_the_owner_once_about_a_stolen_lab_key_and_once_when_resolved(
+) {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let twilio = crate::fake_mail::twilio().await;
+    let base = twilio.base.clone();
+    let app = shop_with(
+        &printful,
+        None,
+        move |s| {
+            // The default alert rules; only where the owner is reached.
+            s.notify.owner_email = Some("owner@shop.test".into());
+            s.notify.owner_phone = Some("+34600111222".into());
+            s.notify.sms = "twilio".into();
+            s.notify.twilio_api_base = base;
+            s.notify.sms_from = Some("+15005550006".into());
+        },
+        cielo_notify::NotifySecrets {
+            twilio_account_sid: Some("AC_test".into()),
+            twilio_auth_token: Some("token_test".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let order = buy(&app, &variant).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    app.run_pending_jobs().await;
+    assert!(owner_alerts(&app, &admin).await.is_empty());
+
+    let stolen_id = steal(&printful).await;
+
+    // One reconciliation pass: one email and one SMS to the owner.
+    reconcile(&app, &admin).await;
+    app.run_pending_jobs().await;
+    let ms = owner_alerts(&app, &admin).await;
+    assert_eq!(ms.len(), 2, "{ms:#?}");
+    let email: Vec<_> = ms.iter().filter(|m| m["channel"] == "email").collect();
+    let sms: Vec<_> = ms.iter().filter(|m| m["channel"] == "sms").collect();
+    assert_eq!(email.len(), 1, "{ms:#?}");
+    assert_eq!(sms.len(), 1, "{ms:#?}");
+    assert_eq!(email[0]["recipient"], "owner@shop.test");
+    assert_eq!(sms[0]["recipient"], "+34600111222");
+    assert_eq!(email[0]["status"], "sent");
+    assert_eq!(sms[0]["status"], "sent");
+    let texts = texts_with(&twilio, "lab-order-we-never-placed");
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("[FIRING]"), "{texts:?}");
+    // The email says who gets the parcel and which lab order it is.
+    let name = format!("{}.eml", email[0]["id"].as_str().unwrap());
+    let eml = app
+        .client
+        .get(format!(
+            "{}/api/admin/notifications/outbox/{name}",
+            app.address
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(eml.contains("To: owner@shop.test"), "{eml}");
+    assert!(eml.contains("Mallory Thief"), "{eml}");
+    assert!(eml.contains(&format!("printful:{stolen_id}")), "{eml}");
+
+    // Seen again by the next pass and the minute's evaluation: nothing new.
+    reconcile(&app, &admin).await;
+    app.state
+        .ops
+        .as_ref()
+        .unwrap()
+        .evaluate_alerts()
+        .await
+        .unwrap();
+    app.run_pending_jobs().await;
+    assert_eq!(owner_alerts(&app, &admin).await.len(), 2);
+    assert_eq!(texts_with(&twilio, "lab-order-we-never-placed").len(), 1);
+
+    // Resolved by a person: one "resolved" email and SMS, once.
+    let findings = app
+        .get_as("/api/admin/ops/findings?state=open", &admin)
+        .await
+        .body;
+    let id = findings[0]["id"].as_str().unwrap().to_string();
+    let r = app
+        .post_as(
+            &format!("/api/admin/ops/findings/{id}/resolve"),
+            &admin,
+            &json!({"note": "cancelled at Printful, key rotated"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    reconcile(&app, &admin).await;
+    reconcile(&app, &admin).await;
+    app.run_pending_jobs().await;
+    let ms = owner_alerts(&app, &admin).await;
+    assert_eq!(ms.len(), 4, "{ms:#?}");
+    let texts = texts_with(&twilio, "lab-order-we-never-placed");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[1].contains("[RESOLVED]"), "{texts:?}");
+    assert!(ms[2..].iter().all(|m| m["status"] == "sent"), "{ms:#?}");
+    let alerts = app.get_as("/api/admin/ops/alerts", &admin).await.body;
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+    assert_eq!(alerts[0]["state"], "resolved");
+    assert_eq!(alerts[0]["sends"], 2);
 }
