@@ -194,7 +194,74 @@ impl Ops {
                     serde_json::json!(ids),
                 )
             }
+            Condition::WebhookSignatureFailures { minutes } => {
+                let n = self.payments.webhook_signature_failures(*minutes).await?;
+                (
+                    n,
+                    format!("{n} payment webhook(s) refused for their signature in {minutes} min: someone probing, or the signing secret rotated at the provider and not here"),
+                    serde_json::json!({"minutes": minutes}),
+                )
+            }
+            Condition::LabRefusals { hours } => {
+                let since =
+                    Timestamp::from_micros(Timestamp::now().as_micros() - hours * 3_600_000_000);
+                let n = self.fulfillment.refusals_since(since).await?;
+                (
+                    n,
+                    format!("{n} lab order(s) refused by the lab in {hours} h: change and resubmit them (admin, order page)"),
+                    serde_json::json!({"hours": hours}),
+                )
+            }
+            Condition::NotificationFailures { hours } => {
+                let failed = self.failed_messages(*hours).await?;
+                let ids: Vec<String> = failed.iter().map(|(id, _)| id.clone()).collect();
+                (
+                    ids.len() as i64,
+                    format!(
+                        "{} message(s) failed or of unknown outcome in {hours} h: {}",
+                        ids.len(),
+                        failed
+                            .iter()
+                            .take(5)
+                            .map(|(id, why)| format!("{id} ({why})"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    serde_json::json!(ids),
+                )
+            }
         })
+    }
+
+    /// Messages failed or of unknown outcome changed in the last `hours`:
+    /// (id, last error). At most 100 of each status.
+    async fn failed_messages(&self, hours: i64) -> anyhow::Result<Vec<(String, String)>> {
+        let Some(notify) = &self.notify else {
+            return Ok(Vec::new());
+        };
+        let since = Timestamp::now().as_micros() - hours * 3_600_000_000;
+        let mut out = Vec::new();
+        for status in ["failed", "unknown"] {
+            let page = notify
+                .list(&cielo_notify::MessageFilter {
+                    status: Some(status.into()),
+                    limit: Some(100),
+                    ..Default::default()
+                })
+                .await?;
+            out.extend(
+                page.messages
+                    .into_iter()
+                    .filter(|m| m.updated_at.as_micros() >= since)
+                    .map(|m| {
+                        (
+                            m.id.to_string(),
+                            m.last_error.unwrap_or_else(|| status.to_string()),
+                        )
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     /// Sends to the rule's channels that live outside the database (the log,

@@ -91,6 +91,33 @@ pub enum Condition {
     OldestQueuedMinutes,
     /// Orders in `needs_attention`.
     OrdersNeedingAttention,
+    /// Payment webhooks refused for their signature in the last `minutes`
+    /// (default 5): someone probing, or a secret rotated at the provider only.
+    WebhookSignatureFailures {
+        /// The window, minutes.
+        #[serde(default = "five")]
+        minutes: i64,
+    },
+    /// Lab orders the labs refused in the last `hours` (default 24).
+    LabRefusals {
+        /// The window, hours.
+        #[serde(default = "twenty_four")]
+        hours: i64,
+    },
+    /// Messages (email, SMS) that failed for good or whose outcome is
+    /// unknown, changed in the last `hours` (default 24).
+    NotificationFailures {
+        /// The window, hours.
+        #[serde(default = "twenty_four")]
+        hours: i64,
+    },
+}
+
+fn five() -> i64 {
+    5
+}
+fn twenty_four() -> i64 {
+    24
 }
 
 /// The rules a shop gets without configuring any: the stolen lab key and a
@@ -152,6 +179,27 @@ pub fn default_rules() -> Vec<AlertRule> {
             threshold: 15,
             channels: ops(),
             repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "webhook-signature-failures".into(),
+            condition: Condition::WebhookSignatureFailures { minutes: 5 },
+            threshold: 10,
+            channels: ops(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "lab-refusals".into(),
+            condition: Condition::LabRefusals { hours: 24 },
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
+        },
+        AlertRule {
+            name: "notification-failures".into(),
+            condition: Condition::NotificationFailures { hours: 24 },
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
         },
         AlertRule {
             name: "orders-need-attention".into(),

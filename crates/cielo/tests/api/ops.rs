@@ -512,3 +512,100 @@ async fn the_default_rules_text_and_email_the_owner_once_about_a_stolen_lab_key_
     assert_eq!(alerts[0]["state"], "resolved");
     assert_eq!(alerts[0]["sends"], 2);
 }
+
+/// One rule to the webhook only.
+fn rule(name: &str, condition: cielo_ops::Condition, threshold: i64) -> cielo_ops::AlertRule {
+    cielo_ops::AlertRule {
+        name: name.into(),
+        condition,
+        threshold,
+        channels: vec!["webhook".into()],
+        repeat_minutes: 60,
+    }
+}
+
+fn sent_for(got: &Arc<Mutex<Vec<Value>>>, rule: &str) -> Vec<Value> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .filter(|m| m["alert"]["rule"] == rule)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn signature_failures_and_lab_refusals_are_conditions_configured_as_data() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let app = shop(&printful, Some(hook), |s| {
+        s.ops.alerts = vec![
+            rule(
+                "probing",
+                cielo_ops::Condition::WebhookSignatureFailures { minutes: 5 },
+                3,
+            ),
+            rule(
+                "refused",
+                cielo_ops::Condition::LabRefusals { hours: 24 },
+                1,
+            ),
+        ];
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let ops = app.state.ops.clone().unwrap();
+
+    // Two forged webhooks: under the threshold.
+    let forge = || async {
+        let r = app
+            .client
+            .post(format!("{}/webhooks/test", app.address))
+            .header("content-type", "application/json")
+            .header("stripe-signature", "t=1,v1=deadbeef")
+            .body(r#"{"id":"evt_forged","type":"checkout.session.completed"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+    };
+    forge().await;
+    forge().await;
+    ops.evaluate_alerts().await.unwrap();
+    assert!(sent_for(&got, "probing").is_empty());
+    // The third fires it, once.
+    forge().await;
+    ops.evaluate_alerts().await.unwrap();
+    ops.evaluate_alerts().await.unwrap();
+    let probing = sent_for(&got, "probing");
+    assert_eq!(probing.len(), 1, "{probing:?}");
+    assert_eq!(probing[0]["alert"]["status"], "firing");
+    assert_eq!(probing[0]["alert"]["value"], 3);
+
+    // A lab refuses an order's address: the refusal alert fires.
+    assert!(sent_for(&got, "refused").is_empty());
+    let variant = tee(&app, &admin).await;
+    let cart = app.new_cart(None).await;
+    app.add_line(&cart, None, &variant, 1).await;
+    let mut body = checkout_body("ana@example.com");
+    body["shipping_address"]["line1"] = json!("1 INVALID Road");
+    let r = app.checkout(&cart, None, None, &body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "needs_attention").await;
+    ops.evaluate_alerts().await.unwrap();
+    let refused = sent_for(&got, "refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["alert"]["value"], 1);
+    let alerts = app.get_as("/api/admin/ops/alerts", &admin).await.body;
+    let rules: Vec<&str> = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"probing") && rules.contains(&"refused"),
+        "{alerts}"
+    );
+}
