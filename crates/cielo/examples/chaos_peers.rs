@@ -8,7 +8,9 @@
 //! Prints one JSON line `{"printful": URL, "resend": URL, "records": URL}`
 //! and serves until killed. `GET <records>` returns what the providers hold,
 //! for the checker: `{"printful_orders": [...], "emails": [{"key", "to",
-//! "subject"}] (one per idempotency key), "emails_accepted": N, "faults": {...}}`.
+//! "subject"}] (one per idempotency key), "emails_accepted": N, "faults": {...}}`;
+//! `POST <records base>/lab-counts` with a JSON list of our order ids returns
+//! how many lab orders the fake holds for each.
 //!
 //! usage: chaos_peers [--fault-rate 0.2] [--slow-secs 3] [--token TOKEN]
 
@@ -145,6 +147,26 @@ async fn main() {
                             "email_unavailable": n(&injected.email_unavailable),
                         },
                     }))
+                }
+            }),
+        )
+    };
+    // For each of our order ids, how many orders the lab holds for it.
+    let records = {
+        let printful = printful.clone();
+        records.route(
+            "/lab-counts",
+            axum::routing::post(move |axum::Json(ids): axum::Json<Vec<String>>| {
+                let printful = printful.clone();
+                async move {
+                    let counts: serde_json::Map<String, Value> = ids
+                        .into_iter()
+                        .map(|id| {
+                            let n = printful.orders_for(&id);
+                            (id, json!(n))
+                        })
+                        .collect();
+                    axum::Json(Value::Object(counts))
                 }
             }),
         )
