@@ -51,7 +51,10 @@ run() {
     --db-url "$1" --workdir "$WORK" --checkouts "$CHECKOUTS" --kills "$KILLS" \
     --fault-rate "${FAULT_RATE:-0.2}" --seed "${SEED:-12}" --base-port "${BASE_PORT:-26710}"
 }
+DB="cielo_chaos_$(date +%s)"
+psql "$PG_URL" -qc "create database $DB" >/dev/null
 status=0
-with_bench_database run || status=$?
+run "${PG_URL%/*}/$DB" || status=$?
+psql "$PG_URL" -qc "drop database $DB with (force)" >/dev/null || true
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

@@ -194,6 +194,7 @@ impl Ops {
                     serde_json::json!(ids),
                 )
             }
+            Condition::Canary => anyhow::bail!("the canary job measures this rule"),
             Condition::WebhookSignatureFailures { minutes } => {
                 let n = self.payments.webhook_signature_failures(*minutes).await?;
                 (
@@ -268,7 +269,7 @@ impl Ops {
     /// the webhook): after the alert's state is committed. Email and SMS are
     /// not here: they are queued in the notifications domain in the same
     /// transaction as the state (see [`Ops::evaluate_alerts`]).
-    async fn send_outside(&self, rule: &AlertRule, message: &AlertMessage) {
+    pub(crate) async fn send_outside(&self, rule: &AlertRule, message: &AlertMessage) {
         for name in &rule.channels {
             if self.notify.is_some() && (name == "email" || name == "sms") {
                 continue;
@@ -311,6 +312,9 @@ impl Ops {
     pub async fn evaluate_alerts(&self) -> anyhow::Result<Vec<AlertMessage>> {
         let mut sent = Vec::new();
         for rule in &self.settings.alerts {
+            if matches!(rule.condition, Condition::Canary) {
+                continue;
+            }
             let (value, text, details) = match self.measure(rule).await {
                 Ok(m) => m,
                 Err(e) => {
@@ -335,7 +339,7 @@ impl Ops {
     /// Moves one rule's alert to its next state given the measured value,
     /// queueing its email/SMS in the same transaction. `None`: nothing to
     /// send (unchanged, or another evaluator got there first).
-    async fn apply(
+    pub(crate) async fn apply(
         &self,
         rule: &AlertRule,
         value: i64,

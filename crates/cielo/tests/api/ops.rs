@@ -609,3 +609,77 @@ async fn signature_failures_and_lab_refusals_are_conditions_configured_as_data()
         "{alerts}"
     );
 }
+
+/// `cielo canary --base-url URL`: (exit code, output). Off the test's
+/// runtime thread: the app answers the walk from it.
+async fn canary_cli(base: &str) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"));
+    cmd.args(["canary", "--base-url", base])
+        .env("CIELO_LOG", "error");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[tokio::test]
+async fn the_canary_walks_the_store_path_without_buying_and_alerts_when_it_fails() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let app = shop(&printful, Some(hook), |_| {}).await;
+    let admin = app.admin_token().await;
+    tee(&app, &admin).await;
+    let ops = app.state.ops.clone().unwrap();
+
+    // A working shop: every step passes, the order it made is cancelled.
+    let report = ops.canary(&app.address).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    let steps: Vec<&str> = report.steps.iter().map(|s| s.step.as_str()).collect();
+    assert_eq!(
+        steps,
+        ["list", "cart", "checkout", "payment_page", "cancel"],
+        "{report:?}"
+    );
+    let order = report.order_id.clone().unwrap();
+    drain_until(&app, &admin, &order, "cancelled").await;
+    assert!(sent_for(&got, "canary").is_empty());
+
+    // The shop cannot be reached: the canary alert fires, once.
+    let down = "http://127.0.0.1:9";
+    let report = ops.canary(down).await.unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.steps[0].step, "list");
+    ops.canary(down).await.unwrap();
+    let sent = sent_for(&got, "canary");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["alert"]["status"], "firing");
+    assert!(
+        sent[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("fails at `list`"),
+        "{sent:?}"
+    );
+    // The minute's evaluation leaves the canary's alert alone.
+    ops.evaluate_alerts().await.unwrap();
+    assert_eq!(sent_for(&got, "canary").len(), 1);
+    // Back up: resolved.
+    assert!(ops.canary(&app.address).await.unwrap().ok);
+    let sent = sent_for(&got, "canary");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["alert"]["status"], "resolved");
+
+    // From a terminal.
+    let (code, text) = canary_cli(&app.address).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("payment_page") && text.contains("works"),
+        "{text}"
+    );
+    let (code, text) = canary_cli(down).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("FAILED"), "{text}");
+}
