@@ -17,6 +17,8 @@
 #        otherwise a throwaway cluster is started from the installed binaries.
 #        CHECKOUTS, KILLS, FAULT_RATE=0.2, SEED=12, BASE_PORT=26710 (two api ports from it)
 #        PROFILE=debug|release (default debug: the build the tests already made)
+#        CONTROL=1  a control run without the payments catch-up: the checker must FAIL
+#        (the never-delivered webhooks' orders stay unpaid), showing it sees a loss
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE=${1:-full}
@@ -49,7 +51,8 @@ bench_postgres 26760
 run() {
   python3 bench/chaos.py --cielo "$TARGET/cielo" --peers "$TARGET/examples/chaos_peers" \
     --db-url "$1" --workdir "$WORK" --checkouts "$CHECKOUTS" --kills "$KILLS" \
-    --fault-rate "${FAULT_RATE:-0.2}" --seed "${SEED:-12}" --base-port "${BASE_PORT:-26710}"
+    --fault-rate "${FAULT_RATE:-0.2}" --seed "${SEED:-12}" --base-port "${BASE_PORT:-26710}" \
+    ${CONTROL:+--control-no-catch-up --settle-timeout 60}
 }
 DB="cielo_chaos_$(date +%s)"
 psql "$PG_URL" -qc "create database $DB" >/dev/null
