@@ -683,3 +683,64 @@ async fn the_canary_walks_the_store_path_without_buying_and_alerts_when_it_fails
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("FAILED"), "{text}");
 }
+
+#[tokio::test]
+async fn a_message_of_unknown_outcome_raises_the_notification_failures_alert_until_resent() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let sendgrid = crate::fake_mail::sendgrid().await;
+    let base = sendgrid.base.clone();
+    let app = shop_with(
+        &printful,
+        Some(hook),
+        move |s| {
+            s.notify.email = "sendgrid".into();
+            s.notify.sendgrid_api_base = base;
+            s.notify.http_timeout_secs = 1;
+            s.ops.alerts = vec![rule(
+                "mail",
+                cielo_ops::Condition::NotificationFailures { hours: 24 },
+                1,
+            )];
+        },
+        cielo_notify::NotifySecrets {
+            sendgrid_api_key: Some("SG.test_key".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let ops = app.state.ops.clone().unwrap();
+    let variant = tee(&app, &admin).await;
+
+    // SendGrid takes the confirmation and never answers: outcome unknown.
+    sendgrid.stall_next(1);
+    let order = buy(&app, &variant).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    let unknown = app
+        .get_as("/api/admin/notifications/messages?status=unknown", &admin)
+        .await
+        .body;
+    let id = unknown["messages"][0]["id"].as_str().unwrap().to_string();
+    ops.evaluate_alerts().await.unwrap();
+    let sent = sent_for(&got, "mail");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["alert"]["status"], "firing");
+    assert!(sent[0]["text"].as_str().unwrap().contains(&id), "{sent:?}");
+
+    // A person checked SendGrid's log and resent it: the alert clears.
+    let r = app
+        .post_as(
+            &format!("/api/admin/notifications/messages/{id}/resend"),
+            &admin,
+            &json!({}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    app.run_pending_jobs().await;
+    ops.evaluate_alerts().await.unwrap();
+    let sent = sent_for(&got, "mail");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1]["alert"]["status"], "resolved");
+}
