@@ -464,9 +464,20 @@ impl Ops {
 
     /// Alerts, newest first (at most `limit`, 1–500).
     pub async fn alerts(&self, limit: i64) -> anyhow::Result<Vec<AlertView>> {
+        self.alerts_in(None, limit).await
+    }
+
+    /// Alerts in `state` (`firing` or `resolved`; all when `None`), newest
+    /// first, at most `limit` (1–500).
+    pub async fn alerts_in(
+        &self,
+        state: Option<&str>,
+        limit: i64,
+    ) -> anyhow::Result<Vec<AlertView>> {
         let rows = sqlx::query(&format!(
-            "select {COLUMNS} from ops_alert order by fired_at desc, id desc limit $1"
+            "select {COLUMNS} from ops_alert where ($1 is null or state = $1) order by fired_at desc, id desc limit $2"
         ))
+        .bind(state)
         .bind(limit.clamp(1, 500))
         .fetch_all(self.db.pool())
         .await?;

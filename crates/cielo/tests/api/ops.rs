@@ -511,6 +511,18 @@ async fn the_default_rules_text_and_email_the_owner_once_about_a_stolen_lab_key_
     assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
     assert_eq!(alerts[0]["state"], "resolved");
     assert_eq!(alerts[0]["sends"], 2);
+    let firing = app
+        .get_as("/api/admin/ops/alerts?state=firing", &admin)
+        .await;
+    assert_eq!(firing.body, json!([]));
+    let resolved = app
+        .get_as("/api/admin/ops/alerts?state=resolved&limit=5", &admin)
+        .await;
+    assert_eq!(resolved.body.as_array().unwrap().len(), 1);
+    let bad = app
+        .get_as("/api/admin/ops/alerts?state=maybe", &admin)
+        .await;
+    assert_eq!(bad.status, 400);
 }
 
 /// One rule to the webhook only.
