@@ -276,9 +276,16 @@ impl Ops {
             }
             match self.channels.iter().find(|c| c.name() == name) {
                 Some(c) => {
-                    if let Err(e) = c.send(message).await {
-                        tracing::warn!(channel = %name, rule = %rule.name, error = %format!("{e:#}"), "could not send an alert");
-                    }
+                    let outcome = match c.send(message).await {
+                        Ok(()) => "sent",
+                        Err(e) => {
+                            tracing::warn!(channel = %name, rule = %rule.name, error = %format!("{e:#}"), "could not send an alert");
+                            "failed"
+                        }
+                    };
+                    metrics::counter!("cielo_alert_notifications_total",
+                        "rule" => rule.name.clone(), "channel" => name.clone(), "outcome" => outcome)
+                    .increment(1);
                 }
                 None => {
                     tracing::debug!(channel = %name, rule = %rule.name, "alert channel not configured in this build");
@@ -322,6 +329,8 @@ impl Ops {
                     continue;
                 }
             };
+            metrics::gauge!("cielo_alerts_firing", "rule" => rule.name.clone())
+                .set(if value >= rule.threshold { 1.0 } else { 0.0 });
             match self.apply(rule, value, text, details).await {
                 Ok(Some(message)) => {
                     self.send_outside(rule, &message).await;
@@ -450,6 +459,13 @@ impl Ops {
                         &channels,
                     )
                     .await?;
+                // Queued with the state: the notifications domain counts
+                // their delivery (`cielo_notifications_total`).
+                for c in &channels {
+                    metrics::counter!("cielo_alert_notifications_total",
+                        "rule" => rule.name.clone(), "channel" => c.as_str(), "outcome" => "queued")
+                    .increment(1);
+                }
             }
         }
         tx.commit().await?;

@@ -277,6 +277,7 @@ impl crate::Ops {
         let base = c.base_url.clone().unwrap_or_else(|| public_url.to_string());
         let report = walk(&base, c.slow_ms, Duration::from_secs(c.timeout_secs.max(1))).await;
         let value = i64::from(!report.ok || report.slow);
+        metrics::histogram!("cielo_canary_seconds").record(report.total_ms as f64 / 1000.0);
         let details = serde_json::to_value(&report)?;
         for rule in self
             .settings
@@ -284,6 +285,8 @@ impl crate::Ops {
             .iter()
             .filter(|r| matches!(r.condition, crate::Condition::Canary))
         {
+            metrics::gauge!("cielo_alerts_firing", "rule" => rule.name.clone())
+                .set(if value >= rule.threshold { 1.0 } else { 0.0 });
             if let Some(message) = self
                 .apply(rule, value, report.summary(), details.clone())
                 .await?

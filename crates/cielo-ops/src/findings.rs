@@ -169,6 +169,8 @@ impl Ops {
                 .await?;
         let id = match existing {
             None => {
+                metrics::counter!("cielo_reconcile_findings_total", "kind" => f.kind.as_str())
+                    .increment(1);
                 let id = FindingId::new().to_string();
                 sqlx::query("insert into ops_finding (id, kind, subject, state, ours, theirs, detail, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
                     .bind(&id)
@@ -234,6 +236,31 @@ impl Ops {
             }
         };
         rows.iter().map(from_row).collect()
+    }
+
+    /// Sets the `cielo_findings_open{kind}` gauge from the stored findings.
+    pub(crate) async fn publish_open_findings(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "select kind, count(*) as n from ops_finding where state = 'open' group by kind",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        for kind in [
+            FindingKind::PaidWithoutOrder,
+            FindingKind::PaidWithoutPayment,
+            FindingKind::UnknownLabOrder,
+            FindingKind::LabStatusDiffers,
+            FindingKind::AmountMismatch,
+        ] {
+            let mut n = 0i64;
+            for r in &rows {
+                if r.try_get::<String, _>("kind")? == kind.as_str() {
+                    n = r.try_get("n")?;
+                }
+            }
+            metrics::gauge!("cielo_findings_open", "kind" => kind.as_str()).set(n as f64);
+        }
+        Ok(())
     }
 
     /// Open findings of these kinds (all when empty).

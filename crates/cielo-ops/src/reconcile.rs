@@ -96,6 +96,9 @@ impl Ops {
                 report.errors.push(format!("{lab}: {e:#}"));
             }
         }
+        if let Err(e) = self.publish_open_findings().await {
+            tracing::warn!(error = %format!("{e:#}"), "could not count the open findings");
+        }
         if let Err(e) = self.evaluate_alerts().await {
             tracing::warn!(error = %format!("{e:#}"), "could not evaluate alerts after reconciliation");
         }
