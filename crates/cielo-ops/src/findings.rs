@@ -238,6 +238,36 @@ impl Ops {
         rows.iter().map(from_row).collect()
     }
 
+    /// Marks the open finding of (kind, subject), if any, `fixed`: a later
+    /// pass saw both sides agree. `detail` says so.
+    pub(crate) async fn settle(
+        &self,
+        kind: FindingKind,
+        subject: &str,
+        detail: &str,
+    ) -> anyhow::Result<()> {
+        let open = sqlx::query(
+            "select 1 from ops_finding where kind = $1 and subject = $2 and state = 'open'",
+        )
+        .bind(kind.as_str())
+        .bind(subject)
+        .fetch_optional(self.db.pool())
+        .await?;
+        if open.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("update ops_finding set state = 'fixed', detail = $1, updated_at = $2 where kind = $3 and subject = $4 and state = 'open'")
+            .bind(detail)
+            .bind(Timestamp::now().as_micros())
+            .bind(kind.as_str())
+            .bind(subject)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Sets the `cielo_findings_open{kind}` gauge from the stored findings.
     pub(crate) async fn publish_open_findings(&self) -> anyhow::Result<()> {
         let rows = sqlx::query(

@@ -222,20 +222,7 @@ async fn a_lab_order_placed_behind_the_shops_back_produces_a_finding_and_an_aler
     app.run_pending_jobs().await;
 
     // Someone with the shop's Printful key orders for themselves.
-    let r = reqwest::Client::new()
-        .post(format!("{}/orders?confirm=true", printful.url))
-        .bearer_auth(PF_TOKEN)
-        .json(&json!({
-            "recipient": {"name": "Mallory Thief", "address1": "1 Dark Lane", "city": "Reno",
-                          "country_code": "US", "state_code": "NV", "zip": "89501"},
-            "items": [{"variant_id": 4012, "quantity": 20}]
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
-    let stolen: Value = r.json().await.unwrap();
-    let stolen_id = stolen["result"]["id"].as_u64().unwrap();
+    let stolen_id = steal(&printful).await;
 
     let report = reconcile(&app, &admin).await;
     let findings = report["findings"].as_array().unwrap();
@@ -755,4 +742,47 @@ async fn a_message_of_unknown_outcome_raises_the_notification_failures_alert_unt
     let sent = sent_for(&got, "mail");
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(sent[1]["alert"]["status"], "resolved");
+}
+
+#[tokio::test]
+async fn a_lab_status_difference_the_pass_could_not_fix_is_settled_when_both_sides_agree_again() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let app = shop(&printful, None, |_| {}).await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let order = buy(&app, &variant).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    app.run_pending_jobs().await;
+
+    // The lab moves on; its answer to the pass's re-read fails.
+    printful.set_status(
+        &cielo_fulfillment::printful_external_id(&order, 0),
+        "inprocess",
+    );
+    printful.push_get_fault(cielo_fulfillment::testing::Fault::Unavailable);
+    let report = reconcile(&app, &admin).await;
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["kind"], "lab_status_differs");
+    assert_eq!(findings[0]["state"], "open");
+
+    // Our side catches up by another path (the fulfillment catch-up).
+    app.enqueue(cielo_jobs::NewJob::new("fulfillment.catch_up", json!({})))
+        .await;
+    app.run_pending_jobs().await;
+
+    // The next pass sees both sides agree: the finding is fixed, not left open.
+    let again = reconcile(&app, &admin).await;
+    assert_eq!(again["findings"], json!([]), "{again}");
+    let open = app
+        .get_as("/api/admin/ops/findings?state=open", &admin)
+        .await;
+    assert_eq!(open.body, json!([]));
+    let all = app.get_as("/api/admin/ops/findings", &admin).await.body;
+    assert_eq!(all[0]["state"], "fixed", "{all}");
+    assert!(
+        all[0]["detail"].as_str().unwrap().contains("agree now"),
+        "{all}"
+    );
 }
