@@ -137,6 +137,19 @@ impl Prodigi {
 }
 
 impl Fulfillment {
+    /// Lab orders the labs refused (bad address, bad file, item out of
+    /// stock) whose refusal was recorded at or after `since`: each one is an
+    /// order a person must change and resubmit.
+    pub async fn refusals_since(&self, since: Timestamp) -> Result<i64> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from fulfillment_lab_order where stage = 'refused' and updated_at >= $1",
+        )
+        .bind(since.as_micros())
+        .fetch_one(self.db().pool())
+        .await?;
+        Ok(n)
+    }
+
     /// The remote labs with credentials (Printful, Prodigi): the ones whose
     /// accounts can be listed.
     pub fn listable_labs(&self) -> Vec<Lab> {

@@ -453,6 +453,21 @@ impl Notify {
         title: &str,
         detail: &str,
     ) -> Result<usize> {
+        self.raise_alert_on(conn, key, title, detail, &[Channel::Email, Channel::Sms])
+            .await
+    }
+
+    /// [`Notify::raise_alert`] on the given channels only (an owner without
+    /// an email address or phone gets nothing on that channel). Returns the
+    /// messages created: 0 when `key` was raised before on those channels.
+    pub async fn raise_alert_on(
+        &self,
+        conn: &mut AnyConnection,
+        key: &str,
+        title: &str,
+        detail: &str,
+        channels: &[Channel],
+    ) -> Result<usize> {
         let lang = self.inner.settings.default_language.clone();
         let data = serde_json::json!({
             "lang": lang,
@@ -463,6 +478,7 @@ impl Notify {
         });
         let mut planned = Vec::new();
         self.plan_owner(&mut planned, Kind::OwnerAlert, &lang, &data);
+        planned.retain(|p| channels.contains(&p.channel));
         for p in &mut planned {
             p.slot = Some(key.to_string());
         }

@@ -169,6 +169,8 @@ impl Ops {
                 .await?;
         let id = match existing {
             None => {
+                metrics::counter!("cielo_reconcile_findings_total", "kind" => f.kind.as_str())
+                    .increment(1);
                 let id = FindingId::new().to_string();
                 sqlx::query("insert into ops_finding (id, kind, subject, state, ours, theirs, detail, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $8)")
                     .bind(&id)
@@ -234,6 +236,61 @@ impl Ops {
             }
         };
         rows.iter().map(from_row).collect()
+    }
+
+    /// Marks the open finding of (kind, subject), if any, `fixed`: a later
+    /// pass saw both sides agree. `detail` says so.
+    pub(crate) async fn settle(
+        &self,
+        kind: FindingKind,
+        subject: &str,
+        detail: &str,
+    ) -> anyhow::Result<()> {
+        let open = sqlx::query(
+            "select 1 from ops_finding where kind = $1 and subject = $2 and state = 'open'",
+        )
+        .bind(kind.as_str())
+        .bind(subject)
+        .fetch_optional(self.db.pool())
+        .await?;
+        if open.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("update ops_finding set state = 'fixed', detail = $1, updated_at = $2 where kind = $3 and subject = $4 and state = 'open'")
+            .bind(detail)
+            .bind(Timestamp::now().as_micros())
+            .bind(kind.as_str())
+            .bind(subject)
+            .execute(&mut **tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sets the `cielo_findings_open{kind}` gauge from the stored findings.
+    pub(crate) async fn publish_open_findings(&self) -> anyhow::Result<()> {
+        let rows = sqlx::query(
+            "select kind, count(*) as n from ops_finding where state = 'open' group by kind",
+        )
+        .fetch_all(self.db.pool())
+        .await?;
+        for kind in [
+            FindingKind::PaidWithoutOrder,
+            FindingKind::PaidWithoutPayment,
+            FindingKind::UnknownLabOrder,
+            FindingKind::LabStatusDiffers,
+            FindingKind::AmountMismatch,
+        ] {
+            let mut n = 0i64;
+            for r in &rows {
+                if r.try_get::<String, _>("kind")? == kind.as_str() {
+                    n = r.try_get("n")?;
+                }
+            }
+            metrics::gauge!("cielo_findings_open", "kind" => kind.as_str()).set(n as f64);
+        }
+        Ok(())
     }
 
     /// Open findings of these kinds (all when empty).

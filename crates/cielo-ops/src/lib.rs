@@ -14,14 +14,16 @@
 //! It reads other domains only through their public APIs.
 
 pub mod alerts;
+pub mod canary;
 pub mod findings;
 pub mod reconcile;
 pub mod settings;
 
 pub use alerts::{AlertChannel, AlertMessage, AlertView, LogChannel, WebhookChannel};
+pub use canary::{CanaryReport, CanaryStep};
 pub use findings::{Finding, FindingKind, FindingState};
 pub use reconcile::ReconcileReport;
-pub use settings::{AlertRule, Condition, OpsSettings};
+pub use settings::{AlertRule, CanarySettings, Condition, OpsSettings};
 
 use cielo_db::Db;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ use std::sync::Arc;
 pub const KIND_RECONCILE: &str = "ops.reconcile";
 /// Job kind: evaluate the alert rules once.
 pub const KIND_ALERTS: &str = "ops.alerts";
+/// Job kind: walk the store path once (the canary) and move its alerts.
+pub const KIND_CANARY: &str = "ops.canary";
 
 cielo_core::typed_id!(FindingId, "fnd", "A reconciliation finding.");
 cielo_core::typed_id!(AlertId, "alr", "One firing of an alert rule.");
@@ -37,7 +41,10 @@ cielo_core::typed_id!(AlertId, "alr", "One firing of an alert rule.");
 /// The operations domain's migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "ops",
-    migrations: &[cielo_db::migration!(20261129110000, "ops")],
+    migrations: &[
+        cielo_db::migration!(20261129110000, "ops"),
+        cielo_db::migration!(20261129130000, "one_firing_alert_per_rule"),
+    ],
 };
 
 /// The operations service; cheap to clone.
@@ -49,6 +56,11 @@ pub struct Ops {
     pub(crate) payments: Arc<cielo_payments::Payments>,
     pub(crate) fulfillment: cielo_fulfillment::Fulfillment,
     pub(crate) channels: Arc<Vec<Arc<dyn AlertChannel>>>,
+    /// Email and SMS to the owner: queued in the same transaction as the
+    /// alert's state.
+    pub(crate) notify: Option<cielo_notify::Notify>,
+    /// The shop's public URL: where the canary walks unless told otherwise.
+    pub(crate) public_url: String,
 }
 
 impl std::fmt::Debug for Ops {
@@ -84,7 +96,24 @@ impl Ops {
             payments,
             fulfillment,
             channels: Arc::new(channels),
+            notify: None,
+            public_url: String::new(),
         }
+    }
+
+    /// The shop's public URL (`http.public_url`), walked by the canary job
+    /// unless `ops.canary.base_url` is set.
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = url.to_string();
+        self
+    }
+
+    /// Sends the rules' `email` and `sms` channels to the shop owner
+    /// (`notify.owner_email`, `notify.owner_phone`) through the
+    /// notifications domain, exactly once per alert message.
+    pub fn with_notify(mut self, notify: cielo_notify::Notify) -> Self {
+        self.notify = Some(notify);
+        self
     }
 
     /// Adds a channel (e.g. email or SMS to the owner through the
@@ -106,7 +135,7 @@ impl Ops {
         &self.settings
     }
 
-    /// Registers `ops.reconcile` and `ops.alerts`.
+    /// Registers `ops.reconcile`, `ops.alerts` and `ops.canary`.
     pub fn register(&self, registry: &mut cielo_jobs::Registry) {
         let me = self.clone();
         registry.handle(KIND_RECONCILE, move |_ctx, payload| {
@@ -120,6 +149,20 @@ impl Ops {
                     findings = report.findings.len(),
                     errors = report.errors.len(),
                     "reconciliation pass"
+                );
+                Ok(())
+            }
+        });
+        let me = self.clone();
+        registry.handle(KIND_CANARY, move |_ctx, _payload| {
+            let me = me.clone();
+            async move {
+                let report = me.canary(&me.public_url).await?;
+                tracing::info!(
+                    ok = report.ok,
+                    slow = report.slow,
+                    ms = report.total_ms,
+                    "canary walk"
                 );
                 Ok(())
             }

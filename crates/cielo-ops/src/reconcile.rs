@@ -96,6 +96,9 @@ impl Ops {
                 report.errors.push(format!("{lab}: {e:#}"));
             }
         }
+        if let Err(e) = self.publish_open_findings().await {
+            tracing::warn!(error = %format!("{e:#}"), "could not count the open findings");
+        }
         if let Err(e) = self.evaluate_alerts().await {
             tracing::warn!(error = %format!("{e:#}"), "could not evaluate alerts after reconciliation");
         }
@@ -311,12 +314,27 @@ impl Ops {
             let Some(theirs_stage) = l.stage else {
                 continue;
             };
+            // Our submission is in flight (sent, its answer not recorded
+            // yet, or lost after the lab took it): the lab may hold the
+            // order already. Not a difference: the submission's retry asks
+            // the lab and records it (a submission that never settles
+            // ends as a dead job, which alerts).
+            if ours.submit_state == "planned" || ours.submit_state == "sending" {
+                continue;
+            }
             // Neither lab reports delivery: our `delivered` past their
             // `shipped` is not a difference.
             let same = theirs_stage == ours.stage
                 || (ours.stage == cielo_fulfillment::LabStage::Delivered
                     && theirs_stage == cielo_fulfillment::LabStage::Shipped);
             if same {
+                // A difference an earlier pass could not fix has gone.
+                self.settle(
+                    FindingKind::LabStatusDiffers,
+                    &subject,
+                    &format!("ours and the lab's agree now ({theirs_stage})"),
+                )
+                .await?;
                 continue;
             }
             // The forward-only path: re-read from the lab and apply.

@@ -10,6 +10,36 @@ pub struct OpsSettings {
     pub reconcile: ReconcileSettings,
     /// `[[ops.alerts]]`: the alert rules; setting any replaces the defaults.
     pub alerts: Vec<AlertRule>,
+    /// `[ops.canary]`
+    pub canary: CanarySettings,
+}
+
+/// `[ops.canary]`: the synthetic buyer (off by default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CanarySettings {
+    /// Run the `ops.canary` job on the schedule below.
+    pub enabled: bool,
+    /// The shop to walk; default `http.public_url`.
+    pub base_url: Option<String>,
+    /// A walk slower than this (milliseconds, every step together) alerts.
+    pub slow_ms: u64,
+    /// Each request's limit, seconds.
+    pub timeout_secs: u64,
+    /// When it runs (cron, five fields or six with seconds first).
+    pub cron: String,
+}
+
+impl Default for CanarySettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            base_url: None,
+            slow_ms: 5000,
+            timeout_secs: 30,
+            cron: "*/5 * * * *".into(),
+        }
+    }
 }
 
 impl Default for OpsSettings {
@@ -17,6 +47,7 @@ impl Default for OpsSettings {
         Self {
             reconcile: ReconcileSettings::default(),
             alerts: default_rules(),
+            canary: CanarySettings::default(),
         }
     }
 }
@@ -91,6 +122,36 @@ pub enum Condition {
     OldestQueuedMinutes,
     /// Orders in `needs_attention`.
     OrdersNeedingAttention,
+    /// Payment webhooks refused for their signature in the last `minutes`
+    /// (default 5): someone probing, or a secret rotated at the provider only.
+    WebhookSignatureFailures {
+        /// The window, minutes.
+        #[serde(default = "five")]
+        minutes: i64,
+    },
+    /// Lab orders the labs refused in the last `hours` (default 24).
+    LabRefusals {
+        /// The window, hours.
+        #[serde(default = "twenty_four")]
+        hours: i64,
+    },
+    /// The canary's last walk failed or was slow (1) or worked (0):
+    /// measured by the `ops.canary` job, not by the minute's evaluation.
+    Canary,
+    /// Messages (email, SMS) that failed for good or whose outcome is
+    /// unknown, changed in the last `hours` (default 24).
+    NotificationFailures {
+        /// The window, hours.
+        #[serde(default = "twenty_four")]
+        hours: i64,
+    },
+}
+
+fn five() -> i64 {
+    5
+}
+fn twenty_four() -> i64 {
+    24
 }
 
 /// The rules a shop gets without configuring any: the stolen lab key and a
@@ -151,6 +212,34 @@ pub fn default_rules() -> Vec<AlertRule> {
             condition: Condition::OldestQueuedMinutes,
             threshold: 15,
             channels: ops(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "webhook-signature-failures".into(),
+            condition: Condition::WebhookSignatureFailures { minutes: 5 },
+            threshold: 10,
+            channels: ops(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "lab-refusals".into(),
+            condition: Condition::LabRefusals { hours: 24 },
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
+        },
+        AlertRule {
+            name: "notification-failures".into(),
+            condition: Condition::NotificationFailures { hours: 24 },
+            threshold: 1,
+            channels: ops(),
+            repeat_minutes: 240,
+        },
+        AlertRule {
+            name: "canary".into(),
+            condition: Condition::Canary,
+            threshold: 1,
+            channels: vec!["log".into(), "webhook".into(), "email".into()],
             repeat_minutes: 60,
         },
         AlertRule {

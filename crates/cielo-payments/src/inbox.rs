@@ -246,13 +246,18 @@ impl Webhooks {
             return Err(WebhookError::UnknownProvider(provider.to_string()));
         };
         let now = Timestamp::now().as_unix_seconds();
-        signature::verify(
+        if let Err(e) = signature::verify(
             header.unwrap_or(""),
             body,
             secrets,
             now,
             self.tolerance_secs,
-        )?;
+        ) {
+            if let Err(count_error) = count_rejection(db, provider, now).await {
+                tracing::warn!(error = %format!("{count_error:#}"), "could not count a refused webhook");
+            }
+            return Err(e.into());
+        }
         let text = std::str::from_utf8(body)
             .map_err(|_| WebhookError::Malformed("the body is not UTF-8".into()))?;
         let head: Head = serde_json::from_str(text)
@@ -302,6 +307,32 @@ impl Webhooks {
             Received::Duplicate
         })
     }
+}
+
+/// Counts one webhook refused for its signature (per provider and minute).
+async fn count_rejection(db: &Db, provider: &str, now_secs: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into payment_webhook_rejection (provider, minute, count) values ($1, $2, 1) \
+         on conflict (provider, minute) do update set count = payment_webhook_rejection.count + 1",
+    )
+    .bind(provider)
+    .bind(now_secs.div_euclid(60))
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Webhooks refused for their signature (every provider) in the last
+/// `minutes` minutes, the current minute included.
+pub async fn signature_failures(db: &Db, minutes: i64) -> anyhow::Result<i64> {
+    let now = Timestamp::now().as_unix_seconds().div_euclid(60);
+    let n: Option<i64> = sqlx::query_scalar(
+        "select cast(coalesce(sum(count), 0) as bigint) from payment_webhook_rejection where minute > $1",
+    )
+    .bind(now - minutes.max(1))
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Stores an event in the inbox and enqueues its processing, in the caller's

@@ -23,7 +23,10 @@ pub use test_provider::{Delivery, TestProvider};
 /// The payments migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "payments",
-    migrations: &[cielo_db::migration!(20261121000500, "payments")],
+    migrations: &[
+        cielo_db::migration!(20261121000500, "payments"),
+        cielo_db::migration!(20261129130000, "webhook_rejections"),
+    ],
 };
 
 use cielo_core::{Currency, Money, Timestamp};

@@ -152,6 +152,13 @@ impl Payments {
         &self.provider
     }
 
+    /// Webhooks refused for their signature in the last `minutes` minutes
+    /// (every provider): someone probing the endpoint, or a signing secret
+    /// rotated at the provider and not here.
+    pub async fn webhook_signature_failures(&self, minutes: i64) -> anyhow::Result<i64> {
+        crate::inbox::signature_failures(&self.db, minutes).await
+    }
+
     /// Processes one stored event, once: what it does to its order, the
     /// payment facts it carries, and an alert when something does not add up.
     /// Running it again for a processed event changes nothing.

@@ -27,6 +27,24 @@ pub use cielo_orders::KIND_EXPIRE_CARTS;
 /// Job kind: cancel orders left unpaid too long (the orders domain's).
 pub use cielo_orders::KIND_EXPIRE_UNPAID;
 
+/// The `[[schedule]]` entries, with the canary's when `ops.canary.enabled`
+/// and no entry runs it already.
+fn with_canary(settings: &Settings) -> Vec<cielo_jobs::ScheduleEntry> {
+    let mut schedule = settings.schedule.clone();
+    if settings.ops.canary.enabled && !schedule.iter().any(|e| e.kind == cielo_ops::KIND_CANARY) {
+        schedule.push(cielo_jobs::ScheduleEntry {
+            name: "ops-canary".into(),
+            cron: settings.ops.canary.cron.clone(),
+            kind: cielo_ops::KIND_CANARY.into(),
+            queue: "maintenance".into(),
+            payload: serde_json::json!({}),
+            max_attempts: 1,
+            timezone: None,
+        });
+    }
+    schedule
+}
+
 /// What a process does. `All` is one process doing everything (the default);
 /// on PostgreSQL the others let any number of API and worker processes and a
 /// pair of schedulers share one database.
@@ -320,6 +338,8 @@ impl Application {
                 url: public_url.clone(),
             },
         )?;
+        // Alerts by email and SMS reach the owner through the notifications domain.
+        let ops = ops.with_notify(notify.clone()).with_public_url(&public_url);
         let registry = Arc::new(registry(
             &orders, &payments, &flows, &ops, &notify, &settings,
         ));
@@ -376,7 +396,7 @@ impl Application {
             role: options.role,
             registry,
             jobs: settings.jobs.clone(),
-            schedule: settings.schedule.clone(),
+            schedule: with_canary(&settings),
             job_metrics,
             app_prometheus,
             catch_up_on_start: settings.payments.catch_up_on_start,

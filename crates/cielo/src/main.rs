@@ -78,6 +78,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Walk the store path of a running shop as a buyer would (product list,
+    /// cart, checkout, payment page; on the built-in test provider the
+    /// payment is cancelled, so nothing is paid or made) and print each
+    /// step's time. Exits 1 when a step fails or the walk is slower than
+    /// `--slow-ms`. No database needed.
+    Canary {
+        /// The shop's base URL (default `http.public_url`).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// A walk slower than this many milliseconds fails (default `ops.canary.slow_ms`).
+        #[arg(long, value_name = "MS")]
+        slow_ms: Option<u64>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage admin accounts.
@@ -297,6 +313,37 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
                 print!("{}", report.to_text());
             }
             if !report.is_clean() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Canary {
+            base_url,
+            slow_ms,
+            json,
+        } => {
+            let base = base_url
+                .or_else(|| settings.ops.canary.base_url.clone())
+                .or_else(|| settings.http.public_url.clone())
+                .unwrap_or_else(|| format!("http://{}", settings.http.bind));
+            let report = cielo_ops::canary::walk(
+                &base,
+                slow_ms.unwrap_or(settings.ops.canary.slow_ms),
+                std::time::Duration::from_secs(settings.ops.canary.timeout_secs.max(1)),
+            )
+            .await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for s in &report.steps {
+                    match &s.error {
+                        None => println!("  {:<13} {:>6} ms  ok", s.step, s.ms),
+                        Some(e) => println!("  {:<13} {:>6} ms  FAILED: {e}", s.step, s.ms),
+                    }
+                }
+                println!("{}", report.summary());
+            }
+            if !report.ok || report.slow {
                 std::process::exit(1);
             }
             Ok(())

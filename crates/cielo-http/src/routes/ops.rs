@@ -131,14 +131,37 @@ pub(crate) async fn run_reconcile(
     Ok(ok(&report))
 }
 
+/// Filters of the alerts list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertParams {
+    /// `firing` or `resolved`; all when absent.
+    state: Option<String>,
+    /// At most this many, newest first (default 100, at most 500).
+    limit: Option<i64>,
+}
+
 /// Alerts (each firing of a rule), newest first.
-#[utoipa::path(get, path = "/api/admin/ops/alerts", tag = "admin",
-    responses((status = 200, body = Vec<AlertView>)),
+#[utoipa::path(get, path = "/api/admin/ops/alerts", tag = "admin", params(AlertParams),
+    responses((status = 200, body = Vec<AlertView>), (status = 400, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn list_alerts(
     State(s): State<AppState>,
     _a: AdminAuth,
+    Query(p): Query<AlertParams>,
 ) -> Result<Response, ApiError> {
-    let list = ops(&s)?.alerts(100).await.map_err(ApiError::internal)?;
+    if let Some(st) = p.state.as_deref() {
+        if st != "firing" && st != "resolved" {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "state must be firing or resolved",
+            ));
+        }
+    }
+    let list = ops(&s)?
+        .alerts_in(p.state.as_deref(), p.limit.unwrap_or(100))
+        .await
+        .map_err(ApiError::internal)?;
     Ok(ok(&list))
 }
