@@ -184,6 +184,16 @@ impl Service<Request> for Edge {
                 let mut res = crate::problem::finish(res, uri.path(), &id).await;
                 res.headers_mut().insert(X_REQUEST_ID, id);
                 let status = res.status().as_u16();
+                if status >= 500 {
+                    // For the server-errors alert, off the answer's path.
+                    if let Some(ops) = state.ops.clone() {
+                        tokio::spawn(async move {
+                            if let Err(e) = ops.count_server_error().await {
+                                tracing::warn!(error = %e, "could not count a server error");
+                            }
+                        });
+                    }
+                }
                 let elapsed = start.elapsed();
                 let route = res.extensions().get::<AnsweredRoute>();
                 state.metrics.record(

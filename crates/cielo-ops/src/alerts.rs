@@ -203,6 +203,14 @@ impl Ops {
                     serde_json::json!({"minutes": minutes}),
                 )
             }
+            Condition::ServerErrors { minutes } => {
+                let n = self.server_errors(*minutes).await?;
+                (
+                    n,
+                    format!("{n} API answer(s) failed with a server error (5xx) in {minutes} min: see the api processes' logs (level error) and /readyz"),
+                    serde_json::json!({"minutes": minutes}),
+                )
+            }
             Condition::LabRefusals { hours } => {
                 let since =
                     Timestamp::from_micros(Timestamp::now().as_micros() - hours * 3_600_000_000);

@@ -25,6 +25,8 @@ pub use findings::{Finding, FindingKind, FindingState};
 pub use reconcile::ReconcileReport;
 pub use settings::{AlertRule, CanarySettings, Condition, OpsSettings};
 
+use cielo_core::Timestamp;
+use cielo_db::sqlx;
 use cielo_db::Db;
 use std::sync::Arc;
 
@@ -44,6 +46,7 @@ pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     migrations: &[
         cielo_db::migration!(20261129110000, "ops"),
         cielo_db::migration!(20261129130000, "one_firing_alert_per_rule"),
+        cielo_db::migration!(20261129140000, "server_errors"),
     ],
 };
 
@@ -175,6 +178,34 @@ impl Ops {
                 Ok(())
             }
         });
+    }
+}
+
+impl Ops {
+    /// Counts one 5xx answer of the API (per minute, shared by every api
+    /// process), for the `server_errors` alert condition.
+    pub async fn count_server_error(&self) -> anyhow::Result<()> {
+        let minute = Timestamp::now().as_unix_seconds().div_euclid(60);
+        sqlx::query(
+            "insert into ops_server_error (minute, count) values ($1, 1) \
+             on conflict (minute) do update set count = ops_server_error.count + 1",
+        )
+        .bind(minute)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// 5xx answers counted in the last `minutes` minutes, this one included.
+    pub(crate) async fn server_errors(&self, minutes: i64) -> anyhow::Result<i64> {
+        let minute = Timestamp::now().as_unix_seconds().div_euclid(60);
+        let n: Option<i64> = sqlx::query_scalar(
+            "select cast(coalesce(sum(count), 0) as bigint) from ops_server_error where minute > $1",
+        )
+        .bind(minute - minutes.max(1))
+        .fetch_one(self.db.pool())
+        .await?;
+        Ok(n.unwrap_or(0))
     }
 }
 

@@ -129,6 +129,13 @@ pub enum Condition {
         #[serde(default = "five")]
         minutes: i64,
     },
+    /// 5xx answers of the API in the last `minutes` (default 5), counted by
+    /// every api process: a failing database, a provider down, a bug.
+    ServerErrors {
+        /// The window, minutes.
+        #[serde(default = "five")]
+        minutes: i64,
+    },
     /// Lab orders the labs refused in the last `hours` (default 24).
     LabRefusals {
         /// The window, hours.
@@ -217,6 +224,13 @@ pub fn default_rules() -> Vec<AlertRule> {
         AlertRule {
             name: "webhook-signature-failures".into(),
             condition: Condition::WebhookSignatureFailures { minutes: 5 },
+            threshold: 10,
+            channels: ops(),
+            repeat_minutes: 60,
+        },
+        AlertRule {
+            name: "server-errors".into(),
+            condition: Condition::ServerErrors { minutes: 5 },
             threshold: 10,
             channels: ops(),
             repeat_minutes: 60,

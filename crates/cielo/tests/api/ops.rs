@@ -786,3 +786,46 @@ async fn a_lab_status_difference_the_pass_could_not_fix_is_settled_when_both_sid
         "{all}"
     );
 }
+
+#[tokio::test]
+async fn server_errors_of_every_api_answer_are_a_condition() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let (hook, got) = alert_sink().await;
+    let app = shop(&printful, Some(hook), |s| {
+        s.ops.alerts = vec![rule(
+            "failing",
+            cielo_ops::Condition::ServerErrors { minutes: 5 },
+            2,
+        )];
+    })
+    .await;
+    let ops = app.state.ops.clone().unwrap();
+    // The categories' table is gone: listing them is a server error.
+    cielo_db::sqlx::query("alter table catalog_category rename to catalog_category_gone")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let fail = || async {
+        let r = app.get("/api/store/categories").await;
+        assert_eq!(r.status, 500, "{}", r.body);
+    };
+    fail().await;
+    ops.evaluate_alerts().await.unwrap();
+    // One is under the threshold (counted off the answer's path: give it time).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    ops.evaluate_alerts().await.unwrap();
+    assert!(sent_for(&got, "failing").is_empty());
+    fail().await;
+    let mut fired = Vec::new();
+    for _ in 0..50 {
+        ops.evaluate_alerts().await.unwrap();
+        fired = sent_for(&got, "failing");
+        if !fired.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["alert"]["status"], "firing");
+    assert_eq!(fired[0]["alert"]["value"], 2);
+}
