@@ -245,6 +245,7 @@ impl Fulfillment {
 
     fn submit_job_for(&self, id: LabOrderId, run_at: Option<Timestamp>) -> NewJob {
         let mut job = NewJob::new(jobs::SUBMIT, serde_json::json!({ "lab_order_id": id }))
+            .queue(jobs::LAB_QUEUE)
             .unique_key(format!("{}:{id}", jobs::SUBMIT))
             .max_attempts(self.inner.settings.submit_max_attempts);
         if let Some(at) = run_at {
@@ -614,6 +615,7 @@ impl Fulfillment {
                         jobs::REFRESH,
                         serde_json::json!({ "lab_order_id": id, "cause": "catch_up" }),
                     )
+                    .queue(jobs::LAB_QUEUE)
                     .unique_key(format!("{}:{id}:catch_up", jobs::REFRESH));
                     cielo_jobs::enqueue(&mut tx, job).await?;
                     report.polled += 1;
@@ -637,6 +639,7 @@ impl Fulfillment {
             jobs::REFRESH,
             serde_json::json!({ "lab_order_id": id, "cause": cause }),
         )
+        .queue(jobs::LAB_QUEUE)
         .unique_key(format!("{}:{id}:{key}", jobs::REFRESH));
         cielo_jobs::enqueue(conn, job).await?;
         Ok(())

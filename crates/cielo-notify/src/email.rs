@@ -265,15 +265,29 @@ fn percent_decode(s: &str) -> String {
 /// the message is not retried alone).
 pub struct SmtpEmail {
     config: SmtpConfig,
+    /// The TLS set-up, made once: building it reads the root certificates,
+    /// too slow to repeat for every message of a burst.
+    tls: std::sync::OnceLock<lettre::transport::smtp::client::TlsParameters>,
 }
 
 impl SmtpEmail {
     /// A provider for `config`.
     pub fn new(config: SmtpConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            tls: std::sync::OnceLock::new(),
+        }
     }
 
     fn tls(&self) -> Result<lettre::transport::smtp::client::TlsParameters, SendError> {
+        if let Some(t) = self.tls.get() {
+            return Ok(t.clone());
+        }
+        let t = self.build_tls()?;
+        Ok(self.tls.get_or_init(|| t).clone())
+    }
+
+    fn build_tls(&self) -> Result<lettre::transport::smtp::client::TlsParameters, SendError> {
         use lettre::transport::smtp::client::{Certificate, TlsParameters};
         let mut b = TlsParameters::builder(self.config.host.clone());
         if let Some(pem) = &self.config.ca_pem {
