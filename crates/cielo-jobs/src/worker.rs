@@ -700,9 +700,11 @@ impl Shared {
     fn has_room(&self, capacity: usize) -> bool {
         let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         held.total < capacity
-            || self.settings.queues.iter().any(|(q, s)| {
-                s.concurrency > held.by_queue.get(q).copied().unwrap_or(0)
-            })
+            || self
+                .settings
+                .queues
+                .iter()
+                .any(|(q, s)| s.concurrency > held.by_queue.get(q).copied().unwrap_or(0))
     }
 }
 

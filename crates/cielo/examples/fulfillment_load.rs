@@ -118,8 +118,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     let variant = shop
-        .product(json!({"sku": "BENCH-TEE", "price": {"amount": 2000, "currency": "USD"},
-                        "lab": "printful", "lab_product_id": "4012"}))
+        .product(
+            json!({"sku": "BENCH-TEE", "price": {"amount": 2000, "currency": "USD"},
+                        "lab": "printful", "lab_product_id": "4012"}),
+        )
         .await?;
     let client = burst::client()?;
     let orders = shop.pending_orders(&client, &variant, n).await?;
@@ -128,7 +130,10 @@ async fn main() -> anyhow::Result<()> {
     let (acked, burst) = shop.pay_all(&client, &orders).await?;
 
     // Wait for every lab order (60 s at most).
-    burst::wait_for(Duration::from_secs(60), || created.lock().unwrap().len() >= n).await;
+    burst::wait_for(Duration::from_secs(60), || {
+        created.lock().unwrap().len() >= n
+    })
+    .await;
     let created = created.lock().unwrap().clone();
     let mut latencies = Vec::new();
     let mut missing = 0;

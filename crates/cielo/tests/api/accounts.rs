@@ -325,6 +325,8 @@ async fn a_customer_keeps_a_phone_on_the_profile_checked_like_checkout() {
         }
     };
 
+    let name_before = app.get_as("/api/store/me", &token).await.body["name"].clone();
+
     // Typed as people type it, stored in E.164.
     let set = patch(json!({"phone": "+34 600 12 34 56"})).await;
     assert_eq!(set.status, 200, "{}", set.body);
@@ -336,16 +338,20 @@ async fn a_customer_keeps_a_phone_on_the_profile_checked_like_checkout() {
 
     // Not a number in international form: 422 naming the field, nothing written.
     for bad in ["600123456", "+0034600", "call me"] {
-        let r = patch(json!({"phone": bad, "name": "Ada"})).await;
+        let r = patch(json!({"phone": bad, "name": "Ada Renamed"})).await;
         r.assert_problem(422, "validation-failed");
         assert_eq!(r.pointers(), vec!["#/phone".to_string()], "{bad}");
     }
     let me = app.get_as("/api/store/me", &token).await;
     assert_eq!(me.body["phone"], "+34600123456");
-    assert_eq!(me.body["name"], "", "a refused patch writes nothing");
+    assert_eq!(
+        me.body["name"], name_before,
+        "a refused patch writes nothing"
+    );
 
     // Leaving it out keeps it; null removes it.
-    let named = patch(json!({"name": "Ada"})).await;
+    let named = patch(json!({"name": "Ada Renamed"})).await;
+    assert_eq!(named.body["name"], "Ada Renamed");
     assert_eq!(named.body["phone"], "+34600123456");
     let cleared = patch(json!({"phone": null})).await;
     assert_eq!(cleared.status, 200);
