@@ -10,6 +10,7 @@
 //!
 //! usage: fulfillment_load --database URL [--orders 200] [--lab-ms 50] [--trace FILTER]
 
+#[path = "support/burst.rs"]
 mod burst;
 
 use axum::body::Bytes;

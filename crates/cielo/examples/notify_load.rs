@@ -17,6 +17,7 @@
 //! usage: notify_load --database URL [--smtp-url URL --mail-dir DIR
 //!        [--ca-file PEM] [--password P]] [--orders 200] [--trace FILTER]
 
+#[path = "support/burst.rs"]
 mod burst;
 
 use burst::{arg, Shop};

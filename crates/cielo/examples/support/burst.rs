@@ -73,8 +73,10 @@ impl Shop {
     ) -> anyhow::Result<Self> {
         let dir =
             std::env::temp_dir().join(format!("cielo-bench-{}", uuid::Uuid::new_v4().simple()));
-        let mut settings = Settings::default();
-        settings.data_dir = dir.clone();
+        let mut settings = Settings {
+            data_dir: dir.clone(),
+            ..Default::default()
+        };
         settings.database.url = Some(database);
         settings.http.bind = "127.0.0.1:0".into();
         settings.log.level = "warn".into();
