@@ -19,16 +19,9 @@ ORDERS=${ORDERS:-200}
 LAB_MS=${LAB_MS:-50}
 RUNS=${RUNS:-3}
 
-PROFILE=${PROFILE:-release}
-echo "building the $PROFILE load generator..." >&2
-if [ "$PROFILE" = release ]; then
-  [ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p cielo --example fulfillment_load
-else
-  [ -n "${SKIP_BUILD:-}" ] || cargo build -q -p cielo --example fulfillment_load
-fi
-LOAD="${CARGO_TARGET_DIR:-target}/$PROFILE/examples/fulfillment_load"
 WORK=$(mktemp -d)
 source bench/lib.sh
+LOAD=$(bench_build_example fulfillment_load)
 cleanup() {
   bench_postgres_stop
   rm -rf "$WORK"
@@ -40,7 +33,7 @@ run() { # engine lab-ms database-url
   "$LOAD" --database "$3" --orders "$ORDERS" --lab-ms "$2"
 }
 
-echo "$PROFILE build; machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+bench_machine
 for i in $(seq "$RUNS"); do
   if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
     run sqlite "$LAB_MS" "sqlite://$WORK/bench-$i.db"

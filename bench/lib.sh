@@ -3,6 +3,27 @@
 
 PG_STARTED=""
 
+# Builds a load generator of crates/cielo/examples in $PROFILE (default
+# release; `debug` is quicker to build, its figures are not comparable) and
+# prints its path. SKIP_BUILD=1 uses the one built last.
+bench_build_example() {
+  local profile=${PROFILE:-release}
+  echo "building the $profile load generator $1..." >&2
+  if [ -z "${SKIP_BUILD:-}" ]; then
+    if [ "$profile" = release ]; then
+      cargo build --release -q -p cielo --example "$1" >&2
+    else
+      cargo build -q -p cielo --example "$1" >&2
+    fi
+  fi
+  echo "${CARGO_TARGET_DIR:-target}/$profile/examples/$1"
+}
+
+# One line about the build and the machine, printed before the figures.
+bench_machine() {
+  echo "${PROFILE:-release} build; machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ)"
+}
+
 # Benchmarks drive single routes hard from one address: the per-IP rate
 # limits (docs/configuration.md, `limits.*`) would measure the limiter, so
 # they are off here.

@@ -26,7 +26,10 @@ typed_id!(
 /// The accounts migrations.
 pub const MIGRATIONS: MigrationSet = MigrationSet {
     domain: "accounts",
-    migrations: &[cielo_db::migration!(20261121000200, "accounts")],
+    migrations: &[
+        cielo_db::migration!(20261121000200, "accounts"),
+        cielo_db::migration!(20261129120000, "customer_phone"),
+    ],
 };
 
 /// What an account may do.
@@ -64,6 +67,8 @@ pub struct Customer {
     pub email: String,
     /// Display name.
     pub name: String,
+    /// Mobile number in E.164 (`+34600123456`), if given.
+    pub phone: Option<String>,
     /// Role.
     pub role: Role,
     /// Registration time.
@@ -132,6 +137,21 @@ pub struct Registration {
 pub struct ProfilePatch {
     /// New display name.
     pub name: Option<String>,
+    /// New mobile number, in international form (`+34 600 123 456` is stored
+    /// as `+34600123456`); `null` or `""` removes it. Anything but an E.164
+    /// number is refused with a 422 naming `phone`.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+}
+
+/// Tells a field set to `null` (`Some(None)`) from one left out (`None`).
+fn double_option<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An entry in an address book.
@@ -337,6 +357,7 @@ impl Accounts {
             id: CustomerId::new(),
             email: email.to_string(),
             name: name.to_string(),
+            phone: None,
             role,
             created_at: Timestamp::now(),
         };
@@ -412,18 +433,37 @@ impl Accounts {
         principal: &Principal,
         patch: ProfilePatch,
     ) -> Result<Customer> {
+        let mut v = Validation::new();
         if let Some(name) = &patch.name {
-            let mut v = Validation::new();
             v.text("name", name, 0, 200);
-            v.finish().map_err(Error::Invalid)?;
+        }
+        // Checked like the phone given at checkout.
+        let phone = match &patch.phone {
+            None => None,
+            Some(p) => match p.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                None => Some(None),
+                Some(p) => match cielo_core::phone::normalise(p) {
+                    Some(n) => Some(Some(n)),
+                    None => {
+                        v.add(
+                            "phone",
+                            "must be a mobile number in international form, e.g. +34600123456",
+                        );
+                        None
+                    }
+                },
+            },
+        };
+        v.finish().map_err(Error::Invalid)?;
+        if patch.name.is_some() || phone.is_some() {
+            let now = Timestamp::now();
             let mut tx = self.db.begin_write().await?;
-            store::set_name(
-                &mut tx,
-                principal.customer_id,
-                name.trim(),
-                Timestamp::now(),
-            )
-            .await?;
+            if let Some(name) = &patch.name {
+                store::set_name(&mut tx, principal.customer_id, name.trim(), now).await?;
+            }
+            if let Some(phone) = &phone {
+                store::set_phone(&mut tx, principal.customer_id, phone.as_deref(), now).await?;
+            }
             tx.commit().await?;
         }
         self.me(principal).await

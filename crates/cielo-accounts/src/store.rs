@@ -9,6 +9,7 @@ fn customer_row(r: &AnyRow) -> Result<Customer> {
         id: CustomerId::parse(&id).map_err(|e| anyhow::anyhow!("bad customer id: {e}"))?,
         email: r.try_get("email")?,
         name: r.try_get("name")?,
+        phone: r.try_get("phone")?,
         role: Role::parse(&r.try_get::<String, _>("role")?),
         created_at: Timestamp::from_micros(r.try_get("created_at")?),
     })
@@ -76,6 +77,21 @@ pub(crate) async fn set_name(
     sqlx::query("update accounts_customer set name = $2, updated_at = $3 where id = $1")
         .bind(id.to_string())
         .bind(name)
+        .bind(now.as_micros())
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn set_phone(
+    c: &mut AnyConnection,
+    id: CustomerId,
+    phone: Option<&str>,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query("update accounts_customer set phone = $2, updated_at = $3 where id = $1")
+        .bind(id.to_string())
+        .bind(phone)
         .bind(now.as_micros())
         .execute(c)
         .await?;

@@ -69,7 +69,17 @@ impl DatabaseUrl {
     pub fn expose(&self) -> &str {
         &self.0
     }
-    /// The engine the URL names.
+    /// The file a SQLite URL names (`None` for PostgreSQL and in-memory
+    /// databases), e.g. to tell a missing database from an empty one before
+    /// connecting creates it.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        if !self.0.starts_with("sqlite:") {
+            return None;
+        }
+        let path = sqlite_path(&self.0);
+        (!path.is_empty() && path != ":memory:").then(|| path.into())
+    }
+    /// The engine this URL names.
     pub fn backend(&self) -> Result<Backend, Error> {
         if self.0.starts_with("sqlite:") {
             Ok(Backend::Sqlite)

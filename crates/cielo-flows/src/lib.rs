@@ -321,6 +321,9 @@ impl Flows {
             &cielo_orders::status_topic(OrderStatus::Paid),
             KIND_ORDER_PAID,
         );
+        // The paid order's next step is on the way to the lab (and the
+        // customer's poster): ahead of bookkeeping jobs in the shared slots.
+        r.prioritise(KIND_ORDER_PAID, 10);
         let me = self.clone();
         r.handle_json(KIND_ORDER_PAID, move |ctx, e: OrderStatusChanged| {
             let me = me.clone();
@@ -614,8 +617,22 @@ impl Flows {
                     refused.id,
                     refused.reason.as_deref().unwrap_or("no reason given")
                 );
+                let refusal = cielo_orders::LabRefusal {
+                    lab: refused.lab.to_string(),
+                    lab_order_id: refused.id.to_string(),
+                    reason: refused
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "no reason given".into()),
+                };
                 orders
-                    .transition(&mut *conn, id, OrderStatus::NeedsAttention, &why)
+                    .transition_with(
+                        &mut *conn,
+                        id,
+                        OrderStatus::NeedsAttention,
+                        &why,
+                        Some(refusal),
+                    )
                     .await?;
             }
             return Ok(());

@@ -72,6 +72,11 @@ pub mod jobs {
     pub const LOCAL_STEP: &str = "fulfillment.local_step";
     /// Polls every open lab order and re-sends missing submissions. No payload.
     pub const CATCH_UP: &str = "fulfillment.catch_up";
+    /// The job queue of the calls to a lab (submit, refresh): they spend
+    /// their time waiting on the lab's answer, so the queue gets a lane of its
+    /// own with many slots (`[jobs.queues.labs]`) rather than taking the
+    /// slots quick jobs share.
+    pub const LAB_QUEUE: &str = "labs";
 }
 
 /// A print lab.

@@ -245,6 +245,7 @@ impl Fulfillment {
 
     fn submit_job_for(&self, id: LabOrderId, run_at: Option<Timestamp>) -> NewJob {
         let mut job = NewJob::new(jobs::SUBMIT, serde_json::json!({ "lab_order_id": id }))
+            .queue(jobs::LAB_QUEUE)
             .unique_key(format!("{}:{id}", jobs::SUBMIT))
             .max_attempts(self.inner.settings.submit_max_attempts);
         if let Some(at) = run_at {
@@ -340,7 +341,15 @@ impl Fulfillment {
             tx.commit().await?;
             o
         };
-        match api.create(&o).await {
+        let created = api.create(&o).await;
+        let counted = match &created {
+            Ok(CreateOutcome::Accepted(_)) => "created",
+            Ok(CreateOutcome::Refused(_)) => "refused",
+            Err(_) => "failed",
+        };
+        metrics::counter!("cielo_lab_submissions_total", "lab" => o.lab.to_string(), "outcome" => counted)
+            .increment(1);
+        match created {
             Ok(CreateOutcome::Accepted(snapshot)) => {
                 self.record_accepted(id, snapshot, "submit").await?;
                 Ok(())
@@ -614,6 +623,7 @@ impl Fulfillment {
                         jobs::REFRESH,
                         serde_json::json!({ "lab_order_id": id, "cause": "catch_up" }),
                     )
+                    .queue(jobs::LAB_QUEUE)
                     .unique_key(format!("{}:{id}:catch_up", jobs::REFRESH));
                     cielo_jobs::enqueue(&mut tx, job).await?;
                     report.polled += 1;
@@ -637,6 +647,7 @@ impl Fulfillment {
             jobs::REFRESH,
             serde_json::json!({ "lab_order_id": id, "cause": cause }),
         )
+        .queue(jobs::LAB_QUEUE)
         .unique_key(format!("{}:{id}:{key}", jobs::REFRESH));
         cielo_jobs::enqueue(conn, job).await?;
         Ok(())

@@ -75,6 +75,7 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
             let mut job = NewJob::new(sub.kind.clone(), payload.clone())
                 .queue(sub.queue.clone())
                 .max_attempts(sub.max_attempts)
+                .priority(registry.priority_of(&sub.kind))
                 .unique_key(format!("{}:{}", event.id, sub.kind));
             job.request_id = event.request_id.clone();
             jobs.push((job, event.id.clone()));

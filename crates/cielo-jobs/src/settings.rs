@@ -8,7 +8,8 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JobsSettings {
-    /// Jobs one worker process runs at the same time.
+    /// Jobs one worker process runs at the same time, of the queues without
+    /// a lane of their own in `queues`.
     pub concurrency: usize,
     /// Most jobs a worker claims ahead of its free slots, so that claims come
     /// in batches (one commit for many jobs) and a slot that frees up finds
@@ -41,7 +42,12 @@ pub struct JobsSettings {
     pub event_retention_hours: u64,
     /// How often the scheduler checks its cron entries.
     pub scheduler_interval_ms: u64,
-    /// Per-queue limits, e.g. `[jobs.queues.render] concurrency = 2`.
+    /// Queues with a lane of their own, e.g. `[jobs.queues.render]
+    /// concurrency = 2`: a worker runs up to that many jobs of the queue at
+    /// once, next to (not out of) the `concurrency` shared by the others.
+    /// For work that waits on the network (calls to a print lab) or takes
+    /// the CPU for long (renders), so it neither takes the shared slots nor
+    /// waits behind them.
     pub queues: BTreeMap<String, QueueSettings>,
     /// How jobs travel from the enqueuing transaction to the worker that runs
     /// them: `database` (the `jobs_job` table, claimed by workers) or `sqs`

@@ -219,6 +219,7 @@ pub(crate) struct Subscription {
 pub struct Registry {
     handlers: HashMap<String, Handler>,
     subscriptions: HashMap<String, Vec<Subscription>>,
+    priorities: HashMap<String, i32>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -291,6 +292,19 @@ impl Registry {
             max_attempts: max_attempts.max(1),
         });
         self
+    }
+
+    /// Jobs of `kind` that events create run with this priority (higher
+    /// first among runnable jobs of their queue; default 0): for subscribers
+    /// on the path a customer waits on, ahead of bookkeeping that can wait.
+    /// Applies to every subscription of `kind` made before or after.
+    pub fn prioritise(&mut self, kind: &str, priority: i32) -> &mut Self {
+        self.priorities.insert(kind.to_string(), priority);
+        self
+    }
+
+    pub(crate) fn priority_of(&self, kind: &str) -> i32 {
+        self.priorities.get(kind).copied().unwrap_or(0)
     }
 
     pub(crate) fn subscribers(&self, topic: &str) -> &[Subscription] {
@@ -604,7 +618,8 @@ pub async fn run_pending_with(
     }
 }
 
-/// Jobs claimed by this worker and not finished yet, in total and by queue.
+/// Jobs claimed by this worker and not finished yet: for the shared slots
+/// (`total`), and for each queue that has a lane of its own.
 #[derive(Default)]
 struct Held {
     total: usize,
@@ -639,8 +654,14 @@ struct Shared {
     held: Mutex<Held>,
     /// Signalled when a held job finishes, so the fetch loop can claim again.
     freed: Notify,
-    /// Execution slots (`concurrency`); held jobs beyond it wait here.
+    /// Execution slots (`concurrency`) of the queues without a lane of
+    /// their own; held jobs beyond it wait here.
     slots: Arc<Semaphore>,
+    /// The queues with their own `[jobs.queues.<name>]` limit: each runs in
+    /// a lane of that many slots, next to the shared ones, so that slow
+    /// waits on the network (a print lab, an SMTP server) or a CPU-heavy
+    /// render neither take the shared slots nor wait behind them.
+    lanes: HashMap<String, Arc<Semaphore>>,
     done: mpsc::UnboundedSender<Done>,
 }
 
@@ -648,17 +669,42 @@ impl Shared {
     fn release_hold(&self, queue: &str, ran_for: Option<Duration>) {
         {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(d) = ran_for {
-                let us = d.as_micros() as f64;
-                held.avg_job_micros =
-                    Some(held.avg_job_micros.map_or(us, |avg| avg * 0.9 + us * 0.1));
-            }
-            held.total -= 1;
-            if let Some(n) = held.by_queue.get_mut(queue) {
-                *n -= 1;
+            if self.lanes.contains_key(queue) {
+                if let Some(n) = held.by_queue.get_mut(queue) {
+                    *n -= 1;
+                }
+            } else {
+                // The estimate sizes the shared slots' claims ahead: lanes
+                // claim no further than their slots, and their jobs' pace
+                // (a lab's 50 ms) says nothing about the shared queues'.
+                if let Some(d) = ran_for {
+                    let us = d.as_micros() as f64;
+                    held.avg_job_micros =
+                        Some(held.avg_job_micros.map_or(us, |avg| avg * 0.9 + us * 0.1));
+                }
+                held.total -= 1;
             }
         }
         self.freed.notify_one();
+    }
+
+    /// The slots a job of `queue` runs in: its lane's, else the shared ones.
+    fn slots_of(&self, queue: &str) -> Arc<Semaphore> {
+        self.lanes
+            .get(queue)
+            .cloned()
+            .unwrap_or_else(|| self.slots.clone())
+    }
+
+    /// Whether any lane or the shared slots could take one more job.
+    fn has_room(&self, capacity: usize) -> bool {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.total < capacity
+            || self
+                .settings
+                .queues
+                .iter()
+                .any(|(q, s)| s.concurrency > held.by_queue.get(q).copied().unwrap_or(0))
     }
 }
 
@@ -715,6 +761,12 @@ impl Worker {
             db: self.db.clone(),
             registry: self.registry.clone(),
             slots: Arc::new(Semaphore::new(self.settings.concurrency.max(1))),
+            lanes: self
+                .settings
+                .queues
+                .iter()
+                .map(|(q, s)| (q.clone(), Arc::new(Semaphore::new(s.concurrency))))
+                .collect(),
             settings: self.settings,
             metrics: self.metrics,
             held: Mutex::new(Held::default()),
@@ -800,9 +852,7 @@ async fn fetch_loop(
             for (queue, limit) in &limited {
                 let free = {
                     let held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
-                    limit
-                        .saturating_sub(held.by_queue.get(queue).copied().unwrap_or(0))
-                        .min(capacity.saturating_sub(held.total))
+                    limit.saturating_sub(held.by_queue.get(queue).copied().unwrap_or(0))
                 };
                 if free > 0 {
                     let jobs = claim_batch(
@@ -838,8 +888,7 @@ async fn fetch_loop(
         failures = 0;
         if claimed > 0 && full {
             // Every claim was filled: there may be more; wait only for room.
-            let room = capacity > shared.held.lock().unwrap_or_else(|p| p.into_inner()).total;
-            if !room {
+            if !shared.has_room(capacity) {
                 tokio::select! { _ = shared.freed.notified() => {}, _ = shutdown.cancelled() => {} }
                 settle().await;
             }
@@ -877,8 +926,11 @@ fn start_jobs(
     {
         let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
         for job in &jobs {
-            held.total += 1;
-            *held.by_queue.entry(job.queue.clone()).or_default() += 1;
+            if shared.lanes.contains_key(&job.queue) {
+                *held.by_queue.entry(job.queue.clone()).or_default() += 1;
+            } else {
+                held.total += 1;
+            }
         }
     }
     for job in jobs {
@@ -891,7 +943,7 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
     let permit = tokio::select! {
         biased;
         _ = shutdown.cancelled() => None,
-        p = shared.slots.clone().acquire_owned() => p.ok(),
+        p = shared.slots_of(&job.queue).acquire_owned() => p.ok(),
     };
     let Some(_permit) = permit else {
         let _ = shared.done.send(Done::Unstarted {
@@ -924,8 +976,20 @@ async fn execute(shared: Arc<Shared>, shutdown: CancellationToken, job: Claimed)
         job: Some(job.clone()),
     };
     let started = Instant::now();
+    let started_at = Timestamp::now().as_micros();
     let result = run_attempt(&shared.db, &shared.registry, &job, lease).await;
     let elapsed = started.elapsed();
+    // Where a job's time goes, for profiling a pipeline of jobs: waiting to
+    // be claimed, waiting in the worker for a slot, running.
+    tracing::debug!(
+        target: "cielo_jobs::timing",
+        kind = %job.kind,
+        queue = %job.queue,
+        claim_wait_ms = (job.claimed_at - job.run_at).max(0) as f64 / 1000.0,
+        slot_wait_ms = (started_at - job.claimed_at).max(0) as f64 / 1000.0,
+        ran_ms = elapsed.as_secs_f64() * 1000.0,
+        "job attempt timed"
+    );
     let (done, outcome) = outcome_of(&job, result, &shared.settings);
     shared.metrics.record(&job.queue, elapsed, outcome);
     let _ = shared.done.send(done);

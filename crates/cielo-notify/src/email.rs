@@ -265,15 +265,37 @@ fn percent_decode(s: &str) -> String {
 /// the message is not retried alone).
 pub struct SmtpEmail {
     config: SmtpConfig,
+    /// The TLS set-up, made once: building it reads the root certificates,
+    /// too slow to repeat for every message of a burst.
+    tls: std::sync::OnceLock<lettre::transport::smtp::client::TlsParameters>,
+    /// Sessions that delivered a message and wait for the next one: a burst
+    /// of messages pays the connection, TLS handshake and AUTH once per
+    /// session instead of once per message.
+    idle: std::sync::Mutex<Vec<lettre::transport::smtp::client::AsyncSmtpConnection>>,
 }
+
+/// Most idle SMTP sessions kept for reuse.
+const SMTP_IDLE_SESSIONS: usize = 16;
 
 impl SmtpEmail {
     /// A provider for `config`.
     pub fn new(config: SmtpConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            tls: std::sync::OnceLock::new(),
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     fn tls(&self) -> Result<lettre::transport::smtp::client::TlsParameters, SendError> {
+        if let Some(t) = self.tls.get() {
+            return Ok(t.clone());
+        }
+        let t = self.build_tls()?;
+        Ok(self.tls.get_or_init(|| t).clone())
+    }
+
+    fn build_tls(&self) -> Result<lettre::transport::smtp::client::TlsParameters, SendError> {
         use lettre::transport::smtp::client::{Certificate, TlsParameters};
         let mut b = TlsParameters::builder(self.config.host.clone());
         if let Some(pem) = &self.config.ca_pem {
@@ -291,8 +313,10 @@ impl SmtpEmail {
         })
     }
 
-    /// Connect, TLS, AUTH, MAIL, RCPT, DATA: anything failing here failed
-    /// before the message was handed over.
+    /// A session ready for a message, with MAIL, RCPT and DATA sent: an
+    /// idle one kept from an earlier message when it still answers, else a
+    /// new one. Anything failing here failed before the message was handed
+    /// over.
     async fn prepare(
         &self,
         envelope: &lettre::address::Envelope,
@@ -300,9 +324,47 @@ impl SmtpEmail {
         tls: Option<lettre::transport::smtp::client::TlsParameters>,
     ) -> Result<lettre::transport::smtp::client::AsyncSmtpConnection, lettre::transport::smtp::Error>
     {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some(mut conn) = idle else { break };
+            // The server may have closed it meanwhile: then a new session,
+            // nothing having been handed over on this one.
+            let limit = self.config.timeout.min(Duration::from_secs(5));
+            if let Ok(Ok(())) =
+                tokio::time::timeout(limit, Self::envelope(&mut conn, envelope)).await
+            {
+                return Ok(conn);
+            }
+        }
+        let mut conn = self.connect(hello, tls).await?;
+        Self::envelope(&mut conn, envelope).await?;
+        Ok(conn)
+    }
+
+    /// MAIL, RCPT and DATA on a session.
+    async fn envelope(
+        conn: &mut lettre::transport::smtp::client::AsyncSmtpConnection,
+        envelope: &lettre::address::Envelope,
+    ) -> Result<(), lettre::transport::smtp::Error> {
+        use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+        conn.command(Mail::new(envelope.from().cloned(), vec![]))
+            .await?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), vec![])).await?;
+        }
+        conn.command(Data).await?;
+        Ok(())
+    }
+
+    /// A new session: connect, TLS, AUTH.
+    async fn connect(
+        &self,
+        hello: &lettre::transport::smtp::extension::ClientId,
+        tls: Option<lettre::transport::smtp::client::TlsParameters>,
+    ) -> Result<lettre::transport::smtp::client::AsyncSmtpConnection, lettre::transport::smtp::Error>
+    {
         use lettre::transport::smtp::authentication::{Credentials, Mechanism};
         use lettre::transport::smtp::client::AsyncSmtpConnection;
-        use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
         let c = &self.config;
         let (implicit, starttls) = match c.security {
             SmtpSecurity::Implicit => (tls, None),
@@ -325,12 +387,6 @@ impl SmtpEmail {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
                 .await?;
         }
-        conn.command(Mail::new(envelope.from().cloned(), vec![]))
-            .await?;
-        for to in envelope.to() {
-            conn.command(Rcpt::new(to.clone(), vec![])).await?;
-        }
-        conn.command(Data).await?;
         Ok(conn)
     }
 }
@@ -404,7 +460,19 @@ impl EmailProvider for SmtpEmail {
             ))),
         };
         if result.is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+            // Kept for the next message (a session takes any number).
+            let extra = {
+                let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if idle.len() < SMTP_IDLE_SESSIONS {
+                    idle.push(conn);
+                    None
+                } else {
+                    Some(conn)
+                }
+            };
+            if let Some(mut conn) = extra {
+                let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+            }
         } else {
             // No QUIT: the server may not answer anything any more; closing
             // the socket is enough.

@@ -162,6 +162,10 @@ pub struct OrderEvent {
     /// The parcel, on `order.shipment_recorded`.
     #[serde(default)]
     pub shipment: Option<cielo_orders::Shipment>,
+    /// On `order.needs_attention`: the lab's refusal that caused it. Only
+    /// then does the buyer hear that the order needs a change.
+    #[serde(default)]
+    pub refusal: Option<cielo_orders::LabRefusal>,
 }
 
 /// The slot of a parcel: one "shipped" message each.
@@ -182,9 +186,11 @@ fn shipment_data(s: &cielo_orders::Shipment) -> serde_json::Value {
     })
 }
 
-/// From a `needs_attention` cause, the lab's refusal to tell the buyer:
-/// `(lab order, reason)`. The lifecycle writes such causes as
-/// `…: <lab> refused lab order <id>: <reason>`.
+/// For the admin's preview of a past message only (the history keeps the
+/// cause text, not the event): the lab's refusal read back from a
+/// `needs_attention` cause, `(lab order, reason)`. The lifecycle writes such
+/// causes as `…: <lab> refused lab order <id>: <reason>`. What is sent is
+/// decided by the event's typed [`OrderEvent::refusal`], never by this.
 fn lab_refusal(cause: &str) -> Option<(String, String)> {
     let rest = &cause[cause.find(" refused lab order ")? + " refused lab order ".len()..];
     let (id, reason) = rest.split_once(": ").unwrap_or((rest, ""));
@@ -429,7 +435,13 @@ impl Notify {
             Some(s) => self.plan_shipped(&order, &[Some(s)]).await?,
             None => {
                 let status = event.to.unwrap_or(order.status);
-                self.plan(&order, status, event.cause.as_deref()).await?
+                self.plan(
+                    &order,
+                    status,
+                    event.cause.as_deref(),
+                    event.refusal.as_ref(),
+                )
+                .await?
             }
         };
         if planned.is_empty() {
@@ -550,6 +562,7 @@ impl Notify {
         order: &Order,
         status: OrderStatus,
         reason: Option<&str>,
+        refusal: Option<&cielo_orders::LabRefusal>,
     ) -> Result<Vec<Planned>> {
         let (buyer, slot): (Option<Kind>, Option<String>) = match status {
             OrderStatus::Paid => (Some(Kind::OrderConfirmation), None),
@@ -568,8 +581,8 @@ impl Notify {
                 out.retain(|p| p.kind == Kind::Shipped);
                 return Ok(out);
             }
-            OrderStatus::NeedsAttention => match reason.and_then(lab_refusal) {
-                Some((lab_order, _)) => (Some(Kind::NeedsChange), Some(lab_order)),
+            OrderStatus::NeedsAttention => match refusal {
+                Some(r) => (Some(Kind::NeedsChange), Some(r.lab_order_id.clone())),
                 None => (None, None),
             },
             OrderStatus::Delivered => (Some(Kind::Delivered), None),
@@ -586,8 +599,8 @@ impl Notify {
                 data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
             }
             if kind == Kind::NeedsChange {
-                if let Some((_, why)) = reason.and_then(lab_refusal) {
-                    data["reason"] = serde_json::json!(why);
+                if let Some(r) = refusal {
+                    data["reason"] = serde_json::json!(r.reason);
                 }
             }
             out.push(Planned {
@@ -902,6 +915,11 @@ impl Notify {
     ) -> Result<(), JobError> {
         let now = Timestamp::now();
         let id = msg.id;
+        let counted = match &result {
+            Ok(_) => "sent",
+            Err(SendError::Unknown(_)) if !idempotent => "unknown",
+            Err(_) => "failed",
+        };
         let mut tx = self.inner.db.begin_write().await.map_err(JobError::from)?;
         let outcome = match result {
             Ok(a) => {
@@ -1009,6 +1027,8 @@ impl Notify {
             }
         };
         tx.commit().await.map_err(JobError::from)?;
+        metrics::counter!("cielo_notifications_total", "channel" => msg.channel.as_str(), "kind" => msg.kind.as_str(), "outcome" => counted)
+            .increment(1);
         outcome
     }
 

@@ -23,9 +23,26 @@ pub fn status_topic(status: OrderStatus) -> String {
     format!("order.{}", status.as_str())
 }
 
+/// A print lab refused an order: carried by the `needs_attention`
+/// transition it caused, so subscribers (the buyer's "your order needs a
+/// change" email) know it from the event's data, not from its cause text.
+///
+/// Wire shape: `{"lab": "printful", "lab_order_id": "lbo_…", "reason": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabRefusal {
+    /// The lab (`printful`, `prodigi`, `local`).
+    pub lab: String,
+    /// Our lab order the lab refused.
+    pub lab_order_id: String,
+    /// The lab's own reason (an address it cannot deliver to, a bad file…).
+    pub reason: String,
+}
+
 /// An order moved from one status to another (or was created, `from = null`).
 ///
-/// Wire shape: `{"order_id": "ord_…", "from": "paid" | null, "to": "in_production", "cause": "…"}`.
+/// Wire shape: `{"order_id": "ord_…", "from": "paid" | null, "to": "in_production", "cause": "…"}`,
+/// plus `"refusal": {…}` ([`LabRefusal`]) when a lab's refusal put the
+/// order in `needs_attention`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderStatusChanged {
     /// The order.
@@ -36,6 +53,9 @@ pub struct OrderStatusChanged {
     pub to: OrderStatus,
     /// Why: `checkout`, a provider event id, a job id, `admin:<id>`…
     pub cause: String,
+    /// On `needs_attention`: the lab refusal that caused it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<LabRefusal>,
 }
 
 impl OrderStatusChanged {
@@ -93,6 +113,7 @@ mod tests {
             from: Some(OrderStatus::Paid),
             to: OrderStatus::Shipped,
             cause: "lab".into(),
+            refusal: None,
         };
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(

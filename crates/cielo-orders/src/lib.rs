@@ -17,7 +17,9 @@ pub mod shipping;
 pub mod status;
 mod store;
 
-pub use events::{status_topic, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPMENT_RECORDED};
+pub use events::{
+    status_topic, LabRefusal, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPMENT_RECORDED,
+};
 pub use jobs::{OrderSettings, KIND_EXPIRE_CARTS, KIND_EXPIRE_UNPAID};
 pub use model::*;
 pub use personalisation::{LineContext, LineOptionsValidator};
@@ -877,6 +879,7 @@ impl Orders {
             None,
             OrderStatus::PendingPayment,
             "checkout",
+            None,
         )
         .await?;
         store::complete_cart(&mut tx, id, order_id, now).await?;
@@ -1043,6 +1046,19 @@ impl Orders {
         to: OrderStatus,
         cause: &str,
     ) -> Result<bool> {
+        self.transition_with(conn, id, to, cause, None).await
+    }
+
+    /// [`Orders::transition`] carrying a lab's refusal on the event (see
+    /// [`LabRefusal`]): the `needs_attention` a refused lab order causes.
+    pub async fn transition_with(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+        to: OrderStatus,
+        cause: &str,
+        refusal: Option<LabRefusal>,
+    ) -> Result<bool> {
         let from = store::order_status(&mut *conn, id)
             .await?
             .ok_or(Error::OrderNotFound)?;
@@ -1062,7 +1078,7 @@ impl Orders {
         store::insert_history(&mut *conn, id, Some(from), to, cause, now).await?;
         // Announced in the same transaction: subscribers (artwork, the print
         // lab, notifications) hear of it exactly when it really happened.
-        publish_status(conn, id, Some(from), to, cause).await?;
+        publish_status(conn, id, Some(from), to, cause, refusal).await?;
         Ok(true)
     }
 
@@ -1249,12 +1265,14 @@ async fn publish_status(
     from: Option<OrderStatus>,
     to: OrderStatus,
     cause: &str,
+    refusal: Option<LabRefusal>,
 ) -> Result<()> {
     let event = OrderStatusChanged {
         order_id: id,
         from,
         to,
         cause: cause.to_string(),
+        refusal,
     };
     events::publish(conn, &event.topic(), &event).await
 }

@@ -8,29 +8,23 @@
 //! and the whole application (`--role all`: API, worker, scheduler) as
 //! `cielo serve` builds it, with `fulfillment.hold_minutes = 0`.
 //!
-//! usage: fulfillment_load --database URL [--orders 200] [--lab-ms 50]
+//! usage: fulfillment_load --database URL [--orders 200] [--lab-ms 50] [--trace FILTER]
+
+#[path = "support/burst.rs"]
+mod burst;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use cielo::app::{Application, BuildOptions, Role};
+use burst::{arg, Shop};
 use cielo::settings::Secrets;
-use cielo::Settings;
 use cielo_fulfillment::testing::FakePrintful;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-}
-
-const SECRET: &str = "whsec_bench_fulfillment";
 const LAB_TOKEN: &str = "pf-bench-token";
 
 #[derive(Clone)]
@@ -81,14 +75,6 @@ async fn forward(
     (status, [("content-type", "application/json")], bytes).into_response()
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -99,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
     let lab_ms: u64 = arg(&args, "--lab-ms")
         .unwrap_or_else(|| "50".into())
         .parse()?;
+    burst::trace_from_args(&args);
 
     // The lab: a fake Printful behind a proxy adding its latency.
     let fake = FakePrintful::start(LAB_TOKEN).await;
@@ -118,168 +105,64 @@ async fn main() -> anyhow::Result<()> {
         let _ = axum::serve(listener, router).await;
     });
 
-    // The shop, as `cielo serve --role all` builds it.
-    let dir = std::env::temp_dir().join(format!("cielo-bench-{}", uuid::Uuid::new_v4().simple()));
-    let mut settings = Settings::default();
-    settings.data_dir = dir.clone();
-    settings.database.url = Some(database);
-    settings.http.bind = "127.0.0.1:0".into();
-    settings.log.level = "warn".into();
-    settings.payments.catch_up_on_start = false;
-    settings.fulfillment.hold_minutes = 0;
-    // One client drives every checkout from one address: per-IP limits off
-    // (0), or the benchmark would measure the limiter.
-    settings.limits.cart_creations_per_minute = 0;
-    settings.limits.checkouts_per_minute = 0;
-    settings.limits.webhooks_per_minute = 0;
-    settings.fulfillment.printful_api_base = lab_url;
+    // The shop, every order going to the lab at once.
     let secrets = Secrets {
-        test_webhook_secret: Some(SECRET.into()),
         labs: cielo_fulfillment::LabSecrets {
             printful_api_token: Some(LAB_TOKEN.into()),
             ..Default::default()
         },
         ..Default::default()
     };
-    let app = Application::build_with_secrets(
-        settings,
-        BuildOptions {
-            seed_demo: false,
-            role: Role::All,
-        },
-        secrets,
-    )
+    let shop = Shop::start(database, secrets, |s| {
+        s.fulfillment.hold_minutes = 0;
+        s.fulfillment.printful_api_base = lab_url;
+    })
     .await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let state = app.state().clone();
-    tokio::spawn(async move {
-        let _ = app.run_until_stopped(std::future::pending()).await;
-    });
-
-    let product: cielo_catalog::NewProduct = serde_json::from_value(json!({
-        "title": "Bench tee", "status": "published",
-        "variants": [{"sku": "BENCH-TEE", "price": {"amount": 2000, "currency": "USD"},
-                      "lab": "printful", "lab_product_id": "4012"}]}))?;
-    let product = state.catalog.create_product(product).await?;
-    let variant = product.variants[0].id.to_string();
-
-    // N orders waiting for payment.
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let mut orders = Vec::with_capacity(n);
-    for _ in 0..n {
-        let cart: Value = client
-            .post(format!("{base}/api/store/carts"))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let cart = cart["id"].as_str().expect("cart id").to_string();
-        client
-            .post(format!("{base}/api/store/carts/{cart}/lines"))
-            .json(&json!({"variant_id": variant, "quantity": 1}))
-            .send()
-            .await?
-            .error_for_status()?;
-        let r: Value = client
-            .post(format!("{base}/api/store/carts/{cart}/checkout"))
-            .json(&json!({"email": "bench@example.com", "shipping_address": {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postal_code": "SW1Y 4JH", "country": "GB"}}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let id = r["order_id"].as_str().expect("order id").to_string();
-        let o = state
-            .orders
-            .get_order(id.parse()?, &cielo_orders::OrderAccess::Admin)
-            .await?;
-        orders.push((
-            id,
-            o.payment.session_id.expect("a payment session"),
-            o.totals.total.amount,
-        ));
-    }
+    let variant = shop
+        .product(
+            json!({"sku": "BENCH-TEE", "price": {"amount": 2000, "currency": "USD"},
+                        "lab": "printful", "lab_product_id": "4012"}),
+        )
+        .await?;
+    let client = burst::client()?;
+    let orders = shop.pending_orders(&client, &variant, n).await?;
 
     // The burst: every payment webhook at once.
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, (order, session, amount)) in orders.iter().cloned().enumerate() {
-        let (client, url) = (client.clone(), format!("{base}/webhooks/test"));
-        tasks.spawn(async move {
-            let now = cielo_core::Timestamp::now().as_unix_seconds();
-            let body = json!({
-                "id": format!("evt_bench_{i}_{}", uuid::Uuid::new_v4().simple()), "object": "event",
-                "api_version": "2024-06-20", "created": now, "type": "checkout.session.completed",
-                "livemode": false, "pending_webhooks": 1, "request": {"id": null, "idempotency_key": null},
-                "data": {"object": {"id": session, "object": "checkout.session", "amount_total": amount,
-                    "currency": "usd", "client_reference_id": order, "metadata": {"order_id": order},
-                    "payment_intent": format!("pi_bench_{i}"), "payment_status": "paid", "status": "complete",
-                    "mode": "payment"}},
-            })
-            .to_string();
-            let header = cielo_payments::signature::sign(&[SECRET], now, body.as_bytes());
-            let r = client
-                .post(url)
-                .header("content-type", "application/json")
-                .header("stripe-signature", header)
-                .body(body)
-                .send()
-                .await;
-            let ok = matches!(&r, Ok(r) if r.status().is_success());
-            (order, ok, Instant::now())
-        });
-    }
-    let mut acked = HashMap::new();
-    while let Some(done) = tasks.join_next().await {
-        let (order, ok, at) = done?;
-        if ok {
-            acked.insert(order, at);
-        }
-    }
-    let burst = started.elapsed();
+    let (acked, burst) = shop.pay_all(&client, &orders).await?;
 
     // Wait for every lab order (60 s at most).
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let have = created.lock().unwrap().len();
-        if have >= n || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    burst::wait_for(Duration::from_secs(60), || {
+        created.lock().unwrap().len() >= n
+    })
+    .await;
     let created = created.lock().unwrap().clone();
     let mut latencies = Vec::new();
     let mut missing = 0;
     let mut per_order = HashMap::<usize, usize>::new();
-    for (order, _, _) in &orders {
-        let ext = cielo_fulfillment::printful_external_id(order, 0);
-        *per_order.entry(fake.orders_for(order)).or_default() += 1;
-        match (acked.get(order), created.get(&ext)) {
+    for o in &orders {
+        let ext = cielo_fulfillment::printful_external_id(&o.id, 0);
+        *per_order.entry(fake.orders_for(&o.id)).or_default() += 1;
+        match (acked.get(&o.id), created.get(&ext)) {
             (Some(a), Some(c)) => {
-                latencies.push(c.saturating_duration_since(*a).as_secs_f64() * 1000.0)
+                latencies.push(c.saturating_duration_since(a.instant).as_secs_f64() * 1000.0)
             }
             _ => missing += 1,
         }
     }
-    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let mut counts: Vec<_> = per_order.into_iter().collect();
     counts.sort();
     println!(
-        "orders {n}  webhooks acked {}  burst sent in {:.0} ms  lab latency {lab_ms} ms  webhook-2xx → lab order created: p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms  (missing {missing})  lab orders per order: {}",
+        "orders {n}  webhooks acked {}  burst sent in {:.0} ms  lab latency {lab_ms} ms  webhook-2xx → lab order created: {}  (missing {missing})  lab orders per order: {}",
         acked.len(),
         burst.as_secs_f64() * 1000.0,
-        pct(&latencies, 0.50),
-        pct(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(0.0),
+        burst::summary(latencies),
         counts
             .iter()
             .map(|(k, v)| format!("{k}×{v}"))
             .collect::<Vec<_>>()
             .join(" ")
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(shop);
     if missing > 0 || counts.iter().any(|(k, _)| *k != 1) {
         std::process::exit(1);
     }

@@ -195,7 +195,13 @@ fn main() -> ExitCode {
     if let Some(dir) = &cli.data_dir {
         settings.data_dir = dir.clone();
     }
-    cielo::telemetry::init(&settings.log.format, &settings.log.level);
+    // Only the server logs its life; the other commands print their output
+    // and errors only (RUST_LOG still turns their logs on).
+    let level = match cli.command {
+        Command::Serve { .. } => settings.log.level.as_str(),
+        _ => "error",
+    };
+    cielo::telemetry::init(&settings.log.format, level);
     for var in Settings::unknown_env_vars() {
         tracing::warn!(variable = %var, "ignoring unknown CIELO_ environment variable; see docs/configuration.md");
     }
@@ -254,7 +260,29 @@ fn lambda_main() -> ExitCode {
     }
 }
 
+/// Commands that look at an existing shop must not create one: a missing
+/// SQLite file (the command run outside the shop's folder) is an error, and
+/// neither the data directory nor the database is created.
+fn require_database(settings: &Settings) -> anyhow::Result<()> {
+    let url = cielo_db::DatabaseUrl::new(settings.database_url());
+    if let Some(file) = url.sqlite_file() {
+        if !file.exists() {
+            anyhow::bail!(
+                "no database at {}: run this in the shop's folder (where `cielo serve` keeps data/), or name it with --data-dir DIR or CIELO_DATABASE_URL",
+                file.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
+    if matches!(
+        command,
+        Command::Orders { .. } | Command::Reconcile { .. } | Command::Jobs { .. }
+    ) {
+        require_database(&settings)?;
+    }
     match command {
         Command::Serve {
             bind,

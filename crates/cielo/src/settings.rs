@@ -49,13 +49,23 @@ pub struct Settings {
     pub notify: cielo_notify::NotifySettings,
 }
 
-/// Job settings, with print renders limited to one at a time per worker: a
-/// 24×36 in poster uses both cores on its own.
+/// Job settings, with lanes of their own: print renders one at a time per
+/// worker (a 24×36 in poster uses both cores on its own), and calls to the
+/// print labs and to email and SMS providers many at once (each waits on the
+/// provider, not on this machine).
 fn default_jobs() -> cielo_jobs::JobsSettings {
     let mut jobs = cielo_jobs::JobsSettings::default();
     jobs.queues.insert(
         cielo_flows::RENDER_QUEUE.to_string(),
         cielo_jobs::QueueSettings { concurrency: 1 },
+    );
+    jobs.queues.insert(
+        cielo_fulfillment::jobs::LAB_QUEUE.to_string(),
+        cielo_jobs::QueueSettings { concurrency: 50 },
+    );
+    jobs.queues.insert(
+        cielo_notify::QUEUE.to_string(),
+        cielo_jobs::QueueSettings { concurrency: 20 },
     );
     jobs
 }

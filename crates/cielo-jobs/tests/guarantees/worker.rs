@@ -156,6 +156,96 @@ async fn a_queue_never_runs_more_jobs_at_once_than_its_limit() {
 }
 
 #[tokio::test]
+async fn a_queue_with_a_lane_runs_while_every_shared_slot_is_busy_and_priority_goes_first() {
+    // Arrange: one shared slot taken by a long job, a `labs` lane of 3, and
+    // an event subscriber with a priority.
+    let t = fresh().await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    let hogging = Arc::new(AtomicUsize::new(0));
+    let lane_done = Arc::new(AtomicUsize::new(0));
+    let order = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut registry = Registry::new();
+    let (r, h) = (release.clone(), hogging.clone());
+    registry.handle("hog", move |_, _| {
+        let (r, h) = (r.clone(), h.clone());
+        async move {
+            h.fetch_add(1, Ordering::SeqCst);
+            r.notified().await;
+            Ok::<(), JobError>(())
+        }
+    });
+    let d = lane_done.clone();
+    registry.handle("call", move |_, _| {
+        let d = d.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            d.fetch_add(1, Ordering::SeqCst);
+            Ok::<(), JobError>(())
+        }
+    });
+    for kind in ["plain", "urgent"] {
+        let o = order.clone();
+        registry.handle(kind, move |_, _| {
+            let o = o.clone();
+            async move {
+                o.lock().unwrap().push(kind.to_string());
+                Ok::<(), JobError>(())
+            }
+        });
+    }
+    registry
+        .subscribe("thing.happened", "plain")
+        .subscribe("thing.happened", "urgent")
+        .prioritise("urgent", 10);
+    let mut settings = JobsSettings {
+        concurrency: 1,
+        prefetch: 0,
+        ..fast_settings()
+    };
+    settings
+        .queues
+        .insert("labs".into(), QueueSettings { concurrency: 3 });
+    let mut tx = t.db.begin_write().await.unwrap();
+    enqueue(&mut tx, NewJob::new("hog", json!({})))
+        .await
+        .unwrap();
+    let calls: Vec<NewJob> = (0..6)
+        .map(|_| NewJob::new("call", json!({})).queue("labs"))
+        .collect();
+    enqueue_many(&mut tx, &calls).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Act
+    let (shutdown, handle) = start(&t.db, registry, settings);
+    wait_until(
+        Duration::from_secs(10),
+        "the hog holds the slot",
+        || async { hogging.load(Ordering::SeqCst) == 1 },
+    )
+    .await;
+    let mut tx = t.db.begin_write().await.unwrap();
+    cielo_jobs::publish(&mut tx, "thing.happened", json!({}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // Assert: the lane's jobs all ran while the shared slot was held.
+    wait_until(Duration::from_secs(10), "the lane's jobs ran", || async {
+        lane_done.load(Ordering::SeqCst) == 6
+    })
+    .await;
+    assert!(order.lock().unwrap().is_empty(), "the shared slot is held");
+    release.notify_one();
+    wait_until(Duration::from_secs(10), "the subscribers ran", || async {
+        order.lock().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(*order.lock().unwrap(), ["urgent", "plain"]);
+    shutdown.cancel();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn shutdown_lets_the_running_job_finish_and_gives_unstarted_ones_back() {
     // Arrange: one slot and a prefetch buffer, so three jobs are claimed but only one runs.
     let t = fresh().await;

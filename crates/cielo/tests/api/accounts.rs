@@ -307,3 +307,53 @@ async fn a_garbage_token_is_refused_rather_than_treated_as_a_guest() {
         .await;
     r.assert_problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn a_customer_keeps_a_phone_on_the_profile_checked_like_checkout() {
+    let app = spawn_app().await;
+    let token = app.register("ada@example.com").await;
+    let patch = |body: serde_json::Value| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.request(
+                reqwest::Method::PATCH,
+                "/api/store/me",
+                Some(&token),
+                Some(&body),
+            )
+            .await
+        }
+    };
+
+    let name_before = app.get_as("/api/store/me", &token).await.body["name"].clone();
+
+    // Typed as people type it, stored in E.164.
+    let set = patch(json!({"phone": "+34 600 12 34 56"})).await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    assert_eq!(set.body["phone"], "+34600123456");
+    assert_eq!(
+        app.get_as("/api/store/me", &token).await.body["phone"],
+        "+34600123456"
+    );
+
+    // Not a number in international form: 422 naming the field, nothing written.
+    for bad in ["600123456", "+0034600", "call me"] {
+        let r = patch(json!({"phone": bad, "name": "Ada Renamed"})).await;
+        r.assert_problem(422, "validation-failed");
+        assert_eq!(r.pointers(), vec!["#/phone".to_string()], "{bad}");
+    }
+    let me = app.get_as("/api/store/me", &token).await;
+    assert_eq!(me.body["phone"], "+34600123456");
+    assert_eq!(
+        me.body["name"], name_before,
+        "a refused patch writes nothing"
+    );
+
+    // Leaving it out keeps it; null removes it.
+    let named = patch(json!({"name": "Ada Renamed"})).await;
+    assert_eq!(named.body["name"], "Ada Renamed");
+    assert_eq!(named.body["phone"], "+34600123456");
+    let cleared = patch(json!({"phone": null})).await;
+    assert_eq!(cleared.status, 200);
+    assert!(cleared.body["phone"].is_null(), "{}", cleared.body);
+}

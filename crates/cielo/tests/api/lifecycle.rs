@@ -188,7 +188,7 @@ async fn a_demo_order_paid_on_the_test_page_reaches_delivered_through_the_local_
             &order,
         ])
         .env("CIELO_DATABASE_URL", app.database_url())
-        .env("CIELO_LOG", "error")
+        .env_remove("RUST_LOG")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -197,6 +197,8 @@ async fn a_demo_order_paid_on_the_test_page_reaches_delivered_through_the_local_
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // A command that only reads prints its output, no server logs.
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "stderr");
     for needle in [
         order.as_str(),
         "paid → in_production",
@@ -1154,5 +1156,132 @@ async fn the_buyer_fixes_a_posters_title_on_the_order_page() {
     assert_eq!(
         o["shipping_address"], *a,
         "an unchanged address is not sent again"
+    );
+}
+
+#[tokio::test]
+async fn orders_show_outside_a_shop_folder_says_there_is_no_database_and_creates_nothing() {
+    let dir = std::env::temp_dir().join(format!("cielo-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"))
+        .args(["orders", "show", "ord_0123456789abcdef0123456789abcdef"])
+        .current_dir(&dir)
+        .env_remove("CIELO_DATABASE_URL")
+        .env_remove("CIELO_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no database at"), "{stderr}");
+    let left = std::fs::read_dir(&dir).unwrap().count();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(left, 0, "a read-only command created files");
+}
+
+/// The order's notification messages of `kind` (admin API).
+async fn messages_of_kind(app: &TestApp, admin: &str, order: &str, kind: &str) -> Vec<Value> {
+    let r = app
+        .get_as(
+            &format!("/api/admin/notifications/messages?order_id={order}"),
+            admin,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn the_buyer_hears_an_order_needs_a_change_only_when_a_lab_refused_it() {
+    let printful = FakePrintful::start("pf-secret-token").await;
+    let secrets = Secrets {
+        labs: cielo_fulfillment::LabSecrets {
+            printful_api_token: Some("pf-secret-token".into()),
+            printful_webhook_token: Some("whk-printful-0123456789".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let base = printful.url.clone();
+    let app = spawn_with_secrets(
+        false,
+        Role::Api,
+        move |s| {
+            s.payments.catch_up_on_start = false;
+            s.fulfillment.hold_minutes = 0;
+            s.fulfillment.printful_api_base = base;
+            s.notify.owner_email = Some("owner@example.com".into());
+        },
+        secrets,
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Tee", "status": "published", "variants": [
+                {"sku": "TEE-1", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful", "lab_product_id": "4012"},
+                {"sku": "TEE-2", "price": {"amount": 2000, "currency": "USD"}, "lab": "printful"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mapped = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let unmapped = r.body["variants"][1]["id"].as_str().unwrap().to_string();
+
+    // The lab refuses the order: the buyer is asked for a change, once.
+    let (order, _) = buy(&app, &[&mapped]).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    for _ in 0..5 {
+        app.run_pending_jobs().await;
+    }
+    let external = cielo_fulfillment::printful_external_id(&order, 0);
+    printful.set_status(&external, "failed");
+    let body = printful.webhook("order_failed", &external, Some("Address not deliverable"));
+    for _ in 0..2 {
+        let r = app
+            .client
+            .post(format!(
+                "{}/webhooks/printful?token=whk-printful-0123456789",
+                app.address
+            ))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    drain_until(&app, &admin, &order, "needs_attention").await;
+    for _ in 0..3 {
+        app.run_pending_jobs().await;
+    }
+    let asked = messages_of_kind(&app, &admin, &order, "needs_change").await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["recipient"], "ana@example.com");
+
+    // An order stuck for a reason of the shop's own (no lab product to send):
+    // the owner is told, the buyer is not asked for anything.
+    let (stuck, _) = buy(&app, &[&unmapped]).await;
+    pay(&app, &admin, &stuck).await;
+    drain_until(&app, &admin, &stuck, "needs_attention").await;
+    for _ in 0..3 {
+        app.run_pending_jobs().await;
+    }
+    assert!(messages_of_kind(&app, &admin, &stuck, "needs_change")
+        .await
+        .is_empty());
+    assert_eq!(
+        messages_of_kind(&app, &admin, &stuck, "owner_needs_attention")
+            .await
+            .len(),
+        1
     );
 }
