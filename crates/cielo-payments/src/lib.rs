@@ -75,6 +75,26 @@ pub struct CheckoutRequest {
     pub customer: Option<String>,
 }
 
+/// A card brand as people write it, from the provider's name for it
+/// (`visa` → `Visa`, `amex` → `American Express`; `Card` when unknown).
+pub fn card_brand_name(brand: &str) -> String {
+    match brand {
+        "amex" => "American Express".into(),
+        "mastercard" => "Mastercard".into(),
+        "diners" => "Diners Club".into(),
+        "jcb" => "JCB".into(),
+        "unionpay" => "UnionPay".into(),
+        "cartes_bancaires" => "Cartes Bancaires".into(),
+        "" | "unknown" => "Card".into(),
+        other => {
+            let mut c = other.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
 /// What a provider needs to create a customer for a shop account.
 #[derive(Debug, Clone)]
 pub struct NewCustomer {
