@@ -202,8 +202,8 @@ fn saved_card_choice(saved: &[SavedCard]) -> String {
         .enumerate()
         .map(|(i, c)| {
             format!(
-                "<li><label><input type=radio name=card value='{id}'{checked}> {brand} •••• {last4} \
-                 <span class=muted>{month:02}/{year:02}</span></label></li>",
+                "<div class='field check'><input id=card-{i} type=radio name=card value='{id}'{checked}> \
+                 <label for=card-{i}>{brand} •••• {last4} <span class=muted>{month:02}/{year:02}</span></label></div>",
                 id = super::system::html_escape(&c.id),
                 checked = if i == 0 { " checked" } else { "" },
                 brand = super::system::html_escape(&cielo_payments::card_brand_name(&c.brand)),
@@ -214,8 +214,9 @@ fn saved_card_choice(saved: &[SavedCard]) -> String {
         })
         .collect();
     format!(
-        "<fieldset><legend>Pay with</legend><ul class='plain stack'>{cards}\
-         <li><label><input type=radio name=card value=new> A new card</label></li></ul></fieldset>"
+        "<fieldset><legend>Pay with</legend>{cards}\
+         <div class='field check'><input id=card-new type=radio name=card value=new> \
+         <label for=card-new>A new card</label></div></fieldset>"
     )
 }
 
