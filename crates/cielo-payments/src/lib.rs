@@ -236,14 +236,6 @@ pub trait PaymentProvider: Send + Sync {
 /// A shared provider handle.
 pub type SharedProvider = Arc<dyn PaymentProvider>;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn both_engines_list_the_same_migrations() {
-        cielo_db::check_set(&super::MIGRATIONS).unwrap();
-    }
-}
-
 /// Registers the help text of the payments series with the global recorder:
 /// `cielo_order_payment_to_paid_seconds` (histogram, from the provider's
 /// payment event to the order marked paid here).
@@ -253,4 +245,12 @@ pub fn describe_metrics() {
         metrics::Unit::Seconds,
         "From the payment provider's event to the order marked paid."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_engines_list_the_same_migrations() {
+        cielo_db::check_set(&super::MIGRATIONS).unwrap();
+    }
 }

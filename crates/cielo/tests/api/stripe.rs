@@ -294,29 +294,30 @@ async fn a_signed_in_buyers_checkout_names_one_stripe_customer_and_offers_saving
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
 
-    let rec = recorded.lock().unwrap();
-    // One customer for the account, however many checkouts.
-    assert_eq!(rec.customers.len(), 1, "{:?}", rec.customers);
-    let (key, form) = &rec.customers[0];
-    assert_eq!(key, &format!("cielo-customer-{account}"));
-    assert!(form.contains(&("email".into(), "alice@example.com".into())));
-    assert!(form.contains(&("metadata[account_id]".into(), account.clone())));
-    let sessions: Vec<&Vec<(String, String)>> = rec.creates.iter().map(|(_, f)| f).collect();
-    assert_eq!(sessions.len(), 3);
-    for signed_in in &sessions[..2] {
-        assert!(signed_in.contains(&("customer".into(), "cus_recorded".into())));
-        assert!(signed_in.contains(&(
-            "saved_payment_method_options[payment_method_save]".into(),
-            "enabled".into()
-        )));
-        assert!(!signed_in.iter().any(|(k, _)| k == "customer_email"));
+    {
+        let rec = recorded.lock().unwrap();
+        // One customer for the account, however many checkouts.
+        assert_eq!(rec.customers.len(), 1, "{:?}", rec.customers);
+        let (key, form) = &rec.customers[0];
+        assert_eq!(key, &format!("cielo-customer-{account}"));
+        assert!(form.contains(&("email".into(), "alice@example.com".into())));
+        assert!(form.contains(&("metadata[account_id]".into(), account.clone())));
+        let sessions: Vec<&Vec<(String, String)>> = rec.creates.iter().map(|(_, f)| f).collect();
+        assert_eq!(sessions.len(), 3);
+        for signed_in in &sessions[..2] {
+            assert!(signed_in.contains(&("customer".into(), "cus_recorded".into())));
+            assert!(signed_in.contains(&(
+                "saved_payment_method_options[payment_method_save]".into(),
+                "enabled".into()
+            )));
+            assert!(!signed_in.iter().any(|(k, _)| k == "customer_email"));
+        }
+        let guest = sessions[2];
+        assert!(guest.contains(&("customer_email".into(), "guest@example.com".into())));
+        assert!(!guest
+            .iter()
+            .any(|(k, _)| k == "customer" || k.starts_with("saved_payment")));
     }
-    let guest = sessions[2];
-    assert!(guest.contains(&("customer_email".into(), "guest@example.com".into())));
-    assert!(!guest
-        .iter()
-        .any(|(k, _)| k == "customer" || k.starts_with("saved_payment")));
-    drop(rec);
 
     // The card Checkout saved is listed; another customer's is not removable.
     let r = app.get_as("/api/store/me/payment-methods", &alice).await;
