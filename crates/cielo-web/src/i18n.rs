@@ -169,6 +169,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("saved_cards", "Saved cards", "Tarjetas guardadas"),
     ("no_saved_cards", "No saved cards. Tick “Save this card for next time” when you pay, and it will be offered at your next checkout.", "No hay tarjetas guardadas. Marca «Guardar esta tarjeta para la próxima vez» al pagar y te la ofreceremos en tu próxima compra."),
     ("card_expires", "expires", "caduca"),
+    ("cards_unavailable", "Your saved cards cannot be shown right now. Please try again later.", "Ahora no podemos mostrar tus tarjetas guardadas. Inténtalo de nuevo más tarde."),
     ("remove_card", "Remove", "Quitar"),
     ("password", "Password", "Contraseña"),
     ("password_hint", "At least 10 characters.", "Al menos 10 caracteres."),

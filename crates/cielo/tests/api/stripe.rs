@@ -23,6 +23,8 @@ struct Recorded {
     customers: Vec<(String, Vec<(String, String)>)>,
     /// Card PaymentMethods detached.
     detached: Vec<String>,
+    /// When set, listing PaymentMethods answers 500.
+    cards_down: bool,
 }
 
 type Shared = Arc<Mutex<Recorded>>;
@@ -116,6 +118,13 @@ async fn fake_stripe(recorded: Shared) -> String {
         axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
     ) -> axum::response::Response {
         assert!(q.contains(&("type".into(), "card".into())), "{q:?}");
+        if r.lock().unwrap().cards_down {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": {"type": "api_error", "message": "Something went wrong on Stripe's end."}})),
+            )
+                .into_response();
+        }
         let mine = q.contains(&("customer".into(), "cus_recorded".into()));
         let detached = r.lock().unwrap().detached.clone();
         let data: Vec<Value> = ["pm_saved_1"]
@@ -339,10 +348,32 @@ async fn a_signed_in_buyers_checkout_names_one_stripe_customer_and_offers_saving
     );
     let r = app.get_as("/api/store/me/payment-methods", &alice).await;
     assert_eq!(r.body, json!({"payment_methods": []}));
-    // A guest's account (none) has no cards to list.
+    // An account that never checked out has no cards (Stripe is not asked).
     let bob = app.register("bob@example.com").await;
     let r = app.get_as("/api/store/me/payment-methods", &bob).await;
     assert_eq!(r.body, json!({"payment_methods": []}));
+
+    // Stripe failing: a 502 problem, and the account page says so rather
+    // than "no saved cards".
+    recorded.lock().unwrap().cards_down = true;
+    app.get_as("/api/store/me/payment-methods", &alice)
+        .await
+        .assert_problem(502, "payment-provider-error");
+    let page = app
+        .client
+        .get(format!("{}/account", app.address))
+        .header("cookie", format!("cielo_session={alice}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Your saved cards cannot be shown right now.")
+            && !page.contains("No saved cards."),
+        "{page}"
+    );
 }
 
 #[tokio::test]
