@@ -38,6 +38,10 @@ struct Inner {
     quote_http: reqwest::Client,
 }
 
+/// Histogram (seconds, label `lab`): from the order paid to its lab order
+/// accepted by the lab, observed once per lab order.
+pub const PAID_TO_LAB_METRIC: &str = "cielo_order_paid_to_lab_seconds";
+
 /// Webhook hints are kept this long (seconds) for dedupe and reasons.
 const HINT_RETENTION_SECS: i64 = 30 * 24 * 3600;
 
@@ -396,6 +400,10 @@ impl Fulfillment {
             self.enqueue_local_next(&mut tx, &o).await?;
         }
         tx.commit().await?;
+        if let (true, Some(paid_at)) = (first, o.request.paid_at) {
+            let secs = (Timestamp::now().as_micros() - paid_at.as_micros()).max(0) as f64 / 1e6;
+            metrics::histogram!(PAID_TO_LAB_METRIC, "lab" => o.lab.to_string()).record(secs);
+        }
         Ok(())
     }
 

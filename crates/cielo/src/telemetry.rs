@@ -75,6 +75,7 @@ pub fn prometheus() -> PrometheusHandle {
                 tracing::warn!("another metrics recorder is installed: /metrics shows less");
             }
             cielo_payments::describe_metrics();
+            cielo_fulfillment::describe_metrics();
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("metrics-upkeep".into())
