@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The fulfillment domain's handle; cheap to clone.
 #[derive(Clone)]
@@ -345,12 +346,21 @@ impl Fulfillment {
             tx.commit().await?;
             o
         };
-        let created = api.create(&o).await;
+        let span = tracing::info_span!(
+            "lab.submit",
+            lab = %o.lab,
+            order_id = %o.request.order_id,
+            lab_order_id = %id,
+            submission = o.submit_attempts,
+            outcome = tracing::field::Empty,
+        );
+        let created = api.create(&o).instrument(span.clone()).await;
         let counted = match &created {
             Ok(CreateOutcome::Accepted(_)) => "created",
             Ok(CreateOutcome::Refused(_)) => "refused",
             Err(_) => "failed",
         };
+        span.record("outcome", counted);
         metrics::counter!("cielo_lab_submissions_total", "lab" => o.lab.to_string(), "outcome" => counted)
             .increment(1);
         match created {

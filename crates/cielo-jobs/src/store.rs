@@ -71,11 +71,12 @@ pub(crate) struct InsertJob<'a> {
     pub unique_key: Option<&'a str>,
     pub event_id: Option<String>,
     pub request_id: Option<&'a str>,
+    pub trace_context: Option<&'a str>,
 }
 
 const INSERT_COLUMNS: &str =
     "insert into jobs_job (id, queue, kind, payload, state, priority, run_at, attempts, \
-     max_attempts, unique_key, event_id, request_id, created_at, updated_at) values ";
+     max_attempts, unique_key, event_id, request_id, trace_context, created_at, updated_at) values ";
 
 /// Inserts jobs; a job whose unique key is taken by a waiting or running job
 /// is skipped. Returns the ids actually inserted.
@@ -85,18 +86,18 @@ pub(crate) async fn insert_jobs(
     now: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let mut inserted = Vec::with_capacity(jobs.len());
-    // Ten parameters per row keeps one statement far below both engines' limits.
+    // Eleven parameters per row keeps one statement far below both engines' limits.
     for chunk in jobs.chunks(500) {
         let mut sql = String::with_capacity(INSERT_COLUMNS.len() + chunk.len() * 64);
         sql.push_str(INSERT_COLUMNS);
         for i in 0..chunk.len() {
-            // $1 is `now`; each row then has ten parameters of its own.
-            let b = 1 + i * 10;
+            // $1 is `now`; each row then has eleven parameters of its own.
+            let b = 1 + i * 11;
             if i > 0 {
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "(${},${},${},${},'pending',${},${},0,${},${},${},${},$1,$1)",
+                "(${},${},${},${},'pending',${},${},0,${},${},${},${},${},$1,$1)",
                 b + 1,
                 b + 2,
                 b + 3,
@@ -106,7 +107,8 @@ pub(crate) async fn insert_jobs(
                 b + 7,
                 b + 8,
                 b + 9,
-                b + 10
+                b + 10,
+                b + 11
             ));
         }
         sql.push_str(" on conflict do nothing returning id");
@@ -122,7 +124,8 @@ pub(crate) async fn insert_jobs(
                 .bind(j.max_attempts)
                 .bind(j.unique_key.map(str::to_string))
                 .bind(j.event_id.clone())
-                .bind(j.request_id.map(str::to_string));
+                .bind(j.request_id.map(str::to_string))
+                .bind(j.trace_context.map(str::to_string));
         }
         for r in q.fetch_all(&mut *conn).await? {
             inserted.push(col::<String>(&r, "id")?);
@@ -184,6 +187,7 @@ pub(crate) struct Claimed {
     pub max_attempts: i64,
     pub event_id: Option<String>,
     pub request_id: Option<String>,
+    pub trace_context: Option<String>,
     pub token: String,
     pub claimed_at: i64,
 }
@@ -244,6 +248,7 @@ pub(crate) async fn claim(
                 max_attempts: col(r, "max_attempts")?,
                 event_id: col(r, "event_id")?,
                 request_id: col(r, "request_id")?,
+                trace_context: col(r, "trace_context")?,
                 token: token.to_string(),
                 claimed_at: now,
             })
@@ -260,7 +265,8 @@ pub(crate) async fn claim(
 }
 
 const CLAIM_RETURNING: &str =
-    "id, queue, kind, payload, priority, run_at, attempts, max_attempts, event_id, request_id";
+    "id, queue, kind, payload, priority, run_at, attempts, max_attempts, \
+     event_id, request_id, trace_context";
 
 /// PostgreSQL: rows another worker is claiming are skipped, not waited for,
 /// so many workers share a queue without blocking each other.
@@ -275,7 +281,7 @@ fn claim_sql_postgres(queue_sql: &str) -> String {
         )
         update jobs_job j set state = 'running', attempts = j.attempts + 1, lease_token = $4, leased_until = $3, updated_at = $2
         from next where j.id = next.id
-        returning j.id, j.queue, j.kind, j.payload, j.priority, j.run_at, j.attempts, j.max_attempts, j.event_id, j.request_id"
+        returning j.id, j.queue, j.kind, j.payload, j.priority, j.run_at, j.attempts, j.max_attempts, j.event_id, j.request_id, j.trace_context"
     )
 }
 
@@ -542,19 +548,26 @@ pub(crate) async fn queue_rows(
 
 // ---- outbox ----
 
+/// An event as the insert statement needs it.
+pub(crate) struct InsertEvent<'a> {
+    pub id: &'a str,
+    pub topic: &'a str,
+    pub payload: &'a str,
+    pub request_id: Option<&'a str>,
+    pub trace_context: Option<&'a str>,
+}
+
 pub(crate) async fn insert_event(
     conn: &mut AnyConnection,
-    id: &str,
-    topic: &str,
-    payload: &str,
-    request_id: Option<&str>,
+    e: &InsertEvent<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into jobs_event (id, topic, payload, request_id, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)")
-        .bind(id)
-        .bind(topic)
-        .bind(payload)
-        .bind(request_id.map(str::to_string))
+    sqlx::query("insert into jobs_event (id, topic, payload, request_id, trace_context, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $6)")
+        .bind(e.id)
+        .bind(e.topic)
+        .bind(e.payload)
+        .bind(e.request_id.map(str::to_string))
+        .bind(e.trace_context.map(str::to_string))
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -567,6 +580,7 @@ pub(crate) struct EventRow {
     pub topic: String,
     pub payload: String,
     pub request_id: Option<String>,
+    pub trace_context: Option<String>,
 }
 
 /// Locks up to `limit` undispatched events, oldest first.
@@ -581,7 +595,7 @@ pub(crate) async fn lock_undispatched_events(
         Backend::Sqlite => "",
     };
     let sql =
-        format!("select id, topic, payload, request_id from jobs_event where dispatched_at is null order by created_at, id limit $1{lock}");
+        format!("select id, topic, payload, request_id, trace_context from jobs_event where dispatched_at is null order by created_at, id limit $1{lock}");
     let rows = sqlx::query(&sql).bind(limit).fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
@@ -590,6 +604,7 @@ pub(crate) async fn lock_undispatched_events(
                 topic: col(r, "topic")?,
                 payload: col(r, "payload")?,
                 request_id: col(r, "request_id")?,
+                trace_context: col(r, "trace_context")?,
             })
         })
         .collect()
