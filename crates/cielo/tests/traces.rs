@@ -230,6 +230,21 @@ fn find<'a>(spans: &'a [Span], name: &str, attr: (&str, &str)) -> Option<&'a Spa
         .find(|s| s.name == name && s.attributes.get(attr.0).map(String::as_str) == Some(attr.1))
 }
 
+/// True when every ancestor of `span` up to a root has been received.
+fn reaches_root(spans: &[Span], span: &Span) -> bool {
+    let mut at = span;
+    for _ in 0..64 {
+        if at.parent.is_empty() {
+            return true;
+        }
+        match spans.iter().find(|s| s.span_id == at.parent) {
+            Some(parent) => at = parent,
+            None => return false,
+        }
+    }
+    false
+}
+
 /// The names of `span`'s ancestors, nearest first, up to the trace's root
 /// (every link must lead to a received span of the same trace).
 fn ancestors(spans: &[Span], span: &Span) -> Vec<Span> {
@@ -276,7 +291,13 @@ async fn a_checkout_is_one_trace_from_the_buyers_click_to_the_lab_and_the_email(
             s.name == "notify.send"
                 && s.attributes.get("kind").map(String::as_str) == Some("order_confirmation")
         });
-        if lab.is_some() && sent {
+        // A parent ends after its children: it may come in a later batch.
+        let whole = |s: &Span| reaches_root(&got, s);
+        let email = got.iter().find(|s| {
+            s.name == "notify.send"
+                && s.attributes.get("kind").map(String::as_str) == Some("order_confirmation")
+        });
+        if sent && lab.is_some_and(whole) && email.is_some_and(whole) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
