@@ -87,6 +87,12 @@ pub fn install_trace_propagation(p: TracePropagation) -> bool {
     PROPAGATION.set(p).is_ok()
 }
 
+/// True when traces are exported (a propagation is installed): the jobs then
+/// read the trace context back with each claimed job.
+pub fn traces_exported() -> bool {
+    PROPAGATION.get().is_some()
+}
+
 /// The current span's context as a W3C `traceparent` value, when traces are
 /// exported and the current span is traced.
 pub fn current_trace_context() -> Option<String> {
