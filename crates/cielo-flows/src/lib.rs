@@ -497,6 +497,13 @@ impl Flows {
             .fulfillment
             .settings()
             .hold_until(Timestamp::now());
+        // The latest move to `paid` (an order paid once has one).
+        let paid_at = order
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.to == OrderStatus::Paid)
+            .map(|h| h.at);
         for (lab, items) in groups {
             let req = SubmissionRequest {
                 order_id: id.to_string(),
@@ -504,6 +511,7 @@ impl Flows {
                 recipient: recipient(&order),
                 items,
                 currency: order.totals.total.currency.code().to_string(),
+                paid_at,
             };
             self.inner
                 .fulfillment

@@ -48,6 +48,7 @@ use providers::{OutgoingSms, SendError, SmsProvider};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The notifications migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
@@ -871,36 +872,51 @@ impl Notify {
             .map_err(JobError::from)?;
         tx.commit().await.map_err(JobError::from)?;
 
-        let result = match msg.channel {
-            Channel::Email => {
-                let email = OutgoingEmail {
-                    from: self.inner.settings.from.clone(),
-                    reply_to: self.inner.settings.reply_to.clone(),
-                    to: msg.recipient.clone(),
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    html: rendered.html.unwrap_or_default(),
-                    idempotency_key: msg.send_key.clone(),
-                    // Every kind today is transactional: nothing to unsubscribe from.
-                    list_unsubscribe: None,
-                };
-                self.inner.email.send(&email).await
+        // The recipient and the text stay out of the span: only what names
+        // the message.
+        let span = tracing::info_span!(
+            "notify.send",
+            channel = msg.channel.as_str(),
+            kind = msg.kind.as_str(),
+            provider = %provider,
+            message_id = %id,
+            outcome = tracing::field::Empty,
+        );
+        let result = async {
+            match msg.channel {
+                Channel::Email => {
+                    let email = OutgoingEmail {
+                        from: self.inner.settings.from.clone(),
+                        reply_to: self.inner.settings.reply_to.clone(),
+                        to: msg.recipient.clone(),
+                        subject: rendered.subject,
+                        text: rendered.text,
+                        html: rendered.html.unwrap_or_default(),
+                        idempotency_key: msg.send_key.clone(),
+                        // Every kind today is transactional: nothing to unsubscribe from.
+                        list_unsubscribe: None,
+                    };
+                    self.inner.email.send(&email).await
+                }
+                Channel::Sms => {
+                    let sms = OutgoingSms {
+                        to: msg.recipient.clone(),
+                        from: self
+                            .inner
+                            .settings
+                            .sms_from
+                            .clone()
+                            .unwrap_or_else(|| self.inner.shop.name.clone()),
+                        body: rendered.text,
+                        idempotency_key: msg.send_key.clone(),
+                    };
+                    self.inner.sms.send(&sms).await
+                }
             }
-            Channel::Sms => {
-                let sms = OutgoingSms {
-                    to: msg.recipient.clone(),
-                    from: self
-                        .inner
-                        .settings
-                        .sms_from
-                        .clone()
-                        .unwrap_or_else(|| self.inner.shop.name.clone()),
-                    body: rendered.text,
-                    idempotency_key: msg.send_key.clone(),
-                };
-                self.inner.sms.send(&sms).await
-            }
-        };
+        }
+        .instrument(span.clone())
+        .await;
+        span.record("outcome", if result.is_ok() { "sent" } else { "failed" });
         self.record(&msg, &delivery, result, idempotent, last_attempt)
             .await
     }

@@ -203,6 +203,10 @@ pub struct LogSettings {
     pub format: String,
     /// A tracing filter, e.g. `info` or `info,cielo_orders=debug`.
     pub level: String,
+    /// OpenTelemetry traces (builds with the `otel` feature): `auto` (when
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+    /// is set), `on` or `off`.
+    pub traces: String,
 }
 
 /// `[shop]`
@@ -348,6 +352,7 @@ impl Default for LogSettings {
         Self {
             format: "auto".into(),
             level: "info".into(),
+            traces: "auto".into(),
         }
     }
 }
@@ -600,6 +605,9 @@ impl Settings {
         }
         if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
             anyhow::bail!("log.format must be auto, json or pretty");
+        }
+        if !["auto", "on", "off"].contains(&self.log.traces.as_str()) {
+            anyhow::bail!("log.traces must be auto, on or off");
         }
         if self.jobs.concurrency == 0 {
             anyhow::bail!("jobs.concurrency must be at least 1");
