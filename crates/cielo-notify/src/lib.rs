@@ -31,10 +31,11 @@ pub mod providers;
 pub mod settings;
 mod store;
 pub mod templates;
+pub mod webhooks;
 
 pub use model::{
     Channel, Delivery, DeliveryId, DeliveryStatus, Kind, Message, MessageDetail, MessageFilter,
-    MessageId, MessagePage, MessageStatus, Rendered,
+    MessageId, MessagePage, MessageStatus, Rendered, Suppression,
 };
 pub use settings::{NotifySecrets, NotifySettings};
 
@@ -52,7 +53,10 @@ use std::time::Duration;
 /// The notifications migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "notify",
-    migrations: &[cielo_db::migration!(20261129120000, "notify")],
+    migrations: &[
+        cielo_db::migration!(20261129120000, "notify"),
+        cielo_db::migration!(20261129160000, "bounces"),
+    ],
 };
 
 /// Job kind: an order event, turned into messages.
@@ -82,6 +86,9 @@ pub enum Error {
     /// No order has this id.
     #[error("no order {0}")]
     OrderNotFound(String),
+    /// The address is not on the suppression list.
+    #[error("{0} is not on the suppression list")]
+    SuppressionNotFound(String),
     /// The message is being handed to its provider right now.
     #[error("message {0} is being sent right now; try again when its attempt has ended")]
     Busy(String),
@@ -120,7 +127,9 @@ impl cielo_core::HasErrorKind for Error {
     fn kind(&self) -> cielo_core::ErrorKind {
         use cielo_core::ErrorKind;
         match self {
-            Error::MessageNotFound(_) | Error::OrderNotFound(_) => ErrorKind::NotFound,
+            Error::MessageNotFound(_) | Error::OrderNotFound(_) | Error::SuppressionNotFound(_) => {
+                ErrorKind::NotFound
+            }
             Error::Busy(_) => ErrorKind::Conflict,
             Error::Invalid { .. } => ErrorKind::Invalid,
             Error::Template(_) | Error::Db(_) | Error::Internal(_) => ErrorKind::Internal,
@@ -130,6 +139,7 @@ impl cielo_core::HasErrorKind for Error {
         match self {
             Error::MessageNotFound(_) => "message-not-found",
             Error::OrderNotFound(_) => "order-not-found",
+            Error::SuppressionNotFound(_) => "suppression-not-found",
             Error::Busy(_) => "message-busy",
             Error::Invalid { .. } => "invalid-input",
             Error::Template(_) => "template-error",
@@ -197,6 +207,13 @@ fn lab_refusal(cause: &str) -> Option<(String, String)> {
     Some((id.trim().to_string(), reason.trim().to_string()))
 }
 
+/// Payload of a webhook processing job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct WebhookJob {
+    provider: String,
+    event_ids: Vec<String>,
+}
+
 /// Payload of a send job.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct SendJob {
@@ -238,6 +255,10 @@ struct Inner {
     templates: templates::Templates,
     shop: data::Shop,
     outbox_dir: PathBuf,
+    /// Svix keys of the Resend webhook endpoint (none: not accepted).
+    resend_webhook_keys: Vec<Vec<u8>>,
+    /// SendGrid's Event Webhook key (none: not accepted).
+    sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
 /// The notifications service. Cheap to clone.
@@ -349,9 +370,23 @@ impl Notify {
             )),
             _ => Arc::new(providers::OutboxSms::new(outbox_dir.clone())),
         };
-        Ok(Self::with_providers(
-            db, orders, settings, email, sms, outbox_dir, shop,
-        ))
+        let resend_webhook_keys = match &secrets.resend_webhook_secret {
+            Some(s) => webhooks::svix_keys(s)
+                .map_err(|e| anyhow::anyhow!("CIELO_RESEND_WEBHOOK_SECRET: {e}"))?,
+            None => Vec::new(),
+        };
+        let sendgrid_webhook_key = match &settings.sendgrid_webhook_public_key {
+            Some(k) => Some(
+                webhooks::sendgrid_key(k)
+                    .map_err(|e| anyhow::anyhow!("notify.sendgrid_webhook_public_key: {e}"))?,
+            ),
+            None => None,
+        };
+        let mut n = Self::with_providers(db, orders, settings, email, sms, outbox_dir, shop);
+        let inner = Arc::get_mut(&mut n.inner).expect("not shared yet");
+        inner.resend_webhook_keys = resend_webhook_keys;
+        inner.sendgrid_webhook_key = sendgrid_webhook_key;
+        Ok(n)
     }
 
     /// Builds the service around given providers (tests, custom providers).
@@ -374,6 +409,8 @@ impl Notify {
                 templates: templates::Templates::new(settings.templates_dir.clone()),
                 shop,
                 outbox_dir,
+                resend_webhook_keys: Vec::new(),
+                sendgrid_webhook_key: None,
             }),
         }
     }
@@ -414,6 +451,21 @@ impl Notify {
                 n.send(job.message_id, &cause, ctx.is_last_attempt()).await
             }
         });
+        let n = self.clone();
+        registry.handle_json(
+            webhooks::KIND_WEBHOOK_EVENT,
+            move |_ctx, job: WebhookJob| {
+                let n = n.clone();
+                async move {
+                    for id in &job.event_ids {
+                        n.process_webhook_event(&job.provider, id)
+                            .await
+                            .map_err(|e| JobError::retry(format!("{e:#}")))?;
+                    }
+                    Ok(())
+                }
+            },
+        );
     }
 
     /// Turns an order event into its messages (none when they exist already)
@@ -776,8 +828,42 @@ impl Notify {
         };
         let now = Timestamp::now();
         match msg.status {
-            MessageStatus::Sent | MessageStatus::Failed | MessageStatus::Unknown => return Ok(()),
-            MessageStatus::Queued => {}
+            MessageStatus::Sent
+            | MessageStatus::Failed
+            | MessageStatus::Unknown
+            | MessageStatus::Delivered
+            | MessageStatus::Bounced
+            | MessageStatus::Complained
+            | MessageStatus::Suppressed => return Ok(()),
+            MessageStatus::Queued => {
+                if msg.channel == Channel::Email && !msg.kind.essential() {
+                    let address = msg.recipient.trim().to_ascii_lowercase();
+                    if let Some(s) = store::suppression(db.pool(), &address)
+                        .await
+                        .map_err(JobError::from)?
+                    {
+                        let why = format!(
+                            "not sent: {} is on the suppression list ({} reported by {})",
+                            s.address, s.reason, s.provider
+                        );
+                        let mut tx = db.begin_write().await.map_err(JobError::from)?;
+                        store::set_status(
+                            &mut tx,
+                            id,
+                            &[MessageStatus::Queued],
+                            MessageStatus::Suppressed,
+                            None,
+                            Some(&why),
+                            now,
+                        )
+                        .await
+                        .map_err(JobError::from)?;
+                        tx.commit().await.map_err(JobError::from)?;
+                        tracing::info!(message_id = %id, kind = %msg.kind, "message suppressed");
+                        return Ok(());
+                    }
+                }
+            }
             MessageStatus::Sending => {
                 // A process stopped between handing the message over and
                 // recording the answer.
@@ -1058,7 +1144,7 @@ impl Notify {
             if MessageStatus::parse(s).is_none() {
                 return Err(Error::Invalid {
                     field: "status",
-                    detail: "must be queued, sending, sent, failed or unknown".into(),
+                    detail: "must be queued, sending, sent, failed, unknown, delivered, bounced, complained or suppressed".into(),
                 });
             }
         }

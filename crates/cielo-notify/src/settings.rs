@@ -51,6 +51,13 @@ pub struct NotifySettings {
     pub outbox_dir: Option<PathBuf>,
     /// Attempts to send a message before it is marked failed.
     pub max_attempts: u32,
+    /// How far a bounce/complaint webhook's timestamp may be from now, either
+    /// way, seconds.
+    pub webhook_tolerance_secs: i64,
+    /// SendGrid's Event Webhook verification key: base64 DER
+    /// (SubjectPublicKeyInfo, as the dashboard shows it). Unset: SendGrid's
+    /// webhooks are not accepted.
+    pub sendgrid_webhook_public_key: Option<String>,
 }
 
 impl Default for NotifySettings {
@@ -77,6 +84,8 @@ impl Default for NotifySettings {
             templates_dir: None,
             outbox_dir: None,
             max_attempts: 8,
+            webhook_tolerance_secs: crate::webhooks::DEFAULT_TOLERANCE_SECS,
+            sendgrid_webhook_public_key: None,
         }
     }
 }
@@ -118,6 +127,9 @@ impl NotifySettings {
         if self.max_attempts == 0 {
             anyhow::bail!("notify.max_attempts must be at least 1");
         }
+        if self.webhook_tolerance_secs < 1 {
+            anyhow::bail!("notify.webhook_tolerance_secs must be at least 1");
+        }
         Ok(())
     }
 }
@@ -135,6 +147,9 @@ pub struct NotifySecrets {
     pub twilio_account_sid: Option<String>,
     /// `CIELO_TWILIO_AUTH_TOKEN`.
     pub twilio_auth_token: Option<String>,
+    /// `CIELO_RESEND_WEBHOOK_SECRET`: the Svix signing secret(s) of the
+    /// Resend webhook endpoint, `whsec_…` (comma-separated during a rotation).
+    pub resend_webhook_secret: Option<String>,
     /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
     pub aws: Option<crate::email::AwsCredentials>,
 }
@@ -147,6 +162,7 @@ impl std::fmt::Debug for NotifySecrets {
             .field("resend_api_key", &set(&self.resend_api_key))
             .field("sendgrid_api_key", &set(&self.sendgrid_api_key))
             .field("twilio_auth_token", &set(&self.twilio_auth_token))
+            .field("resend_webhook_secret", &set(&self.resend_webhook_secret))
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +174,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_SENDGRID_API_KEY",
     "CIELO_TWILIO_ACCOUNT_SID",
     "CIELO_TWILIO_AUTH_TOKEN",
+    "CIELO_RESEND_WEBHOOK_SECRET",
 ];
 
 impl NotifySecrets {
@@ -178,6 +195,7 @@ impl NotifySecrets {
             sendgrid_api_key: var("CIELO_SENDGRID_API_KEY"),
             twilio_account_sid: var("CIELO_TWILIO_ACCOUNT_SID"),
             twilio_auth_token: var("CIELO_TWILIO_AUTH_TOKEN"),
+            resend_webhook_secret: var("CIELO_RESEND_WEBHOOK_SECRET"),
             aws,
         }
     }

@@ -452,6 +452,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_SENDGRID_API_KEY",
     "CIELO_TWILIO_ACCOUNT_SID",
     "CIELO_TWILIO_AUTH_TOKEN",
+    "CIELO_RESEND_WEBHOOK_SECRET",
     // Which function a Lambda deployment of the binary is (api, worker, scheduler).
     "CIELO_LAMBDA_ROLE",
 ];
