@@ -59,12 +59,17 @@ pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     ],
 };
 
-/// Job kind: an order event, turned into messages.
+/// Job kind: an order event, turned into messages (queue [`EVENT_QUEUE`]).
 pub const KIND_ORDER_EVENT: &str = "notify.order_event";
-/// Job kind: send one message.
+/// Job kind: send one message (queue [`QUEUE`]).
 pub const KIND_SEND: &str = "notify.send";
-/// Queue of both.
+/// Queue of the sends: calls to the providers, which mostly wait on them
+/// (a lane of many slots by default).
 pub const QUEUE: &str = "notify";
+/// Queue of the order and webhook events: short database work, in a lane of
+/// its own so that it never waits behind sends holding the `notify` lane's
+/// slots while a provider answers, nor crowds the shared slots.
+pub const EVENT_QUEUE: &str = "notify_events";
 
 /// The order statuses whose events this domain hears.
 pub const STATUSES: &[OrderStatus] = &[
@@ -306,6 +311,7 @@ impl Notify {
                 let mut c = email::SmtpConfig::parse(&settings.smtp_url)?;
                 c.password = secrets.smtp_password.clone();
                 c.timeout = Duration::from_secs(settings.smtp_timeout_secs.max(1));
+                c.max_sessions = settings.smtp_max_sessions.max(1);
                 if let Some(f) = &settings.smtp_ca_file {
                     c.ca_pem = Some(std::fs::read(f).map_err(|e| {
                         anyhow::anyhow!("notify.smtp_ca_file {}: {e}", f.display())
@@ -423,7 +429,12 @@ impl Notify {
     /// Registers this domain's jobs and its subscriptions to the order events.
     pub fn register(&self, registry: &mut Registry) {
         for s in STATUSES {
-            registry.subscribe_with(&cielo_orders::status_topic(*s), KIND_ORDER_EVENT, QUEUE, 10);
+            registry.subscribe_with(
+                &cielo_orders::status_topic(*s),
+                KIND_ORDER_EVENT,
+                EVENT_QUEUE,
+                10,
+            );
         }
         let n = self.clone();
         registry.handle_json(KIND_ORDER_EVENT, move |ctx, event: OrderEvent| {
@@ -483,11 +494,15 @@ impl Notify {
             }
             Err(e) => return Err(Error::Internal(anyhow::Error::new(e))),
         };
+        // One transaction for the buyer's link and the messages: a
+        // duplicated event (nothing new) rolls back and leaves no link.
+        let mut tx = self.inner.db.begin_write().await?;
         let planned = match &event.shipment {
-            Some(s) => self.plan_shipped(&order, &[Some(s)]).await?,
+            Some(s) => self.plan_shipped(&mut tx, &order, &[Some(s)]).await?,
             None => {
                 let status = event.to.unwrap_or(order.status);
                 self.plan(
+                    &mut tx,
                     &order,
                     status,
                     event.cause.as_deref(),
@@ -499,11 +514,14 @@ impl Notify {
         if planned.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.inner.db.begin_write().await?;
         let n = self
             .store_and_enqueue(&mut tx, Some(&order.id.to_string()), planned, cause)
             .await?;
-        tx.commit().await?;
+        if n == 0 {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
         Ok(n)
     }
 
@@ -594,11 +612,11 @@ impl Notify {
 
     /// The order page link for the buyer, with a token of its own that lets a
     /// guest read the order (the orders domain keeps only its hash).
-    async fn buyer_link(&self, order: &Order) -> Result<String> {
+    async fn buyer_link(&self, conn: &mut AnyConnection, order: &Order) -> Result<String> {
         let token = self
             .inner
             .orders
-            .access_link_token(order.id)
+            .access_link_token_in(conn, order.id)
             .await
             .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
         Ok(data::order_link(
@@ -611,6 +629,7 @@ impl Notify {
     /// Which messages an order entering `status` gets.
     async fn plan(
         &self,
+        conn: &mut AnyConnection,
         order: &Order,
         status: OrderStatus,
         reason: Option<&str>,
@@ -629,7 +648,7 @@ impl Notify {
                 } else {
                     order.shipments.iter().map(Some).collect()
                 };
-                let mut out = self.plan_shipped(order, &parcels).await?;
+                let mut out = self.plan_shipped(conn, order, &parcels).await?;
                 out.retain(|p| p.kind == Kind::Shipped);
                 return Ok(out);
             }
@@ -645,7 +664,7 @@ impl Notify {
         let mut out = Vec::new();
         if let Some(kind) = buyer {
             let lang = self.order_language(order);
-            let link = self.buyer_link(order).await?;
+            let link = self.buyer_link(conn, order).await?;
             let mut data = data::order_data(order, &lang, &self.inner.shop, &link);
             if kind == Kind::RefundIssued {
                 data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
@@ -697,11 +716,12 @@ impl Notify {
     /// on record).
     async fn plan_shipped(
         &self,
+        conn: &mut AnyConnection,
         order: &Order,
         parcels: &[Option<&cielo_orders::Shipment>],
     ) -> Result<Vec<Planned>> {
         let lang = self.order_language(order);
-        let link = self.buyer_link(order).await?;
+        let link = self.buyer_link(conn, order).await?;
         let base = data::order_data(order, &lang, &self.inner.shop, &link);
         let phone = self.sms_phone(order);
         let mut out = Vec::new();

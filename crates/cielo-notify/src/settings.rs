@@ -31,6 +31,9 @@ pub struct NotifySettings {
     pub smtp_ca_file: Option<PathBuf>,
     /// SMTP limit per step, seconds.
     pub smtp_timeout_secs: u64,
+    /// Most SMTP sessions open at once per process (each kept open between
+    /// messages for the next one).
+    pub smtp_max_sessions: usize,
     /// Resend API base URL.
     pub resend_api_base: String,
     /// SendGrid API base URL.
@@ -74,6 +77,7 @@ impl Default for NotifySettings {
             smtp_url: "smtp://127.0.0.1:25".into(),
             smtp_ca_file: None,
             smtp_timeout_secs: 30,
+            smtp_max_sessions: 8,
             resend_api_base: "https://api.resend.com".into(),
             sendgrid_api_base: "https://api.sendgrid.com".into(),
             ses_api_base: None,
@@ -123,6 +127,9 @@ impl NotifySettings {
         }
         if self.sms == "twilio" && self.sms_from.is_none() {
             anyhow::bail!("notify.sms = \"twilio\" needs notify.sms_from");
+        }
+        if self.smtp_max_sessions == 0 {
+            anyhow::bail!("notify.smtp_max_sessions must be at least 1");
         }
         if self.max_attempts == 0 {
             anyhow::bail!("notify.max_attempts must be at least 1");

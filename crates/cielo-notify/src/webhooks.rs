@@ -25,7 +25,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// Job kind: process stored webhook events, `{"provider", "event_ids": [...]}`.
+/// Job kind: process stored webhook events, `{"provider", "event_ids": [...]}`
+/// (queue [`crate::EVENT_QUEUE`]).
 pub const KIND_WEBHOOK_EVENT: &str = "notify.webhook_event";
 
 /// Default tolerance on a webhook's timestamp, seconds, in both directions
@@ -381,7 +382,7 @@ impl crate::Notify {
                 KIND_WEBHOOK_EVENT,
                 serde_json::json!({"provider": provider, "event_ids": fresh}),
             )
-            .queue(crate::QUEUE)
+            .queue(crate::EVENT_QUEUE)
             .max_attempts(20);
             cielo_jobs::enqueue(&mut tx, job)
                 .await
