@@ -250,7 +250,7 @@ impl SmtpConfig {
             password: None,
             ca_pem: None,
             timeout: Duration::from_secs(30),
-            max_sessions: 8,
+            max_sessions: 20,
         })
     }
 }

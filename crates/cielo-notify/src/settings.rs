@@ -77,7 +77,7 @@ impl Default for NotifySettings {
             smtp_url: "smtp://127.0.0.1:25".into(),
             smtp_ca_file: None,
             smtp_timeout_secs: 30,
-            smtp_max_sessions: 8,
+            smtp_max_sessions: 20,
             resend_api_base: "https://api.resend.com".into(),
             sendgrid_api_base: "https://api.sendgrid.com".into(),
             ses_api_base: None,
