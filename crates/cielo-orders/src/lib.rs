@@ -975,13 +975,25 @@ impl Orders {
     /// returned at checkout does), for links in messages to the buyer. Only
     /// its hash is kept.
     pub async fn access_link_token(&self, id: OrderId) -> Result<String> {
-        let token = new_access_token();
         let mut tx = self.db.begin_write().await?;
-        if store::order_status(&mut tx, id).await?.is_none() {
+        let token = self.access_link_token_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// [`Orders::access_link_token`] in the caller's transaction: the link
+    /// exists only if the caller commits (a message that is not stored
+    /// leaves no link behind), and it costs the caller no commit of its own.
+    pub async fn access_link_token_in(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+    ) -> Result<String> {
+        let token = new_access_token();
+        if store::order_status(&mut *conn, id).await?.is_none() {
             return Err(Error::OrderNotFound);
         }
-        store::insert_access_link(&mut tx, id, &digest(&token), Timestamp::now()).await?;
-        tx.commit().await?;
+        store::insert_access_link(&mut *conn, id, &digest(&token), Timestamp::now()).await?;
         Ok(token)
     }
 

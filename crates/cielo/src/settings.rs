@@ -67,6 +67,12 @@ fn default_jobs() -> cielo_jobs::JobsSettings {
         cielo_notify::QUEUE.to_string(),
         cielo_jobs::QueueSettings { concurrency: 20 },
     );
+    // Order and bounce events become messages here: database work, apart
+    // from the sends so that it never waits behind a slow provider.
+    jobs.queues.insert(
+        cielo_notify::EVENT_QUEUE.to_string(),
+        cielo_jobs::QueueSettings { concurrency: 10 },
+    );
     jobs
 }
 
@@ -457,6 +463,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_SENDGRID_API_KEY",
     "CIELO_TWILIO_ACCOUNT_SID",
     "CIELO_TWILIO_AUTH_TOKEN",
+    "CIELO_RESEND_WEBHOOK_SECRET",
     // Which function a Lambda deployment of the binary is (api, worker, scheduler).
     "CIELO_LAMBDA_ROLE",
 ];

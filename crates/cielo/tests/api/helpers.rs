@@ -36,6 +36,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response sent with the client directly (custom headers).
+    pub async fn from_response(res: Response) -> Self {
+        Self::from(res).await
+    }
+
     async fn from(res: Response) -> Self {
         let status = res.status();
         let headers = res.headers().clone();

@@ -5,6 +5,7 @@
 mod abuse;
 mod accounts;
 mod artwork;
+mod bounces;
 mod carts;
 mod catalog;
 mod edge;
