@@ -7,6 +7,7 @@ mod accounts;
 mod artwork;
 mod carts;
 mod catalog;
+mod downloads;
 mod edge;
 mod fake_mail;
 mod helpers;
