@@ -606,6 +606,25 @@ mod tests {
     }
 
     #[test]
+    fn a_digital_download_names_no_lab() {
+        let check = |d, lab: Option<&str>| {
+            let mut v = cielo_core::error::Validation::new();
+            validate_delivery(&mut v, "lab", d, &lab.map(str::to_string));
+            v.finish().is_ok()
+        };
+        assert!(check(Delivery::Digital, None));
+        assert!(!check(Delivery::Digital, Some("local")));
+        assert!(check(Delivery::Physical, Some("local")));
+        assert!(check(Delivery::Physical, None));
+        assert_eq!(Delivery::parse("digital"), Delivery::Digital);
+        assert_eq!(
+            Delivery::parse(Delivery::Physical.as_str()),
+            Delivery::Physical
+        );
+        assert_eq!(Delivery::default(), Delivery::Physical);
+    }
+
+    #[test]
     fn handles_and_skus_are_checked() {
         assert!(validate_handle("good-handle-2").is_ok());
         assert!(validate_handle("Bad Handle").is_err());

@@ -172,3 +172,23 @@ pub async fn render_order(
     }
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_files_are_named_after_the_order_and_sit_side_by_side() {
+        let order = OrderId::parse("ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b").unwrap();
+        let line =
+            cielo_orders::OrderLineId::parse("oli_0193a0b2c3d47e8f9a0b1c2d3e4f5a6c").unwrap();
+        let (png, pdf) = download_keys(&order, &line, 1);
+        assert_eq!(
+            png,
+            format!("artwork/{order}/{line}/star-map-3E4F5A6B-2.png")
+        );
+        assert_eq!(pdf_key_for(&png).as_deref(), Some(pdf.as_str()));
+        assert_eq!(file_name(&pdf), "star-map-3E4F5A6B-2.pdf");
+        assert_eq!(pdf_key_for("artwork/x.pdf"), None);
+    }
+}
