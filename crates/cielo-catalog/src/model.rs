@@ -580,7 +580,8 @@ pub(crate) fn validate_sku(sku: &str) -> Result<(), String> {
 pub(crate) fn validate_price(v: &mut cielo_core::error::Validation, field: &str, price: &Money) {
     if price.amount < 0 {
         v.add(field, "must not be negative");
-    } else if price.amount > 100_000_000_00 {
+    } else if price.amount > 10_000_000_000 {
+        // 10^10 minor units: 100 million in a two-decimal currency.
         v.add(field, "is absurdly large");
     }
 }

@@ -45,7 +45,7 @@ enum Backend {
     /// An S3-compatible service that signs its own URLs.
     S3 {
         s3: Arc<object_store::aws::AmazonS3>,
-        public_base_url: Option<String>,
+        settings: Arc<S3Settings>,
     },
 }
 
@@ -58,7 +58,16 @@ pub struct SignedUrl {
     pub method: &'static str,
     /// Unix time it stops working.
     pub expires_at: i64,
+    /// Headers the request must carry exactly as given (they are part of the
+    /// signature on S3): an upload sends `If-None-Match: *`, which makes the
+    /// bucket refuse a second PUT to the same key with 412.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
+
+/// The condition that makes an upload URL single-use: create the object only
+/// if nothing is stored at its key yet (S3 conditional writes; the local
+/// backend enforces the same through [`Storage::put_new`]).
+pub const UPLOAD_CONDITION: (&str, &str) = ("If-None-Match", "*");
 
 /// Object storage.
 #[derive(Clone)]
@@ -142,7 +151,7 @@ impl Storage {
             store: s3.clone(),
             backend: Backend::S3 {
                 s3,
-                public_base_url: settings.public_base_url.clone(),
+                settings: Arc::new(settings.clone()),
             },
         })
     }
@@ -176,19 +185,24 @@ impl Storage {
                 let sig = Self::local_signature(secret, method, key, expires_at);
                 format!("{public_url}/storage/{key}?expires={expires_at}&signature={sig}")
             }
-            Backend::S3 { s3, .. } => {
-                let m = if method == "PUT" {
-                    object_store::signer::Method::PUT
-                } else {
-                    object_store::signer::Method::GET
-                };
-                s3.signed_url(m, &Path::from(key), ttl).await?.to_string()
+            Backend::S3 { s3, settings } if method == "PUT" => {
+                presign_conditional_put(s3, settings, key, ttl).await?
             }
+            Backend::S3 { s3, .. } => s3
+                .signed_url(object_store::signer::Method::GET, &Path::from(key), ttl)
+                .await?
+                .to_string(),
+        };
+        let headers = if method == "PUT" {
+            vec![UPLOAD_CONDITION]
+        } else {
+            Vec::new()
         };
         Ok(SignedUrl {
             url,
             method,
             expires_at,
+            headers,
         })
     }
 
@@ -209,14 +223,13 @@ impl Storage {
         check_key(key)?;
         match &self.backend {
             Backend::Local { public_url, .. } => Ok(format!("{public_url}/media/{key}")),
-            Backend::S3 {
-                public_base_url: Some(base),
-                ..
-            } => Ok(format!("{}/{key}", base.trim_end_matches('/'))),
-            Backend::S3 { .. } => Ok(self
-                .download_url(key, Duration::from_secs(7 * 24 * 3600))
-                .await?
-                .url),
+            Backend::S3 { settings, .. } => match &settings.public_base_url {
+                Some(base) => Ok(format!("{}/{key}", base.trim_end_matches('/'))),
+                None => Ok(self
+                    .download_url(key, Duration::from_secs(7 * 24 * 3600))
+                    .await?
+                    .url),
+            },
         }
     }
 
@@ -295,6 +308,88 @@ impl Storage {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// A presigned S3 PUT whose signature covers `If-None-Match: *` (signed
+/// headers `host;if-none-match`): the client must send that header or the
+/// signature does not match, and with it the bucket stores the object only if
+/// the key is free, so the URL works once. `object_store`'s signer signs the
+/// host alone, which would let the URL overwrite the object until it expires.
+///
+/// The URL is path-style: `{endpoint}/{bucket}/{key}`, or
+/// `https://s3.{region}.amazonaws.com/{bucket}/{key}` on AWS.
+async fn presign_conditional_put(
+    s3: &object_store::aws::AmazonS3,
+    settings: &S3Settings,
+    key: &str,
+    ttl: Duration,
+) -> Result<String, Error> {
+    use aws_sigv4::http_request::{
+        sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+        SigningSettings, UriPathNormalizationMode,
+    };
+    let signing_error = |e: String| {
+        Error::Backend(object_store::Error::Generic {
+            store: "S3",
+            source: e.into(),
+        })
+    };
+    let credential = s3.credentials().get_credential().await?;
+    let identity: aws_smithy_runtime_api::client::identity::Identity =
+        aws_credential_types::Credentials::new(
+            credential.key_id.clone(),
+            credential.secret_key.clone(),
+            credential.token.clone(),
+            None,
+            "object_store",
+        )
+        .into();
+    let base = match &settings.endpoint {
+        Some(endpoint) => endpoint.trim_end_matches('/').to_string(),
+        None => format!("https://s3.{}.amazonaws.com", settings.region),
+    };
+    // Keys are checked to be `[A-Za-z0-9-_./]` only: no escaping needed.
+    let url = format!("{base}/{}/{key}", settings.bucket);
+    let mut signing = SigningSettings::default();
+    signing.signature_location = SignatureLocation::QueryParams;
+    signing.expires_in = Some(ttl);
+    // S3 signs the path as sent: no double encoding, no normalisation.
+    signing.percent_encoding_mode = PercentEncodingMode::Single;
+    signing.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&settings.region)
+        .name("s3")
+        .time(std::time::SystemTime::now())
+        .settings(signing)
+        .build()
+        .map_err(|e| signing_error(e.to_string()))?
+        .into();
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| signing_error(e.to_string()))?;
+    let host = match (uri.host(), uri.port_u16()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => return Err(signing_error(format!("no host in {url}"))),
+    };
+    let (name, value) = UPLOAD_CONDITION;
+    let headers = [("host", host.as_str()), (name, value)];
+    let signable = SignableRequest::new(
+        "PUT",
+        url.as_str(),
+        headers.iter().copied(),
+        SignableBody::UnsignedPayload,
+    )
+    .map_err(|e| signing_error(e.to_string()))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| signing_error(e.to_string()))?
+        .into_parts();
+    let mut request = http::Request::put(url)
+        .body(())
+        .map_err(|e| signing_error(e.to_string()))?;
+    instructions.apply_to_request_http1x(&mut request);
+    Ok(request.uri().to_string())
 }
 
 #[cfg(test)]

@@ -64,13 +64,33 @@ async fn objects_and_presigned_uploads_round_trip_through_an_s3_compatible_servi
         .unwrap();
     assert_eq!(ticket.method, "PUT");
     assert!(ticket.url.contains("X-Amz-Signature="), "{}", ticket.url);
-    let put = client
-        .put(&ticket.url)
-        .body(b"png bytes".to_vec())
-        .send()
-        .await
-        .unwrap();
+    // The condition is part of the signature: a client that drops the header
+    // does not match it on S3 (the emulator does not check signatures, so
+    // this checks what was signed).
+    assert!(
+        ticket
+            .url
+            .contains("X-Amz-SignedHeaders=host%3Bif-none-match"),
+        "{}",
+        ticket.url
+    );
+    assert_eq!(ticket.headers, vec![("If-None-Match", "*")]);
+    let upload = |body: &'static [u8]| {
+        let mut req = client.put(&ticket.url).body(body.to_vec());
+        for (name, value) in &ticket.headers {
+            req = req.header(*name, *value);
+        }
+        req.send()
+    };
+    let put = upload(b"png bytes").await.unwrap();
     assert!(put.status().is_success(), "presigned PUT: {}", put.status());
+    assert_eq!(
+        storage.get("images/b.png").await.unwrap(),
+        Bytes::from_static(b"png bytes")
+    );
+    // The URL is single-use: a second PUT cannot replace what was checked.
+    let again = upload(b"not an image").await.unwrap();
+    assert_eq!(again.status(), 412, "second PUT through the same URL");
     assert_eq!(
         storage.get("images/b.png").await.unwrap(),
         Bytes::from_static(b"png bytes")

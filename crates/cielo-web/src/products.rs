@@ -666,7 +666,15 @@ pub(crate) async fn upload_image(
         return after(&web, &ctx, &id, ticket, at, "", "").await;
     }
     let url = ticket.body["upload_url"].as_str().unwrap_or("").to_string();
-    if let Err(why) = put_upload(&web, &ctx, &url, &file).await {
+    let headers: Vec<(String, String)> = ticket.body["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Err(why) = put_upload(&web, &ctx, &url, &headers, &file).await {
         at.error("image", &why);
         return edit_form(
             &web,
@@ -700,9 +708,16 @@ pub(crate) async fn upload_image(
     after(&web, &ctx, &id, r, at, "", "Image uploaded.").await
 }
 
-/// PUTs the file to its signed URL: through this process when the URL is the
-/// shop's own storage route, over the network otherwise (S3).
-async fn put_upload(web: &Web, ctx: &Ctx, url: &str, file: &Upload) -> Result<(), String> {
+/// PUTs the file to its signed URL with the ticket's headers: through this
+/// process when the URL is the shop's own storage route, over the network
+/// otherwise (S3, where the headers are part of the signature).
+async fn put_upload(
+    web: &Web,
+    ctx: &Ctx,
+    url: &str,
+    headers: &[(String, String)],
+    file: &Upload,
+) -> Result<(), String> {
     let base = web.config.public_url.trim_end_matches('/');
     let local = url
         .strip_prefix(base)
@@ -719,9 +734,13 @@ async fn put_upload(web: &Web, ctx: &Ctx, url: &str, file: &Upload) -> Result<()
             Err(format!("the upload failed: {}", r.detail()))
         };
     }
-    let res = reqwest::Client::new()
+    let mut req = reqwest::Client::new()
         .put(url)
-        .header(reqwest::header::CONTENT_TYPE, &file.content_type)
+        .header(reqwest::header::CONTENT_TYPE, &file.content_type);
+    for (name, value) in headers {
+        req = req.header(name, value);
+    }
+    let res = req
         .body(file.bytes.clone())
         .send()
         .await

@@ -258,13 +258,17 @@ pub(crate) struct UploadRequest {
 pub(crate) struct UploadTicket {
     /// Object key; pass it to `POST /api/admin/products/{id}/images` after uploading.
     object_key: String,
-    /// Signed URL accepting one PUT of the file (a second PUT is a 409 with
-    /// local storage; S3's presigned URLs are the bucket's to police). The
-    /// bytes must be the image type of the key's extension: attaching checks
-    /// their header.
+    /// Signed URL accepting one PUT of the file, sent with `headers`: a
+    /// second PUT is refused (409 from the local storage route, 412 from S3,
+    /// where the signature covers `If-None-Match: *`). The bytes must be the
+    /// image type of the key's extension: attaching checks their header.
     upload_url: String,
     /// Always `PUT`.
     method: String,
+    /// Headers the PUT must carry exactly as given (`{"If-None-Match": "*"}`);
+    /// on S3 they are part of the signature.
+    #[schema(value_type = Object)]
+    headers: std::collections::BTreeMap<String, String>,
     /// When the URL stops working.
     expires_at: Timestamp,
 }
@@ -325,6 +329,11 @@ pub(crate) async fn create_upload(
         StatusCode::CREATED,
         &UploadTicket {
             object_key: key,
+            headers: url
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             upload_url: url.url,
             method: url.method.into(),
             expires_at: Timestamp::from_micros(url.expires_at * 1_000_000),

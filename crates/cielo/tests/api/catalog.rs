@@ -446,6 +446,9 @@ async fn an_admin_uploads_an_image_through_a_signed_url_and_attaches_it() {
     assert_eq!(ticket.status, 201, "{}", ticket.body);
     let key = ticket.body["object_key"].as_str().unwrap();
     let url = ticket.body["upload_url"].as_str().unwrap();
+    // The ticket names the condition that makes the URL single-use on S3
+    // too, where it is part of the signature.
+    assert_eq!(ticket.body["headers"], json!({"If-None-Match": "*"}));
 
     // Attaching before uploading is refused.
     let early = app

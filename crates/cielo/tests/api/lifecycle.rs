@@ -972,6 +972,14 @@ async fn the_order_page_says_an_order_waits_in_its_edit_window_and_the_buyer_fix
     let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Waiting to go to the print lab"), "{body}");
+    // It says until when, in words a buyer reads as a deadline.
+    assert!(
+        body.contains(&format!(
+            "correct the shipping address until <time datetime=\"{until}\">"
+        )),
+        "{body}"
+    );
+    assert!(body.contains("Then your order goes to the print lab."));
     assert!(body.contains(&format!("action=\"/orders/{order}/amend\"")));
     assert!(!body.contains(">In production<"));
 
