@@ -7,6 +7,8 @@
 //! advance: one transaction: the lines grouped per lab -> cielo-fulfillment's plan_submission
 //!          (sent after `fulfillment.hold_minutes`, the edit window), order -> in_production.
 //!          Lines whose variant has no lab wait for the shop to mark them shipped.
+//!          Digital-download lines never go to a lab: an order of them only goes on
+//!          to `delivered` at once, and [`Flows::downloads`] hands out their files.
 //! fulfillment.lab_order_updated ──> flows.lab_order_updated ──> settle:
 //!          the lab orders' shipments merged into the order's `shipments[]`, then the order moves
 //!          forward only: in_production -> shipped -> delivered, or needs_attention when a lab refused.

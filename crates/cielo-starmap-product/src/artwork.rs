@@ -62,9 +62,10 @@ pub fn file_name(key: &str) -> &str {
 }
 
 /// Stores a file the buyer downloads. On S3 the object carries its
-/// `Content-Disposition` (a presigned GET serves it as stored); the local
-/// backend's `/storage/` route names the file from its key.
-async fn put_download(storage: &Storage, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
+/// `Content-Disposition: attachment; filename="<last segment of key>"` (a
+/// presigned GET serves it as stored); the local backend's `/storage/`
+/// route names the file from its key.
+pub async fn put_download(storage: &Storage, key: &str, bytes: Vec<u8>) -> anyhow::Result<()> {
     use cielo_storage::object_store::{self, Attribute, Attributes, PutOptions};
     if storage.is_local() {
         storage.put(key, bytes::Bytes::from(bytes)).await?;
