@@ -46,28 +46,6 @@ async fn add_poster(app: &TestApp, cart: &str, variant: &str) {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
-/// Presses "Pay" on the test provider's page, as a buyer would.
-async fn pay(app: &TestApp, admin: &str, order: &str) {
-    let session = app
-        .get_as(&format!("/api/admin/orders/{order}"), admin)
-        .await
-        .body["payment"]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/checkout/test/{session}", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("action=pay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-}
-
 /// Runs the job queue until the order has `status`.
 async fn run_until(app: &TestApp, admin: &str, order: &str, status: &str) -> Value {
     for _ in 0..300 {
@@ -83,6 +61,19 @@ async fn run_until(app: &TestApp, admin: &str, order: &str, status: &str) -> Val
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("order {order} never became {status}");
+}
+
+/// The order's notification messages.
+async fn messages(app: &TestApp, admin: &str, order: &str) -> Vec<Value> {
+    app.get_as(
+        &format!("/api/admin/notifications/messages?order_id={order}"),
+        admin,
+    )
+    .await
+    .body["messages"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn png_size(bytes: &[u8]) -> (u32, u32) {
@@ -163,7 +154,7 @@ async fn a_digital_star_map_is_paid_rendered_delivered_and_downloaded_without_a_
     assert_eq!(before["downloads"]["files"], json!([]));
 
     // Act: pay on the test provider's page; the jobs run.
-    pay(&app, &admin, &order).await;
+    app.pay_on_test_page(&admin, &order).await;
     let done = run_until(&app, &admin, &order, "delivered").await;
 
     // Assert: rendered, through production to delivered, never at a lab.
@@ -272,16 +263,7 @@ async fn a_digital_star_map_is_paid_rendered_delivered_and_downloaded_without_a_
 
     // Exactly one "download ready" email, linking to the order page with its
     // token; no "delivered" email for a download.
-    let ms = app
-        .get_as(
-            &format!("/api/admin/notifications/messages?order_id={order}"),
-            &admin,
-        )
-        .await
-        .body["messages"]
-        .as_array()
-        .unwrap()
-        .clone();
+    let ms = messages(&app, &admin, &order).await;
     let kinds: Vec<&str> = ms.iter().map(|m| m["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "download_ready").count(),
@@ -337,15 +319,8 @@ async fn a_digital_star_map_is_paid_rendered_delivered_and_downloaded_without_a_
     .unwrap();
     tx.commit().await.unwrap();
     app.run_pending_jobs().await;
-    let n = app
-        .get_as(
-            &format!("/api/admin/notifications/messages?order_id={order}"),
-            &admin,
-        )
+    let n = messages(&app, &admin, &order)
         .await
-        .body["messages"]
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|m| m["kind"] == "download_ready")
         .count();
@@ -370,7 +345,7 @@ async fn after_the_download_period_the_links_are_gone_and_the_page_says_so() {
     assert_eq!(r.status, 201, "{}", r.body);
     let order = r.body["order_id"].as_str().unwrap().to_string();
     let token = r.body["access_token"].as_str().unwrap().to_string();
-    pay(&app, &admin, &order).await;
+    app.pay_on_test_page(&admin, &order).await;
     run_until(&app, &admin, &order, "delivered").await;
 
     // Act: the period passes.
@@ -427,7 +402,7 @@ async fn a_mixed_cart_needs_an_address_and_ships_only_its_physical_lines() {
     assert_eq!(r.status, 201, "{}", r.body);
     let order = r.body["order_id"].as_str().unwrap().to_string();
     let token = r.body["access_token"].as_str().unwrap().to_string();
-    pay(&app, &admin, &order).await;
+    app.pay_on_test_page(&admin, &order).await;
     let o = run_until(&app, &admin, &order, "in_production").await;
     assert!(o["totals"]["shipping"]["amount"].as_i64().unwrap() > 0);
 

@@ -328,6 +328,29 @@ impl TestApp {
         r.body
     }
 
+    /// Presses "Pay" on the test provider's checkout page for `order`, as a
+    /// buyer would (the admin token reads the order's payment session).
+    pub async fn pay_on_test_page(&self, admin: &str, order: &str) {
+        let session = self
+            .get_as(&format!("/api/admin/orders/{order}"), admin)
+            .await
+            .body["payment"]["session_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/checkout/test/{session}", self.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("action=pay")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+    }
+
     pub async fn new_cart(&self, token: Option<&str>) -> String {
         let r = self
             .request(Method::POST, "/api/store/carts", token, None)
