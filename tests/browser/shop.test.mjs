@@ -296,6 +296,54 @@ async function mugBuyer(browser) {
   await ctx.close();
 }
 
+/**
+ * A signed-in buyer ticks "Save this card for next time" on the test payment
+ * page, is offered the card at the next checkout, and removes it from the
+ * account page.
+ */
+async function savedCard(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/account/signup');
+  await page.fill('#f-name', 'Sam Saver');
+  await page.fill('#f-email', 'saver@example.com');
+  await page.fill('#f-password', 'stars over the harbour 7');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(/\/account$/);
+  await page.getByText('No saved cards.').waitFor();
+  const buyMug = async () => {
+    await page.goto(BASE + '/shop?q=mug');
+    await page.getByRole('link', { name: /Mug/ }).first().click();
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.waitForURL(/\/cart$/);
+    await page.getByRole('link', { name: 'Checkout' }).click();
+    for (const [f, v] of [['email', 'saver@example.com'], ['name', 'Sam Saver'], ['line1', '9 Calle Mayor'], ['city', 'Madrid'], ['postal_code', '28013']]) await page.fill('#f-' + f, v);
+    await page.selectOption('#f-country', 'ES');
+    await page.getByRole('button', { name: 'Continue to payment' }).click();
+    await page.waitForURL(/\/checkout\/test\//);
+  };
+  await buyMug();
+  await page.fill('#card_number', '5555 5555 5555 4444');
+  await page.fill('#card_expiry', '08/31');
+  await page.getByLabel('Save this card for next time').check();
+  await check(page, 'payment-test-page-save');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.waitForURL(/\/orders\/ord_/);
+  await buyMug();
+  const saved = page.getByLabel(/Mastercard •••• 4444/);
+  assert.ok(await saved.isChecked(), 'the saved card is offered, chosen');
+  await check(page, 'payment-test-page-saved-card');
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.waitForURL(/\/orders\/ord_/);
+  await page.goto(BASE + '/account');
+  await page.getByText('Mastercard •••• 4444').waitFor();
+  await check(page, 'account-saved-cards');
+  await page.getByRole('button', { name: 'Remove: Mastercard 4444' }).click();
+  await page.waitForURL(/\/account#cards$/);
+  await page.getByText('No saved cards.').waitFor();
+  await ctx.close();
+}
+
 async function admin(browser, orderId) {
   // A dead job to retry, inserted by this test (the error text says so):
   // an abandoned-cart sweep that gave up.
@@ -450,6 +498,8 @@ try {
   log('mug buyer: ok');
   await downloadBuyer(browser);
   log('download buyer: ok');
+  await savedCard(browser);
+  log('saved card: ok');
   await admin(browser, order);
   await adminJobs(browser);
   log('admin: ok');

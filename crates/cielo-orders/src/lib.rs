@@ -938,6 +938,8 @@ impl Orders {
             total: order.totals.total,
             success_url: format!("{}/?order={}&paid=1", self.public_url, order_id),
             cancel_url: format!("{}/?order={}&cancelled=1", self.public_url, order_id),
+            account_id: order.customer_id.map(|c| c.to_string()),
+            customer: None,
         };
         let session = self.payments.create_checkout(&request).await?;
         let result = CheckoutResult {

@@ -5,6 +5,7 @@
 //! Vendor types never cross the trait.
 #![warn(missing_docs)]
 
+pub mod cards;
 pub mod cli;
 pub mod event;
 pub mod inbox;
@@ -14,6 +15,7 @@ pub mod signature;
 pub mod stripe;
 pub mod test_provider;
 
+pub use cards::SavedCards;
 pub use jobs::KIND_CATCH_UP;
 pub use service::{
     CatchUpReport, CatchUpSettings, OrderBook, Payments, ProcessError, RefundError, RefundOutcome,
@@ -26,6 +28,7 @@ pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     migrations: &[
         cielo_db::migration!(20261121000500, "payments"),
         cielo_db::migration!(20261129130000, "webhook_rejections"),
+        cielo_db::migration!(20261129160000, "saved_cards"),
     ],
 };
 
@@ -62,6 +65,64 @@ pub struct CheckoutRequest {
     pub success_url: String,
     /// Where the buyer returns after giving up.
     pub cancel_url: String,
+    /// The shop account checking out (its id, as the accounts domain gives
+    /// it); `None` for a guest. Only signed-in buyers can save a card.
+    pub account_id: Option<String>,
+    /// The provider's customer for that account (`cus_…` at Stripe), filled
+    /// in by [`SavedCards`] before the request reaches the provider: the
+    /// payment page then offers to save the card for next time and shows the
+    /// cards saved before. `None` for a guest (nothing can be saved).
+    pub customer: Option<String>,
+}
+
+/// A card brand as people write it, from the provider's name for it
+/// (`visa` → `Visa`, `amex` → `American Express`; `Card` when unknown).
+pub fn card_brand_name(brand: &str) -> String {
+    match brand {
+        "amex" => "American Express".into(),
+        "mastercard" => "Mastercard".into(),
+        "diners" => "Diners Club".into(),
+        "jcb" => "JCB".into(),
+        "unionpay" => "UnionPay".into(),
+        "cartes_bancaires" => "Cartes Bancaires".into(),
+        "" | "unknown" => "Card".into(),
+        other => {
+            let mut c = other.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// What a provider needs to create a customer for a shop account.
+#[derive(Debug, Clone)]
+pub struct NewCustomer {
+    /// The shop account's id (kept in the customer's metadata).
+    pub account_id: String,
+    /// The buyer's email.
+    pub email: String,
+    /// Sent as the idempotency key: concurrent first checkouts of one account
+    /// create one customer at the provider.
+    pub idempotency_key: String,
+}
+
+/// A card a buyer saved with the provider, as the shop shows it: brand, last
+/// four digits and expiry, never the number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SavedCard {
+    /// The provider's payment method id (`pm_…`).
+    pub id: String,
+    /// `visa`, `mastercard`, `amex`, `discover`, … (Stripe's brand names).
+    pub brand: String,
+    /// The last four digits.
+    pub last4: String,
+    /// Expiry month, 1–12.
+    pub exp_month: u32,
+    /// Expiry year, four digits.
+    pub exp_year: u32,
+    /// When it was saved (unix seconds).
+    pub created: i64,
 }
 
 /// An opened payment.
@@ -161,18 +222,19 @@ pub trait PaymentProvider: Send + Sync {
     ) -> Result<Option<serde_json::Value>, PaymentError>;
     /// Refunds all or part of a payment.
     async fn refund(&self, request: &RefundRequest) -> Result<Refund, PaymentError>;
+    /// Creates the provider's customer for a shop account (returns its id,
+    /// `cus_…`). Sending the same idempotency key again returns the same
+    /// customer. [`SavedCards`] calls it once per account, lazily.
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<String, PaymentError>;
+    /// The cards saved for a customer, oldest first.
+    async fn list_cards(&self, customer: &str) -> Result<Vec<SavedCard>, PaymentError>;
+    /// Removes a saved card from a customer: `Ok(false)`, and nothing
+    /// changes, when there is no such card or it belongs to another customer.
+    async fn detach_card(&self, customer: &str, card_id: &str) -> Result<bool, PaymentError>;
 }
 
 /// A shared provider handle.
 pub type SharedProvider = Arc<dyn PaymentProvider>;
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn both_engines_list_the_same_migrations() {
-        cielo_db::check_set(&super::MIGRATIONS).unwrap();
-    }
-}
 
 /// Registers the help text of the payments series with the global recorder:
 /// `cielo_order_payment_to_paid_seconds` (histogram, from the provider's
@@ -183,4 +245,12 @@ pub fn describe_metrics() {
         metrics::Unit::Seconds,
         "From the payment provider's event to the order marked paid."
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_engines_list_the_same_migrations() {
+        cielo_db::check_set(&super::MIGRATIONS).unwrap();
+    }
 }

@@ -2,6 +2,7 @@
 //! refunds. Orders are reached through [`OrderBook`], which the application
 //! implements over the orders domain (this crate sits below it).
 
+use crate::cards::SavedCards;
 use crate::event::{decide, Action, EventKind, OrderFacts, OrderState, PaymentEvent};
 use crate::inbox::{self, PaymentRecord, Webhooks};
 use crate::test_provider::TestProvider;
@@ -114,6 +115,7 @@ pub struct Payments {
     webhooks: Webhooks,
     book: Arc<dyn OrderBook>,
     catch_up: CatchUpSettings,
+    cards: Option<SavedCards>,
 }
 
 impl Payments {
@@ -134,7 +136,19 @@ impl Payments {
             webhooks,
             book,
             catch_up,
+            cards: None,
         }
+    }
+
+    /// With the accounts' saved cards (the account pages list and remove them).
+    pub fn with_saved_cards(mut self, cards: SavedCards) -> Self {
+        self.cards = Some(cards);
+        self
+    }
+
+    /// The accounts' saved cards, when set up.
+    pub fn saved_cards(&self) -> Option<&SavedCards> {
+        self.cards.as_ref()
     }
 
     /// The webhook endpoints.

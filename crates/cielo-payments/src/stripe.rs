@@ -5,9 +5,16 @@
 //! events only name the PaymentIntent). Every POST sends an
 //! `Idempotency-Key` derived from the order, so a retried checkout or refund
 //! does the thing once.
+//!
+//! Saved cards: a signed-in buyer's session names the account's Customer
+//! (`customer=cus_…` instead of `customer_email`) and enables
+//! `saved_payment_method_options[payment_method_save]`, so Checkout shows a
+//! "save for later" checkbox and offers the cards saved before. The account
+//! page lists a Customer's card PaymentMethods and detaches them.
 
 use crate::{
-    CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest,
+    CheckoutRequest, NewCustomer, PaymentError, PaymentProvider, PaymentSession, Refund,
+    RefundRequest, SavedCard,
 };
 use cielo_core::{Currency, Money, Timestamp};
 use serde_json::{json, Value};
@@ -140,7 +147,6 @@ pub fn checkout_form(
     let mut form: Vec<(String, String)> = vec![
         ("mode".into(), "payment".into()),
         ("currency".into(), currency.clone()),
-        ("customer_email".into(), request.email.clone()),
         ("client_reference_id".into(), request.order_id.clone()),
         ("metadata[order_id]".into(), request.order_id.clone()),
         (
@@ -151,6 +157,18 @@ pub fn checkout_form(
         ("cancel_url".into(), request.cancel_url.clone()),
         ("expires_at".into(), expires_at.to_string()),
     ];
+    match &request.customer {
+        // A signed-in buyer: Checkout offers to save the card to the
+        // Customer, and shows the cards saved before.
+        Some(customer) => {
+            form.push(("customer".into(), customer.clone()));
+            form.push((
+                "saved_payment_method_options[payment_method_save]".into(),
+                "enabled".into(),
+            ));
+        }
+        None => form.push(("customer_email".into(), request.email.clone())),
+    }
     let mut lines: Vec<(String, i64, i64)> = request
         .lines
         .iter()
@@ -197,6 +215,18 @@ impl StripeProvider {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Value, PaymentError> {
+        self.send_optional(rb, false)
+            .await
+            .map(|v| v.unwrap_or(Value::Null))
+    }
+
+    /// Sends; with `missing_is_none`, a 404 answers `Ok(None)` (an object
+    /// that does not exist) instead of an error.
+    async fn send_optional(
+        &self,
+        rb: reqwest::RequestBuilder,
+        missing_is_none: bool,
+    ) -> Result<Option<Value>, PaymentError> {
         let res = rb
             .bearer_auth(&self.config.secret_key)
             .header("Stripe-Version", API_VERSION)
@@ -210,7 +240,11 @@ impl StripeProvider {
             .map_err(|e| PaymentError::Retryable(format!("stripe: {e}")))?;
         if status.is_success() {
             return serde_json::from_str(&text)
+                .map(Some)
                 .map_err(|e| PaymentError::Retryable(format!("stripe answered non-JSON: {e}")));
+        }
+        if missing_is_none && status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
         }
         let message = serde_json::from_str::<Value>(&text)
             .ok()
@@ -244,6 +278,29 @@ impl StripeProvider {
         self.send(self.client.get(self.url(path)).query(query))
             .await
     }
+}
+
+/// A card PaymentMethod as the shop shows it; `None` for other types or a
+/// shape without the card's details.
+pub fn saved_card(pm: &Value) -> Option<SavedCard> {
+    let card = &pm["card"];
+    let number = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
+    Some(SavedCard {
+        id: pm["id"].as_str()?.to_string(),
+        brand: card["brand"].as_str().unwrap_or("unknown").to_string(),
+        last4: card["last4"].as_str()?.to_string(),
+        exp_month: number(&card["exp_month"])?,
+        exp_year: number(&card["exp_year"])?,
+        created: pm["created"].as_i64().unwrap_or_default(),
+    })
+    .filter(|_| pm["type"].as_str().unwrap_or("card") == "card")
+}
+
+/// The Customer a PaymentMethod is attached to: an id, or an expanded object.
+fn attached_customer(pm: &Value) -> Option<&str> {
+    pm["customer"]
+        .as_str()
+        .or_else(|| pm["customer"]["id"].as_str())
 }
 
 #[async_trait::async_trait]
@@ -365,6 +422,82 @@ impl PaymentProvider for StripeProvider {
             status: r["status"].as_str().unwrap_or("pending").to_string(),
         })
     }
+
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<String, PaymentError> {
+        let form = [
+            ("email".to_string(), customer.email.clone()),
+            (
+                "metadata[account_id]".to_string(),
+                customer.account_id.clone(),
+            ),
+        ];
+        let created = self
+            .post("/v1/customers", &form, &customer.idempotency_key)
+            .await?;
+        created["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| PaymentError::Retryable("stripe: customer without id".into()))
+    }
+
+    async fn list_cards(&self, customer: &str) -> Result<Vec<SavedCard>, PaymentError> {
+        let mut cards = Vec::new();
+        let mut starting_after: Option<String> = None;
+        for _ in 0..100 {
+            let mut q = vec![
+                ("customer", customer.to_string()),
+                ("type", "card".to_string()),
+                ("limit", "100".to_string()),
+            ];
+            if let Some(s) = &starting_after {
+                q.push(("starting_after", s.clone()));
+            }
+            let page = self.get("/v1/payment_methods", &q).await?;
+            let data = page["data"].as_array().cloned().unwrap_or_default();
+            let last = data
+                .last()
+                .and_then(|pm| pm["id"].as_str())
+                .map(str::to_string);
+            let new: Vec<SavedCard> = data
+                .iter()
+                .filter(|pm| attached_customer(pm) == Some(customer))
+                .filter_map(saved_card)
+                .filter(|c| !cards.iter().any(|k: &SavedCard| k.id == c.id))
+                .collect();
+            // A page of nothing new (a fake restarting its list) ends it too.
+            let done = new.is_empty();
+            cards.extend(new);
+            if !page["has_more"].as_bool().unwrap_or(false) || last.is_none() || done {
+                break;
+            }
+            starting_after = last;
+        }
+        cards.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+        Ok(cards)
+    }
+
+    async fn detach_card(&self, customer: &str, card_id: &str) -> Result<bool, PaymentError> {
+        // Only this customer's card: a PaymentMethod id from another account
+        // (or none at all) is not found, and nothing is sent.
+        let pm = self
+            .send_optional(
+                self.client
+                    .get(self.url(&format!("/v1/payment_methods/{card_id}"))),
+                true,
+            )
+            .await?;
+        match pm {
+            Some(pm) if attached_customer(&pm) == Some(customer) => {}
+            _ => return Ok(false),
+        }
+        self.post(
+            &format!("/v1/payment_methods/{card_id}/detach"),
+            &[],
+            &format!("detach-{card_id}"),
+        )
+        .await?;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -388,6 +521,8 @@ mod tests {
             total: Money::new(2599, eur),
             success_url: "https://shop/ok".into(),
             cancel_url: "https://shop/no".into(),
+            account_id: None,
+            customer: None,
         };
         let form = checkout_form(&request, 1_800_000_000).unwrap();
         let get = |k: &str| {
@@ -419,6 +554,74 @@ mod tests {
             total += unit * q;
         }
         assert_eq!(total, 2599);
+        // A guest: the email prefills Checkout; nothing can be saved.
+        assert_eq!(get("customer_email"), Some("a@example.com"));
+        assert_eq!(get("customer"), None);
+        assert_eq!(
+            get("saved_payment_method_options[payment_method_save]"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_signed_in_buyers_session_names_the_customer_and_offers_to_save_the_card() {
+        let eur = Currency::parse("EUR").unwrap();
+        let request = CheckoutRequest {
+            order_id: "ord_2".into(),
+            email: "a@example.com".into(),
+            lines: vec![PaymentLine {
+                name: "Poster".into(),
+                unit_price: Money::new(1000, eur),
+                quantity: 1,
+            }],
+            shipping: Money::zero(eur),
+            tax: Money::zero(eur),
+            total: Money::new(1000, eur),
+            success_url: "https://shop/ok".into(),
+            cancel_url: "https://shop/no".into(),
+            account_id: Some("acct_1".into()),
+            customer: Some("cus_Q1w2e3".into()),
+        };
+        let form = checkout_form(&request, 1_800_000_000).unwrap();
+        let all = |k: &str| -> Vec<&str> {
+            form.iter()
+                .filter(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        };
+        assert_eq!(all("customer"), ["cus_Q1w2e3"]);
+        assert_eq!(
+            all("saved_payment_method_options[payment_method_save]"),
+            ["enabled"]
+        );
+        // Stripe refuses `customer` and `customer_email` together.
+        assert!(all("customer_email").is_empty());
+        assert_eq!(all("client_reference_id"), ["ord_2"]);
+    }
+
+    #[test]
+    fn card_payment_methods_read_as_saved_cards() {
+        let pm = json!({"id": "pm_1", "object": "payment_method", "type": "card", "created": 1_700_000_000,
+            "customer": "cus_1", "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034,
+            "fingerprint": "x"}});
+        assert_eq!(
+            saved_card(&pm),
+            Some(SavedCard {
+                id: "pm_1".into(),
+                brand: "visa".into(),
+                last4: "4242".into(),
+                exp_month: 12,
+                exp_year: 2034,
+                created: 1_700_000_000
+            })
+        );
+        assert_eq!(attached_customer(&pm), Some("cus_1"));
+        let expanded = json!({"customer": {"id": "cus_2", "object": "customer"}});
+        assert_eq!(attached_customer(&expanded), Some("cus_2"));
+        assert_eq!(
+            saved_card(&json!({"id": "pm_2", "type": "sepa_debit"})),
+            None
+        );
     }
 
     fn m(amount: i64, code: &str) -> Money {
@@ -510,6 +713,8 @@ mod tests {
             total: Money::new(50_000, ugx),
             success_url: "https://shop/ok".into(),
             cancel_url: "https://shop/no".into(),
+            account_id: None,
+            customer: None,
         };
         let form = checkout_form(&request, 1_800_000_000).unwrap();
         assert!(form.contains(&(

@@ -6,9 +6,14 @@
 //! catch-up lists), and delivers them to `/webhooks/test` signed with
 //! Stripe's scheme, through the same inbox and jobs. Delivery can be made
 //! late, doubled or dropped, to show that no order is lost either way.
+//!
+//! It keeps customers and saved cards as Stripe does: a session opened for a
+//! customer (a signed-in buyer) lets the page save the card entered, and
+//! shows the cards saved before as a choice.
 
 use crate::{
-    CheckoutRequest, PaymentError, PaymentProvider, PaymentSession, Refund, RefundRequest,
+    CheckoutRequest, NewCustomer, PaymentError, PaymentProvider, PaymentSession, Refund,
+    RefundRequest, SavedCard,
 };
 use cielo_core::Timestamp;
 use cielo_db::sqlx::{self, Row};
@@ -84,6 +89,67 @@ pub struct PageOrder {
     pub currency: String,
     /// Buyer's email.
     pub email: String,
+}
+
+/// A card typed on the test payment page: only what a provider keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCard {
+    /// `visa`, `mastercard`, `amex`, `discover` or `unknown`, from the number.
+    pub brand: String,
+    /// The number's last four digits.
+    pub last4: String,
+    /// Expiry month, 1–12.
+    pub exp_month: u32,
+    /// Expiry year, four digits.
+    pub exp_year: u32,
+}
+
+impl TestCard {
+    /// The test card the page suggests.
+    pub const DEFAULT_NUMBER: &'static str = "4242 4242 4242 4242";
+    /// The expiry the page suggests.
+    pub const DEFAULT_EXPIRY: &'static str = "12/34";
+
+    /// Reads a number (spaces and dashes allowed, 12–19 digits) and an
+    /// expiry `MM/YY` or `MM/YYYY`; blank fields take the suggested values.
+    /// `Err` says what is wrong, for the buyer.
+    pub fn parse(number: &str, expiry: &str) -> Result<Self, String> {
+        let number = Some(number.trim())
+            .filter(|n| !n.is_empty())
+            .unwrap_or(Self::DEFAULT_NUMBER);
+        let digits: String = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("the card number must have 12 to 19 digits".into());
+        }
+        let expiry = Some(expiry.trim())
+            .filter(|e| !e.is_empty())
+            .unwrap_or(Self::DEFAULT_EXPIRY);
+        let bad_expiry = || "the expiry must read MM/YY".to_string();
+        let (m, y) = expiry.split_once('/').ok_or_else(bad_expiry)?;
+        let exp_month: u32 = m.trim().parse().map_err(|_| bad_expiry())?;
+        let year: u32 = y.trim().parse().map_err(|_| bad_expiry())?;
+        let exp_year = match y.trim().len() {
+            2 => 2000 + year,
+            4 => year,
+            _ => return Err(bad_expiry()),
+        };
+        if !(1..=12).contains(&exp_month) {
+            return Err(bad_expiry());
+        }
+        let brand = match digits.as_bytes() {
+            [b'4', ..] => "visa",
+            [b'3', b'4' | b'7', ..] => "amex",
+            [b'5', b'1'..=b'5', ..] | [b'2', b'2'..=b'7', ..] => "mastercard",
+            [b'6', b'0', b'1', b'1', ..] | [b'6', b'5', ..] => "discover",
+            _ => "unknown",
+        };
+        Ok(Self {
+            brand: brand.into(),
+            last4: digits[digits.len() - 4..].to_string(),
+            exp_month,
+            exp_year,
+        })
+    }
 }
 
 /// The built-in provider.
@@ -253,6 +319,65 @@ impl TestProvider {
         serde_json::from_str(&stored).map_err(|e| PaymentError::Retryable(e.to_string()))
     }
 
+    /// The customer a session was opened for; `None` for a guest's session.
+    pub async fn session_customer(&self, session_id: &str) -> Result<Option<String>, PaymentError> {
+        let row = sqlx::query("select customer_id from payments_test_session where id = $1")
+            .bind(session_id)
+            .fetch_optional(self.db()?.pool())
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        row.map(|r| r.try_get::<String, _>("customer_id"))
+            .transpose()
+            .map_err(|e| PaymentError::Retryable(e.to_string()))
+    }
+
+    /// Saves the card paid with on a session for its customer, as Checkout
+    /// does when the buyer ticks "save": once per session, however often the
+    /// button is pressed. The id is derived from the session.
+    pub async fn save_card(
+        &self,
+        session_id: &str,
+        customer: &str,
+        card: &TestCard,
+    ) -> Result<SavedCard, PaymentError> {
+        let digest = Sha256::new()
+            .chain_update(b"cielo test card\0")
+            .chain_update(session_id.as_bytes())
+            .finalize();
+        let id = format!("pm_test_{}", hex::encode(&digest[..12]));
+        let created = Timestamp::now().as_unix_seconds();
+        let mut tx = self
+            .db()?
+            .begin_write()
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        sqlx::query(
+            "insert into payments_test_card (id, customer_id, brand, last4, exp_month, exp_year, created) \
+             values ($1, $2, $3, $4, $5, $6, $7) on conflict (id) do nothing",
+        )
+        .bind(&id)
+        .bind(customer)
+        .bind(&card.brand)
+        .bind(&card.last4)
+        .bind(i64::from(card.exp_month))
+        .bind(i64::from(card.exp_year))
+        .bind(created)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        tx.commit()
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        Ok(SavedCard {
+            id,
+            brand: card.brand.clone(),
+            last4: card.last4.clone(),
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            created,
+        })
+    }
+
     /// Sends an event to `/webhooks/test` in the background, as configured.
     fn deliver(&self, payload: String) {
         let (times, delay) = match self.delivery {
@@ -307,6 +432,18 @@ impl PaymentProvider for TestProvider {
     ) -> Result<PaymentSession, PaymentError> {
         // Derived from the order id, so a retried checkout gets the same session.
         let session_id = self.session_for(&request.order_id);
+        if let Some(customer) = &request.customer {
+            sqlx::query(
+                "insert into payments_test_session (id, customer_id, created) values ($1, $2, $3) \
+                 on conflict (id) do nothing",
+            )
+            .bind(&session_id)
+            .bind(customer)
+            .bind(Timestamp::now().as_unix_seconds())
+            .execute(self.db()?.pool())
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        }
         Ok(PaymentSession {
             provider: self.name().to_string(),
             redirect_url: format!("{}/checkout/test/{}", self.public_url, session_id),
@@ -384,6 +521,78 @@ impl PaymentProvider for TestProvider {
             status: "succeeded".into(),
         })
     }
+
+    async fn create_customer(&self, customer: &NewCustomer) -> Result<String, PaymentError> {
+        let db = self.db()?;
+        let retry = |e: sqlx::Error| PaymentError::Retryable(e.to_string());
+        let id = format!("tcus_{}", hex::encode(rand::random::<[u8; 12]>()));
+        // Like Stripe's idempotency key: the same key, the same customer.
+        sqlx::query(
+            "insert into payments_test_customer (id, idempotency_key, account_id, email, created) \
+             values ($1, $2, $3, $4, $5) on conflict (idempotency_key) do nothing",
+        )
+        .bind(&id)
+        .bind(&customer.idempotency_key)
+        .bind(&customer.account_id)
+        .bind(&customer.email)
+        .bind(Timestamp::now().as_unix_seconds())
+        .execute(db.pool())
+        .await
+        .map_err(retry)?;
+        sqlx::query("select id from payments_test_customer where idempotency_key = $1")
+            .bind(&customer.idempotency_key)
+            .fetch_one(db.pool())
+            .await
+            .and_then(|r| r.try_get("id"))
+            .map_err(retry)
+    }
+
+    async fn list_cards(&self, customer: &str) -> Result<Vec<SavedCard>, PaymentError> {
+        let retry = |e: sqlx::Error| PaymentError::Retryable(e.to_string());
+        let rows = sqlx::query(
+            "select id, brand, last4, exp_month, exp_year, created from payments_test_card \
+             where customer_id = $1 order by created, id",
+        )
+        .bind(customer)
+        .fetch_all(self.db()?.pool())
+        .await
+        .map_err(retry)?;
+        rows.iter()
+            .map(|r| {
+                let month: i64 = r.try_get("exp_month")?;
+                let year: i64 = r.try_get("exp_year")?;
+                Ok(SavedCard {
+                    id: r.try_get("id")?,
+                    brand: r.try_get("brand")?,
+                    last4: r.try_get("last4")?,
+                    exp_month: u32::try_from(month).unwrap_or_default(),
+                    exp_year: u32::try_from(year).unwrap_or_default(),
+                    created: r.try_get("created")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(retry)
+    }
+
+    async fn detach_card(&self, customer: &str, card_id: &str) -> Result<bool, PaymentError> {
+        let retry = |e: sqlx::Error| PaymentError::Retryable(e.to_string());
+        let mut tx = self
+            .db()?
+            .begin_write()
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        let gone = sqlx::query("delete from payments_test_card where id = $1 and customer_id = $2")
+            .bind(card_id)
+            .bind(customer)
+            .execute(&mut **tx)
+            .await
+            .map_err(retry)?
+            .rows_affected();
+        tx.commit()
+            .await
+            .map_err(|e| PaymentError::Retryable(e.to_string()))?;
+        Ok(gone > 0)
+    }
 }
 
 #[cfg(test)]
@@ -403,6 +612,8 @@ mod tests {
             total: Money::new(100, usd),
             success_url: String::new(),
             cancel_url: String::new(),
+            account_id: None,
+            customer: None,
         };
         let p = TestProvider::new("http://127.0.0.1:8080/", 3600);
         let a = p.create_checkout(&request).await.unwrap();
@@ -449,6 +660,34 @@ mod tests {
             db_less("a").session_for(order),
             db_less("b").session_for(order)
         );
+    }
+
+    #[test]
+    fn a_typed_card_keeps_its_brand_last_four_and_expiry_only() {
+        let visa = TestCard::parse("", "").unwrap();
+        assert_eq!(
+            (
+                visa.brand.as_str(),
+                visa.last4.as_str(),
+                visa.exp_month,
+                visa.exp_year
+            ),
+            ("visa", "4242", 12, 2034)
+        );
+        let mc = TestCard::parse("5555-5555-5555-4444", "03/2031").unwrap();
+        assert_eq!(
+            (mc.brand.as_str(), mc.last4.as_str()),
+            ("mastercard", "4444")
+        );
+        assert_eq!((mc.exp_month, mc.exp_year), (3, 2031));
+        assert_eq!(
+            TestCard::parse("3782 822463 10005", "1/29").unwrap().brand,
+            "amex"
+        );
+        assert!(TestCard::parse("4242", "12/34").is_err());
+        assert!(TestCard::parse("4242 4242 4242 424x", "12/34").is_err());
+        assert!(TestCard::parse("", "13/30").is_err());
+        assert!(TestCard::parse("", "1230").is_err());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The Stripe provider against a fake Stripe server (localstripe) for what it
-//! implements: PaymentIntents, refunds and the events list. Set
+//! implements: PaymentIntents, refunds, the events list, customers and their
+//! card PaymentMethods (saved cards). Set
 //! `STRIPE_API_BASE` (and optionally `STRIPE_SECRET_KEY`) to run these; unset,
 //! they print a note and pass.
 
@@ -107,4 +108,149 @@ async fn a_refused_key_is_a_configuration_error() {
         matches!(err, cielo_payments::PaymentError::Misconfigured(_)),
         "{err:?}"
     );
+}
+
+/// A card PaymentMethod created through the API and attached to `customer`:
+/// what Checkout leaves behind when the buyer ticks "save" (localstripe has
+/// no Checkout).
+async fn saved_card_at_stripe(base: &str, key: &str, customer: &str, number: &str) -> String {
+    let client = reqwest::Client::new();
+    let pm: Value = client
+        .post(format!("{base}/v1/payment_methods"))
+        .bearer_auth(key)
+        .form(&[
+            ("type", "card"),
+            ("card[number]", number),
+            ("card[exp_month]", "11"),
+            ("card[exp_year]", "2031"),
+            ("card[cvc]", "123"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = pm["id"].as_str().unwrap().to_string();
+    let r = client
+        .post(format!("{base}/v1/payment_methods/{id}/attach"))
+        .bearer_auth(key)
+        .form(&[("customer", customer)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    id
+}
+
+#[tokio::test]
+async fn a_customers_saved_cards_are_listed_and_only_that_customer_can_detach_them() {
+    let Some((base, key)) = server() else { return };
+    let stripe = provider(&base, &key);
+    let new = |account: &str| cielo_payments::NewCustomer {
+        account_id: account.into(),
+        email: format!("{account}@example.com"),
+        idempotency_key: format!("cielo-customer-{account}-{}", std::process::id()),
+    };
+    let alice = stripe.create_customer(&new("alice")).await.unwrap();
+    let bob = stripe.create_customer(&new("bob")).await.unwrap();
+    assert!(alice.starts_with("cus_") && alice != bob, "{alice} {bob}");
+    let customer: Value = reqwest::Client::new()
+        .get(format!("{base}/v1/customers/{alice}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(customer["email"], "alice@example.com");
+    assert_eq!(customer["metadata"]["account_id"], "alice");
+
+    let visa = saved_card_at_stripe(&base, &key, &alice, "4242424242424242").await;
+    // localstripe calls every card a Visa, so two Visas.
+    let debit = saved_card_at_stripe(&base, &key, &alice, "4000056655665556").await;
+    let cards = stripe.list_cards(&alice).await.unwrap();
+    let mut seen: Vec<(&str, &str, &str, u32, u32)> = cards
+        .iter()
+        .map(|c| {
+            (
+                c.id.as_str(),
+                c.brand.as_str(),
+                c.last4.as_str(),
+                c.exp_month,
+                c.exp_year,
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut want = vec![
+        (visa.as_str(), "visa", "4242", 11, 2031),
+        (debit.as_str(), "visa", "5556", 11, 2031),
+    ];
+    want.sort();
+    assert_eq!(seen, want);
+    assert!(stripe.list_cards(&bob).await.unwrap().is_empty());
+
+    // Bob cannot detach Alice's card, nor an unknown one.
+    assert!(!stripe.detach_card(&bob, &visa).await.unwrap());
+    assert!(!stripe.detach_card(&alice, "pm_unknown0000").await.unwrap());
+    assert_eq!(stripe.list_cards(&alice).await.unwrap().len(), 2);
+    // Alice can.
+    assert!(stripe.detach_card(&alice, &visa).await.unwrap());
+    let left: Vec<String> = stripe
+        .list_cards(&alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(left, vec![debit]);
+}
+
+/// Six first checkouts of one account at once: the customer id each gets.
+async fn race(
+    cards: &cielo_payments::SavedCards,
+    account: &str,
+) -> Vec<Result<String, cielo_payments::PaymentError>> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (cards, account) = (cards.clone(), account.to_string());
+        set.spawn(async move { cards.customer_for(&account, "race@example.com").await });
+    }
+    set.join_all().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_first_checkouts_of_one_account_keep_one_stripe_customer() {
+    let Some((base, key)) = server() else { return };
+    let tdb = cielo_db::testing::TestDatabase::create().await;
+    let db = cielo_db::Db::connect(&tdb.url, &cielo_db::PoolOptions::default())
+        .await
+        .unwrap();
+    db.migrate(&[cielo_payments::MIGRATIONS]).await.unwrap();
+    let cards =
+        cielo_payments::SavedCards::new(db.clone(), std::sync::Arc::new(provider(&base, &key)));
+    let account = format!("acct_race_{}", std::process::id());
+    // localstripe ignores idempotency keys, so each racer may create a
+    // customer there: the row per (account, provider) still keeps one.
+    let ids = race(&cards, &account).await;
+    let first = ids[0].as_ref().unwrap().clone();
+    assert!(first.starts_with("cus_"));
+    for id in &ids {
+        assert_eq!(id.as_ref().unwrap(), &first);
+    }
+    assert_eq!(
+        cards.customer_of(&account).await.unwrap(),
+        Some(first.clone())
+    );
+    let visa = saved_card_at_stripe(&base, &key, &first, "4242424242424242").await;
+    assert_eq!(cards.list(&account).await.unwrap()[0].id, visa);
+    assert!(!cards.remove("acct_someone_else", &visa).await.unwrap());
+    assert!(!cards
+        .remove(&account, "pm_1/../../customers")
+        .await
+        .unwrap());
+    assert!(cards.remove(&account, &visa).await.unwrap());
+    assert!(cards.list(&account).await.unwrap().is_empty());
 }

@@ -1,4 +1,5 @@
-//! Sign up, sign in, sign out; the customer's orders and addresses.
+//! Sign up, sign in, sign out; the customer's orders, addresses and saved
+//! cards.
 
 use crate::session::{cookie, Ctx, SESSION};
 use crate::store::{enc, local_path};
@@ -155,6 +156,10 @@ async fn account_view(
     }
     let orders = web.api.get(&ctx.caller, "/api/store/orders?limit=50").await;
     let addresses = web.api.get(&ctx.caller, "/api/store/me/addresses").await;
+    let cards = web
+        .api
+        .get(&ctx.caller, "/api/store/me/payment-methods")
+        .await;
     render_status(
         web,
         ctx,
@@ -164,6 +169,9 @@ async fn account_view(
             "me": me.body,
             "orders": orders.body.get("orders").cloned().unwrap_or(json!([])),
             "addresses": addresses.body.get("addresses").cloned().unwrap_or(json!([])),
+            "cards": card_views(&cards.body),
+            // The provider could not be asked: say so rather than "none saved".
+            "cards_unavailable": !cards.ok(),
             "errors": errors,
             "values": values,
         }),
@@ -226,4 +234,47 @@ pub(crate) async fn delete_address(
         )
         .await;
     redirect("/account#addresses", &[])
+}
+
+/// Saved cards as the page shows them: the brand as people write it and the
+/// expiry as `MM/YY`.
+fn card_views(body: &Value) -> Vec<Value> {
+    let cards = body["payment_methods"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    cards
+        .iter()
+        .map(|c| {
+            let brand = cielo_payments::card_brand_name(c["brand"].as_str().unwrap_or_default());
+            json!({
+                "id": c["id"],
+                "brand": brand,
+                "last4": c["last4"],
+                "exp_mm": format!("{:02}", c["exp_month"].as_u64().unwrap_or_default()),
+                "exp_yy": format!("{:02}", c["exp_year"].as_u64().unwrap_or_default() % 100),
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn delete_payment_method(
+    State(web): State<Web>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Response {
+    let r = web
+        .api
+        .call(
+            &ctx.caller,
+            Method::DELETE,
+            &format!("/api/store/me/payment-methods/{}", enc(&id)),
+            None,
+            &[],
+        )
+        .await;
+    if r.status == StatusCode::UNAUTHORIZED {
+        return signin_first(&ctx);
+    }
+    redirect("/account#cards", &[])
 }

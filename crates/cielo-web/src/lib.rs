@@ -93,6 +93,10 @@ pub fn router(api: Router, config: WebConfig) -> Router {
             "/account/addresses/{id}/delete",
             post(account::delete_address),
         )
+        .route(
+            "/account/payment-methods/{id}/delete",
+            post(account::delete_payment_method),
+        )
         .route("/admin", get(admin::dashboard))
         .route("/admin/orders", get(admin::orders))
         .route("/admin/orders/{id}", get(admin::order))

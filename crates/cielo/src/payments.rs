@@ -6,7 +6,9 @@ use cielo_db::Db;
 use cielo_orders::Orders;
 use cielo_payments::inbox::Webhooks;
 use cielo_payments::stripe::{StripeConfig, StripeProvider};
-use cielo_payments::{CatchUpSettings, Delivery, Payments, SharedProvider, TestProvider};
+use cielo_payments::{
+    CatchUpSettings, Delivery, Payments, SavedCards, SharedProvider, TestProvider,
+};
 use std::sync::Arc;
 
 /// Job kind of the payments catch-up (registered by the payments domain).
@@ -29,13 +31,14 @@ fn test_secret(settings: &Settings, secrets: &Secrets) -> anyhow::Result<String>
     Ok(secret)
 }
 
-/// The configured provider and the payments service.
+/// The configured provider (wrapped in the saved cards, so checkout gives a
+/// signed-in buyer the account's customer) and the webhooks it sends.
 pub fn build(
     db: &Db,
     settings: &Settings,
     secrets: &Secrets,
     public_url: &str,
-) -> anyhow::Result<(SharedProvider, Option<Arc<TestProvider>>, Webhooks)> {
+) -> anyhow::Result<(Arc<SavedCards>, Option<Arc<TestProvider>>, Webhooks)> {
     let p = &settings.payments;
     let ttl = p.session_ttl_minutes * 60;
     let test_secret = test_secret(settings, secrets)?;
@@ -64,13 +67,17 @@ pub fn build(
                 session_ttl_secs: ttl,
                 page_size: 100,
             });
-            Ok((Arc::new(provider), None, webhooks))
+            Ok((with_cards(db, Arc::new(provider)), None, webhooks))
         }
         _ => {
             webhooks = webhooks.accept("test", vec![test_secret]);
-            Ok((test.clone(), Some(test), webhooks))
+            Ok((with_cards(db, test.clone()), Some(test), webhooks))
         }
     }
+}
+
+fn with_cards(db: &Db, provider: SharedProvider) -> Arc<SavedCards> {
+    Arc::new(SavedCards::new(db.clone(), provider))
 }
 
 /// The payments service over the orders domain.
@@ -78,7 +85,7 @@ pub fn service(
     db: &Db,
     settings: &Settings,
     orders: &Orders,
-    provider: SharedProvider,
+    provider: Arc<SavedCards>,
     test: Option<Arc<TestProvider>>,
     webhooks: Webhooks,
 ) -> Payments {
@@ -89,5 +96,6 @@ pub fn service(
         initial_secs: p.catch_up_initial_secs,
         recover_after_secs: p.recover_after_minutes * 60,
     };
-    Payments::new(db.clone(), provider, test, webhooks, book, catch_up)
+    let cards = SavedCards::clone(&provider);
+    Payments::new(db.clone(), provider, test, webhooks, book, catch_up).with_saved_cards(cards)
 }

@@ -1,8 +1,8 @@
 //! Payments at the edge: provider webhooks, the built-in test provider's
-//! payment page, and refunds.
+//! payment page, refunds, and the signed-in customer's saved cards.
 
 use super::{json, ok};
-use crate::extract::{path_id, AdminAuth, Json};
+use crate::extract::{path_id, AdminAuth, CustomerAuth, Json};
 use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -10,8 +10,10 @@ use axum::response::{Html, IntoResponse, Response};
 use bytes::Bytes;
 use cielo_orders::{OrderAccess, OrderId};
 use cielo_payments::inbox::{Received, WebhookError};
-use cielo_payments::test_provider::{PageAction, PageOrder};
-use cielo_payments::{RefundError, RefundOutcome, TestProvider};
+use cielo_payments::test_provider::{PageAction, PageOrder, TestCard};
+use cielo_payments::{
+    PaymentError, PaymentProvider, RefundError, RefundOutcome, SavedCard, TestProvider,
+};
 use http::{header, HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -23,6 +25,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(receive_webhook))
         .routes(routes!(test_checkout_page, test_checkout_action))
         .routes(routes!(create_refund))
+        .routes(routes!(list_payment_methods))
+        .routes(routes!(delete_payment_method))
 }
 
 fn service(s: &AppState) -> Result<&Arc<cielo_payments::Payments>, ApiError> {
@@ -115,7 +119,7 @@ pub(crate) async fn test_checkout_page(
     Path(session): Path<String>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, ApiError> {
-    let (_, order) = page_order(&s, &session).await?;
+    let (test, order) = page_order(&s, &session).await?;
     let waiting = order.status == cielo_orders::OrderStatus::PendingPayment;
     // Back from a decline: say so, and let the buyer try again.
     let declined = waiting
@@ -127,13 +131,38 @@ pub(crate) async fn test_checkout_page(
     } else {
         ""
     };
-    let buttons = if waiting {
-        "<form method=post class=pay-actions>\
-         <button name=action value=pay class=primary>Pay</button>\
-         <button name=action value=decline>Decline</button>\
-         <button name=action value=cancel class=link>Cancel</button></form>"
+    let form = if waiting {
+        // A signed-in buyer's session has a customer: offer to save the card,
+        // and the cards saved before as a choice (as Stripe Checkout does).
+        let customer = test
+            .session_customer(&session)
+            .await
+            .map_err(ApiError::internal)?;
+        let saved = match &customer {
+            Some(c) => test.list_cards(c).await.map_err(ApiError::internal)?,
+            None => Vec::new(),
+        };
+        format!(
+            "<form method=post class=stack>{choice}\
+             <div class=row><div class=field><label for=card_number>Card number</label>\
+             <input id=card_number name=card_number inputmode=numeric autocomplete=cc-number value='{number}'></div>\
+             <div class=field><label for=card_expiry>Expiry (MM/YY)</label>\
+             <input id=card_expiry name=card_expiry autocomplete=cc-exp value='{expiry}'></div></div>{save}\
+             <div class=pay-actions><button name=action value=pay class=primary>Pay</button>\
+             <button name=action value=decline>Decline</button>\
+             <button name=action value=cancel class=link>Cancel</button></div></form>",
+            choice = saved_card_choice(&saved),
+            number = TestCard::DEFAULT_NUMBER,
+            expiry = TestCard::DEFAULT_EXPIRY,
+            save = if customer.is_some() {
+                "<div class='field check'><input id=save_card name=save_card type=checkbox value=1> \
+                 <label for=save_card>Save this card for next time</label></div>"
+            } else {
+                ""
+            },
+        )
     } else {
-        "<p class=notice>This payment is closed.</p>"
+        "<p class=notice>This payment is closed.</p>".to_string()
     };
     // The shop's own look: its stylesheet and header (served by the pages
     // when they are mounted), no inline style or script.
@@ -150,7 +179,7 @@ pub(crate) async fn test_checkout_page(
          <h1>Test payment</h1>\
          <p class=pay-total><span class=muted>Total to pay</span> <strong>{total}</strong></p>\
          <p>Order <code class=break>{id}</code> · {email}</p>\
-         {notice}{buttons}\
+         {notice}{form}\
          <p class='muted small'>The built-in <em>test</em> payment provider: no money moves. Its events reach \
          the shop as signed webhooks, like Stripe's.</p></div>\
          <p><a href='/'>Back to the shop</a></p></main></body></html>",
@@ -162,11 +191,49 @@ pub(crate) async fn test_checkout_page(
     Ok(Html(page).into_response())
 }
 
-/// What the buyer pressed.
+/// The saved cards as radio buttons (the first chosen), and "a new card"
+/// (which uses the number typed below); nothing when there are none.
+fn saved_card_choice(saved: &[SavedCard]) -> String {
+    if saved.is_empty() {
+        return String::new();
+    }
+    let cards: String = saved
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                "<div class='field check'><input id=card-{i} type=radio name=card value='{id}'{checked}> \
+                 <label for=card-{i}>{brand} •••• {last4} <span class=muted>{month:02}/{year:02}</span></label></div>",
+                id = super::system::html_escape(&c.id),
+                checked = if i == 0 { " checked" } else { "" },
+                brand = super::system::html_escape(&cielo_payments::card_brand_name(&c.brand)),
+                last4 = super::system::html_escape(&c.last4),
+                month = c.exp_month,
+                year = c.exp_year % 100,
+            )
+        })
+        .collect();
+    format!(
+        "<fieldset><legend>Pay with</legend>{cards}\
+         <div class='field check'><input id=card-new type=radio name=card value=new> \
+         <label for=card-new>A new card</label></div></fieldset>"
+    )
+}
+
+/// What the buyer pressed, and with which card.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct PageForm {
     /// `pay`, `decline` or `cancel`.
     action: String,
+    /// A saved card's id, or `new` (the default) for the number typed.
+    card: Option<String>,
+    /// A test card number (spaces allowed); blank: 4242 4242 4242 4242.
+    card_number: Option<String>,
+    /// `MM/YY`; blank: 12/34.
+    card_expiry: Option<String>,
+    /// `1` to save the new card for the session's customer (signed-in
+    /// buyers only; ignored otherwise).
+    save_card: Option<String>,
 }
 
 /// A button on the test payment page: creates the provider's event, delivers
@@ -195,6 +262,37 @@ pub(crate) async fn test_checkout_action(
         )
     })?;
     let (test, order) = page_order(&s, &session).await?;
+    let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid-form", m);
+    // The card: one of the customer's saved cards, or the one typed in.
+    let customer = test
+        .session_customer(&session)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut to_save = None;
+    if action == PageAction::Pay {
+        match form.card.as_deref().filter(|c| *c != "new") {
+            Some(card) => {
+                let theirs = match &customer {
+                    Some(c) => test.list_cards(c).await.map_err(ApiError::internal)?,
+                    None => Vec::new(),
+                };
+                if !theirs.iter().any(|c| c.id == card) {
+                    return Err(invalid("no such saved card for this payment".into()));
+                }
+            }
+            None => {
+                let typed = TestCard::parse(
+                    form.card_number.as_deref().unwrap_or_default(),
+                    form.card_expiry.as_deref().unwrap_or_default(),
+                )
+                .map_err(invalid)?;
+                if form.save_card.as_deref() == Some("1") {
+                    // A guest's session has no customer: nothing to save to.
+                    to_save = customer.clone().map(|c| (c, typed));
+                }
+            }
+        }
+    }
     let page = PageOrder {
         order_id: order.id.to_string(),
         session_id: session.clone(),
@@ -203,6 +301,12 @@ pub(crate) async fn test_checkout_action(
         email: order.email.clone(),
     };
     test.act(&page, action).await.map_err(ApiError::internal)?;
+    // Saved once the payment went through, as Checkout saves it.
+    if let Some((customer, card)) = to_save {
+        test.save_card(&session, &customer, &card)
+            .await
+            .map_err(ApiError::internal)?;
+    }
     let base = &s.config.public_url;
     let to = match action {
         PageAction::Pay => format!("{base}/?order={}&paid=1", order.id),
@@ -299,5 +403,100 @@ pub(crate) async fn create_refund(
             e.to_string(),
         )),
         Err(RefundError::Internal(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// A saved card, as the account shows it: never the number.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PaymentMethodView {
+    /// The provider's id (`pm_…`): what `DELETE` takes.
+    id: String,
+    /// `visa`, `mastercard`, `amex`, … (the provider's brand names).
+    brand: String,
+    /// The last four digits.
+    last4: String,
+    /// Expiry month, 1–12.
+    exp_month: u32,
+    /// Expiry year, four digits.
+    exp_year: u32,
+}
+
+/// The signed-in customer's saved cards.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PaymentMethodList {
+    /// Oldest first.
+    payment_methods: Vec<PaymentMethodView>,
+}
+
+fn saved_cards(s: &AppState) -> Result<&cielo_payments::SavedCards, ApiError> {
+    service(s)?.saved_cards().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payments-unavailable",
+            "saved cards are not set up in this process",
+        )
+    })
+}
+
+fn provider_error(e: PaymentError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "payment-provider-error",
+        e.to_string(),
+    )
+}
+
+/// The cards the signed-in customer saved at checkout (ticking "save this
+/// card" on the payment page), oldest first: brand, last four digits and
+/// expiry. Empty before the account's first checkout.
+#[utoipa::path(get, path = "/api/store/me/payment-methods", tag = "account",
+    responses((status = 200, body = PaymentMethodList), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn list_payment_methods(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+) -> Result<Response, ApiError> {
+    let cards = saved_cards(&s)?
+        .list(&p.customer_id.to_string())
+        .await
+        .map_err(provider_error)?;
+    Ok(ok(&PaymentMethodList {
+        payment_methods: cards
+            .into_iter()
+            .map(|c| PaymentMethodView {
+                id: c.id,
+                brand: c.brand,
+                last4: c.last4,
+                exp_month: c.exp_month,
+                exp_year: c.exp_year,
+            })
+            .collect(),
+    }))
+}
+
+/// Remove a saved card (detached from the customer at the provider). 404 for
+/// an unknown id or another customer's card, which stays as it is.
+#[utoipa::path(delete, path = "/api/store/me/payment-methods/{id}", tag = "account", params(("id" = String, Path, description = "The card's id (`pm_…`)")),
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn delete_payment_method(
+    State(s): State<AppState>,
+    CustomerAuth(p): CustomerAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let removed = saved_cards(&s)?
+        .remove(&p.customer_id.to_string(), &id)
+        .await
+        .map_err(provider_error)?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::not_found(
+            "payment-method-not-found",
+            "no such saved card",
+        ))
     }
 }

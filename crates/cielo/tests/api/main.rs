@@ -19,5 +19,6 @@ mod ops;
 mod orders;
 mod pages;
 mod payments;
+mod saved_cards;
 mod starmap;
 mod stripe;

@@ -19,6 +19,12 @@ struct Recorded {
     paid: bool,
     /// When set, session creation answers 400 with this Stripe error message.
     refuse_with: Option<String>,
+    /// Customers created: (idempotency key, form).
+    customers: Vec<(String, Vec<(String, String)>)>,
+    /// Card PaymentMethods detached.
+    detached: Vec<String>,
+    /// When set, listing PaymentMethods answers 500.
+    cards_down: bool,
 }
 
 type Shared = Arc<Mutex<Recorded>>;
@@ -89,7 +95,69 @@ async fn fake_stripe(recorded: Shared) -> String {
         axum::Json(json!({"object": "list", "url": "/v1/events", "has_more": false, "data": []}))
             .into_response()
     }
+    async fn create_customer(
+        State(r): State<Shared>,
+        headers: HeaderMap,
+        body: String,
+    ) -> axum::response::Response {
+        let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+        let key = headers["idempotency-key"].to_str().unwrap().to_string();
+        r.lock().unwrap().customers.push((key, form));
+        axum::Json(json!({"id": "cus_recorded", "object": "customer"})).into_response()
+    }
+    // Shapes recorded from Stripe's API (2024-06-20): a card saved by
+    // Checkout to cus_recorded, and one of another customer's.
+    fn payment_method(id: &str, customer: &str) -> Value {
+        json!({"id": id, "object": "payment_method", "type": "card", "created": 1_732_000_000,
+            "customer": customer, "allow_redisplay": "always", "livemode": false,
+            "card": {"brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034,
+                "country": "US", "funding": "credit", "fingerprint": "Xt5EWLLDS7FJjR1c"}})
+    }
+    async fn list_cards(
+        State(r): State<Shared>,
+        axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
+    ) -> axum::response::Response {
+        assert!(q.contains(&("type".into(), "card".into())), "{q:?}");
+        if r.lock().unwrap().cards_down {
+            return (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                axum::Json(json!({"error": {"type": "api_error", "message": "Something went wrong on Stripe's end."}})),
+            )
+                .into_response();
+        }
+        let mine = q.contains(&("customer".into(), "cus_recorded".into()));
+        let detached = r.lock().unwrap().detached.clone();
+        let data: Vec<Value> = ["pm_saved_1"]
+            .iter()
+            .filter(|id| mine && !detached.iter().any(|d| d == *id))
+            .map(|id| payment_method(id, "cus_recorded"))
+            .collect();
+        axum::Json(json!({"object": "list", "url": "/v1/payment_methods", "has_more": false, "data": data}))
+            .into_response()
+    }
+    async fn retrieve_card(Path(id): Path<String>) -> axum::response::Response {
+        match id.as_str() {
+            "pm_saved_1" => axum::Json(payment_method(&id, "cus_recorded")).into_response(),
+            "pm_other_1" => axum::Json(payment_method(&id, "cus_someone_else")).into_response(),
+            _ => (
+                axum::http::StatusCode::NOT_FOUND,
+                axum::Json(
+                    json!({"error": {"type": "invalid_request_error", "code": "resource_missing",
+                    "message": format!("No such PaymentMethod: '{id}'")}}),
+                ),
+            )
+                .into_response(),
+        }
+    }
+    async fn detach(State(r): State<Shared>, Path(id): Path<String>) -> axum::response::Response {
+        r.lock().unwrap().detached.push(id.clone());
+        axum::Json(payment_method(&id, "")).into_response()
+    }
     let app = axum::Router::new()
+        .route("/v1/customers", post(create_customer))
+        .route("/v1/payment_methods", get(list_cards))
+        .route("/v1/payment_methods/{id}", get(retrieve_card))
+        .route("/v1/payment_methods/{id}/detach", post(detach))
         .route("/v1/checkout/sessions", post(create))
         .route("/v1/checkout/sessions/{id}", get(retrieve))
         .route("/v1/events", get(events))
@@ -191,6 +259,121 @@ async fn checkout_opens_one_stripe_session_carrying_the_order_and_its_total() {
         Some("cs_test_a1recorded")
     );
     assert_eq!(detail.payment.provider.as_deref(), Some("stripe"));
+}
+
+async fn delete_card(app: &TestApp, token: &str, id: &str) -> Reply {
+    app.request(
+        reqwest::Method::DELETE,
+        &format!("/api/store/me/payment-methods/{id}"),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_signed_in_buyers_checkout_names_one_stripe_customer_and_offers_saving_the_card() {
+    let recorded = Shared::default();
+    let app = stripe_app(&fake_stripe(recorded.clone()).await).await;
+    let admin = app.admin_token().await;
+    let v = app.create_product(&admin, "Poster", &[("P-1", 1000)]).await["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice = app.register("alice@example.com").await;
+    let me = app.get_as("/api/store/me", &alice).await.body;
+    let account = me["id"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let cart = app.new_cart(Some(&alice)).await;
+        app.add_line(&cart, Some(&alice), &v, 1).await;
+        let r = app
+            .checkout(
+                &cart,
+                Some(&alice),
+                None,
+                &checkout_body("alice@example.com"),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let guest_cart = app.new_cart(None).await;
+    app.add_line(&guest_cart, None, &v, 1).await;
+    let r = app
+        .checkout(&guest_cart, None, None, &checkout_body("guest@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    {
+        let rec = recorded.lock().unwrap();
+        // One customer for the account, however many checkouts.
+        assert_eq!(rec.customers.len(), 1, "{:?}", rec.customers);
+        let (key, form) = &rec.customers[0];
+        assert_eq!(key, &format!("cielo-customer-{account}"));
+        assert!(form.contains(&("email".into(), "alice@example.com".into())));
+        assert!(form.contains(&("metadata[account_id]".into(), account.clone())));
+        let sessions: Vec<&Vec<(String, String)>> = rec.creates.iter().map(|(_, f)| f).collect();
+        assert_eq!(sessions.len(), 3);
+        for signed_in in &sessions[..2] {
+            assert!(signed_in.contains(&("customer".into(), "cus_recorded".into())));
+            assert!(signed_in.contains(&(
+                "saved_payment_method_options[payment_method_save]".into(),
+                "enabled".into()
+            )));
+            assert!(!signed_in.iter().any(|(k, _)| k == "customer_email"));
+        }
+        let guest = sessions[2];
+        assert!(guest.contains(&("customer_email".into(), "guest@example.com".into())));
+        assert!(!guest
+            .iter()
+            .any(|(k, _)| k == "customer" || k.starts_with("saved_payment")));
+    }
+
+    // The card Checkout saved is listed; another customer's is not removable.
+    let r = app.get_as("/api/store/me/payment-methods", &alice).await;
+    assert_eq!(
+        r.body,
+        json!({"payment_methods": [{"id": "pm_saved_1", "brand": "visa", "last4": "4242", "exp_month": 12, "exp_year": 2034}]})
+    );
+    delete_card(&app, &alice, "pm_other_1")
+        .await
+        .assert_problem(404, "payment-method-not-found");
+    delete_card(&app, &alice, "pm_missing")
+        .await
+        .assert_problem(404, "payment-method-not-found");
+    assert!(recorded.lock().unwrap().detached.is_empty());
+    assert_eq!(delete_card(&app, &alice, "pm_saved_1").await.status, 204);
+    assert_eq!(
+        recorded.lock().unwrap().detached,
+        vec!["pm_saved_1".to_string()]
+    );
+    let r = app.get_as("/api/store/me/payment-methods", &alice).await;
+    assert_eq!(r.body, json!({"payment_methods": []}));
+    // An account that never checked out has no cards (Stripe is not asked).
+    let bob = app.register("bob@example.com").await;
+    let r = app.get_as("/api/store/me/payment-methods", &bob).await;
+    assert_eq!(r.body, json!({"payment_methods": []}));
+
+    // Stripe failing: a 502 problem, and the account page says so rather
+    // than "no saved cards".
+    recorded.lock().unwrap().cards_down = true;
+    app.get_as("/api/store/me/payment-methods", &alice)
+        .await
+        .assert_problem(502, "payment-provider-error");
+    let page = app
+        .client
+        .get(format!("{}/account", app.address))
+        .header("cookie", format!("cielo_session={alice}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Your saved cards cannot be shown right now.")
+            && !page.contains("No saved cards."),
+        "{page}"
+    );
 }
 
 #[tokio::test]
