@@ -636,13 +636,40 @@ impl Notify {
         reason: Option<&str>,
         refusal: Option<&cielo_orders::LabRefusal>,
     ) -> Result<Vec<Planned>> {
+        let digital = |l: &cielo_orders::OrderLine| l.delivery.is_digital();
+        let all_digital = !order.lines.is_empty() && order.lines.iter().all(digital);
         let (buyer, slot): (Option<Kind>, Option<String>) = match status {
             OrderStatus::Paid => (Some(Kind::OrderConfirmation), None),
             // Entering production is the artwork-ready step for orders whose
             // print file Cielo makes; other orders have nothing to show yet.
+            // Downloads are ready then too (once per order: the message key);
+            // a poster to print gets its own message beside it.
+            OrderStatus::InProduction
+                if order
+                    .lines
+                    .iter()
+                    .any(|l| digital(l) && l.artwork.is_some()) =>
+            {
+                let mut out = self
+                    .plan_buyer(conn, order, Kind::DownloadReady, None, refusal)
+                    .await?;
+                if order
+                    .lines
+                    .iter()
+                    .any(|l| !digital(l) && l.artwork.is_some())
+                {
+                    out.extend(
+                        self.plan_buyer(conn, order, Kind::PrintFileReady, None, refusal)
+                            .await?,
+                    );
+                }
+                return Ok(out);
+            }
             OrderStatus::InProduction if order.lines.iter().any(|l| l.artwork.is_some()) => {
                 (Some(Kind::PrintFileReady), None)
             }
+            // Downloads only: "your download is ready" was the delivery.
+            OrderStatus::Delivered if all_digital => (None, None),
             OrderStatus::Shipped => {
                 let parcels: Vec<Option<&cielo_orders::Shipment>> = if order.shipments.is_empty() {
                     vec![None]
@@ -664,37 +691,7 @@ impl Notify {
         };
         let mut out = Vec::new();
         if let Some(kind) = buyer {
-            let lang = self.order_language(order);
-            let link = self.buyer_link(conn, order).await?;
-            let mut data = data::order_data(order, &lang, &self.inner.shop, &link);
-            if kind == Kind::RefundIssued {
-                data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
-            }
-            if kind == Kind::NeedsChange {
-                if let Some(r) = refusal {
-                    data["reason"] = serde_json::json!(r.reason);
-                }
-            }
-            out.push(Planned {
-                kind,
-                channel: Channel::Email,
-                recipient: order.email.clone(),
-                language: lang.clone(),
-                slot: slot.clone(),
-                data: data.clone(),
-            });
-            if let Some(phone) = self.sms_phone(order) {
-                if self.inner.templates.has_sms(kind) {
-                    out.push(Planned {
-                        kind,
-                        channel: Channel::Sms,
-                        recipient: phone,
-                        language: lang,
-                        slot: slot.clone(),
-                        data,
-                    });
-                }
-            }
+            out = self.plan_buyer(conn, order, kind, slot, refusal).await?;
         }
         let owner = match status {
             OrderStatus::Paid => Some(Kind::OwnerNewOrder),
@@ -709,6 +706,51 @@ impl Notify {
                 data["reason"] = serde_json::json!(r);
             }
             self.plan_owner(&mut out, kind, &lang, &data);
+        }
+        Ok(out)
+    }
+
+    /// The buyer's message of `kind` (email, and SMS where the buyer opted
+    /// in and the kind has an SMS text).
+    async fn plan_buyer(
+        &self,
+        conn: &mut AnyConnection,
+        order: &Order,
+        kind: Kind,
+        slot: Option<String>,
+        refusal: Option<&cielo_orders::LabRefusal>,
+    ) -> Result<Vec<Planned>> {
+        let mut out = Vec::new();
+        let lang = self.order_language(order);
+        let link = self.buyer_link(conn, order).await?;
+        let mut data = data::order_data(order, &lang, &self.inner.shop, &link);
+        if kind == Kind::RefundIssued {
+            data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
+        }
+        if kind == Kind::NeedsChange {
+            if let Some(r) = refusal {
+                data["reason"] = serde_json::json!(r.reason);
+            }
+        }
+        out.push(Planned {
+            kind,
+            channel: Channel::Email,
+            recipient: order.email.clone(),
+            language: lang.clone(),
+            slot: slot.clone(),
+            data: data.clone(),
+        });
+        if let Some(phone) = self.sms_phone(order) {
+            if self.inner.templates.has_sms(kind) {
+                out.push(Planned {
+                    kind,
+                    channel: Channel::Sms,
+                    recipient: phone,
+                    language: lang,
+                    slot,
+                    data,
+                });
+            }
         }
         Ok(out)
     }

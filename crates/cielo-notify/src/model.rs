@@ -16,6 +16,10 @@ pub enum Kind {
     OrderConfirmation,
     /// The poster's print file is made (star maps: with a thumbnail).
     PrintFileReady,
+    /// The files of the order's digital downloads are ready: a link to the
+    /// order page, where fresh download links are made (links to the files
+    /// themselves would die long before the buyer opens the email).
+    DownloadReady,
     /// A parcel left: carrier and tracking link.
     Shipped,
     /// The parcel arrived.
@@ -34,9 +38,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, buyer's first.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::OrderConfirmation,
         Kind::PrintFileReady,
+        Kind::DownloadReady,
         Kind::Shipped,
         Kind::Delivered,
         Kind::RefundIssued,
@@ -50,6 +55,7 @@ impl Kind {
         match self {
             Kind::OrderConfirmation => "order_confirmation",
             Kind::PrintFileReady => "print_file_ready",
+            Kind::DownloadReady => "download_ready",
             Kind::Shipped => "shipped",
             Kind::Delivered => "delivered",
             Kind::RefundIssued => "refund_issued",
@@ -65,7 +71,8 @@ impl Kind {
     }
     /// True for the kinds sent even to an address on the suppression list:
     /// what the buyer must know about their money and their order
-    /// (confirmation, refund, a change needed) and the owner's own messages.
+    /// (confirmation, refund, a change needed, the download they paid for) and
+    /// the owner's own messages.
     /// The progress updates (print file ready, shipped, delivered) are not.
     pub fn essential(&self) -> bool {
         !matches!(self, Kind::PrintFileReady | Kind::Shipped | Kind::Delivered)

@@ -47,6 +47,8 @@ pub struct Settings {
     pub ops: cielo_ops::OpsSettings,
     /// Email and SMS notifications.
     pub notify: cielo_notify::NotifySettings,
+    /// Digital downloads: how long buyers can download, how long a link lives.
+    pub downloads: cielo_flows::DownloadSettings,
 }
 
 /// Job settings, with lanes of their own: print renders one at a time per
@@ -326,6 +328,7 @@ impl Default for Settings {
             schedule: default_schedule(),
             ops: Default::default(),
             notify: cielo_notify::NotifySettings::default(),
+            downloads: cielo_flows::DownloadSettings::default(),
         }
     }
 }
@@ -633,6 +636,7 @@ impl Settings {
             anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
         self.notify.validate()?;
+        self.downloads.validate()?;
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");
         }

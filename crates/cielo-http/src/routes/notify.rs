@@ -125,7 +125,7 @@ pub(crate) struct PreviewParams {
 
 /// Renders a kind for an order as it would be sent, without sending or storing anything.
 #[utoipa::path(get, path = "/api/admin/orders/{id}/notifications/{kind}/preview", tag = "admin",
-    params(("id" = String, Path), ("kind" = String, Path, description = "order_confirmation, print_file_ready, shipped, delivered, refund_issued, needs_change, owner_new_order, owner_needs_attention"), PreviewParams),
+    params(("id" = String, Path), ("kind" = String, Path, description = "order_confirmation, print_file_ready, download_ready, shipped, delivered, refund_issued, needs_change, owner_new_order, owner_needs_attention"), PreviewParams),
     responses((status = 200, body = Rendered), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

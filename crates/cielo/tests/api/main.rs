@@ -8,6 +8,7 @@ mod artwork;
 mod bounces;
 mod carts;
 mod catalog;
+mod downloads;
 mod edge;
 mod fake_mail;
 mod helpers;
