@@ -57,11 +57,6 @@ impl Reply {
         }
     }
 
-    /// A reply read from a response of the test's own client.
-    pub async fn from_response(res: Response) -> Self {
-        Self::from(res).await
-    }
-
     /// Asserts a problem+json reply with this status and type code.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
