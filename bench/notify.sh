@@ -11,7 +11,7 @@
 # usage: bench/notify.sh [sqlite|postgres|both]     (default both)
 # env:   PG_URL=postgres://user@host:port/db   use this server (a database is created on it);
 #        otherwise a throwaway PostgreSQL cluster is started from the installed binaries.
-#        ORDERS=200  RUNS=3  SMTP_PORT=26025
+#        ORDERS=200  RUNS=3  SMTP_PORT=26025  SMTP_SESSIONS=N (notify.smtp_max_sessions; default the shop's)
 #        TEST_PEERS=../shared/test-peers (start-smtp.sh)  PEER_VENVS=/var/tmp/cielo-test-peers
 #        PROFILE=debug   measure a debug build (quicker to build; slower, figures not comparable)
 set -euo pipefail
@@ -43,7 +43,8 @@ run() { # engine email database-url
   rm -f "$MAIL"/*.eml
   if [ "$2" = smtp ]; then
     "$LOAD" --database "$3" --orders "$ORDERS" --mail-dir "$MAIL" --ca-file "$MAIL/ca.pem" \
-      --smtp-url "smtp://test@localhost:$SMTP_PORT?tls=required" --password test
+      --smtp-url "smtp://test@localhost:$SMTP_PORT?tls=required" --password test \
+      ${SMTP_SESSIONS:+--smtp-sessions "$SMTP_SESSIONS"}
   else
     "$LOAD" --database "$3" --orders "$ORDERS"
   fi

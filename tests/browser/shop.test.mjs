@@ -226,6 +226,41 @@ async function posterBuyer(browser) {
   return orderUrl.split('/orders/')[1].split('?')[0];
 }
 
+/** The poster as a digital download: no address asked, and the order page lists the PNG and PDF. */
+async function downloadBuyer(browser) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  await page.goto(BASE + '/products/personalised-star-map-poster');
+  await page.waitForSelector('#sm-place');
+  const digital = await page.locator('#variant option', { hasText: 'Digital download (PNG + PDF)' }).getAttribute('value');
+  await page.selectOption('#variant', digital);
+  await page.locator('#sm-place').fill('Madr');
+  await page.locator('#sm-suggest li').first().waitFor();
+  await page.locator('#sm-place').press('Enter');
+  await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.waitForURL(/\/cart$/);
+  await page.getByRole('link', { name: 'Checkout' }).click();
+  assert.equal(await page.locator('#f-line1').count(), 0, 'no address asked for a download');
+  await page.fill('#f-email', 'files@example.com');
+  await check(page, 'checkout-download');
+  await page.getByRole('button', { name: 'Continue to payment' }).click();
+  await page.waitForURL(/\/checkout\/test\//);
+  await page.getByRole('button', { name: 'Pay' }).click();
+  await page.waitForURL(/\/orders\/ord_/);
+  await page.locator('.big .s-delivered').waitFor({ timeout: 60_000 });
+  await page.locator('a.download').first().waitFor({ timeout: 30_000 });
+  await check(page, 'order-download');
+  const links = page.locator('a.download');
+  assert.deepEqual(await links.evaluateAll(a => a.map(x => x.dataset.format)), ['png', 'pdf']);
+  for (const href of await links.evaluateAll(a => a.map(x => x.href))) {
+    const res = await page.request.get(href);
+    assert.equal(res.status(), 200, `${href} downloads`);
+    assert.match(res.headers()['content-disposition'] || '', /^attachment; filename="star-map-/);
+  }
+  await ctx.close();
+}
+
 async function mugBuyer(browser) {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
   const page = await ctx.newPage();
@@ -461,6 +496,8 @@ try {
   log('poster buyer: ok', order);
   await mugBuyer(browser);
   log('mug buyer: ok');
+  await downloadBuyer(browser);
+  log('download buyer: ok');
   await savedCard(browser);
   log('saved card: ok');
   await admin(browser, order);

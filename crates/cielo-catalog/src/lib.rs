@@ -20,6 +20,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
     migrations: &[
         cielo_db::migration!(20261121000100, "catalog"),
         cielo_db::migration!(20261129000100, "variant_lab"),
+        cielo_db::migration!(20261129150000, "variant_delivery"),
     ],
 };
 
@@ -343,6 +344,15 @@ impl Catalog {
             validate_option_values(&mut v, "option_values", values, &names);
             model::finish(v)?;
         }
+        // The variant as it will be: a digital download has no lab.
+        let mut v = Validation::new();
+        model::validate_delivery(
+            &mut v,
+            "lab",
+            patch.delivery.unwrap_or(existing.delivery),
+            patch.lab.as_ref().unwrap_or(&existing.lab),
+        );
+        model::finish(v)?;
         store::update_variant(&mut tx, id, &patch, Timestamp::now()).await?;
         store::refresh_min_price(&mut tx, existing.product_id).await?;
         tx.commit().await?;
@@ -612,6 +622,7 @@ fn validate_new_variant(
         option_names,
     );
     model::validate_lab(v, &format!("{prefix}lab"), &input.lab);
+    model::validate_delivery(v, &format!("{prefix}lab"), input.delivery, &input.lab);
 }
 
 #[cfg(test)]

@@ -67,6 +67,42 @@ impl StockPolicy {
     }
 }
 
+/// How a variant reaches its buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Goods in a parcel: made by its print lab, or shipped by the shop.
+    #[default]
+    Physical,
+    /// A digital download: the buyer gets the print files (PNG and PDF) of
+    /// a personalised product through signed links. No lab, no parcel, no
+    /// shipping address.
+    Digital,
+}
+
+impl Delivery {
+    /// The database and wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Physical => "physical",
+            Self::Digital => "digital",
+        }
+    }
+    /// Parses the database and wire name (anything unknown is physical, the
+    /// column's default).
+    pub fn parse(s: &str) -> Self {
+        if s == "digital" {
+            Self::Digital
+        } else {
+            Self::Physical
+        }
+    }
+    /// True for a digital download.
+    pub fn is_digital(&self) -> bool {
+        *self == Self::Digital
+    }
+}
+
 /// A product with its variants, images and categories.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Product {
@@ -120,8 +156,10 @@ pub struct Variant {
     /// The print lab's product or variant id, for fulfilment.
     pub lab_product_id: Option<String>,
     /// The print lab that makes it: `local`, `printful`, `prodigi`; `null`
-    /// when the shop ships it itself.
+    /// when the shop ships it itself or it is a digital download.
     pub lab: Option<String>,
+    /// `physical` (shipped) or `digital` (the buyer downloads the print files).
+    pub delivery: Delivery,
     /// Sort position.
     pub position: i64,
 }
@@ -278,6 +316,9 @@ pub struct NewVariant {
     /// the shop ships it itself.
     #[serde(default)]
     pub lab: Option<String>,
+    /// `physical` (default) or `digital`: a digital download has no lab.
+    #[serde(default)]
+    pub delivery: Delivery,
     /// Sort position.
     #[serde(default)]
     pub position: i64,
@@ -309,6 +350,8 @@ pub struct VariantPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub lab: Option<Option<String>>,
+    /// New delivery (`physical` or `digital`; a digital download has no lab).
+    pub delivery: Option<Delivery>,
     /// New position.
     pub position: Option<i64>,
 }
@@ -399,8 +442,10 @@ pub struct SaleVariant {
     pub stock_policy: StockPolicy,
     /// Lab product id.
     pub lab_product_id: Option<String>,
-    /// Print lab; `None`: the shop ships it.
+    /// Print lab; `None`: the shop ships it (or it is a digital download).
     pub lab: Option<String>,
+    /// Shipped, or downloaded.
+    pub delivery: Delivery,
     /// Whether the product is published.
     pub published: bool,
 }
@@ -420,6 +465,21 @@ pub(crate) fn validate_lab(
                 "must be one of `local`, `printful`, `prodigi`, or null",
             );
         }
+    }
+}
+
+/// A digital download is never made by a lab: `lab` must be null.
+pub(crate) fn validate_delivery(
+    v: &mut cielo_core::error::Validation,
+    field: &str,
+    delivery: Delivery,
+    lab: &Option<String>,
+) {
+    if delivery.is_digital() && lab.is_some() {
+        v.add(
+            field,
+            "must be null for a digital download (`delivery: \"digital\"`): no lab makes it",
+        );
     }
 }
 
@@ -544,6 +604,25 @@ mod tests {
         assert_eq!(slugify("Star Map — Año Nuevo!"), "star-map-ano-nuevo");
         assert_eq!(slugify("  Tee  "), "tee");
         assert!(validate_handle(&slugify("Crème Brûlée Poster")).is_ok());
+    }
+
+    #[test]
+    fn a_digital_download_names_no_lab() {
+        let check = |d, lab: Option<&str>| {
+            let mut v = cielo_core::error::Validation::new();
+            validate_delivery(&mut v, "lab", d, &lab.map(str::to_string));
+            v.finish().is_ok()
+        };
+        assert!(check(Delivery::Digital, None));
+        assert!(!check(Delivery::Digital, Some("local")));
+        assert!(check(Delivery::Physical, Some("local")));
+        assert!(check(Delivery::Physical, None));
+        assert_eq!(Delivery::parse("digital"), Delivery::Digital);
+        assert_eq!(
+            Delivery::parse(Delivery::Physical.as_str()),
+            Delivery::Physical
+        );
+        assert_eq!(Delivery::default(), Delivery::Physical);
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn variant_row(r: &AnyRow) -> Result<Variant> {
         stock_policy: StockPolicy::parse(&r.try_get::<String, _>("stock_policy")?),
         lab_product_id: r.try_get("lab_product_id")?,
         lab: r.try_get("lab")?,
+        delivery: Delivery::parse(&r.try_get::<String, _>("delivery")?),
         position: r.try_get("position")?,
     })
 }
@@ -482,8 +483,8 @@ pub(crate) async fn insert_variant(
     now: Timestamp,
 ) -> Result<()> {
     sqlx::query(
-        "insert into catalog_variant (id, product_id, sku, title, option_values, price_amount, price_currency, stock, stock_policy, lab_product_id, position, created_at, updated_at, lab)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
+        "insert into catalog_variant (id, product_id, sku, title, option_values, price_amount, price_currency, stock, stock_policy, lab_product_id, position, created_at, updated_at, lab, delivery)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
     )
     .bind(id.to_string())
     .bind(product.to_string())
@@ -498,6 +499,7 @@ pub(crate) async fn insert_variant(
     .bind(v.position)
     .bind(now.as_micros())
     .bind(v.lab.clone())
+    .bind(v.delivery.as_str())
     .execute(c)
     .await
     .map_err(|e| unique_error(e, |_| Error::DuplicateSku(v.sku.clone())))?;
@@ -527,7 +529,7 @@ pub(crate) async fn update_variant(
     let sku = p.sku.clone().unwrap_or(cur.sku);
     sqlx::query(
         "update catalog_variant set sku = $2, title = $3, option_values = $4, price_amount = $5, price_currency = $6,
-         stock = $7, stock_policy = $8, lab_product_id = $9, position = $10, updated_at = $11, lab = $12 where id = $1",
+         stock = $7, stock_policy = $8, lab_product_id = $9, position = $10, updated_at = $11, lab = $12, delivery = $13 where id = $1",
     )
     .bind(id.to_string())
     .bind(&sku)
@@ -541,6 +543,7 @@ pub(crate) async fn update_variant(
     .bind(p.position.unwrap_or(cur.position))
     .bind(now.as_micros())
     .bind(p.lab.clone().unwrap_or(cur.lab))
+    .bind(p.delivery.unwrap_or(cur.delivery).as_str())
     .execute(c)
     .await
     .map_err(|e| unique_error(e, |_| Error::DuplicateSku(sku.clone())))?;
@@ -708,6 +711,7 @@ pub(crate) async fn sale_variants(
                 stock_policy: v.stock_policy,
                 lab_product_id: v.lab_product_id,
                 lab: v.lab,
+                delivery: v.delivery,
                 published: r.try_get::<String, _>("status")? == "published",
             },
         );

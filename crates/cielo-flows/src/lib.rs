@@ -7,6 +7,8 @@
 //! advance: one transaction: the lines grouped per lab -> cielo-fulfillment's plan_submission
 //!          (sent after `fulfillment.hold_minutes`, the edit window), order -> in_production.
 //!          Lines whose variant has no lab wait for the shop to mark them shipped.
+//!          Digital-download lines never go to a lab: an order of them only goes on
+//!          to `delivered` at once, and [`Flows::downloads`] hands out their files.
 //! fulfillment.lab_order_updated ──> flows.lab_order_updated ──> settle:
 //!          the lab orders' shipments merged into the order's `shipments[]`, then the order moves
 //!          forward only: in_production -> shipped -> delivered, or needs_attention when a lab refused.
@@ -23,8 +25,10 @@
 //! order, and the buyer's changes during the edit window ([`Flows::amend`]).
 #![warn(missing_docs)]
 
+pub mod downloads;
 mod shipping;
 mod timeline;
+pub use downloads::{DownloadFile, DownloadSettings, DownloadState, Downloads};
 pub use shipping::LabShipping;
 pub use timeline::PaymentLine;
 
@@ -205,6 +209,7 @@ struct Inner {
     orders: Orders,
     storage: Storage,
     fulfillment: Fulfillment,
+    downloads: DownloadSettings,
 }
 
 #[derive(Deserialize)]
@@ -251,9 +256,19 @@ fn needs_artwork(order: &Order) -> bool {
         .any(|l| l.product_type == cielo_starmap_product::PRODUCT_TYPE && l.artwork.is_none())
 }
 
-fn recipient(order: &Order) -> Recipient {
-    let a = &order.shipping_address;
-    Recipient {
+/// Lines that go in a parcel the shop sends itself (no lab, not a download).
+fn shop_ships(l: &cielo_orders::OrderLine) -> bool {
+    l.lab.is_none() && !l.delivery.is_digital()
+}
+
+/// True when every line of the order is a digital download.
+fn all_digital(order: &Order) -> bool {
+    !order.lines.is_empty() && order.lines.iter().all(|l| l.delivery.is_digital())
+}
+
+fn recipient(order: &Order) -> Option<Recipient> {
+    let a = order.shipping_address.as_ref()?;
+    Some(Recipient {
         name: a.name.clone(),
         email: order.email.clone(),
         phone: a.phone.clone(),
@@ -263,7 +278,7 @@ fn recipient(order: &Order) -> Recipient {
         region: a.region.clone(),
         postal_code: a.postal_code.clone(),
         country: a.country.clone(),
-    }
+    })
 }
 
 fn recipient_of(address: &PostalAddress, email: &str) -> Recipient {
@@ -304,8 +319,70 @@ impl Flows {
                 orders,
                 storage,
                 fulfillment,
+                downloads: DownloadSettings::default(),
             }),
         }
+    }
+
+    /// The download period and link lifetime of digital downloads. Call at
+    /// wiring time, before the service is cloned (panics otherwise).
+    pub fn with_downloads(mut self, settings: DownloadSettings) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_downloads is called before the service is shared")
+            .downloads = settings;
+        self
+    }
+
+    /// The downloads of an order with digital lines (`None` without any):
+    /// while the download period lasts, fresh signed links to each digital
+    /// line's PNG and PDF, each living `downloads.link_secs` at most (never
+    /// past the period); after it, the state says so and there are no links.
+    /// The caller has already checked the reader may see `order`.
+    pub async fn downloads(&self, order: &Order) -> Result<Option<Downloads>> {
+        let settings = &self.inner.downloads;
+        let now = Timestamp::now();
+        let Some((state, ready_at, available_until)) = downloads::state_of(order, now, settings)
+        else {
+            return Ok(None);
+        };
+        let mut files = Vec::new();
+        if state == DownloadState::Available {
+            for l in order.lines.iter().filter(|l| l.delivery.is_digital()) {
+                let Some(art) = &l.artwork else { continue };
+                let end = downloads::period_end(art.created_at, settings);
+                let Some(ttl) = downloads::link_ttl(now, end, settings) else {
+                    continue;
+                };
+                let (_, png) = self
+                    .inner
+                    .orders
+                    .artwork(order.id, l.id, &OrderAccess::Admin)
+                    .await?;
+                let pdf = cielo_starmap_product::artwork::pdf_key_for(&png);
+                for (format, key) in [("png", Some(png.clone())), ("pdf", pdf)] {
+                    let Some(key) = key else { continue };
+                    let link = self
+                        .inner
+                        .storage
+                        .download_url(&key, ttl)
+                        .await
+                        .map_err(anyhow::Error::from)?;
+                    files.push(DownloadFile {
+                        line_id: l.id,
+                        format: format.into(),
+                        filename: cielo_starmap_product::artwork::file_name(&key).to_string(),
+                        url: link.url,
+                        expires_at: Timestamp::from_micros(link.expires_at * 1_000_000),
+                    });
+                }
+            }
+        }
+        Ok(Some(Downloads {
+            state,
+            ready_at,
+            available_until,
+            files,
+        }))
     }
 
     /// The fulfillment domain (webhooks, quotes).
@@ -446,6 +523,13 @@ impl Flows {
         let mut groups: BTreeMap<Lab, Vec<LabItem>> = BTreeMap::new();
         let mut problems = Vec::new();
         for l in &order.lines {
+            if l.delivery.is_digital() && l.product_type != cielo_starmap_product::PRODUCT_TYPE {
+                problems.push(format!(
+                    "line {} ({}) is a digital download of a product Cielo makes no print files for",
+                    l.id, l.sku
+                ));
+                continue;
+            }
             let Some(name) = &l.lab else { continue };
             let Some(lab) = Lab::parse(name) else {
                 problems.push(format!("line {} names an unknown lab `{name}`", l.id));
@@ -473,6 +557,10 @@ impl Flows {
                     .map(|a| (a.width_px as u32, a.height_px as u32)),
             });
         }
+        let recipient = recipient(&order);
+        if !groups.is_empty() && recipient.is_none() {
+            problems.push("the order has no shipping address".into());
+        }
         if !problems.is_empty() {
             let why = format!("cannot send to the lab: {}", problems.join("; "));
             self.inner
@@ -497,13 +585,24 @@ impl Flows {
             .fulfillment
             .settings()
             .hold_until(Timestamp::now());
+        // The latest move to `paid` (an order paid once has one).
+        let paid_at = order
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.to == OrderStatus::Paid)
+            .map(|h| h.at);
         for (lab, items) in groups {
+            let Some(recipient) = recipient.clone() else {
+                break;
+            };
             let req = SubmissionRequest {
                 order_id: id.to_string(),
                 lab,
-                recipient: recipient(&order),
+                recipient,
                 items,
                 currency: order.totals.total.currency.code().to_string(),
+                paid_at,
             };
             self.inner
                 .fulfillment
@@ -515,6 +614,19 @@ impl Flows {
             .orders
             .transition(&mut tx, id, OrderStatus::InProduction, cause)
             .await?;
+        if moved && all_digital(&order) {
+            // Downloads only: the files are ready, so the order has reached
+            // its buyer (the download links live on the order page).
+            self.inner
+                .orders
+                .transition(
+                    &mut tx,
+                    id,
+                    OrderStatus::Delivered,
+                    &format!("downloads ready: {cause}"),
+                )
+                .await?;
+        }
         tx.commit().await?;
         Ok(moved)
     }
@@ -643,13 +755,15 @@ impl Flows {
         let Some(current) = forward_rank(&order) else {
             return Ok(());
         };
-        let own_only = labs.is_empty() && order.lines.iter().all(|l| l.lab.is_none());
+        let own_only = labs.is_empty() && order.lines.iter().all(|l| l.lab.is_none())
+            // Downloads only: the lab step itself delivers them.
+            && !all_digital(&order);
         if current == 0 && !own_only {
             return Ok(());
         }
         let mut parts: Vec<u8> = labs.iter().filter_map(|l| rank_of_stage(l.stage)).collect();
         let own: Vec<&cielo_orders::OrderLine> =
-            order.lines.iter().filter(|l| l.lab.is_none()).collect();
+            order.lines.iter().filter(|l| shop_ships(l)).collect();
         if !own.is_empty() {
             let shipped = own.iter().all(|l| {
                 order
@@ -663,12 +777,17 @@ impl Flows {
         let Some(target) = parts.iter().copied().min() else {
             return Ok(());
         };
+        // Download lines wait for nothing: they were delivered with their
+        // files, so the order follows its shipped parts alone.
         let target = target.min(3);
         if target <= current {
             return Ok(());
         }
         let last = FORWARD[target as usize];
-        if order.status.can_become(last) {
+        // `in_production -> delivered` is for downloads only: a parcel
+        // reported delivered is recorded shipped first.
+        let direct = !(order.status == OrderStatus::InProduction && last == OrderStatus::Delivered);
+        if direct && order.status.can_become(last) {
             orders.transition(&mut *conn, id, last, cause).await?;
             return Ok(());
         }
@@ -717,7 +836,7 @@ impl Flows {
         let own: Vec<OrderLineId> = order
             .lines
             .iter()
-            .filter(|l| l.lab.is_none())
+            .filter(|l| shop_ships(l))
             .map(|l| l.id)
             .collect();
         let lines = match input.line_ids {
@@ -725,7 +844,7 @@ impl Flows {
                 if let Some(bad) = ids.iter().find(|l| !own.contains(l)) {
                     return Err(Error::Invalid(vec![FieldError::new(
                         "line_ids",
-                        format!("line {bad} is not a line of this order that the shop ships itself (a lab ships it)"),
+                        format!("line {bad} is not a line of this order that the shop ships itself (a lab ships it, or it is a download)"),
                     )]));
                 }
                 ids

@@ -25,20 +25,26 @@ impl Timeline {
         let mut out = String::new();
         let _ = writeln!(out, "Order {}  {}  {}", o.id, o.status, o.totals.total);
         let _ = writeln!(out, "  buyer    {}", o.email);
-        let a = &o.shipping_address;
-        let _ = writeln!(
-            out,
-            "  ship to  {}, {}{}, {} {}, {}",
-            a.name,
-            a.line1,
-            a.line2
-                .as_deref()
-                .map(|l| format!(", {l}"))
-                .unwrap_or_default(),
-            a.postal_code,
-            a.city,
-            a.country
-        );
+        match &o.shipping_address {
+            Some(a) => {
+                let _ = writeln!(
+                    out,
+                    "  ship to  {}, {}{}, {} {}, {}",
+                    a.name,
+                    a.line1,
+                    a.line2
+                        .as_deref()
+                        .map(|l| format!(", {l}"))
+                        .unwrap_or_default(),
+                    a.postal_code,
+                    a.city,
+                    a.country
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  ship to  (none: digital downloads only)");
+            }
+        }
         let _ = writeln!(out, "\nLines");
         for l in &o.lines {
             let _ = writeln!(
@@ -48,7 +54,11 @@ impl Timeline {
                 l.quantity,
                 l.product_title,
                 l.variant_title,
-                l.lab.as_deref().unwrap_or("shop ships it"),
+                match (&l.lab, l.delivery.is_digital()) {
+                    (_, true) => "none (digital download)",
+                    (Some(lab), false) => lab.as_str(),
+                    (None, false) => "shop ships it",
+                },
                 if l.artwork.is_some() {
                     "  (print file ready)"
                 } else {

@@ -58,6 +58,7 @@ fn request(order_id: &str) -> SubmissionRequest {
             print_px: None,
         }],
         currency: "USD".into(),
+        paid_at: None,
     }
 }
 

@@ -43,7 +43,7 @@ pub mod testing;
 pub use ids::{printful_external_id, prodigi_idempotency_key};
 pub use listing::LabListing;
 pub use quote::QuoteItem;
-pub use service::{CatchUpReport, Fulfillment};
+pub use service::{CatchUpReport, Fulfillment, PAID_TO_LAB_METRIC};
 pub use settings::{FulfillmentSettings, LabSecrets, LocalLabSettings};
 pub use stage::{merge_shipments, printful_stage, prodigi_stage};
 pub use webhook::WebhookError;
@@ -58,6 +58,16 @@ pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "fulfillment",
     migrations: &[cielo_db::migration!(20261129100000, "fulfillment")],
 };
+
+/// Registers the help text of the fulfillment series with the global
+/// recorder: [`PAID_TO_LAB_METRIC`] (histogram, seconds, by `lab`).
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        PAID_TO_LAB_METRIC,
+        metrics::Unit::Seconds,
+        "From the order paid to its lab order accepted by the lab."
+    );
+}
 
 /// The outbox topic of [`LabOrderUpdated`].
 pub const TOPIC_LAB_ORDER_UPDATED: &str = "fulfillment.lab_order_updated";
@@ -256,6 +266,10 @@ pub struct SubmissionRequest {
     pub items: Vec<LabItem>,
     /// ISO 4217 currency of the order (for retail costs and quotes).
     pub currency: String,
+    /// When the order was paid, if known: the lab's acceptance observes
+    /// `cielo_order_paid_to_lab_seconds` from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_at: Option<Timestamp>,
 }
 
 /// One parcel that left the lab.

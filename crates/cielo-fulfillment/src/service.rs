@@ -19,6 +19,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The fulfillment domain's handle; cheap to clone.
 #[derive(Clone)]
@@ -37,6 +38,10 @@ struct Inner {
     quotes: QuoteCache,
     quote_http: reqwest::Client,
 }
+
+/// Histogram (seconds, label `lab`): from the order paid to its lab order
+/// accepted by the lab, observed once per lab order.
+pub const PAID_TO_LAB_METRIC: &str = "cielo_order_paid_to_lab_seconds";
 
 /// Webhook hints are kept this long (seconds) for dedupe and reasons.
 const HINT_RETENTION_SECS: i64 = 30 * 24 * 3600;
@@ -341,12 +346,21 @@ impl Fulfillment {
             tx.commit().await?;
             o
         };
-        let created = api.create(&o).await;
+        let span = tracing::info_span!(
+            "lab.submit",
+            lab = %o.lab,
+            order_id = %o.request.order_id,
+            lab_order_id = %id,
+            submission = o.submit_attempts,
+            outcome = tracing::field::Empty,
+        );
+        let created = api.create(&o).instrument(span.clone()).await;
         let counted = match &created {
             Ok(CreateOutcome::Accepted(_)) => "created",
             Ok(CreateOutcome::Refused(_)) => "refused",
             Err(_) => "failed",
         };
+        span.record("outcome", counted);
         metrics::counter!("cielo_lab_submissions_total", "lab" => o.lab.to_string(), "outcome" => counted)
             .increment(1);
         match created {
@@ -396,6 +410,10 @@ impl Fulfillment {
             self.enqueue_local_next(&mut tx, &o).await?;
         }
         tx.commit().await?;
+        if let (true, Some(paid_at)) = (first, o.request.paid_at) {
+            let secs = (Timestamp::now().as_micros() - paid_at.as_micros()).max(0) as f64 / 1e6;
+            metrics::histogram!(PAID_TO_LAB_METRIC, "lab" => o.lab.to_string()).record(secs);
+        }
         Ok(())
     }
 

@@ -34,6 +34,7 @@ use tower::{Layer, Service, ServiceExt};
 use tracing::Instrument;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The matched route of an answer: put on the answer by [`RouteLayer`], read
 /// by [`Edge`] for the metrics.
@@ -158,11 +159,20 @@ impl Service<Request> for Edge {
         };
         let state = self.state.clone();
         let span = tracing::info_span!(
-            "request",
+            "http.request",
             method = %req.method(),
             path = %req.uri().path(),
+            route = tracing::field::Empty,
+            status = tracing::field::Empty,
             request_id = %id.to_str().unwrap_or("")
         );
+        // A caller's W3C trace context (our own test provider's webhooks, a
+        // traced client) makes this request part of its trace.
+        if let Some(parent) = req.headers().get(TRACEPARENT) {
+            if let Ok(parent) = parent.to_str() {
+                cielo_core::telemetry::set_trace_parent(&span, parent);
+            }
+        }
         // Shares the request's buffer: no copy unless the answer is an error.
         let uri = req.uri().clone();
         let timeout = state.config.request_timeout;
@@ -196,12 +206,15 @@ impl Service<Request> for Edge {
                 }
                 let elapsed = start.elapsed();
                 let route = res.extensions().get::<AnsweredRoute>();
-                state.metrics.record(
-                    route.map_or("other", |r| r.0.as_str()),
-                    method,
-                    status,
-                    elapsed.as_secs_f64(),
-                );
+                let route = route.map_or("other", |r| r.0.as_str());
+                state
+                    .metrics
+                    .record(route, method, status, elapsed.as_secs_f64());
+                let span = tracing::Span::current();
+                if !span.is_disabled() {
+                    span.record("route", route);
+                    span.record("status", status);
+                }
                 tracing::debug!(status, latency_us = elapsed.as_micros() as u64, "answered");
                 Ok(res)
             }

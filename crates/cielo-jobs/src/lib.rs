@@ -50,7 +50,10 @@ cielo_core::typed_id!(EventId, "evt", "An event in the outbox.");
 /// The jobs domain's migrations; pass it to `Db::migrate` with the others.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "jobs",
-    migrations: &[cielo_db::migration!(20261121100000, "jobs")],
+    migrations: &[
+        cielo_db::migration!(20261121100000, "jobs"),
+        cielo_db::migration!(20261129150000, "trace_context"),
+    ],
 };
 
 /// Errors of the jobs domain.

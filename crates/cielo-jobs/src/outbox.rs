@@ -28,12 +28,16 @@ pub async fn publish_with_request_id(
 ) -> Result<EventId, Error> {
     let id = EventId::new();
     let now = Timestamp::now().as_micros();
+    let trace_context = cielo_core::telemetry::current_trace_context();
     store::insert_event(
         conn,
-        &id.to_string(),
-        topic,
-        &payload.to_string(),
-        request_id,
+        &store::InsertEvent {
+            id: &id.to_string(),
+            topic,
+            payload: &payload.to_string(),
+            request_id,
+            trace_context: trace_context.as_deref(),
+        },
         now,
     )
     .await?;
@@ -78,12 +82,13 @@ async fn dispatch_batch(db: &Db, registry: &Registry) -> Result<usize, Error> {
                 .priority(registry.priority_of(&sub.kind))
                 .unique_key(format!("{}:{}", event.id, sub.kind));
             job.request_id = event.request_id.clone();
+            job.trace_context = event.trace_context.clone();
             jobs.push((job, event.id.clone()));
         }
     }
     let rows: Vec<_> = jobs
         .iter()
-        .map(|(j, event_id)| j.to_insert(JobId::new(), now, Some(event_id.clone())))
+        .map(|(j, event_id)| j.to_insert(JobId::new(), now, Some(event_id.clone()), None))
         .collect();
     let inserted = store::insert_jobs(&mut tx, &rows, now).await?;
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();

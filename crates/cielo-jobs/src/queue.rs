@@ -27,6 +27,10 @@ pub struct NewJob {
     pub unique_key: Option<String>,
     /// The request that caused the job, for tracing.
     pub request_id: Option<String>,
+    /// The trace the job continues (a W3C `traceparent` value). When `None`
+    /// at enqueue time, the current span's context is taken, if traces are
+    /// exported (see [`cielo_core::telemetry::TracePropagation`]).
+    pub trace_context: Option<String>,
 }
 
 impl NewJob {
@@ -41,6 +45,7 @@ impl NewJob {
             max_attempts: 10,
             unique_key: None,
             request_id: None,
+            trace_context: None,
         }
     }
     /// On another queue.
@@ -74,7 +79,15 @@ impl NewJob {
         self
     }
 
-    pub(crate) fn to_insert(&self, id: JobId, now: i64, event_id: Option<String>) -> InsertJob<'_> {
+    /// `current`: the enqueuing span's trace context, used when the job
+    /// names none.
+    pub(crate) fn to_insert<'a>(
+        &'a self,
+        id: JobId,
+        now: i64,
+        event_id: Option<String>,
+        current: Option<&'a str>,
+    ) -> InsertJob<'a> {
         InsertJob {
             id: id.to_string(),
             queue: &self.queue,
@@ -86,6 +99,7 @@ impl NewJob {
             unique_key: self.unique_key.as_deref(),
             event_id,
             request_id: self.request_id.as_deref(),
+            trace_context: self.trace_context.as_deref().or(current),
         }
     }
 }
@@ -153,7 +167,13 @@ pub(crate) fn backend_of(conn: &AnyConnection) -> Backend {
 pub async fn enqueue(conn: &mut AnyConnection, job: NewJob) -> Result<EnqueueOutcome, Error> {
     let now = Timestamp::now().as_micros();
     let id = JobId::new();
-    let inserted = store::insert_jobs(conn, &[job.to_insert(id, now, None)], now).await?;
+    let current = cielo_core::telemetry::current_trace_context();
+    let inserted = store::insert_jobs(
+        conn,
+        &[job.to_insert(id, now, None, current.as_deref())],
+        now,
+    )
+    .await?;
     if inserted.is_empty() {
         let key = job.unique_key.as_deref().unwrap_or_default();
         let existing = store::job_id_by_unique_key(conn, key)
@@ -172,9 +192,10 @@ pub async fn enqueue(conn: &mut AnyConnection, job: NewJob) -> Result<EnqueueOut
 /// whose unique key is taken are skipped. Returns the number written.
 pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u64, Error> {
     let now = Timestamp::now().as_micros();
+    let current = cielo_core::telemetry::current_trace_context();
     let rows: Vec<InsertJob<'_>> = jobs
         .iter()
-        .map(|j| j.to_insert(JobId::new(), now, None))
+        .map(|j| j.to_insert(JobId::new(), now, None, current.as_deref()))
         .collect();
     let inserted = store::insert_jobs(conn, &rows, now).await?;
     if !inserted.is_empty() {

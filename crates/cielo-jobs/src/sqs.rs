@@ -58,6 +58,9 @@ pub struct JobMessage {
     /// The request that caused the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The trace the job continues (a W3C `traceparent` value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_context: Option<String>,
 }
 
 /// What became of one received message.
@@ -260,6 +263,7 @@ impl SqsTransport {
             max_attempts: job.max_attempts.max(1) as u32,
             event_id: job.event_id.clone(),
             request_id: job.request_id.clone(),
+            trace_context: job.trace_context.clone(),
         };
         BatchEntry {
             id: format!("m{i}"),
@@ -305,6 +309,7 @@ impl SqsTransport {
             max_attempts,
             event_id: job.event_id.as_deref().and_then(|e| EventId::parse(e).ok()),
             request_id: job.request_id.clone(),
+            trace_context: job.trace_context.clone(),
             db: db.clone(),
             heartbeat: Heartbeat::new(
                 HeartbeatTarget::Message {

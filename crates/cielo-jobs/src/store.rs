@@ -71,11 +71,17 @@ pub(crate) struct InsertJob<'a> {
     pub unique_key: Option<&'a str>,
     pub event_id: Option<String>,
     pub request_id: Option<&'a str>,
+    pub trace_context: Option<&'a str>,
 }
 
 const INSERT_COLUMNS: &str =
     "insert into jobs_job (id, queue, kind, payload, state, priority, run_at, attempts, \
      max_attempts, unique_key, event_id, request_id, created_at, updated_at) values ";
+/// With the trace context: only when a job of the statement has one, so that
+/// the untraced path writes exactly what it wrote before traces existed.
+const INSERT_COLUMNS_TRACED: &str =
+    "insert into jobs_job (id, queue, kind, payload, state, priority, run_at, attempts, \
+     max_attempts, unique_key, event_id, request_id, created_at, updated_at, trace_context) values ";
 
 /// Inserts jobs; a job whose unique key is taken by a waiting or running job
 /// is skipped. Returns the ids actually inserted.
@@ -85,18 +91,25 @@ pub(crate) async fn insert_jobs(
     now: i64,
 ) -> Result<Vec<String>, sqlx::Error> {
     let mut inserted = Vec::with_capacity(jobs.len());
-    // Ten parameters per row keeps one statement far below both engines' limits.
+    // At most eleven parameters per row keeps one statement far below both
+    // engines' limits.
     for chunk in jobs.chunks(500) {
-        let mut sql = String::with_capacity(INSERT_COLUMNS.len() + chunk.len() * 64);
-        sql.push_str(INSERT_COLUMNS);
+        let traced = chunk.iter().any(|j| j.trace_context.is_some());
+        let per_row = if traced { 11 } else { 10 };
+        let mut sql = String::with_capacity(INSERT_COLUMNS_TRACED.len() + chunk.len() * 64);
+        sql.push_str(if traced {
+            INSERT_COLUMNS_TRACED
+        } else {
+            INSERT_COLUMNS
+        });
         for i in 0..chunk.len() {
-            // $1 is `now`; each row then has ten parameters of its own.
-            let b = 1 + i * 10;
+            // $1 is `now`; each row then has its own parameters.
+            let b = 1 + i * per_row;
             if i > 0 {
                 sql.push(',');
             }
             sql.push_str(&format!(
-                "(${},${},${},${},'pending',${},${},0,${},${},${},${},$1,$1)",
+                "(${},${},${},${},'pending',${},${},0,${},${},${},${},$1,$1",
                 b + 1,
                 b + 2,
                 b + 3,
@@ -108,6 +121,11 @@ pub(crate) async fn insert_jobs(
                 b + 9,
                 b + 10
             ));
+            if traced {
+                sql.push_str(&format!(",${})", b + 11));
+            } else {
+                sql.push(')');
+            }
         }
         sql.push_str(" on conflict do nothing returning id");
         let mut q = sqlx::query(&sql).bind(now);
@@ -123,6 +141,9 @@ pub(crate) async fn insert_jobs(
                 .bind(j.unique_key.map(str::to_string))
                 .bind(j.event_id.clone())
                 .bind(j.request_id.map(str::to_string));
+            if traced {
+                q = q.bind(j.trace_context.map(str::to_string));
+            }
         }
         for r in q.fetch_all(&mut *conn).await? {
             inserted.push(col::<String>(&r, "id")?);
@@ -184,6 +205,7 @@ pub(crate) struct Claimed {
     pub max_attempts: i64,
     pub event_id: Option<String>,
     pub request_id: Option<String>,
+    pub trace_context: Option<String>,
     pub token: String,
     pub claimed_at: i64,
 }
@@ -210,9 +232,11 @@ pub(crate) async fn claim(
             qs.clone(),
         ),
     };
+    // The trace context is read back only when traces are exported.
+    let traced = cielo_core::telemetry::traces_exported();
     let sql = match backend {
-        Backend::Postgres => claim_sql_postgres(&queue_sql),
-        Backend::Sqlite => claim_sql_sqlite(&queue_sql),
+        Backend::Postgres => claim_sql_postgres(&queue_sql, traced),
+        Backend::Sqlite => claim_sql_sqlite(&queue_sql, traced),
     };
     // A claim for one queue is planned afresh each time (an unnamed statement,
     // not a cached one): PostgreSQL's cached generic plan, made while the
@@ -244,6 +268,11 @@ pub(crate) async fn claim(
                 max_attempts: col(r, "max_attempts")?,
                 event_id: col(r, "event_id")?,
                 request_id: col(r, "request_id")?,
+                trace_context: if traced {
+                    col(r, "trace_context")?
+                } else {
+                    None
+                },
                 token: token.to_string(),
                 claimed_at: now,
             })
@@ -264,7 +293,8 @@ const CLAIM_RETURNING: &str =
 
 /// PostgreSQL: rows another worker is claiming are skipped, not waited for,
 /// so many workers share a queue without blocking each other.
-fn claim_sql_postgres(queue_sql: &str) -> String {
+fn claim_sql_postgres(queue_sql: &str, traced: bool) -> String {
+    let trace = if traced { ", j.trace_context" } else { "" };
     format!(
         "with next as (
             select id from jobs_job
@@ -275,12 +305,13 @@ fn claim_sql_postgres(queue_sql: &str) -> String {
         )
         update jobs_job j set state = 'running', attempts = j.attempts + 1, lease_token = $4, leased_until = $3, updated_at = $2
         from next where j.id = next.id
-        returning j.id, j.queue, j.kind, j.payload, j.priority, j.run_at, j.attempts, j.max_attempts, j.event_id, j.request_id"
+        returning j.id, j.queue, j.kind, j.payload, j.priority, j.run_at, j.attempts, j.max_attempts, j.event_id, j.request_id{trace}"
     )
 }
 
 /// SQLite: one writer at a time, so the sub-select cannot race another claim.
-fn claim_sql_sqlite(queue_sql: &str) -> String {
+fn claim_sql_sqlite(queue_sql: &str, traced: bool) -> String {
+    let trace = if traced { ", trace_context" } else { "" };
     format!(
         "update jobs_job set state = 'running', attempts = attempts + 1, lease_token = $4, leased_until = $3, updated_at = $2
         where id in (
@@ -289,7 +320,7 @@ fn claim_sql_sqlite(queue_sql: &str) -> String {
             order by priority desc, run_at, id
             limit $1
         )
-        returning {CLAIM_RETURNING}"
+        returning {CLAIM_RETURNING}{trace}"
     )
 }
 
@@ -542,22 +573,35 @@ pub(crate) async fn queue_rows(
 
 // ---- outbox ----
 
+/// An event as the insert statement needs it.
+pub(crate) struct InsertEvent<'a> {
+    pub id: &'a str,
+    pub topic: &'a str,
+    pub payload: &'a str,
+    pub request_id: Option<&'a str>,
+    pub trace_context: Option<&'a str>,
+}
+
 pub(crate) async fn insert_event(
     conn: &mut AnyConnection,
-    id: &str,
-    topic: &str,
-    payload: &str,
-    request_id: Option<&str>,
+    e: &InsertEvent<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into jobs_event (id, topic, payload, request_id, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)")
-        .bind(id)
-        .bind(topic)
-        .bind(payload)
-        .bind(request_id.map(str::to_string))
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    // The untraced path writes what it wrote before traces existed.
+    let q = match e.trace_context {
+        None => sqlx::query("insert into jobs_event (id, topic, payload, request_id, created_at, updated_at) values ($1, $2, $3, $4, $5, $5)"),
+        Some(_) => sqlx::query("insert into jobs_event (id, topic, payload, request_id, created_at, updated_at, trace_context) values ($1, $2, $3, $4, $5, $5, $6)"),
+    };
+    let mut q = q
+        .bind(e.id)
+        .bind(e.topic)
+        .bind(e.payload)
+        .bind(e.request_id.map(str::to_string))
+        .bind(now);
+    if let Some(t) = e.trace_context {
+        q = q.bind(t.to_string());
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -567,6 +611,7 @@ pub(crate) struct EventRow {
     pub topic: String,
     pub payload: String,
     pub request_id: Option<String>,
+    pub trace_context: Option<String>,
 }
 
 /// Locks up to `limit` undispatched events, oldest first.
@@ -580,8 +625,10 @@ pub(crate) async fn lock_undispatched_events(
         Backend::Postgres => " for update skip locked",
         Backend::Sqlite => "",
     };
+    let traced = cielo_core::telemetry::traces_exported();
+    let trace = if traced { ", trace_context" } else { "" };
     let sql =
-        format!("select id, topic, payload, request_id from jobs_event where dispatched_at is null order by created_at, id limit $1{lock}");
+        format!("select id, topic, payload, request_id{trace} from jobs_event where dispatched_at is null order by created_at, id limit $1{lock}");
     let rows = sqlx::query(&sql).bind(limit).fetch_all(&mut *conn).await?;
     rows.iter()
         .map(|r| {
@@ -590,6 +637,11 @@ pub(crate) async fn lock_undispatched_events(
                 topic: col(r, "topic")?,
                 payload: col(r, "payload")?,
                 request_id: col(r, "request_id")?,
+                trace_context: if traced {
+                    col(r, "trace_context")?
+                } else {
+                    None
+                },
             })
         })
         .collect()

@@ -184,6 +184,9 @@ pub struct JobContext {
     pub event_id: Option<EventId>,
     /// The request that caused the job, if any.
     pub request_id: Option<String>,
+    /// The trace the job continues (a W3C `traceparent` value), when it was
+    /// enqueued inside a traced span.
+    pub trace_context: Option<String>,
     pub(crate) db: Db,
     pub(crate) heartbeat: Heartbeat,
 }
@@ -348,6 +351,7 @@ async fn run_attempt(
         max_attempts: job.max_attempts as u32,
         event_id: job.event_id.as_deref().and_then(|e| EventId::parse(e).ok()),
         request_id: job.request_id.clone(),
+        trace_context: job.trace_context.clone(),
         db: db.clone(),
         heartbeat: Heartbeat::new(
             HeartbeatTarget::Row {
@@ -362,7 +366,7 @@ async fn run_attempt(
 }
 
 /// Runs the handler of `ctx.kind` on `payload` in its own task (a panic
-/// becomes a retryable failure), inside a span naming the job. Both
+/// becomes a retryable failure), inside a `job.run` span naming the job. Both
 /// transports run jobs through here.
 pub(crate) async fn run_handler(
     registry: &Registry,
@@ -375,7 +379,12 @@ pub(crate) async fn run_handler(
             ctx.kind
         )));
     };
-    let span = tracing::info_span!("job", job_id = %ctx.id, kind = %ctx.kind, queue = %ctx.queue, attempt = ctx.attempt, request_id = ctx.request_id.as_deref().unwrap_or(""));
+    let span = tracing::info_span!("job.run", job_id = %ctx.id, kind = %ctx.kind, queue = %ctx.queue, attempt = ctx.attempt, request_id = ctx.request_id.as_deref().unwrap_or(""));
+    // A job enqueued inside a traced span continues its trace (a no-op
+    // unless the binary exports traces).
+    if let Some(parent) = &ctx.trace_context {
+        cielo_core::telemetry::set_trace_parent(&span, parent);
+    }
     let task = tokio::spawn(handler(ctx, payload).instrument(span));
     let _abort = AbortOnDrop(task.abort_handle());
     match task.await {

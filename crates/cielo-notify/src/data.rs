@@ -130,20 +130,36 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
                 "details": details,
                 "thumbnail": thumb,
                 "has_artwork": l.artwork.is_some(),
+                "digital": l.delivery.is_digital(),
             })
         })
         .collect();
-    let a = &order.shipping_address;
-    let mut address = vec![a.name.clone(), a.line1.clone()];
-    if let Some(l2) = a.line2.as_ref().filter(|s| !s.trim().is_empty()) {
-        address.push(l2.clone());
-    }
-    let mut city = format!("{} {}", a.postal_code, a.city);
-    if let Some(r) = a.region.as_ref().filter(|s| !s.trim().is_empty()) {
-        city.push_str(&format!(", {r}"));
-    }
-    address.push(city);
-    address.push(a.country.clone());
+    // An order of downloads may have no address: the greeting then uses the
+    // name before the `@` of the buyer's email, and no address lines show.
+    let (name, address) = match &order.shipping_address {
+        Some(a) => {
+            let mut address = vec![a.name.clone(), a.line1.clone()];
+            if let Some(l2) = a.line2.as_ref().filter(|s| !s.trim().is_empty()) {
+                address.push(l2.clone());
+            }
+            let mut city = format!("{} {}", a.postal_code, a.city);
+            if let Some(r) = a.region.as_ref().filter(|s| !s.trim().is_empty()) {
+                city.push_str(&format!(", {r}"));
+            }
+            address.push(city);
+            address.push(a.country.clone());
+            (a.name.clone(), address)
+        }
+        None => (
+            order
+                .email
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            Vec::new(),
+        ),
+    };
     let id = order.id.to_string();
     json!({
         "lang": lang,
@@ -162,7 +178,7 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
             "tax": money(order.totals.tax),
             "has_tax": order.totals.tax.amount != 0,
             "total": money(order.totals.total),
-            "address": {"name": a.name, "lines": address},
+            "address": {"name": name, "lines": address},
         },
     })
 }

@@ -187,6 +187,8 @@ pub struct SmtpConfig {
     pub ca_pem: Option<Vec<u8>>,
     /// Limit on each step (connect, TLS, AUTH, each command, the data).
     pub timeout: Duration,
+    /// Most sessions open at once (sending or idle between messages).
+    pub max_sessions: usize,
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -248,6 +250,7 @@ impl SmtpConfig {
             password: None,
             ca_pem: None,
             timeout: Duration::from_secs(30),
+            max_sessions: 20,
         })
     }
 }
@@ -272,18 +275,23 @@ pub struct SmtpEmail {
     /// of messages pays the connection, TLS handshake and AUTH once per
     /// session instead of once per message.
     idle: std::sync::Mutex<Vec<lettre::transport::smtp::client::AsyncSmtpConnection>>,
+    /// One permit per session that may be open (`max_sessions`): sends beyond
+    /// it wait for a session to come free instead of opening more. A relay
+    /// takes messages on a few sessions as fast as on many, and every new
+    /// session costs it a TLS handshake and AUTH; with as many idle sessions
+    /// kept as may be open, a burst opens each session once.
+    sessions: std::sync::Arc<tokio::sync::Semaphore>,
 }
-
-/// Most idle SMTP sessions kept for reuse.
-const SMTP_IDLE_SESSIONS: usize = 16;
 
 impl SmtpEmail {
     /// A provider for `config`.
     pub fn new(config: SmtpConfig) -> Self {
+        let sessions = std::sync::Arc::new(tokio::sync::Semaphore::new(config.max_sessions.max(1)));
         Self {
             config,
             tls: std::sync::OnceLock::new(),
             idle: std::sync::Mutex::new(Vec::new()),
+            sessions,
         }
     }
 
@@ -425,6 +433,16 @@ impl EmailProvider for SmtpEmail {
             SmtpSecurity::Plain => None,
             _ => Some(self.tls()?),
         };
+        // Waiting for a session happens before anything is handed over.
+        let _session = self
+            .sessions
+            .acquire()
+            .await
+            .map_err(|_| SendError::Definite {
+                reason: "SMTP: the provider is shutting down".into(),
+                retryable: true,
+                retry_after: None,
+            })?;
         let mut conn =
             match tokio::time::timeout(timeout * 4, self.prepare(&envelope, &hello, tls)).await {
                 Ok(Ok(c)) => c,
@@ -463,7 +481,7 @@ impl EmailProvider for SmtpEmail {
             // Kept for the next message (a session takes any number).
             let extra = {
                 let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-                if idle.len() < SMTP_IDLE_SESSIONS {
+                if idle.len() < self.config.max_sessions.max(1) {
                     idle.push(conn);
                     None
                 } else {

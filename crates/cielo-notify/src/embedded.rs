@@ -15,6 +15,14 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/en/delivered.txt"),
     ),
     (
+        "en/download_ready.html",
+        include_str!("../templates/en/download_ready.html"),
+    ),
+    (
+        "en/download_ready.txt",
+        include_str!("../templates/en/download_ready.txt"),
+    ),
+    (
         "en/needs_change.html",
         include_str!("../templates/en/needs_change.html"),
     ),
@@ -109,6 +117,14 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = &[
     (
         "es/delivered.txt",
         include_str!("../templates/es/delivered.txt"),
+    ),
+    (
+        "es/download_ready.html",
+        include_str!("../templates/es/download_ready.html"),
+    ),
+    (
+        "es/download_ready.txt",
+        include_str!("../templates/es/download_ready.txt"),
     ),
     (
         "es/needs_change.html",

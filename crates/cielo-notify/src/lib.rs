@@ -31,10 +31,11 @@ pub mod providers;
 pub mod settings;
 mod store;
 pub mod templates;
+pub mod webhooks;
 
 pub use model::{
     Channel, Delivery, DeliveryId, DeliveryStatus, Kind, Message, MessageDetail, MessageFilter,
-    MessageId, MessagePage, MessageStatus, Rendered,
+    MessageId, MessagePage, MessageStatus, Rendered, Suppression,
 };
 pub use settings::{NotifySecrets, NotifySettings};
 
@@ -48,19 +49,28 @@ use providers::{OutgoingSms, SendError, SmsProvider};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 /// The notifications migrations.
 pub const MIGRATIONS: cielo_db::MigrationSet = cielo_db::MigrationSet {
     domain: "notify",
-    migrations: &[cielo_db::migration!(20261129120000, "notify")],
+    migrations: &[
+        cielo_db::migration!(20261129120000, "notify"),
+        cielo_db::migration!(20261129161000, "bounces"),
+    ],
 };
 
-/// Job kind: an order event, turned into messages.
+/// Job kind: an order event, turned into messages (queue [`EVENT_QUEUE`]).
 pub const KIND_ORDER_EVENT: &str = "notify.order_event";
-/// Job kind: send one message.
+/// Job kind: send one message (queue [`QUEUE`]).
 pub const KIND_SEND: &str = "notify.send";
-/// Queue of both.
+/// Queue of the sends: calls to the providers, which mostly wait on them
+/// (a lane of many slots by default).
 pub const QUEUE: &str = "notify";
+/// Queue of the order and webhook events: short database work, in a lane of
+/// its own so that it never waits behind sends holding the `notify` lane's
+/// slots while a provider answers, nor crowds the shared slots.
+pub const EVENT_QUEUE: &str = "notify_events";
 
 /// The order statuses whose events this domain hears.
 pub const STATUSES: &[OrderStatus] = &[
@@ -82,6 +92,9 @@ pub enum Error {
     /// No order has this id.
     #[error("no order {0}")]
     OrderNotFound(String),
+    /// The address is not on the suppression list.
+    #[error("{0} is not on the suppression list")]
+    SuppressionNotFound(String),
     /// The message is being handed to its provider right now.
     #[error("message {0} is being sent right now; try again when its attempt has ended")]
     Busy(String),
@@ -120,7 +133,9 @@ impl cielo_core::HasErrorKind for Error {
     fn kind(&self) -> cielo_core::ErrorKind {
         use cielo_core::ErrorKind;
         match self {
-            Error::MessageNotFound(_) | Error::OrderNotFound(_) => ErrorKind::NotFound,
+            Error::MessageNotFound(_) | Error::OrderNotFound(_) | Error::SuppressionNotFound(_) => {
+                ErrorKind::NotFound
+            }
             Error::Busy(_) => ErrorKind::Conflict,
             Error::Invalid { .. } => ErrorKind::Invalid,
             Error::Template(_) | Error::Db(_) | Error::Internal(_) => ErrorKind::Internal,
@@ -130,6 +145,7 @@ impl cielo_core::HasErrorKind for Error {
         match self {
             Error::MessageNotFound(_) => "message-not-found",
             Error::OrderNotFound(_) => "order-not-found",
+            Error::SuppressionNotFound(_) => "suppression-not-found",
             Error::Busy(_) => "message-busy",
             Error::Invalid { .. } => "invalid-input",
             Error::Template(_) => "template-error",
@@ -197,6 +213,13 @@ fn lab_refusal(cause: &str) -> Option<(String, String)> {
     Some((id.trim().to_string(), reason.trim().to_string()))
 }
 
+/// Payload of a webhook processing job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct WebhookJob {
+    provider: String,
+    event_ids: Vec<String>,
+}
+
 /// Payload of a send job.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct SendJob {
@@ -238,6 +261,10 @@ struct Inner {
     templates: templates::Templates,
     shop: data::Shop,
     outbox_dir: PathBuf,
+    /// Svix keys of the Resend webhook endpoint (none: not accepted).
+    resend_webhook_keys: Vec<Vec<u8>>,
+    /// SendGrid's Event Webhook key (none: not accepted).
+    sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
 /// The notifications service. Cheap to clone.
@@ -285,6 +312,7 @@ impl Notify {
                 let mut c = email::SmtpConfig::parse(&settings.smtp_url)?;
                 c.password = secrets.smtp_password.clone();
                 c.timeout = Duration::from_secs(settings.smtp_timeout_secs.max(1));
+                c.max_sessions = settings.smtp_max_sessions.max(1);
                 if let Some(f) = &settings.smtp_ca_file {
                     c.ca_pem = Some(std::fs::read(f).map_err(|e| {
                         anyhow::anyhow!("notify.smtp_ca_file {}: {e}", f.display())
@@ -349,9 +377,23 @@ impl Notify {
             )),
             _ => Arc::new(providers::OutboxSms::new(outbox_dir.clone())),
         };
-        Ok(Self::with_providers(
-            db, orders, settings, email, sms, outbox_dir, shop,
-        ))
+        let resend_webhook_keys = match &secrets.resend_webhook_secret {
+            Some(s) => webhooks::svix_keys(s)
+                .map_err(|e| anyhow::anyhow!("CIELO_RESEND_WEBHOOK_SECRET: {e}"))?,
+            None => Vec::new(),
+        };
+        let sendgrid_webhook_key = match &settings.sendgrid_webhook_public_key {
+            Some(k) => Some(
+                webhooks::sendgrid_key(k)
+                    .map_err(|e| anyhow::anyhow!("notify.sendgrid_webhook_public_key: {e}"))?,
+            ),
+            None => None,
+        };
+        let mut n = Self::with_providers(db, orders, settings, email, sms, outbox_dir, shop);
+        let inner = Arc::get_mut(&mut n.inner).expect("not shared yet");
+        inner.resend_webhook_keys = resend_webhook_keys;
+        inner.sendgrid_webhook_key = sendgrid_webhook_key;
+        Ok(n)
     }
 
     /// Builds the service around given providers (tests, custom providers).
@@ -374,6 +416,8 @@ impl Notify {
                 templates: templates::Templates::new(settings.templates_dir.clone()),
                 shop,
                 outbox_dir,
+                resend_webhook_keys: Vec::new(),
+                sendgrid_webhook_key: None,
             }),
         }
     }
@@ -386,7 +430,12 @@ impl Notify {
     /// Registers this domain's jobs and its subscriptions to the order events.
     pub fn register(&self, registry: &mut Registry) {
         for s in STATUSES {
-            registry.subscribe_with(&cielo_orders::status_topic(*s), KIND_ORDER_EVENT, QUEUE, 10);
+            registry.subscribe_with(
+                &cielo_orders::status_topic(*s),
+                KIND_ORDER_EVENT,
+                EVENT_QUEUE,
+                10,
+            );
         }
         let n = self.clone();
         registry.handle_json(KIND_ORDER_EVENT, move |ctx, event: OrderEvent| {
@@ -414,6 +463,21 @@ impl Notify {
                 n.send(job.message_id, &cause, ctx.is_last_attempt()).await
             }
         });
+        let n = self.clone();
+        registry.handle_json(
+            webhooks::KIND_WEBHOOK_EVENT,
+            move |_ctx, job: WebhookJob| {
+                let n = n.clone();
+                async move {
+                    for id in &job.event_ids {
+                        n.process_webhook_event(&job.provider, id)
+                            .await
+                            .map_err(|e| JobError::retry(format!("{e:#}")))?;
+                    }
+                    Ok(())
+                }
+            },
+        );
     }
 
     /// Turns an order event into its messages (none when they exist already)
@@ -431,11 +495,15 @@ impl Notify {
             }
             Err(e) => return Err(Error::Internal(anyhow::Error::new(e))),
         };
+        // One transaction for the buyer's link and the messages: a
+        // duplicated event (nothing new) rolls back and leaves no link.
+        let mut tx = self.inner.db.begin_write().await?;
         let planned = match &event.shipment {
-            Some(s) => self.plan_shipped(&order, &[Some(s)]).await?,
+            Some(s) => self.plan_shipped(&mut tx, &order, &[Some(s)]).await?,
             None => {
                 let status = event.to.unwrap_or(order.status);
                 self.plan(
+                    &mut tx,
                     &order,
                     status,
                     event.cause.as_deref(),
@@ -447,11 +515,14 @@ impl Notify {
         if planned.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.inner.db.begin_write().await?;
         let n = self
             .store_and_enqueue(&mut tx, Some(&order.id.to_string()), planned, cause)
             .await?;
-        tx.commit().await?;
+        if n == 0 {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
         Ok(n)
     }
 
@@ -542,11 +613,11 @@ impl Notify {
 
     /// The order page link for the buyer, with a token of its own that lets a
     /// guest read the order (the orders domain keeps only its hash).
-    async fn buyer_link(&self, order: &Order) -> Result<String> {
+    async fn buyer_link(&self, conn: &mut AnyConnection, order: &Order) -> Result<String> {
         let token = self
             .inner
             .orders
-            .access_link_token(order.id)
+            .access_link_token_in(conn, order.id)
             .await
             .map_err(|e| Error::Internal(anyhow::Error::new(e)))?;
         Ok(data::order_link(
@@ -559,25 +630,53 @@ impl Notify {
     /// Which messages an order entering `status` gets.
     async fn plan(
         &self,
+        conn: &mut AnyConnection,
         order: &Order,
         status: OrderStatus,
         reason: Option<&str>,
         refusal: Option<&cielo_orders::LabRefusal>,
     ) -> Result<Vec<Planned>> {
+        let digital = |l: &cielo_orders::OrderLine| l.delivery.is_digital();
+        let all_digital = !order.lines.is_empty() && order.lines.iter().all(digital);
         let (buyer, slot): (Option<Kind>, Option<String>) = match status {
             OrderStatus::Paid => (Some(Kind::OrderConfirmation), None),
             // Entering production is the artwork-ready step for orders whose
             // print file Cielo makes; other orders have nothing to show yet.
+            // Downloads are ready then too (once per order: the message key);
+            // a poster to print gets its own message beside it.
+            OrderStatus::InProduction
+                if order
+                    .lines
+                    .iter()
+                    .any(|l| digital(l) && l.artwork.is_some()) =>
+            {
+                let mut out = self
+                    .plan_buyer(conn, order, Kind::DownloadReady, None, refusal)
+                    .await?;
+                if order
+                    .lines
+                    .iter()
+                    .any(|l| !digital(l) && l.artwork.is_some())
+                {
+                    out.extend(
+                        self.plan_buyer(conn, order, Kind::PrintFileReady, None, refusal)
+                            .await?,
+                    );
+                }
+                return Ok(out);
+            }
             OrderStatus::InProduction if order.lines.iter().any(|l| l.artwork.is_some()) => {
                 (Some(Kind::PrintFileReady), None)
             }
+            // Downloads only: "your download is ready" was the delivery.
+            OrderStatus::Delivered if all_digital => (None, None),
             OrderStatus::Shipped => {
                 let parcels: Vec<Option<&cielo_orders::Shipment>> = if order.shipments.is_empty() {
                     vec![None]
                 } else {
                     order.shipments.iter().map(Some).collect()
                 };
-                let mut out = self.plan_shipped(order, &parcels).await?;
+                let mut out = self.plan_shipped(conn, order, &parcels).await?;
                 out.retain(|p| p.kind == Kind::Shipped);
                 return Ok(out);
             }
@@ -592,37 +691,7 @@ impl Notify {
         };
         let mut out = Vec::new();
         if let Some(kind) = buyer {
-            let lang = self.order_language(order);
-            let link = self.buyer_link(order).await?;
-            let mut data = data::order_data(order, &lang, &self.inner.shop, &link);
-            if kind == Kind::RefundIssued {
-                data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
-            }
-            if kind == Kind::NeedsChange {
-                if let Some(r) = refusal {
-                    data["reason"] = serde_json::json!(r.reason);
-                }
-            }
-            out.push(Planned {
-                kind,
-                channel: Channel::Email,
-                recipient: order.email.clone(),
-                language: lang.clone(),
-                slot: slot.clone(),
-                data: data.clone(),
-            });
-            if let Some(phone) = self.sms_phone(order) {
-                if self.inner.templates.has_sms(kind) {
-                    out.push(Planned {
-                        kind,
-                        channel: Channel::Sms,
-                        recipient: phone,
-                        language: lang,
-                        slot: slot.clone(),
-                        data,
-                    });
-                }
-            }
+            out = self.plan_buyer(conn, order, kind, slot, refusal).await?;
         }
         let owner = match status {
             OrderStatus::Paid => Some(Kind::OwnerNewOrder),
@@ -641,15 +710,61 @@ impl Notify {
         Ok(out)
     }
 
+    /// The buyer's message of `kind` (email, and SMS where the buyer opted
+    /// in and the kind has an SMS text).
+    async fn plan_buyer(
+        &self,
+        conn: &mut AnyConnection,
+        order: &Order,
+        kind: Kind,
+        slot: Option<String>,
+        refusal: Option<&cielo_orders::LabRefusal>,
+    ) -> Result<Vec<Planned>> {
+        let mut out = Vec::new();
+        let lang = self.order_language(order);
+        let link = self.buyer_link(conn, order).await?;
+        let mut data = data::order_data(order, &lang, &self.inner.shop, &link);
+        if kind == Kind::RefundIssued {
+            data["refund"] = serde_json::json!({"partial": slot.as_deref() == Some("partial")});
+        }
+        if kind == Kind::NeedsChange {
+            if let Some(r) = refusal {
+                data["reason"] = serde_json::json!(r.reason);
+            }
+        }
+        out.push(Planned {
+            kind,
+            channel: Channel::Email,
+            recipient: order.email.clone(),
+            language: lang.clone(),
+            slot: slot.clone(),
+            data: data.clone(),
+        });
+        if let Some(phone) = self.sms_phone(order) {
+            if self.inner.templates.has_sms(kind) {
+                out.push(Planned {
+                    kind,
+                    channel: Channel::Sms,
+                    recipient: phone,
+                    language: lang,
+                    slot,
+                    data,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// One "shipped" message per parcel (`None`: shipped without a parcel
     /// on record).
     async fn plan_shipped(
         &self,
+        conn: &mut AnyConnection,
         order: &Order,
         parcels: &[Option<&cielo_orders::Shipment>],
     ) -> Result<Vec<Planned>> {
         let lang = self.order_language(order);
-        let link = self.buyer_link(order).await?;
+        let link = self.buyer_link(conn, order).await?;
         let base = data::order_data(order, &lang, &self.inner.shop, &link);
         let phone = self.sms_phone(order);
         let mut out = Vec::new();
@@ -776,8 +891,42 @@ impl Notify {
         };
         let now = Timestamp::now();
         match msg.status {
-            MessageStatus::Sent | MessageStatus::Failed | MessageStatus::Unknown => return Ok(()),
-            MessageStatus::Queued => {}
+            MessageStatus::Sent
+            | MessageStatus::Failed
+            | MessageStatus::Unknown
+            | MessageStatus::Delivered
+            | MessageStatus::Bounced
+            | MessageStatus::Complained
+            | MessageStatus::Suppressed => return Ok(()),
+            MessageStatus::Queued => {
+                if msg.channel == Channel::Email && !msg.kind.essential() {
+                    let address = msg.recipient.trim().to_ascii_lowercase();
+                    if let Some(s) = store::suppression(db.pool(), &address)
+                        .await
+                        .map_err(JobError::from)?
+                    {
+                        let why = format!(
+                            "not sent: {} is on the suppression list ({} reported by {})",
+                            s.address, s.reason, s.provider
+                        );
+                        let mut tx = db.begin_write().await.map_err(JobError::from)?;
+                        store::set_status(
+                            &mut tx,
+                            id,
+                            &[MessageStatus::Queued],
+                            MessageStatus::Suppressed,
+                            None,
+                            Some(&why),
+                            now,
+                        )
+                        .await
+                        .map_err(JobError::from)?;
+                        tx.commit().await.map_err(JobError::from)?;
+                        tracing::info!(message_id = %id, kind = %msg.kind, "message suppressed");
+                        return Ok(());
+                    }
+                }
+            }
             MessageStatus::Sending => {
                 // A process stopped between handing the message over and
                 // recording the answer.
@@ -871,36 +1020,51 @@ impl Notify {
             .map_err(JobError::from)?;
         tx.commit().await.map_err(JobError::from)?;
 
-        let result = match msg.channel {
-            Channel::Email => {
-                let email = OutgoingEmail {
-                    from: self.inner.settings.from.clone(),
-                    reply_to: self.inner.settings.reply_to.clone(),
-                    to: msg.recipient.clone(),
-                    subject: rendered.subject,
-                    text: rendered.text,
-                    html: rendered.html.unwrap_or_default(),
-                    idempotency_key: msg.send_key.clone(),
-                    // Every kind today is transactional: nothing to unsubscribe from.
-                    list_unsubscribe: None,
-                };
-                self.inner.email.send(&email).await
+        // The recipient and the text stay out of the span: only what names
+        // the message.
+        let span = tracing::info_span!(
+            "notify.send",
+            channel = msg.channel.as_str(),
+            kind = msg.kind.as_str(),
+            provider = %provider,
+            message_id = %id,
+            outcome = tracing::field::Empty,
+        );
+        let result = async {
+            match msg.channel {
+                Channel::Email => {
+                    let email = OutgoingEmail {
+                        from: self.inner.settings.from.clone(),
+                        reply_to: self.inner.settings.reply_to.clone(),
+                        to: msg.recipient.clone(),
+                        subject: rendered.subject,
+                        text: rendered.text,
+                        html: rendered.html.unwrap_or_default(),
+                        idempotency_key: msg.send_key.clone(),
+                        // Every kind today is transactional: nothing to unsubscribe from.
+                        list_unsubscribe: None,
+                    };
+                    self.inner.email.send(&email).await
+                }
+                Channel::Sms => {
+                    let sms = OutgoingSms {
+                        to: msg.recipient.clone(),
+                        from: self
+                            .inner
+                            .settings
+                            .sms_from
+                            .clone()
+                            .unwrap_or_else(|| self.inner.shop.name.clone()),
+                        body: rendered.text,
+                        idempotency_key: msg.send_key.clone(),
+                    };
+                    self.inner.sms.send(&sms).await
+                }
             }
-            Channel::Sms => {
-                let sms = OutgoingSms {
-                    to: msg.recipient.clone(),
-                    from: self
-                        .inner
-                        .settings
-                        .sms_from
-                        .clone()
-                        .unwrap_or_else(|| self.inner.shop.name.clone()),
-                    body: rendered.text,
-                    idempotency_key: msg.send_key.clone(),
-                };
-                self.inner.sms.send(&sms).await
-            }
-        };
+        }
+        .instrument(span.clone())
+        .await;
+        span.record("outcome", if result.is_ok() { "sent" } else { "failed" });
         self.record(&msg, &delivery, result, idempotent, last_attempt)
             .await
     }
@@ -1058,7 +1222,7 @@ impl Notify {
             if MessageStatus::parse(s).is_none() {
                 return Err(Error::Invalid {
                     field: "status",
-                    detail: "must be queued, sending, sent, failed or unknown".into(),
+                    detail: "must be queued, sending, sent, failed, unknown, delivered, bounced, complained or suppressed".into(),
                 });
             }
         }

@@ -16,6 +16,10 @@ pub enum Kind {
     OrderConfirmation,
     /// The poster's print file is made (star maps: with a thumbnail).
     PrintFileReady,
+    /// The files of the order's digital downloads are ready: a link to the
+    /// order page, where fresh download links are made (links to the files
+    /// themselves would die long before the buyer opens the email).
+    DownloadReady,
     /// A parcel left: carrier and tracking link.
     Shipped,
     /// The parcel arrived.
@@ -34,9 +38,10 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, buyer's first.
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::OrderConfirmation,
         Kind::PrintFileReady,
+        Kind::DownloadReady,
         Kind::Shipped,
         Kind::Delivered,
         Kind::RefundIssued,
@@ -50,6 +55,7 @@ impl Kind {
         match self {
             Kind::OrderConfirmation => "order_confirmation",
             Kind::PrintFileReady => "print_file_ready",
+            Kind::DownloadReady => "download_ready",
             Kind::Shipped => "shipped",
             Kind::Delivered => "delivered",
             Kind::RefundIssued => "refund_issued",
@@ -62,6 +68,14 @@ impl Kind {
     /// Parses [`Kind::as_str`].
     pub fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+    /// True for the kinds sent even to an address on the suppression list:
+    /// what the buyer must know about their money and their order
+    /// (confirmation, refund, a change needed, the download they paid for) and
+    /// the owner's own messages.
+    /// The progress updates (print file ready, shipped, delivered) are not.
+    pub fn essential(&self) -> bool {
+        !matches!(self, Kind::PrintFileReady | Kind::Shipped | Kind::Delivered)
     }
     /// True for the shop owner's kinds.
     pub fn to_owner(&self) -> bool {
@@ -121,6 +135,17 @@ pub enum MessageStatus {
     /// The provider may or may not have taken it and cannot be asked again
     /// safely (no idempotency key): shown to the admin, never retried alone.
     Unknown,
+    /// The provider reported it delivered to the recipient's server (webhook).
+    Delivered,
+    /// The recipient's server refused it for good (a webhook reported a
+    /// hard bounce); the address is suppressed.
+    Bounced,
+    /// The recipient marked it as spam (a webhook reported a complaint); the
+    /// address is suppressed.
+    Complained,
+    /// Not sent: the address is on the suppression list and the kind is not
+    /// essential.
+    Suppressed,
 }
 
 impl MessageStatus {
@@ -132,19 +157,27 @@ impl MessageStatus {
             MessageStatus::Sent => "sent",
             MessageStatus::Failed => "failed",
             MessageStatus::Unknown => "unknown",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Bounced => "bounced",
+            MessageStatus::Complained => "complained",
+            MessageStatus::Suppressed => "suppressed",
         }
     }
+    /// Every status.
+    pub const ALL: [MessageStatus; 9] = [
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Failed,
+        MessageStatus::Unknown,
+        MessageStatus::Delivered,
+        MessageStatus::Bounced,
+        MessageStatus::Complained,
+        MessageStatus::Suppressed,
+    ];
     /// Parses [`MessageStatus::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            MessageStatus::Queued,
-            MessageStatus::Sending,
-            MessageStatus::Sent,
-            MessageStatus::Failed,
-            MessageStatus::Unknown,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -160,6 +193,12 @@ pub enum DeliveryStatus {
     Failed,
     /// The outcome cannot be known.
     Unknown,
+    /// Accepted, then reported delivered by the provider's webhook.
+    Delivered,
+    /// Accepted, then reported as a hard bounce by the provider's webhook.
+    Bounced,
+    /// Accepted, then reported as a spam complaint by the provider's webhook.
+    Complained,
 }
 
 impl DeliveryStatus {
@@ -170,6 +209,9 @@ impl DeliveryStatus {
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
             DeliveryStatus::Unknown => "unknown",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Bounced => "bounced",
+            DeliveryStatus::Complained => "complained",
         }
     }
     /// Parses [`DeliveryStatus::as_str`].
@@ -179,6 +221,9 @@ impl DeliveryStatus {
             DeliveryStatus::Sent,
             DeliveryStatus::Failed,
             DeliveryStatus::Unknown,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Bounced,
+            DeliveryStatus::Complained,
         ]
         .into_iter()
         .find(|m| m.as_str() == s)
@@ -273,7 +318,8 @@ pub struct MessagePage {
 pub struct MessageFilter {
     /// Only this order's.
     pub order_id: Option<String>,
-    /// Only this status (`queued`, `sending`, `sent`, `failed`, `unknown`).
+    /// Only this status (`queued`, `sending`, `sent`, `failed`, `unknown`,
+    /// `delivered`, `bounced`, `complained`, `suppressed`).
     pub status: Option<String>,
     /// Only this kind.
     pub kind: Option<String>,
@@ -292,4 +338,22 @@ pub struct Rendered {
     pub text: String,
     /// HTML body (email only).
     pub html: Option<String>,
+}
+
+/// An address the shop's non-essential mail is no longer sent to: it
+/// hard-bounced or its owner reported a message as spam.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Suppression {
+    /// The address, lowercase.
+    pub address: String,
+    /// `bounced` or `complained`.
+    pub reason: String,
+    /// The provider whose webhook reported it (`resend`, `sendgrid`).
+    pub provider: String,
+    /// The provider's event id.
+    pub event_id: String,
+    /// Our message the event was about.
+    pub message_id: Option<String>,
+    /// When it was added.
+    pub created_at: Timestamp,
 }

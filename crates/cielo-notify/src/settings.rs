@@ -31,6 +31,9 @@ pub struct NotifySettings {
     pub smtp_ca_file: Option<PathBuf>,
     /// SMTP limit per step, seconds.
     pub smtp_timeout_secs: u64,
+    /// Most SMTP sessions open at once per process (each kept open between
+    /// messages for the next one).
+    pub smtp_max_sessions: usize,
     /// Resend API base URL.
     pub resend_api_base: String,
     /// SendGrid API base URL.
@@ -51,6 +54,13 @@ pub struct NotifySettings {
     pub outbox_dir: Option<PathBuf>,
     /// Attempts to send a message before it is marked failed.
     pub max_attempts: u32,
+    /// How far a bounce/complaint webhook's timestamp may be from now, either
+    /// way, seconds.
+    pub webhook_tolerance_secs: i64,
+    /// SendGrid's Event Webhook verification key: base64 DER
+    /// (SubjectPublicKeyInfo, as the dashboard shows it). Unset: SendGrid's
+    /// webhooks are not accepted.
+    pub sendgrid_webhook_public_key: Option<String>,
 }
 
 impl Default for NotifySettings {
@@ -67,6 +77,7 @@ impl Default for NotifySettings {
             smtp_url: "smtp://127.0.0.1:25".into(),
             smtp_ca_file: None,
             smtp_timeout_secs: 30,
+            smtp_max_sessions: 20,
             resend_api_base: "https://api.resend.com".into(),
             sendgrid_api_base: "https://api.sendgrid.com".into(),
             ses_api_base: None,
@@ -77,6 +88,8 @@ impl Default for NotifySettings {
             templates_dir: None,
             outbox_dir: None,
             max_attempts: 8,
+            webhook_tolerance_secs: crate::webhooks::DEFAULT_TOLERANCE_SECS,
+            sendgrid_webhook_public_key: None,
         }
     }
 }
@@ -115,8 +128,14 @@ impl NotifySettings {
         if self.sms == "twilio" && self.sms_from.is_none() {
             anyhow::bail!("notify.sms = \"twilio\" needs notify.sms_from");
         }
+        if self.smtp_max_sessions == 0 {
+            anyhow::bail!("notify.smtp_max_sessions must be at least 1");
+        }
         if self.max_attempts == 0 {
             anyhow::bail!("notify.max_attempts must be at least 1");
+        }
+        if self.webhook_tolerance_secs < 1 {
+            anyhow::bail!("notify.webhook_tolerance_secs must be at least 1");
         }
         Ok(())
     }
@@ -135,6 +154,9 @@ pub struct NotifySecrets {
     pub twilio_account_sid: Option<String>,
     /// `CIELO_TWILIO_AUTH_TOKEN`.
     pub twilio_auth_token: Option<String>,
+    /// `CIELO_RESEND_WEBHOOK_SECRET`: the Svix signing secret(s) of the
+    /// Resend webhook endpoint, `whsec_…` (comma-separated during a rotation).
+    pub resend_webhook_secret: Option<String>,
     /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`.
     pub aws: Option<crate::email::AwsCredentials>,
 }
@@ -147,6 +169,7 @@ impl std::fmt::Debug for NotifySecrets {
             .field("resend_api_key", &set(&self.resend_api_key))
             .field("sendgrid_api_key", &set(&self.sendgrid_api_key))
             .field("twilio_auth_token", &set(&self.twilio_auth_token))
+            .field("resend_webhook_secret", &set(&self.resend_webhook_secret))
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +181,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_SENDGRID_API_KEY",
     "CIELO_TWILIO_ACCOUNT_SID",
     "CIELO_TWILIO_AUTH_TOKEN",
+    "CIELO_RESEND_WEBHOOK_SECRET",
 ];
 
 impl NotifySecrets {
@@ -178,6 +202,7 @@ impl NotifySecrets {
             sendgrid_api_key: var("CIELO_SENDGRID_API_KEY"),
             twilio_account_sid: var("CIELO_TWILIO_ACCOUNT_SID"),
             twilio_auth_token: var("CIELO_TWILIO_AUTH_TOKEN"),
+            resend_webhook_secret: var("CIELO_RESEND_WEBHOOK_SECRET"),
             aws,
         }
     }

@@ -265,3 +265,247 @@ pub(crate) async fn list_messages(
     .map(message_row)
     .collect()
 }
+
+/// Stores a verified webhook event unless it is there already; true when new.
+pub(crate) async fn insert_webhook_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    e: &crate::webhooks::ProviderEvent,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let r = sqlx::query(
+        "insert into notify_webhook_event (provider, event_id, event_type, provider_message_id, payload, received_at)
+         values ($1, $2, $3, $4, $5, $6) on conflict (provider, event_id) do nothing",
+    )
+    .bind(provider)
+    .bind(&e.event_id)
+    .bind(&e.event_type)
+    .bind(e.provider_message_id.as_deref())
+    .bind(&e.payload)
+    .bind(now.as_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// A stored webhook event not processed yet: (event type, provider message id).
+pub(crate) async fn pending_webhook_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event_id: &str,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    let row = sqlx::query(
+        "select event_type, provider_message_id from notify_webhook_event
+         where provider = $1 and event_id = $2 and processed_at is null",
+    )
+    .bind(provider)
+    .bind(event_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((col(&r, "event_type")?, col(&r, "provider_message_id")?)))
+        .transpose()
+}
+
+/// The delivery a provider took under `provider_message_id`, with its
+/// message and that message's recipient: (delivery id, message id, recipient).
+pub(crate) async fn delivery_by_provider_id(
+    conn: &mut AnyConnection,
+    provider: &str,
+    provider_message_id: &str,
+) -> Result<Option<(String, String, String)>, sqlx::Error> {
+    let row = sqlx::query(
+        "select d.id as delivery_id, d.message_id as message_id, m.recipient as recipient
+         from notify_delivery d join notify_message m on m.id = d.message_id
+         where d.provider = $1 and d.provider_message_id = $2
+         order by d.started_at desc limit 1",
+    )
+    .bind(provider)
+    .bind(provider_message_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok((
+            col(&r, "delivery_id")?,
+            col(&r, "message_id")?,
+            col(&r, "recipient")?,
+        ))
+    })
+    .transpose()
+}
+
+/// Moves a delivery from one of `from` to `to`; false when it was in none.
+pub(crate) async fn mark_delivery(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &[DeliveryStatus],
+    to: DeliveryStatus,
+) -> Result<bool, sqlx::Error> {
+    let list = cielo_db::placeholders(3, from.len());
+    let sql = format!(
+        "update notify_delivery set status = $1 where id = $2 and status in ({list}) returning id"
+    );
+    let mut q = sqlx::query_scalar::<_, String>(&sql)
+        .bind(to.as_str())
+        .bind(id);
+    for f in from {
+        q = q.bind(f.as_str());
+    }
+    Ok(q.fetch_optional(&mut *conn).await?.is_some())
+}
+
+/// Moves a message from one of `from` to `to`, only while its current send
+/// is the one the provider knows as `provider_message_id` (a webhook about
+/// an earlier send marks that delivery only).
+pub(crate) async fn mark_message(
+    conn: &mut AnyConnection,
+    id: &str,
+    provider_message_id: &str,
+    from: &[MessageStatus],
+    to: MessageStatus,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let list = cielo_db::placeholders(5, from.len());
+    let sql = format!(
+        "update notify_message set status = $1, updated_at = $2
+         where id = $3 and provider_message_id = $4 and status in ({list}) returning id"
+    );
+    let mut q = sqlx::query_scalar::<_, String>(&sql)
+        .bind(to.as_str())
+        .bind(now.as_micros())
+        .bind(id)
+        .bind(provider_message_id);
+    for f in from {
+        q = q.bind(f.as_str());
+    }
+    Ok(q.fetch_optional(&mut *conn).await?.is_some())
+}
+
+/// Records how a webhook event was processed.
+pub(crate) async fn finish_webhook_event(
+    conn: &mut AnyConnection,
+    provider: &str,
+    event_id: &str,
+    message_id: Option<&str>,
+    outcome: &str,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update notify_webhook_event set message_id = $1, outcome = $2, processed_at = $3
+         where provider = $4 and event_id = $5",
+    )
+    .bind(message_id)
+    .bind(outcome)
+    .bind(now.as_micros())
+    .bind(provider)
+    .bind(event_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts an address on the suppression list (kept as first reported).
+pub(crate) async fn suppress(
+    conn: &mut AnyConnection,
+    s: &crate::model::Suppression,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into notify_suppression (address, reason, provider, event_id, message_id, created_at)
+         values ($1, $2, $3, $4, $5, $6) on conflict (address) do nothing",
+    )
+    .bind(&s.address)
+    .bind(&s.reason)
+    .bind(&s.provider)
+    .bind(&s.event_id)
+    .bind(s.message_id.as_deref())
+    .bind(s.created_at.as_micros())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn suppression_row(r: &AnyRow) -> Result<crate::model::Suppression, sqlx::Error> {
+    Ok(crate::model::Suppression {
+        address: col(r, "address")?,
+        reason: col(r, "reason")?,
+        provider: col(r, "provider")?,
+        event_id: col(r, "event_id")?,
+        message_id: col(r, "message_id")?,
+        created_at: Timestamp::from_micros(col(r, "created_at")?),
+    })
+}
+
+const SUPPRESSION_COLUMNS: &str = "address, reason, provider, event_id, message_id, created_at";
+
+/// The suppression of `address` (lowercase), if any.
+pub(crate) async fn suppression(
+    pool: &AnyPool,
+    address: &str,
+) -> Result<Option<crate::model::Suppression>, sqlx::Error> {
+    sqlx::query(&format!(
+        "select {SUPPRESSION_COLUMNS} from notify_suppression where address = $1"
+    ))
+    .bind(address)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| suppression_row(&r))
+    .transpose()
+}
+
+/// Suppressed addresses, newest first.
+pub(crate) async fn suppressions(
+    pool: &AnyPool,
+    limit: i64,
+) -> Result<Vec<crate::model::Suppression>, sqlx::Error> {
+    sqlx::query(&format!(
+        "select {SUPPRESSION_COLUMNS} from notify_suppression order by created_at desc, address limit $1"
+    ))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(suppression_row)
+    .collect()
+}
+
+/// Takes an address off the suppression list; true when it was on it.
+pub(crate) async fn unsuppress(pool: &AnyPool, address: &str) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("delete from notify_suppression where address = $1")
+            .bind(address)
+            .execute(pool)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Counts one webhook refused for its signature (per provider and minute).
+pub(crate) async fn count_rejection(
+    pool: &AnyPool,
+    provider: &str,
+    now_secs: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into notify_webhook_rejection (provider, minute, count) values ($1, $2, 1) \
+         on conflict (provider, minute) do update set count = notify_webhook_rejection.count + 1",
+    )
+    .bind(provider)
+    .bind(now_secs.div_euclid(60))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Webhooks refused since the unix minute `since_minute` (excluded).
+pub(crate) async fn rejections_since(
+    pool: &AnyPool,
+    since_minute: i64,
+) -> Result<i64, sqlx::Error> {
+    let n: Option<i64> = sqlx::query_scalar(
+        "select cast(coalesce(sum(count), 0) as bigint) from notify_webhook_rejection where minute > $1",
+    )
+    .bind(since_minute)
+    .fetch_one(pool)
+    .await?;
+    Ok(n.unwrap_or(0))
+}

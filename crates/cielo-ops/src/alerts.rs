@@ -196,10 +196,15 @@ impl Ops {
             }
             Condition::Canary => anyhow::bail!("the canary job measures this rule"),
             Condition::WebhookSignatureFailures { minutes } => {
-                let n = self.payments.webhook_signature_failures(*minutes).await?;
+                let mut n = self.payments.webhook_signature_failures(*minutes).await?;
+                // The email providers' bounce webhooks count too (the
+                // notifications domain keeps its own count).
+                if let Some(notify) = &self.notify {
+                    n += notify.webhook_signature_failures(*minutes).await?;
+                }
                 (
                     n,
-                    format!("{n} payment webhook(s) refused for their signature in {minutes} min: someone probing, or the signing secret rotated at the provider and not here"),
+                    format!("{n} webhook(s) (payments, email events) refused for their signature in {minutes} min: someone probing, or the signing secret rotated at the provider and not here"),
                     serde_json::json!({"minutes": minutes}),
                 )
             }

@@ -17,6 +17,7 @@ pub mod shipping;
 pub mod status;
 mod store;
 
+pub use cielo_catalog::Delivery;
 pub use events::{
     status_topic, LabRefusal, OrderStatusChanged, ShipmentRecorded, TOPIC_SHIPMENT_RECORDED,
 };
@@ -41,6 +42,7 @@ pub const MIGRATIONS: MigrationSet = MigrationSet {
         cielo_db::migration!(20261121000400, "artwork"),
         cielo_db::migration!(20261129000500, "shipments"),
         cielo_db::migration!(20261129130000, "contact"),
+        cielo_db::migration!(20261129150000, "line_delivery"),
     ],
 };
 
@@ -337,6 +339,10 @@ impl Orders {
             let Some(v) = sale.get(&l.variant_id) else {
                 return Ok(None);
             };
+            if v.delivery.is_digital() {
+                // Downloads are not shipped: the parcel is the other lines.
+                continue;
+            }
             quote_lines.push(QuoteLine {
                 lab: v.lab.clone(),
                 lab_product_id: v.lab_product_id.clone(),
@@ -434,6 +440,7 @@ impl Orders {
     ) -> Result<Cart> {
         let mut priced = Vec::with_capacity(lines.len());
         let mut subtotal = Money::zero(row.currency);
+        let mut ships = false;
         for l in lines {
             let v = sale.get(&l.variant_id);
             let available = v.is_some_and(|v| v.published && v.price.currency == row.currency);
@@ -458,9 +465,12 @@ impl Orders {
                 line_total,
                 options: l.options,
                 available,
+                delivery: v.map(|v| v.delivery).unwrap_or_default(),
             });
+            ships |= !v.is_some_and(|v| v.delivery.is_digital());
         }
-        let totals = self.totals(subtotal, !priced.is_empty(), None, None)?;
+        // Shipping only when something ships: downloads travel free.
+        let totals = self.totals(subtotal, ships, None, None)?;
         Ok(Cart {
             id: row.id,
             customer_id: row.customer_id,
@@ -474,15 +484,16 @@ impl Orders {
         })
     }
 
+    /// The totals; `ships`: some line goes in a parcel (else no shipping).
     fn totals(
         &self,
         subtotal: Money,
-        has_lines: bool,
+        ships: bool,
         country: Option<&str>,
         region: Option<&str>,
     ) -> Result<Totals> {
         let currency = subtotal.currency;
-        let shipping = if has_lines {
+        let shipping = if ships {
             self.pricing.shipping(currency, country, region)
         } else {
             Money::zero(currency)
@@ -722,7 +733,9 @@ impl Orders {
                 None
             }
         };
-        input.shipping_address.validate(&mut v, "shipping_address/");
+        if let Some(a) = input.shipping_address.as_mut() {
+            a.validate(&mut v, "shipping_address/");
+        }
         validate_contact(&mut v, &mut input);
         if let Some(k) = &key {
             if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| (0x21..0x7f).contains(&b)) {
@@ -731,12 +744,9 @@ impl Orders {
         }
         v.finish().map_err(Error::Invalid)?;
         let email = email.expect("validated");
-        let quoted = match &self.shipping_quoter {
-            Some(q) => {
-                self.quote_shipping(q.as_ref(), id, &input.shipping_address.country)
-                    .await?
-            }
-            None => None,
+        let quoted = match (&self.shipping_quoter, &input.shipping_address) {
+            (Some(q), Some(a)) => self.quote_shipping(q.as_ref(), id, &a.country).await?,
+            _ => None,
         };
         let request_hash = digest(
             &serde_json::to_string(&(&input, &email, buyer.customer_id))
@@ -807,6 +817,14 @@ impl Orders {
         if !gone.is_empty() {
             return Err(Error::Unavailable(gone));
         }
+        // Physical lines need somewhere to go; a cart of downloads only does not.
+        let ships = snapshot.iter().any(|(_, v, _)| !v.delivery.is_digital());
+        if ships && input.shipping_address.is_none() {
+            return Err(Error::Invalid(vec![FieldError::new(
+                "shipping_address",
+                "is required: the cart has goods to ship (only a cart of digital downloads needs none)",
+            )]));
+        }
         let stock: Vec<_> = snapshot
             .iter()
             .filter(|(_, v, _)| v.stock.is_some())
@@ -814,16 +832,16 @@ impl Orders {
             .collect();
         self.catalog.reserve_stock(&mut tx, &stock).await?;
 
-        let address = &input.shipping_address;
+        let address = input.shipping_address.as_ref();
         let mut totals = self.totals(
             subtotal,
-            true,
-            Some(&address.country),
-            address.region.as_deref(),
+            ships,
+            address.map(|a| a.country.as_str()),
+            address.and_then(|a| a.region.as_deref()),
         )?;
         // The quote counts only for the lines it was asked for.
         let priced_lines: Vec<_> = lines.iter().map(|l| (l.variant_id, l.quantity)).collect();
-        if let Some((_, shipping)) = quoted.filter(|(k, _)| *k == priced_lines) {
+        if let Some((_, shipping)) = quoted.filter(|(k, _)| ships && *k == priced_lines) {
             totals.total = totals
                 .subtotal
                 .checked_add(shipping)
@@ -975,13 +993,25 @@ impl Orders {
     /// returned at checkout does), for links in messages to the buyer. Only
     /// its hash is kept.
     pub async fn access_link_token(&self, id: OrderId) -> Result<String> {
-        let token = new_access_token();
         let mut tx = self.db.begin_write().await?;
-        if store::order_status(&mut tx, id).await?.is_none() {
+        let token = self.access_link_token_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// [`Orders::access_link_token`] in the caller's transaction: the link
+    /// exists only if the caller commits (a message that is not stored
+    /// leaves no link behind), and it costs the caller no commit of its own.
+    pub async fn access_link_token_in(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+    ) -> Result<String> {
+        let token = new_access_token();
+        if store::order_status(&mut *conn, id).await?.is_none() {
             return Err(Error::OrderNotFound);
         }
-        store::insert_access_link(&mut tx, id, &digest(&token), Timestamp::now()).await?;
-        tx.commit().await?;
+        store::insert_access_link(&mut *conn, id, &digest(&token), Timestamp::now()).await?;
         Ok(token)
     }
 

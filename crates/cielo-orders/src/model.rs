@@ -2,7 +2,7 @@
 
 use crate::status::OrderStatus;
 use cielo_accounts::CustomerId;
-use cielo_catalog::{ProductId, VariantId};
+use cielo_catalog::{Delivery, ProductId, VariantId};
 use cielo_core::{typed_id, Currency, Money, PostalAddress, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -93,6 +93,9 @@ pub struct CartLine {
     pub options: Option<serde_json::Value>,
     /// False when the variant left the catalog; checkout then refuses.
     pub available: bool,
+    /// `physical` (shipped) or `digital` (downloaded: needs no shipping
+    /// address and adds no shipping).
+    pub delivery: Delivery,
 }
 
 /// A new cart.
@@ -132,8 +135,10 @@ pub struct CheckoutInput {
     /// Where receipts go; the account's email when signed in and absent.
     #[serde(default)]
     pub email: Option<String>,
-    /// Where to ship.
-    pub shipping_address: PostalAddress,
+    /// Where to ship. Required when the cart has a physical line; a cart of
+    /// digital downloads only needs none (when given, its country sets the tax).
+    #[serde(default)]
+    pub shipping_address: Option<PostalAddress>,
     /// Language of the shop's messages about this order (`en`, `es`, …);
     /// when absent the storefront's `Accept-Language` decides.
     #[serde(default)]
@@ -177,8 +182,9 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     /// Totals as charged.
     pub totals: Totals,
-    /// Shipping address.
-    pub shipping_address: PostalAddress,
+    /// Shipping address; `null` for an order of digital downloads bought
+    /// without one.
+    pub shipping_address: Option<PostalAddress>,
     /// Payment details.
     pub payment: PaymentInfo,
     /// Status history, oldest first.
@@ -230,8 +236,12 @@ pub struct OrderLine {
     /// The print lab's product id at checkout.
     pub lab_product_id: Option<String>,
     /// The print lab making this line, as at checkout (`local`, `printful`,
-    /// `prodigi`); `null` when the shop ships it itself.
+    /// `prodigi`); `null` when the shop ships it itself or it is a digital
+    /// download.
     pub lab: Option<String>,
+    /// `physical` (shipped) or `digital` (the buyer downloads the print
+    /// files), as at checkout.
+    pub delivery: Delivery,
     /// Unit price charged.
     pub unit_price: Money,
     /// Quantity.

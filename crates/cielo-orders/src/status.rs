@@ -47,6 +47,9 @@ pub const ALL_STATUSES: [OrderStatus; 9] = [
 /// Notes on the less obvious rows:
 /// - `paid -> shipped`: an order of goods the shop ships itself (no print
 ///   lab, nothing to render) goes out when the shop marks it shipped.
+/// - `in_production -> delivered`: an order of digital downloads only is
+///   delivered when its files are ready (nothing is shipped). The lifecycle
+///   takes parcels through `shipped`.
 /// - `cancelled -> needs_attention`: a payment that arrives for an order we had
 ///   already expired must never be dropped; a person decides (ship or refund).
 /// - `needs_attention -> …`: the person who looked resolves it to where the
@@ -63,6 +66,7 @@ pub const TRANSITIONS: &[(OrderStatus, OrderStatus)] = &[
     (Paid, PartiallyRefunded),
     (Paid, NeedsAttention),
     (InProduction, Shipped),
+    (InProduction, Delivered),
     (InProduction, Refunded),
     (InProduction, PartiallyRefunded),
     (InProduction, NeedsAttention),

@@ -287,7 +287,7 @@ pub(crate) struct NewOrderRow<'a> {
     pub customer_id: Option<CustomerId>,
     pub email: &'a str,
     pub totals: &'a Totals,
-    pub shipping_address: &'a PostalAddress,
+    pub shipping_address: Option<&'a PostalAddress>,
     pub access_token_hash: &'a str,
     pub language: Option<&'a str>,
     pub phone: Option<&'a str>,
@@ -310,7 +310,8 @@ pub(crate) async fn insert_order(c: &mut AnyConnection, o: &NewOrderRow<'_>) -> 
     .bind(o.totals.shipping.amount)
     .bind(o.totals.tax.amount)
     .bind(o.totals.total.amount)
-    .bind(serde_json::to_string(o.shipping_address).map_err(anyhow::Error::from)?)
+    // JSON `null` for an order of downloads bought without an address.
+    .bind(serde_json::to_string(&o.shipping_address).map_err(anyhow::Error::from)?)
     .bind(o.access_token_hash)
     .bind(o.now.as_micros())
     .bind(o.language)
@@ -333,8 +334,8 @@ pub(crate) async fn insert_order_line(
 ) -> Result<()> {
     sqlx::query(
         "insert into orders_order_line (id, order_id, position, variant_id, product_id, product_title, variant_title, sku, product_type,
-         lab_product_id, unit_price_minor, quantity, line_total_minor, options, created_at, updated_at, lab)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)",
+         lab_product_id, unit_price_minor, quantity, line_total_minor, options, created_at, updated_at, lab, delivery)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17)",
     )
     .bind(OrderLineId::new().to_string())
     .bind(order.to_string())
@@ -352,6 +353,7 @@ pub(crate) async fn insert_order_line(
     .bind(line.options.as_ref().map(|o| o.to_string()))
     .bind(now.as_micros())
     .bind(v.lab.clone())
+    .bind(v.delivery.as_str())
     .execute(c)
     .await?;
     Ok(())
@@ -472,6 +474,7 @@ pub(crate) async fn order_with_token(
                     product_type: l.try_get("product_type")?,
                     lab_product_id: l.try_get("lab_product_id")?,
                     lab: l.try_get("lab")?,
+                    delivery: cielo_catalog::Delivery::parse(&l.try_get::<String, _>("delivery")?),
                     unit_price: Money::new(l.try_get("unit_price_minor")?, cur),
                     quantity: l.try_get("quantity")?,
                     line_total: Money::new(l.try_get("line_total_minor")?, cur),

@@ -115,6 +115,9 @@ struct Pending {
     event_type: String,
     created: i64,
     payload: String,
+    /// The webhook request's trace (when traces are exported): the event's
+    /// processing continues it.
+    trace_context: Option<String>,
     reply: tokio::sync::oneshot::Sender<Result<bool, String>>,
 }
 
@@ -146,11 +149,17 @@ async fn write_batch(db: &Db, batch: &[Pending]) -> anyhow::Result<Vec<bool>> {
         }
         stored.push(new);
     }
+    // A job of several events continues the trace of the first.
+    let traces: HashMap<&str, &str> = batch
+        .iter()
+        .filter_map(|p| Some((p.event_id.as_str(), p.trace_context.as_deref()?)))
+        .collect();
     for (provider, ids) in &new_ids {
-        jobs.extend(
-            ids.chunks(EVENTS_PER_JOB)
-                .map(|chunk| process_events_job(provider, chunk)),
-        );
+        jobs.extend(ids.chunks(EVENTS_PER_JOB).map(|chunk| {
+            let mut job = process_events_job(provider, chunk);
+            job.trace_context = traces.get(chunk[0].as_str()).map(|t| t.to_string());
+            job
+        }));
     }
     if !jobs.is_empty() {
         cielo_jobs::enqueue_many(&mut tx, &jobs).await?;
@@ -274,6 +283,7 @@ impl Webhooks {
                     event_type: head.kind,
                     created: head.created,
                     payload: text.to_string(),
+                    trace_context: cielo_core::telemetry::current_trace_context(),
                     reply,
                 };
                 writer

@@ -388,6 +388,9 @@ impl TestProvider {
         };
         let url = format!("{}/webhooks/test", self.public_url);
         let (client, secret) = (self.client.clone(), self.secret.clone());
+        // The buyer's click and the webhook it causes make one trace (when
+        // traces are exported): the webhook carries the click's context.
+        let traceparent = cielo_core::telemetry::current_trace_context();
         tokio::spawn(async move {
             if delay > 0 {
                 tokio::time::sleep(Duration::from_secs(delay)).await;
@@ -399,13 +402,14 @@ impl TestProvider {
                     Timestamp::now().as_unix_seconds(),
                     payload.as_bytes(),
                 );
-                let sent = client
+                let mut request = client
                     .post(&url)
                     .header("content-type", "application/json")
-                    .header("stripe-signature", header)
-                    .body(payload.clone())
-                    .send()
-                    .await;
+                    .header("stripe-signature", header);
+                if let Some(parent) = &traceparent {
+                    request = request.header("traceparent", parent);
+                }
+                let sent = request.body(payload.clone()).send().await;
                 match sent {
                     Ok(r) if r.status().is_success() => {}
                     Ok(r) => {

@@ -444,6 +444,13 @@ pub(crate) async fn outbox(State(web): State<Web>, Extension(ctx): Extension<Ctx
         .api
         .get(&ctx.caller, "/api/admin/notifications/messages?limit=50")
         .await;
+    let suppressed = web
+        .api
+        .get(
+            &ctx.caller,
+            "/api/admin/notifications/suppressions?limit=100",
+        )
+        .await;
     render(
         &web,
         &ctx,
@@ -453,6 +460,7 @@ pub(crate) async fn outbox(State(web): State<Web>, Extension(ctx): Extension<Ctx
             "error": (!files.ok()).then(|| files.detail()),
             "files": if files.ok() { files.body } else { json!([]) },
             "messages": messages.body.get("messages").cloned().unwrap_or(json!([])),
+            "suppressed": if suppressed.ok() { suppressed.body } else { json!([]) },
         }),
     )
     .await

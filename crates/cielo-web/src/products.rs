@@ -20,7 +20,9 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// The print labs a variant can name, and `none` (the shop ships it).
-const LABS: [&str; 4] = ["none", "local", "printful", "prodigi"];
+/// The "Print lab" choices of the variant form; `digital` is a digital
+/// download (no lab: the buyer downloads the print files).
+const LABS: [&str; 5] = ["none", "local", "printful", "prodigi", "digital"];
 
 /// Which form of the edit page a submission came from, with what was typed
 /// and what was wrong with it.
@@ -155,11 +157,16 @@ fn variant_json(web: &Web, ctx: &Ctx, options: &[String], patch: bool, at: &mut 
         },
     }
     let lab = ctx.text("lab").unwrap_or_else(|| "none".into());
-    v["lab"] = if lab == "none" {
+    v["lab"] = if lab == "none" || lab == "digital" {
         Value::Null
     } else {
         json!(lab)
     };
+    v["delivery"] = json!(if lab == "digital" {
+        "digital"
+    } else {
+        "physical"
+    });
     match ctx.text("lab_product_id") {
         Some(id) => v["lab_product_id"] = json!(id),
         None if patch => v["lab_product_id"] = Value::Null,
@@ -371,7 +378,7 @@ async fn edit_form(
             "sku": v["sku"], "variant_title": v["title"],
             "price": money_input(v["price"]["amount"].as_i64().unwrap_or(0), exp),
             "stock": v["stock"].as_i64().map(|s| s.to_string()).unwrap_or_default(),
-            "lab": v["lab"].as_str().unwrap_or("none"),
+            "lab": if v["delivery"] == "digital" { "digital" } else { v["lab"].as_str().unwrap_or("none") },
             "lab_product_id": v["lab_product_id"].as_str().unwrap_or(""),
         });
         if let Some(ov) = v["option_values"].as_object() {

@@ -710,6 +710,10 @@ async fn checkout_view(
             "values": values,
             "idempotency_key": uuid::Uuid::new_v4().to_string(),
             "countries": COUNTRIES,
+            // Downloads only: no address to ask for.
+            "digital_only": cart.body["lines"]
+                .as_array()
+                .is_some_and(|l| l.iter().all(|l| l["delivery"] == "digital")),
         }),
     )
     .await
@@ -739,7 +743,17 @@ pub(crate) async fn checkout_submit(
             address[k] = json!(v);
         }
     }
-    let mut body = json!({"shipping_address": address});
+    // A cart of downloads only (the form asked for no address) sends none;
+    // the API still refuses a cart with goods to ship and no address.
+    let no_address = ctx.field("digital_only") == Some("1")
+        && ["name", "line1", "city", "postal_code", "country"]
+            .iter()
+            .all(|k| ctx.text(k).is_none());
+    let mut body = if no_address {
+        json!({})
+    } else {
+        json!({"shipping_address": address})
+    };
     // SMS about the order only with the buyer's yes, to the number given
     // (the API checks it is a mobile number in international form).
     if ctx.field("sms_opt_in") == Some("1") {
@@ -778,10 +792,15 @@ pub(crate) async fn checkout_submit(
     }
     let mut errors = Map::new();
     for (k, v) in r.field_errors() {
-        let field = k
-            .strip_prefix("shipping_address/")
-            .unwrap_or(&k)
-            .to_string();
+        let field = match k.as_str() {
+            // No address at all (a cart that changed under the form): said
+            // above the form.
+            "shipping_address" => "form".to_string(),
+            _ => k
+                .strip_prefix("shipping_address/")
+                .unwrap_or(&k)
+                .to_string(),
+        };
         errors.insert(field, v);
     }
     if errors.is_empty() {
@@ -891,7 +910,7 @@ async fn order_view(
             .as_array()
             .map_or(0, |l| l.iter().filter(|l| !l["artwork"].is_null()).count()),
         o.body["edit_until"].is_string(),
-    );
+    ) + &format!("/{}", o.body["downloads"]["state"].as_str().unwrap_or("-"));
     let mut page = json!({
         "order": o.body,
         "version": version,

@@ -15,7 +15,8 @@
 //! way: the baseline, everything but the SMTP conversation.
 //!
 //! usage: notify_load --database URL [--smtp-url URL --mail-dir DIR
-//!        [--ca-file PEM] [--password P]] [--orders 200] [--trace FILTER]
+//!        [--ca-file PEM] [--password P] [--smtp-sessions N]] [--orders 200]
+//!        [--trace FILTER]
 
 #[path = "support/burst.rs"]
 mod burst;
@@ -57,6 +58,10 @@ async fn main() -> anyhow::Result<()> {
     let database = arg(&args, "--database").expect("--database URL");
     let smtp_url = arg(&args, "--smtp-url");
     let ca_file = arg(&args, "--ca-file");
+    // The SMTP sessions the shop may open (default: `notify.smtp_max_sessions`).
+    let sessions: Option<usize> = arg(&args, "--smtp-sessions")
+        .map(|v| v.parse())
+        .transpose()?;
     let n: usize = arg(&args, "--orders")
         .unwrap_or_else(|| "200".into())
         .parse()?;
@@ -76,6 +81,9 @@ async fn main() -> anyhow::Result<()> {
             s.notify.email = "smtp".into();
             s.notify.smtp_url = url;
             s.notify.smtp_ca_file = ca_file.map(Into::into);
+            if let Some(n) = sessions {
+                s.notify.smtp_max_sessions = n;
+            }
         } else {
             s.notify.email = "outbox".into();
         }

@@ -288,7 +288,8 @@ impl Application {
             orders.clone(),
             storage.clone(),
             fulfillment.clone(),
-        );
+        )
+        .with_downloads(settings.downloads.clone());
         let ops = cielo_ops::Ops::new(
             db.clone(),
             settings.ops.clone(),

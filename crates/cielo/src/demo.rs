@@ -2,7 +2,7 @@
 //! show something real from the first minute.
 
 use cielo_catalog::{
-    Catalog, NewCategory, NewImage, NewProduct, NewVariant, ProductStatus, StockPolicy,
+    Catalog, Delivery, NewCategory, NewImage, NewProduct, NewVariant, ProductStatus, StockPolicy,
 };
 use cielo_core::{Currency, Money};
 use cielo_storage::Storage;
@@ -16,6 +16,8 @@ struct Item {
     colours: (&'static str, &'static str),
     options: &'static [&'static str],
     variants: &'static [(&'static str, &'static [&'static str], i64, Option<i64>)],
+    /// Digital downloads: (SKU, option values, price). No lab, no parcel.
+    downloads: &'static [(&'static str, &'static [&'static str], i64)],
 }
 
 const ITEMS: &[Item] = &[
@@ -27,6 +29,7 @@ const ITEMS: &[Item] = &[
         colours: ("#0b1026", "#2b3a7a"),
         options: &["size"],
         variants: &[("STARMAP-A3", &["A3"], 3900, None), ("STARMAP-18X24", &["18x24in"], 5900, None), ("STARMAP-24X36", &["24x36in"], 8900, None)],
+        downloads: &[("STARMAP-DIGITAL-A3", &["A3"], 1900)],
     },
     Item {
         title: "Constellation T-Shirt",
@@ -45,6 +48,7 @@ const ITEMS: &[Item] = &[
             ("TEE-CONST-L-NVY", &["L", "Navy"], 2900, None),
             ("TEE-CONST-XL-NVY", &["XL", "Navy"], 3100, None),
         ],
+        downloads: &[],
     },
     Item {
         title: "Night Sky Hoodie",
@@ -54,6 +58,7 @@ const ITEMS: &[Item] = &[
         colours: ("#1e1b4b", "#4338ca"),
         options: &["size"],
         variants: &[("HOOD-SKY-S", &["S"], 5400, None), ("HOOD-SKY-M", &["M"], 5400, None), ("HOOD-SKY-L", &["L"], 5400, None), ("HOOD-SKY-XL", &["XL"], 5600, None)],
+        downloads: &[],
     },
     Item {
         title: "Moon Phases Art Print",
@@ -63,6 +68,7 @@ const ITEMS: &[Item] = &[
         colours: ("#18181b", "#52525b"),
         options: &["size"],
         variants: &[("PRINT-MOON-8X10", &["8x10in"], 1900, Some(25)), ("PRINT-MOON-12X16", &["12x16in"], 2900, Some(15))],
+        downloads: &[],
     },
     Item {
         title: "Milky Way Canvas",
@@ -72,6 +78,7 @@ const ITEMS: &[Item] = &[
         colours: ("#0c4a6e", "#7c3aed"),
         options: &["size"],
         variants: &[("CANVAS-MW-12X16", &["12x16in"], 6900, None), ("CANVAS-MW-18X24", &["18x24in"], 9900, None)],
+        downloads: &[],
     },
     Item {
         title: "Star Chart Mug",
@@ -81,6 +88,7 @@ const ITEMS: &[Item] = &[
         colours: ("#312e81", "#0f766e"),
         options: &["size"],
         variants: &[("MUG-CHART-11", &["11oz"], 1600, None), ("MUG-CHART-15", &["15oz"], 1900, None)],
+        downloads: &[],
     },
 ];
 
@@ -153,6 +161,30 @@ pub async fn seed(
     // Created in reverse so the flagship (listed first here) is the newest, and
     // so first in the default newest-first listing.
     for (n, item) in ITEMS.iter().enumerate().rev() {
+        let options = |values: &[&str]| {
+            item.options
+                .iter()
+                .zip(values.iter())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let downloads = item
+            .downloads
+            .iter()
+            .enumerate()
+            .map(|(i, (sku, values, price))| NewVariant {
+                sku: (*sku).into(),
+                title: None,
+                option_values: options(values),
+                price: Money::new(*price, currency),
+                stock: None,
+                stock_policy: StockPolicy::Continue,
+                lab_product_id: None,
+                // The buyer downloads the print files: no lab, nothing to ship.
+                lab: None,
+                delivery: Delivery::Digital,
+                position: (item.variants.len() + i) as i64,
+            });
         let variants = item
             .variants
             .iter()
@@ -160,12 +192,7 @@ pub async fn seed(
             .map(|(i, (sku, values, price, stock))| NewVariant {
                 sku: (*sku).into(),
                 title: None,
-                option_values: item
-                    .options
-                    .iter()
-                    .zip(values.iter())
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
+                option_values: options(values),
                 price: Money::new(*price, currency),
                 stock: *stock,
                 stock_policy: if stock.is_some() {
@@ -176,8 +203,10 @@ pub async fn seed(
                 lab_product_id: None,
                 // The built-in lab: a demo order goes all the way to delivered.
                 lab: Some("local".into()),
+                delivery: Delivery::Physical,
                 position: i as i64,
             })
+            .chain(downloads)
             .collect();
         let product = catalog
             .create_product(NewProduct {

@@ -4,6 +4,8 @@
 
 pub mod app;
 pub mod demo;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod payments;
 pub mod settings;
 pub mod telemetry;

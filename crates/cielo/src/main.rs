@@ -201,7 +201,7 @@ fn main() -> ExitCode {
         Command::Serve { .. } => settings.log.level.as_str(),
         _ => "error",
     };
-    cielo::telemetry::init(&settings.log.format, level);
+    cielo::telemetry::init_with_traces(&settings.log.format, level, &settings.log.traces);
     for var in Settings::unknown_env_vars() {
         tracing::warn!(variable = %var, "ignoring unknown CIELO_ environment variable; see docs/configuration.md");
     }
@@ -211,7 +211,11 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     // An error is reported once: as `error: …` on stderr (the part of the
     // process that failed does not log it again).
-    match runtime.block_on(run(cli.command, settings)) {
+    let outcome = runtime.block_on(run(cli.command, settings));
+    drop(runtime);
+    // The spans of the last moments, buffered for the next batch.
+    cielo::telemetry::shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -231,7 +235,11 @@ fn lambda_main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    cielo::telemetry::init(&settings.log.format, &settings.log.level);
+    cielo::telemetry::init_with_traces(
+        &settings.log.format,
+        &settings.log.level,
+        &settings.log.traces,
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,6 +259,8 @@ fn lambda_main() -> ExitCode {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))
     });
+    drop(runtime);
+    cielo::telemetry::shutdown();
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

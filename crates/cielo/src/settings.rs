@@ -47,6 +47,8 @@ pub struct Settings {
     pub ops: cielo_ops::OpsSettings,
     /// Email and SMS notifications.
     pub notify: cielo_notify::NotifySettings,
+    /// Digital downloads: how long buyers can download, how long a link lives.
+    pub downloads: cielo_flows::DownloadSettings,
 }
 
 /// Job settings, with lanes of their own: print renders one at a time per
@@ -66,6 +68,12 @@ fn default_jobs() -> cielo_jobs::JobsSettings {
     jobs.queues.insert(
         cielo_notify::QUEUE.to_string(),
         cielo_jobs::QueueSettings { concurrency: 20 },
+    );
+    // Order and bounce events become messages here: database work, apart
+    // from the sends so that it never waits behind a slow provider.
+    jobs.queues.insert(
+        cielo_notify::EVENT_QUEUE.to_string(),
+        cielo_jobs::QueueSettings { concurrency: 10 },
     );
     jobs
 }
@@ -203,6 +211,10 @@ pub struct LogSettings {
     pub format: String,
     /// A tracing filter, e.g. `info` or `info,cielo_orders=debug`.
     pub level: String,
+    /// OpenTelemetry traces (builds with the `otel` feature): `auto` (when
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+    /// is set), `on` or `off`.
+    pub traces: String,
 }
 
 /// `[shop]`
@@ -316,6 +328,7 @@ impl Default for Settings {
             schedule: default_schedule(),
             ops: Default::default(),
             notify: cielo_notify::NotifySettings::default(),
+            downloads: cielo_flows::DownloadSettings::default(),
         }
     }
 }
@@ -348,6 +361,7 @@ impl Default for LogSettings {
         Self {
             format: "auto".into(),
             level: "info".into(),
+            traces: "auto".into(),
         }
     }
 }
@@ -452,6 +466,7 @@ pub const SECRET_VARS: &[&str] = &[
     "CIELO_SENDGRID_API_KEY",
     "CIELO_TWILIO_ACCOUNT_SID",
     "CIELO_TWILIO_AUTH_TOKEN",
+    "CIELO_RESEND_WEBHOOK_SECRET",
     // Which function a Lambda deployment of the binary is (api, worker, scheduler).
     "CIELO_LAMBDA_ROLE",
 ];
@@ -601,6 +616,9 @@ impl Settings {
         if !["auto", "json", "pretty"].contains(&self.log.format.as_str()) {
             anyhow::bail!("log.format must be auto, json or pretty");
         }
+        if !["auto", "on", "off"].contains(&self.log.traces.as_str()) {
+            anyhow::bail!("log.traces must be auto, on or off");
+        }
         if self.jobs.concurrency == 0 {
             anyhow::bail!("jobs.concurrency must be at least 1");
         }
@@ -618,6 +636,7 @@ impl Settings {
             anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
         self.notify.validate()?;
+        self.downloads.validate()?;
         if self.database.max_connections == 0 {
             anyhow::bail!("database.max_connections must be at least 1");
         }

@@ -7,8 +7,18 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
 
-/// Installs the global subscriber. `RUST_LOG` overrides the configured level.
+/// Installs the global subscriber, without traces. `RUST_LOG` overrides the
+/// configured level.
 pub fn init(format: &str, level: &str) {
+    init_with_traces(format, level, "off");
+}
+
+/// Installs the global subscriber. `RUST_LOG` overrides the configured
+/// level. `traces` is the `log.traces` setting: with the `otel` feature,
+/// spans are also exported as OpenTelemetry traces when it is `on`, or
+/// `auto` with an OTLP endpoint in the environment (call [`shutdown`] before
+/// the process exits); without the feature it is ignored.
+pub fn init_with_traces(format: &str, level: &str, traces: &str) {
     let filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
@@ -19,6 +29,12 @@ pub fn init(format: &str, level: &str) {
         _ => !std::io::stderr().is_terminal(),
     };
     let registry = tracing_subscriber::registry().with(filter);
+    #[cfg(feature = "otel")]
+    let registry = registry.with(crate::otel::layer(traces));
+    #[cfg(not(feature = "otel"))]
+    if traces == "on" {
+        eprintln!("warning: log.traces = \"on\", but this build has no `otel` feature: no traces are exported");
+    }
     if json {
         let _ = registry
             .with(
@@ -34,6 +50,13 @@ pub fn init(format: &str, level: &str) {
             .with(fmt::layer().compact().with_writer(std::io::stderr))
             .try_init();
     }
+}
+
+/// Exports the traces still buffered (with the `otel` feature; otherwise
+/// nothing). Call at the end of `main`, outside the async runtime.
+pub fn shutdown() {
+    #[cfg(feature = "otel")]
+    crate::otel::shutdown();
 }
 
 /// Buckets (seconds) of every other latency histogram: the order's steps
@@ -75,6 +98,7 @@ pub fn prometheus() -> PrometheusHandle {
                 tracing::warn!("another metrics recorder is installed: /metrics shows less");
             }
             cielo_payments::describe_metrics();
+            cielo_fulfillment::describe_metrics();
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("metrics-upkeep".into())

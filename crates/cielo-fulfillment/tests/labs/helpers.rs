@@ -183,6 +183,7 @@ pub fn request(lab: Lab, order_id: &str, product: &str) -> SubmissionRequest {
             print_px: Some((5400, 7200)),
         }],
         currency: "USD".into(),
+        paid_at: None,
     }
 }
 

@@ -7,7 +7,10 @@ use crate::problem::{ApiError, Problem};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use cielo_notify::{Channel, Kind, MessageDetail, MessageFilter, MessagePage, Rendered};
+use cielo_notify::webhooks::{WebhookAck, WebhookError};
+use cielo_notify::{
+    Channel, Kind, MessageDetail, MessageFilter, MessagePage, Rendered, Suppression,
+};
 use http::{header, StatusCode};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -22,6 +25,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(preview))
         .routes(routes!(list_outbox))
         .routes(routes!(outbox_file))
+        .routes(routes!(list_suppressions))
+        .routes(routes!(remove_suppression))
+        .routes(routes!(resend_webhook))
+        .routes(routes!(sendgrid_webhook))
 }
 
 fn service(s: &AppState) -> Result<&Arc<cielo_notify::Notify>, ApiError> {
@@ -118,7 +125,7 @@ pub(crate) struct PreviewParams {
 
 /// Renders a kind for an order as it would be sent, without sending or storing anything.
 #[utoipa::path(get, path = "/api/admin/orders/{id}/notifications/{kind}/preview", tag = "admin",
-    params(("id" = String, Path), ("kind" = String, Path, description = "order_confirmation, print_file_ready, shipped, delivered, refund_issued, needs_change, owner_new_order, owner_needs_attention"), PreviewParams),
+    params(("id" = String, Path), ("kind" = String, Path, description = "order_confirmation, print_file_ready, download_ready, shipped, delivered, refund_issued, needs_change, owner_new_order, owner_needs_attention"), PreviewParams),
     responses((status = 200, body = Rendered), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -176,4 +183,98 @@ pub(crate) async fn outbox_file(
         "text/plain; charset=utf-8"
     };
     Ok(([(header::CONTENT_TYPE, ct)], bytes).into_response())
+}
+
+/// Suppression list parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SuppressionParams {
+    /// How many, 1–500 (default 100).
+    limit: Option<i64>,
+}
+
+/// Addresses the shop's non-essential mail is not sent to (they hard-bounced
+/// or complained, as a provider's webhook reported), newest first.
+#[utoipa::path(get, path = "/api/admin/notifications/suppressions", tag = "admin", params(SuppressionParams),
+    responses((status = 200, body = Vec<Suppression>), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn list_suppressions(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Query(p): Query<SuppressionParams>,
+) -> Result<Response, ApiError> {
+    Ok(ok(&service(&s)?
+        .suppressions(p.limit.unwrap_or(100))
+        .await?))
+}
+
+/// Takes an address off the suppression list: its mail is sent again.
+#[utoipa::path(delete, path = "/api/admin/notifications/suppressions/{address}", tag = "admin", params(("address" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub(crate) async fn remove_suppression(
+    State(s): State<AppState>,
+    _a: AdminAuth,
+    Path(address): Path<String>,
+) -> Result<Response, ApiError> {
+    service(&s)?.remove_suppression(&address).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn email_webhook(
+    s: &AppState,
+    provider: &str,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    match service(s)?.receive_webhook(provider, headers, body).await {
+        Ok(ack) => Ok(ok(&ack)),
+        Err(WebhookError::NotConfigured(p)) => Err(ApiError::not_found(
+            "webhook-provider-not-found",
+            format!("no webhooks are accepted for `{p}`"),
+        )),
+        Err(WebhookError::Signature(e)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-signature",
+            e.to_string(),
+        )),
+        Err(WebhookError::Malformed(m)) => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-event", m))
+        }
+        Err(WebhookError::Internal(e)) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Resend's delivery events through Svix (`email.delivered`,
+/// `email.bounced`, `email.complained`, …). The `svix-signature` is verified
+/// on the raw body with `CIELO_RESEND_WEBHOOK_SECRET`; the event is stored
+/// under its `svix-id` before the answer and applied by a job. A replay
+/// answers 200 and changes nothing; an event about a message Cielo did not
+/// send is recorded and answered 200 too.
+#[utoipa::path(post, path = "/webhooks/resend", tag = "webhooks",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = WebhookAck), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn resend_webhook(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    email_webhook(&s, "resend", &headers, &body).await
+}
+
+/// SendGrid's Signed Event Webhook (a JSON array of events: `delivered`,
+/// `bounce`, `dropped`, `spamreport`, …), verified with the ECDSA key of
+/// `notify.sendgrid_webhook_public_key`; each event is stored under its
+/// `sg_event_id` before the answer and applied by a job.
+#[utoipa::path(post, path = "/webhooks/sendgrid", tag = "webhooks",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, body = WebhookAck), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn sendgrid_webhook(
+    State(s): State<AppState>,
+    headers: http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    email_webhook(&s, "sendgrid", &headers, &body).await
 }

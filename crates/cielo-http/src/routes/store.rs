@@ -329,7 +329,15 @@ pub(crate) async fn get_order(
     let access = order_access(&s, id, who, token).await?;
     let order = s.orders.get_order(id, &access).await?;
     let edit_until = edit_until(&s, &order).await;
-    Ok(ok(&BuyerOrder { order, edit_until }))
+    let downloads = match &s.flows {
+        Some(f) => f.downloads(&order).await?,
+        None => None,
+    };
+    Ok(ok(&BuyerOrder {
+        order,
+        edit_until,
+        downloads,
+    }))
 }
 
 /// An order as its buyer reads it.
@@ -344,6 +352,13 @@ pub(crate) struct BuyerOrder {
     /// personalisation with `PATCH /api/store/orders/{id}`. `null` when the
     /// order is not (or no longer) waiting.
     edit_until: Option<cielo_core::Timestamp>,
+    /// For an order with digital-download lines: where the downloads stand
+    /// (`preparing`, `available`, `expired`, `unavailable`) and, while the
+    /// download period lasts (`downloads.period_secs` from when the files
+    /// were ready), a fresh signed link to each line's PNG and PDF (each
+    /// living `downloads.link_secs` at most: read the order again for new
+    /// ones). `null` for an order without digital lines.
+    downloads: Option<cielo_flows::Downloads>,
 }
 
 /// The end of the edit window: every lab order of the order still planned

@@ -230,14 +230,26 @@ pub(crate) async fn upload_object(
     }
 }
 
-/// Download through a signed URL (local storage).
+/// Download through a signed URL (local storage). The file comes as an
+/// attachment named after the key's last segment. A link past its expiry
+/// answers 410 (whatever its signature: it grants nothing either way; ask
+/// the page that made it for a new one); a link whose signature does not
+/// match answers 403.
 #[utoipa::path(get, path = "/storage/{key}", tag = "system", params(("key" = String, Path), Signature),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn download_object(
     State(s): State<AppState>,
     Path(key): Path<String>,
     Query(sig): Query<Signature>,
 ) -> Result<Response, ApiError> {
+    if sig.expires < cielo_core::Timestamp::now().as_unix_seconds() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "download-link-expired",
+            "this download link has expired; open the order page again for a fresh one",
+        ));
+    }
     if !s
         .storage
         .verify_local("GET", &key, sig.expires, &sig.signature)
@@ -247,7 +259,30 @@ pub(crate) async fn download_object(
         ));
     }
     let bytes = s.storage.get(&key).await.map_err(storage_error)?;
-    Ok(file_response(&key, bytes, "private, max-age=60"))
+    let mut res = file_response(&key, bytes, "private, max-age=60");
+    if let Ok(v) = header::HeaderValue::from_str(&attachment(&key)) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// `attachment; filename="<last segment of key>"`, the name reduced to
+/// characters safe in a quoted header value.
+fn attachment(key: &str) -> String {
+    let name: String = key
+        .rsplit('/')
+        .next()
+        .unwrap_or(key)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("attachment; filename=\"{name}\"")
 }
 
 /// Public product images (only keys under `images/`).

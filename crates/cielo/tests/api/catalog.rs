@@ -13,7 +13,7 @@ fn titles(page: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_demo_catalog_has_a_star_map_poster_in_three_sizes_and_more_with_images() {
+async fn the_demo_catalog_has_a_star_map_poster_in_three_sizes_a_download_and_more_with_images() {
     let app = spawn_app_with_demo().await;
     let page = app.get("/api/store/products?limit=100").await.body;
     let products = page["products"].as_array().unwrap();
@@ -23,7 +23,25 @@ async fn the_demo_catalog_has_a_star_map_poster_in_three_sizes_and_more_with_ima
         .await
         .body;
     assert_eq!(poster["product_type"], "starmap_poster");
-    assert_eq!(poster["variants"].as_array().unwrap().len(), 3);
+    // Three printed sizes, and the A3 as a digital download (cheaper, no lab).
+    let variants = poster["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 4);
+    let printed: Vec<&Value> = variants
+        .iter()
+        .filter(|v| v["delivery"] == "physical")
+        .collect();
+    assert_eq!(printed.len(), 3);
+    let digital = variants
+        .iter()
+        .find(|v| v["delivery"] == "digital")
+        .unwrap();
+    assert!(digital["lab"].is_null());
+    assert_eq!(digital["option_values"]["size"], "A3");
+    let a3 = printed
+        .iter()
+        .find(|v| v["option_values"]["size"] == "A3")
+        .unwrap();
+    assert!(digital["price"]["amount"].as_i64() < a3["price"]["amount"].as_i64());
     for p in products {
         assert!(
             !p["images"].as_array().unwrap().is_empty(),

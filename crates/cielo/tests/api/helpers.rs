@@ -36,6 +36,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response sent with the client directly (custom headers).
+    pub async fn from_response(res: Response) -> Self {
+        Self::from(res).await
+    }
+
     async fn from(res: Response) -> Self {
         let status = res.status();
         let headers = res.headers().clone();
@@ -321,6 +326,29 @@ impl TestApp {
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
         r.body
+    }
+
+    /// Presses "Pay" on the test provider's checkout page for `order`, as a
+    /// buyer would (the admin token reads the order's payment session).
+    pub async fn pay_on_test_page(&self, admin: &str, order: &str) {
+        let session = self
+            .get_as(&format!("/api/admin/orders/{order}"), admin)
+            .await
+            .body["payment"]["session_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(format!("{}/checkout/test/{session}", self.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("action=pay")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
     }
 
     pub async fn new_cart(&self, token: Option<&str>) -> String {

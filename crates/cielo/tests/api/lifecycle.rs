@@ -212,6 +212,47 @@ async fn a_demo_order_paid_on_the_test_page_reaches_delivered_through_the_local_
     }
 }
 
+/// The count of `cielo_order_paid_to_lab_seconds{lab="local"}` in `/metrics`
+/// (0 before the first observation). The recorder is the process's: other
+/// tests running at the same time may add to it, never take away.
+async fn paid_to_lab_count(app: &TestApp) -> u64 {
+    let text = app.get("/metrics").await.body;
+    let text = text.as_str().unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(r#"cielo_order_paid_to_lab_seconds_count{lab="local"} "#))
+        .map(|n| n.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_time_from_paid_to_the_lab_is_observed_when_the_lab_accepts_the_order() {
+    let app = spawn_with_secrets(true, Role::All, quick_labs, Secrets::default()).await;
+    let admin = app.admin_token().await;
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let (order, _) = buy(&app, &[&mug]).await;
+    let before = paid_to_lab_count(&app).await;
+
+    pay(&app, &admin, &order).await;
+    wait_for(&app, &admin, &order, "in_production").await;
+    let mut after = before;
+    for _ in 0..300 {
+        after = paid_to_lab_count(&app).await;
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(after > before, "observed {before}, then still {after}");
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_ne!(labs[0]["stage"], "planned", "{labs:?}");
+    let text = app.get("/metrics").await.body;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains(r#"cielo_order_paid_to_lab_seconds_bucket{lab="local",le="+Inf"}"#),
+        "a Prometheus histogram: {text}"
+    );
+}
+
 #[tokio::test]
 async fn the_whole_paid_order_path_runs_on_a_pool_of_one_connection() {
     // A read through the pool while a write transaction holds the only
@@ -231,10 +272,12 @@ async fn the_whole_paid_order_path_runs_on_a_pool_of_one_connection() {
         .get("/api/store/products/personalised-star-map-poster")
         .await
         .body;
+    // The smallest printed poster (not the digital download).
     let small = poster["variants"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|v| v["delivery"] == "physical")
         .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
         .unwrap()["id"]
         .as_str()
@@ -793,10 +836,12 @@ async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_render
         .get("/api/store/products/personalised-star-map-poster")
         .await
         .body;
+    // The smallest printed poster (not the digital download).
     let small = poster["variants"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|v| v["delivery"] == "physical")
         .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
         .unwrap()["id"]
         .as_str()

@@ -5,8 +5,10 @@
 mod abuse;
 mod accounts;
 mod artwork;
+mod bounces;
 mod carts;
 mod catalog;
+mod downloads;
 mod edge;
 mod fake_mail;
 mod helpers;
