@@ -88,25 +88,7 @@ async fn paid_order(app: &TestApp, admin: &str, email: &str) -> String {
     let r = app.checkout(&cart, None, None, &checkout_body(email)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let order = r.body["order_id"].as_str().unwrap().to_string();
-    let session = app
-        .get_as(&format!("/api/admin/orders/{order}"), admin)
-        .await
-        .body["payment"]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{}/checkout/test/{session}", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("action=pay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    app.pay_on_test_page(admin, &order).await;
     for _ in 0..100 {
         app.run_pending_jobs().await;
         if confirmation(app, admin, &order)

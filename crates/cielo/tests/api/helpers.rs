@@ -338,6 +338,12 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_string();
+        self.press_pay(&session).await;
+    }
+
+    /// Presses "Pay" on the test provider's page of payment `session`; the
+    /// page answers with a redirect back to the shop.
+    pub async fn press_pay(&self, session: &str) {
         let r = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

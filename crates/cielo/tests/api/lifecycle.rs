@@ -21,24 +21,7 @@ fn quick_labs(s: &mut Settings) {
 
 /// Pays `order` on the test provider's checkout page, as a buyer would.
 async fn pay(app: &TestApp, admin: &str, order: &str) {
-    let session = app
-        .get_as(&format!("/api/admin/orders/{order}"), admin)
-        .await
-        .body["payment"]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/checkout/test/{session}", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("action=pay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    app.pay_on_test_page(admin, order).await;
 }
 
 async fn order_of(app: &TestApp, admin: &str, order: &str) -> Value {

@@ -38,18 +38,7 @@ async fn pending_order(app: &TestApp, admin: &str, body: &Value) -> (String, Str
 /// Presses "Pay" on the test provider's page and runs jobs until the order is
 /// paid and its messages are made (and, where they can be, sent).
 async fn pay(app: &TestApp, order: &str, session: &str) {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(format!("{}/checkout/test/{session}", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("action=pay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    app.press_pay(session).await;
     for _ in 0..100 {
         app.run_pending_jobs().await;
         if status_of(app, order).await == "paid" && count_messages(app, order).await > 0 {

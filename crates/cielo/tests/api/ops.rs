@@ -97,24 +97,7 @@ async fn buy(app: &TestApp, variant: &str) -> String {
 }
 
 async fn pay(app: &TestApp, admin: &str, order: &str) {
-    let session = app
-        .get_as(&format!("/api/admin/orders/{order}"), admin)
-        .await
-        .body["payment"]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/checkout/test/{session}", app.address))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("action=pay")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
+    app.pay_on_test_page(admin, order).await;
 }
 
 async fn status_of(app: &TestApp, admin: &str, order: &str) -> String {
