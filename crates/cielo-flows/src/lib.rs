@@ -1055,6 +1055,24 @@ impl Flows {
             let mut v = cielo_core::Validation::new();
             checked.validate(&mut v, "shipping_address/");
             v.finish().map_err(Error::Invalid)?;
+        }
+        // Every change is checked before anything is written: the lab's copy
+        // of the address is changed next, in its own domain, and a refused
+        // title must not leave the lab with an address the order never took.
+        if !change.lines.is_empty() {
+            let mut conn = self.inner.db.pool().acquire().await?;
+            for l in &change.lines {
+                self.inner
+                    .orders
+                    .check_line_options(&mut conn, id, l.line_id, l.options.clone())
+                    .await?;
+            }
+        }
+        if let Some(a) = &change.shipping_address {
+            let mut checked = a.clone();
+            let mut v = cielo_core::Validation::new();
+            checked.validate(&mut v, "shipping_address/");
+            v.finish().map_err(Error::Invalid)?;
             match self
                 .inner
                 .fulfillment

@@ -1219,6 +1219,26 @@ impl Orders {
         line: OrderLineId,
         options: serde_json::Value,
     ) -> Result<serde_json::Value> {
+        let options = self
+            .check_line_options(&mut *conn, id, line, options)
+            .await?;
+        store::set_line_options(&mut *conn, id, line, &options, Timestamp::now()).await?;
+        store::delete_artwork(conn, line).await?;
+        Ok(options)
+    }
+
+    /// Checks a line's new personalisation as [`Orders::set_line_options`]
+    /// would, writing nothing: the options as they would be stored, or the
+    /// 422 problems ([`Error::Invalid`], pointers under `options/`). Callers
+    /// that change other domains in the same request check first, so a
+    /// refused change leaves nothing written anywhere.
+    pub async fn check_line_options(
+        &self,
+        conn: &mut cielo_db::sqlx::AnyConnection,
+        id: OrderId,
+        line: OrderLineId,
+        options: serde_json::Value,
+    ) -> Result<serde_json::Value> {
         let order = self.order_in(&mut *conn, id).await?;
         let l = order
             .lines
@@ -1248,8 +1268,6 @@ impl Orders {
         let mut v = Validation::new();
         validate_options(&mut v, &Some(options.clone()));
         v.finish().map_err(Error::Invalid)?;
-        store::set_line_options(&mut *conn, id, line, &options, Timestamp::now()).await?;
-        store::delete_artwork(conn, line).await?;
         Ok(options)
     }
 }

@@ -876,6 +876,27 @@ async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_render
     )
     .await
     .assert_problem(422, "validation-failed");
+    // A new address sent with a refused title is refused with it, and
+    // written nowhere: not on the order, not on the lab's copy.
+    let before = lab_orders(&app, &admin, &order).await[0]["request"]["recipient"].clone();
+    let mut address = o["shipping_address"].clone();
+    address["city"] = json!("Sevilla");
+    let mut too_long = options.clone();
+    too_long["title"] = json!("x".repeat(300));
+    app.request(
+        reqwest::Method::PATCH,
+        &path,
+        None,
+        Some(&json!({"shipping_address": address, "lines": [{"line_id": line, "options": too_long}]})),
+    )
+    .await
+    .assert_problem(422, "validation-failed");
+    let o = order_of(&app, &admin, &order).await;
+    assert_ne!(o["shipping_address"]["city"], "Sevilla");
+    assert_eq!(
+        lab_orders(&app, &admin, &order).await[0]["request"]["recipient"],
+        before
+    );
 
     for _ in 0..3 {
         app.run_pending_jobs().await;
