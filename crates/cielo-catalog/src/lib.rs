@@ -118,14 +118,49 @@ pub struct Catalog {
     db: Db,
     /// Bumped on every write, so readers can cache listings and notice change.
     generation: Arc<AtomicU64>,
+    /// Product types whose print files Cielo makes: the only ones a digital
+    /// download can be of (anything else would have nothing to download).
+    downloadable: Arc<std::collections::BTreeSet<String>>,
 }
 
 impl Catalog {
-    /// A catalog over `db`.
+    /// A catalog over `db`, with no product type sold as a download.
     pub fn new(db: Db) -> Self {
         Self {
             db,
             generation: Arc::new(AtomicU64::new(1)),
+            downloadable: Arc::default(),
+        }
+    }
+
+    /// The product types whose print files Cielo makes (the star-map
+    /// poster's): variants of other products cannot be digital downloads (422
+    /// at `delivery`).
+    pub fn with_downloadable_types<S: Into<String>>(
+        mut self,
+        types: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.downloadable = Arc::new(types.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Refuses a digital variant of a product Cielo makes no files for.
+    fn check_downloadable(
+        &self,
+        v: &mut Validation,
+        field: &str,
+        delivery: model::Delivery,
+        product_type: &str,
+    ) {
+        if delivery.is_digital() && !self.downloadable.contains(product_type) {
+            let kinds: Vec<&str> = self.downloadable.iter().map(String::as_str).collect();
+            v.add(
+                field,
+                format!(
+                    "a digital download is the print files Cielo makes, and it makes none for products of type `{product_type}` (downloadable types: {})",
+                    if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") }
+                ),
+            );
         }
     }
 
@@ -217,6 +252,12 @@ impl Catalog {
                 variant,
                 &input.option_names,
             );
+            self.check_downloadable(
+                &mut v,
+                &format!("variants/{i}/delivery"),
+                variant.delivery,
+                &input.product_type,
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for (i, variant) in input.variants.iter().enumerate() {
@@ -293,8 +334,12 @@ impl Catalog {
         let option_names = store::option_names(&mut tx, product)
             .await?
             .ok_or(Error::ProductNotFound)?;
+        let product_type = store::product_type(&mut tx, product)
+            .await?
+            .unwrap_or_default();
         let mut v = Validation::new();
         validate_new_variant(&mut v, "", &input, &option_names);
+        self.check_downloadable(&mut v, "delivery", input.delivery, &product_type);
         model::finish(v)?;
         let id = VariantId::new();
         store::insert_variant(&mut tx, product, id, &input, Timestamp::now()).await?;
@@ -352,6 +397,17 @@ impl Catalog {
             patch.delivery.unwrap_or(existing.delivery),
             patch.lab.as_ref().unwrap_or(&existing.lab),
         );
+        if patch.delivery.is_some() {
+            let product_type = store::product_type(&mut tx, existing.product_id)
+                .await?
+                .unwrap_or_default();
+            self.check_downloadable(
+                &mut v,
+                "delivery",
+                patch.delivery.unwrap_or(existing.delivery),
+                &product_type,
+            );
+        }
         model::finish(v)?;
         store::update_variant(&mut tx, id, &patch, Timestamp::now()).await?;
         store::refresh_min_price(&mut tx, existing.product_id).await?;

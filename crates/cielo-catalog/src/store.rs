@@ -309,6 +309,15 @@ pub(crate) async fn option_names(
     Ok(row.map(|r| serde_json::from_str(&r.get::<String, _>("option_names")).unwrap_or_default()))
 }
 
+/// A product's type, if the product exists.
+pub(crate) async fn product_type(c: &mut AnyConnection, id: ProductId) -> Result<Option<String>> {
+    let row = sqlx::query("select product_type from catalog_product where id = $1")
+        .bind(id.to_string())
+        .fetch_optional(c)
+        .await?;
+    Ok(row.map(|r| r.get::<String, _>("product_type")))
+}
+
 pub(crate) async fn all_categories<'e, E>(ex: E) -> Result<Vec<Category>>
 where
     E: sqlx::Executor<'e, Database = Any>,

@@ -248,7 +248,8 @@ impl Application {
             }
         };
         let currency = Currency::parse(&settings.shop.currency)?;
-        let catalog = Catalog::new(db.clone());
+        let catalog =
+            Catalog::new(db.clone()).with_downloadable_types([cielo_starmap_product::PRODUCT_TYPE]);
         let accounts = Accounts::new(db.clone(), settings.accounts.session_ttl_hours * 3600);
         let (provider, test_provider, webhooks) =
             crate::payments::build(&db, &settings, &secrets, &public_url)?;

@@ -449,6 +449,53 @@ async fn a_digital_variant_has_no_lab() {
     r.assert_problem(422, "validation-failed");
     assert_eq!(r.pointers(), ["#/variants/0/lab"], "{}", r.body);
 
+    // Only a product whose print files Cielo makes can be downloaded: a mug
+    // sold as a download would leave its buyer with nothing, so neither a
+    // new product, nor a new variant, nor a change of delivery is accepted.
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Mug file", "product_type": "mug", "option_names": ["size"],
+                "variants": [{"sku": "MUG-DL", "price": {"amount": 900, "currency": "USD"},
+                    "option_values": {"size": "11oz"}, "delivery": "digital"}]}),
+        )
+        .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), ["#/variants/0/delivery"], "{}", r.body);
+    let r = app
+        .post_as(
+            "/api/admin/products",
+            &admin,
+            &json!({"title": "Mug", "product_type": "mug", "option_names": ["size"],
+                "variants": [{"sku": "MUG-1", "price": {"amount": 900, "currency": "USD"},
+                    "option_values": {"size": "11oz"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mug = r.body["id"].as_str().unwrap().to_string();
+    let mug_variant = r.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let r = app
+        .post_as(
+            &format!("/api/admin/products/{mug}/variants"),
+            &admin,
+            &json!({"sku": "MUG-DL", "price": {"amount": 900, "currency": "USD"},
+                "option_values": {"size": "15oz"}, "delivery": "digital"}),
+        )
+        .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), ["#/delivery"], "{}", r.body);
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/admin/variants/{mug_variant}"),
+            Some(&admin),
+            Some(&json!({"delivery": "digital"})),
+        )
+        .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), ["#/delivery"], "{}", r.body);
+
     let r = app
         .post_as(
             "/api/admin/products",
