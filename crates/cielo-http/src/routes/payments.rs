@@ -123,13 +123,31 @@ pub(crate) async fn test_checkout_page(
     let waiting = order.status == cielo_orders::OrderStatus::PendingPayment;
     // Back from a decline: say so, and let the buyer try again.
     let declined = waiting
-        && form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        && form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
             .any(|(k, v)| k == "declined" && v == "1");
+    // Back from a typing mistake in the card: say what to fix.
+    let invalid = if waiting {
+        form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "invalid")
+            .map(|(_, v)| v.into_owned())
+    } else {
+        None
+    };
     let notice = if declined {
         "<div class=alert role=alert><strong>Your card was declined.</strong> \
          No money was taken; try again or press Cancel.</div>"
     } else {
-        ""
+        match invalid.as_deref() {
+            Some("expiry") => {
+                "<div class=alert role=alert><strong>Check the expiry date.</strong> \
+                 It reads MM/YY, for example 12/34. No money was taken.</div>"
+            }
+            Some(_) => {
+                "<div class=alert role=alert><strong>Check the card number.</strong> \
+                 It has 12 to 19 digits. No money was taken.</div>"
+            }
+            None => "",
+        }
     };
     let form = if waiting {
         // A signed-in buyer's session has a customer: offer to save the card,
@@ -281,11 +299,28 @@ pub(crate) async fn test_checkout_action(
                 }
             }
             None => {
-                let typed = TestCard::parse(
+                let typed = match TestCard::parse(
                     form.card_number.as_deref().unwrap_or_default(),
                     form.card_expiry.as_deref().unwrap_or_default(),
-                )
-                .map_err(invalid)?;
+                ) {
+                    Ok(card) => card,
+                    // A typing mistake: the page again, saying what to fix
+                    // (a browser would show a problem document as raw JSON).
+                    Err(m) => {
+                        let which = if m.contains("expiry") {
+                            "expiry"
+                        } else {
+                            "number"
+                        };
+                        let to = format!(
+                            "{}/checkout/test/{session}?invalid={which}",
+                            s.config.public_url
+                        );
+                        return Ok(
+                            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+                        );
+                    }
+                };
                 if form.save_card.as_deref() == Some("1") {
                     // A guest's session has no customer: nothing to save to.
                     to_save = customer.clone().map(|c| (c, typed));

@@ -114,6 +114,36 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
     assert_eq!(status, 200);
     assert!(html.contains("Save this card for next time"), "{html}");
     assert!(!html.contains("Pay with"), "{html}");
+    // A typing mistake brings the page back saying what to fix (never a
+    // problem document in the browser), and takes no payment.
+    for (number, expiry, which, says) in [
+        ("1234", "08/31", "number", "Check the card number."),
+        (
+            "5555 5555 5555 4444",
+            "13/99",
+            "expiry",
+            "Check the expiry date.",
+        ),
+    ] {
+        let (status, to) = post_form(
+            &app,
+            &pay,
+            "",
+            &[
+                ("action", "pay"),
+                ("card_number", number),
+                ("card_expiry", expiry),
+            ],
+        )
+        .await;
+        assert_eq!(status, 303, "{to}");
+        assert!(to.ends_with(&format!("?invalid={which}")), "{to}");
+        let again = &to[to.find("/checkout/test/").unwrap()..];
+        let (status, html) = page(&app, again, "").await;
+        assert_eq!(status, 200);
+        assert!(html.contains(says), "{html}");
+        assert!(html.contains("Save this card for next time"), "{html}");
+    }
     let (status, to) = post_form(
         &app,
         &pay,
