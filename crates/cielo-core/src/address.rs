@@ -24,14 +24,15 @@ pub struct PostalAddress {
     /// ISO 3166-1 alpha-2 country code, e.g. `US`, `ES`.
     #[schema(example = "US")]
     pub country: String,
-    /// Phone number, for the carrier.
+    /// Phone number, for the carrier: international form with the country
+    /// code (`+34 600 12 34 56`), stored without spaces (`+34600123456`).
     #[serde(default)]
     pub phone: Option<String>,
 }
 
 impl PostalAddress {
     /// Checks every field, recording problems under `prefix` (e.g. `shipping_address/`).
-    /// Normalises the country code to upper case.
+    /// Normalises the country code to upper case and the phone to E.164.
     pub fn validate(&mut self, v: &mut Validation, prefix: &str) {
         let text = |v: &mut Validation, field: &str, value: &str, min: usize, max: usize| {
             v.text(&format!("{prefix}{field}"), value, min, max)
@@ -43,6 +44,20 @@ impl PostalAddress {
         text(v, "region", self.region.as_deref().unwrap_or(""), 0, 100);
         text(v, "postal_code", &self.postal_code, 1, 20);
         text(v, "phone", self.phone.as_deref().unwrap_or(""), 0, 40);
+        // The carrier calls this number, in any country: a number it cannot
+        // dial is refused where it is typed, not dropped on the way.
+        match self.phone.as_deref().map(str::trim) {
+            None => {}
+            Some("") => self.phone = None,
+            Some(p) => match crate::phone::normalise(p) {
+                Some(n) => self.phone = Some(n),
+                None if p.chars().any(char::is_control) => {}
+                None => v.add(
+                    &format!("{prefix}phone"),
+                    "must be a phone number in international form, with its country code (e.g. +34 600 12 34 56)",
+                ),
+            },
+        }
         match crate::text::parse_country(&self.country) {
             Ok(c) => self.country = c,
             Err(e) => v.add(&format!("{prefix}country"), e.to_string()),
@@ -74,6 +89,39 @@ mod tests {
         a.validate(&mut v, "");
         assert!(v.is_ok());
         assert_eq!(a.country, "US");
+    }
+
+    #[test]
+    fn the_carriers_phone_is_a_dialable_international_number() {
+        let mut a = PostalAddress {
+            phone: Some(" +34 600 12 34 56 ".into()),
+            ..sample()
+        };
+        let mut v = Validation::new();
+        a.validate(&mut v, "shipping_address/");
+        assert!(v.is_ok());
+        assert_eq!(a.phone.as_deref(), Some("+34600123456"));
+
+        let mut blank = PostalAddress {
+            phone: Some("".into()),
+            ..sample()
+        };
+        let mut v = Validation::new();
+        blank.validate(&mut v, "");
+        assert!(v.is_ok());
+        assert_eq!(blank.phone, None);
+
+        for bad in ["12ab", "600 12 34 56", "+0 600 123 456", "+34"] {
+            let mut a = PostalAddress {
+                phone: Some(bad.into()),
+                ..sample()
+            };
+            let mut v = Validation::new();
+            a.validate(&mut v, "shipping_address/");
+            let errors = v.finish().unwrap_err();
+            assert_eq!(errors.len(), 1, "{bad}");
+            assert_eq!(errors[0].pointer, "#/shipping_address/phone", "{bad}");
+        }
     }
 
     #[test]

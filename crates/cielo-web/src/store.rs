@@ -342,14 +342,24 @@ pub(crate) async fn cart_add(State(web): State<Web>, Extension(ctx): Extension<C
     if let Some(Value::Object(o)) = options.as_mut() {
         if !o.contains_key("place_id") && !o.contains_key("lat") {
             if let Some(Value::String(typed)) = o.remove("place_query") {
-                let found = web
-                    .api
-                    .get(
-                        &ctx.caller,
-                        &format!("/api/store/starmap/places?limit=1&q={}", enc(&typed)),
-                    )
-                    .await;
-                match found.body["places"].get(0).and_then(|p| p["id"].as_u64()) {
+                // What was typed, then its part before a comma: the label the
+                // suggestions show ("Madrid, Spain") names the city first.
+                let mut found = None;
+                let city = typed.split(',').next().unwrap_or("").trim().to_string();
+                for q in [typed.trim().to_string(), city] {
+                    if q.is_empty() || found.is_some() {
+                        continue;
+                    }
+                    let r = web
+                        .api
+                        .get(
+                            &ctx.caller,
+                            &format!("/api/store/starmap/places?limit=1&q={}", enc(&q)),
+                        )
+                        .await;
+                    found = r.body["places"].get(0).and_then(|p| p["id"].as_u64());
+                }
+                match found {
                     Some(id) => {
                         o.insert("place_id".into(), json!(id));
                     }

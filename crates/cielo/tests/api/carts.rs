@@ -431,6 +431,12 @@ async fn bad_checkouts_name_the_field_and_create_no_order() {
             json!({"email": "a@example.com", "shipping_address": {"name": "A", "line1": "", "city": "C", "postal_code": "1", "country": "Germany"}}),
             vec!["#/shipping_address/line1", "#/shipping_address/country"],
         ),
+        // The carrier's phone must be a number it can dial, with its
+        // country code; never stored as typed junk.
+        (
+            json!({"email": "a@example.com", "shipping_address": {"name": "A", "line1": "L", "city": "C", "postal_code": "1", "country": "DE", "phone": "12ab"}}),
+            vec!["#/shipping_address/phone"],
+        ),
     ];
     for (body, pointers) in cases {
         let r = app.checkout(&cart, None, None, &body).await;

@@ -709,3 +709,52 @@ async fn the_admin_creates_and_edits_a_product_with_inline_errors_and_no_partial
     assert_eq!(served.status(), 200);
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
 }
+
+#[tokio::test]
+async fn without_javascript_the_place_can_be_typed_as_the_suggestions_label_it() {
+    let app = spawn_app_with_demo().await;
+    let poster: Value = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    let variant = poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["delivery"] == "physical")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = csrf(&app).await;
+    let cookie = format!("cielo_csrf={token}");
+    let add = |place: &'static str| {
+        let (app, variant, token, cookie) = (&app, variant.clone(), token.clone(), cookie.clone());
+        async move {
+            let form = [
+                ("handle", "personalised-star-map-poster"),
+                ("variant_id", variant.as_str()),
+                ("quantity", "1"),
+                ("opt_place_query", place),
+                ("opt_date", "2024-08-13"),
+                ("opt_time", "22:00"),
+                ("_csrf", token.as_str()),
+            ];
+            post_form(app, "/cart/add", &cookie, &form).await
+        }
+    };
+    // The city alone, and the label the suggestions show, both find Madrid.
+    for typed in ["Madrid", "Madrid, Spain"] {
+        let p = add(typed).await;
+        assert_eq!(p.status, 303, "{typed}: {}", p.body);
+        assert_eq!(p.location(), "/cart");
+    }
+    // A place that does not exist is said so beside the field.
+    let p = add("Qwxzvillezzz, Nowhere").await;
+    assert_eq!(p.status, 422);
+    assert!(
+        p.body.contains("No city found with that name"),
+        "{}",
+        p.body
+    );
+}
