@@ -879,6 +879,7 @@ impl Notify {
         last_attempt: bool,
     ) -> Result<(), JobError> {
         let db = &self.inner.db;
+        let began = std::time::Instant::now();
         let Some(msg) = store::message(db.pool(), id)
             .await
             .map_err(JobError::from)?
@@ -1019,6 +1020,7 @@ impl Notify {
             .await
             .map_err(JobError::from)?;
         tx.commit().await.map_err(JobError::from)?;
+        let before = began.elapsed();
 
         // The recipient and the text stay out of the span: only what names
         // the message.
@@ -1064,9 +1066,22 @@ impl Notify {
         }
         .instrument(span.clone())
         .await;
+        let handed = began.elapsed();
         span.record("outcome", if result.is_ok() { "sent" } else { "failed" });
-        self.record(&msg, &delivery, result, idempotent, last_attempt)
-            .await
+        let recorded = self
+            .record(&msg, &delivery, result, idempotent, last_attempt)
+            .await;
+        // Where a send's time goes, for profiling a burst: the reads, render
+        // and the attempt's commit before the call; the provider; the record.
+        tracing::debug!(
+            target: "cielo_notify::timing",
+            kind = %msg.kind,
+            before_ms = before.as_secs_f64() * 1000.0,
+            provider_ms = (handed - before).as_secs_f64() * 1000.0,
+            record_ms = (began.elapsed() - handed).as_secs_f64() * 1000.0,
+            "send timed"
+        );
+        recorded
     }
 
     async fn record(
