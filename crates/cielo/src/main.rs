@@ -39,6 +39,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Start the shop: API, storefront and admin API (migrations run first).

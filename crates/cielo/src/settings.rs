@@ -243,7 +243,7 @@ pub struct ShippingSettings {
 }
 
 /// `[tax]`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct TaxSettings {
     /// Rate for countries not listed, basis points (825 = 8.25 %).
@@ -380,14 +380,6 @@ impl Default for ShippingSettings {
             default_rate: 1500,
             rates: [("US".to_string(), 500)].into(),
             source: "flat".into(),
-        }
-    }
-}
-impl Default for TaxSettings {
-    fn default() -> Self {
-        Self {
-            default_rate_bp: 0,
-            rates: BTreeMap::new(),
         }
     }
 }
@@ -697,6 +689,8 @@ pub fn known_keys() -> Vec<String> {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures must return its (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -134,8 +134,10 @@ pub async fn spawn_with_secrets(
     }
     let db = TestDatabase::create().await;
     let dir = std::env::temp_dir().join(format!("cielo-api-{}", uuid::Uuid::new_v4().simple()));
-    let mut settings = Settings::default();
-    settings.data_dir = dir.clone();
+    let mut settings = Settings {
+        data_dir: dir.clone(),
+        ..Default::default()
+    };
     settings.database.url = Some(db.url.expose().to_string());
     settings.database.max_connections = 5;
     settings.http.bind = "127.0.0.1:0".into();
