@@ -97,9 +97,7 @@ async fn the_openapi_document_is_3_1_and_every_documented_operation_is_routed() 
             .keys()
             .filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str()))
         {
-            let concrete = path
-                .replace("{id_or_handle}", "x")
-                .replace(['{', '}'], "");
+            let concrete = path.replace("{id_or_handle}", "x").replace(['{', '}'], "");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.request(m, &concrete, None, None).await;
             assert_ne!(

@@ -77,6 +77,24 @@ async fn demo_variant(app: &TestApp, handle: &str) -> String {
         .to_string()
 }
 
+/// The demo star-map poster's cheapest printed variant (not the digital download).
+async fn smallest_printed_poster(app: &TestApp) -> String {
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["delivery"] == "physical")
+        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Checks out one of each variant; returns (order id, access token).
 async fn buy(app: &TestApp, variants: &[&str]) -> (String, String) {
     let cart = app.new_cart(None).await;
@@ -251,21 +269,7 @@ async fn the_whole_paid_order_path_runs_on_a_pool_of_one_connection() {
     )
     .await;
     let admin = app.admin_token().await;
-    let poster = app
-        .get("/api/store/products/personalised-star-map-poster")
-        .await
-        .body;
-    // The smallest printed poster (not the digital download).
-    let small = poster["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["delivery"] == "physical")
-        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let small = smallest_printed_poster(&app).await;
     let mug = demo_variant(&app, "star-chart-mug").await;
     let cart = app.new_cart(None).await;
     let r = app
@@ -815,21 +819,7 @@ async fn the_buyer_fixes_a_posters_title_during_the_edit_window_and_it_is_render
     )
     .await;
     let admin = app.admin_token().await;
-    let poster = app
-        .get("/api/store/products/personalised-star-map-poster")
-        .await
-        .body;
-    // The smallest printed poster (not the digital download).
-    let small = poster["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|v| v["delivery"] == "physical")
-        .min_by_key(|v| v["price"]["amount"].as_i64().unwrap())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let small = smallest_printed_poster(&app).await;
     let options = json!({"lat": 40.4168, "lon": -3.7038, "date": "2024-08-13", "time": "00:30", "tz": "Europe/Madrid", "title": "Nuestra nohce"});
     let cart = app.new_cart(None).await;
     let r = app
