@@ -6,14 +6,14 @@ PG_STARTED=""
 # Builds a load generator of crates/cielo/examples in $PROFILE (default
 # release; `debug` is quicker to build, its figures are not comparable) and
 # prints its path. SKIP_BUILD=1 uses the one built last.
-bench_build_example() {
-  local profile=${PROFILE:-release}
+bench_build_example() { # example [package (default cielo)]
+  local profile=${PROFILE:-release} package=${2:-cielo}
   echo "building the $profile load generator $1..." >&2
   if [ -z "${SKIP_BUILD:-}" ]; then
     if [ "$profile" = release ]; then
-      cargo build --release -q -p cielo --example "$1" >&2
+      cargo build --release -q -p "$package" --example "$1" >&2
     else
-      cargo build -q -p cielo --example "$1" >&2
+      cargo build -q -p "$package" --example "$1" >&2
     fi
   fi
   echo "${CARGO_TARGET_DIR:-target}/$profile/examples/$1"

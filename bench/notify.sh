@@ -4,9 +4,12 @@
 # server on loopback (aiosmtpd from the test peers, as CI runs it: STARTTLS
 # required, AUTH): the time from the payment webhook's 2xx to the
 # confirmation accepted by the server (p50, p99, max), and the messages each
-# order got (must be exactly 1), on SQLite and PostgreSQL. Baseline in the
+# order got (must be exactly 1), on SQLite and PostgreSQL. Baselines in the
 # same run: the same burst with the email written to the shop's outbox
-# (`notify.email = "outbox"`), to tell the SMTP conversation from the rest.
+# (`notify.email = "outbox"`), to tell the SMTP conversation from the rest;
+# and the ceiling, the SMTP provider alone (crates/cielo-notify/examples/
+# smtp_ceiling.rs): as many messages of a confirmation's size, all queued at
+# once, through the same sessions to the same server, no shop around it.
 #
 # usage: bench/notify.sh [sqlite|postgres|both]     (default both)
 # env:   PG_URL=postgres://user@host:port/db   use this server (a database is created on it);
@@ -26,6 +29,7 @@ PEER_VENVS=${PEER_VENVS:-/var/tmp/cielo-test-peers}
 WORK=$(mktemp -d)
 source bench/lib.sh
 LOAD=$(bench_build_example notify_load)
+CEILING=$(bench_build_example smtp_ceiling cielo-notify)
 SMTP_PID=""
 cleanup() {
   bench_postgres_stop
@@ -50,8 +54,16 @@ run() { # engine email database-url
   fi
 }
 
+ceiling() {
+  printf '%-8s %-6s  ' ceiling smtp
+  rm -f "$MAIL"/*.eml
+  "$CEILING" --smtp-url "smtp://test@localhost:$SMTP_PORT?tls=required" --ca-file "$MAIL/ca.pem" \
+    --password test --messages "$ORDERS" --sessions "${SMTP_SESSIONS:-20}"
+}
+
 bench_machine
 for i in $(seq "$RUNS"); do
+  ceiling
   if [ "$ENGINES" = sqlite ] || [ "$ENGINES" = both ]; then
     run sqlite smtp "sqlite://$WORK/smtp-$i.db"
     run sqlite outbox "sqlite://$WORK/outbox-$i.db"
