@@ -15,8 +15,10 @@ typed_id!(OrderLineId, "oli", "A line of an order.");
 typed_id!(HistoryId, "ohi", "An entry in an order's status history.");
 typed_id!(ShipmentId, "shp", "A parcel recorded on an order.");
 
-/// Largest quantity on one line.
-pub const MAX_QUANTITY: i64 = 100;
+/// Largest quantity on one line: more is refused with 422 at `quantity`
+/// (adding, or changing a line), never cut down silently. The pages say the
+/// same number ("at most 99 of one item").
+pub const MAX_QUANTITY: i64 = 99;
 /// Most lines in one cart.
 pub const MAX_LINES: usize = 50;
 /// Largest per-line options object, serialised.
@@ -124,7 +126,8 @@ pub struct NewLine {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinePatch {
-    /// New quantity (1–100).
+    /// New quantity (1–99, [`MAX_QUANTITY`]); 0 or more than 99 is a 422 (remove a
+    /// line with `DELETE`).
     pub quantity: i64,
 }
 
