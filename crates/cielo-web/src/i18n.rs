@@ -71,6 +71,8 @@ impl Lang {
 
 /// (key, English, Spanish).
 const WORDS: &[(&str, &str, &str)] = &[
+    ("err_phone", "Enter the phone with its country code, like +34 600 12 34 56, or leave it empty.", "Escribe el teléfono con su prefijo de país, como +34 600 12 34 56, o déjalo vacío."),
+    ("courier_phone", "Phone for the courier (optional)", "Teléfono para el transportista (opcional)"),
     ("fold_earlier", "The first time (before the clocks go back)", "La primera vez (antes de atrasar los relojes)"),
     ("fold_later", "The second time (after the clocks go back)", "La segunda vez (después de atrasar los relojes)"),
     ("not_found_hint", "There is no page at this address. It may have moved, or the link may be mistyped.", "No hay ninguna página en esta dirección. Puede que se haya movido o que el enlace esté mal escrito."),

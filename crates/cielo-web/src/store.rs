@@ -1254,9 +1254,21 @@ async fn order_view(
         "has_poster": o.body["lines"].as_array().is_some_and(|l| l.iter().any(|l| l["options"]["date"].is_string())),
         "values": o.body["shipping_address"].clone(),
         "errors": {},
+        "show_phone": false,
     });
+    // A courier's phone stored as typed before phones were checked cannot be
+    // sent back as it is: the form shows it, with what to fix.
+    let stored_phone = o.body["shipping_address"]["phone"].as_str().unwrap_or("");
+    if !stored_phone.is_empty() && cielo_core::phone::normalise(stored_phone).is_none() {
+        page["show_phone"] = json!(true);
+        page["errors"] = json!({"phone": ctx.lang.t("err_phone")});
+    }
     if let (Some(p), Value::Object(x)) = (page.as_object_mut(), extra) {
+        let shown = x.get("show_phone").cloned();
         p.extend(x);
+        if shown.is_none() && p["errors"].get("phone").is_some() {
+            p.insert("show_phone".into(), json!(true));
+        }
     }
     render_status(web, ctx, status_code, "order.html", page).await
 }
@@ -1299,12 +1311,24 @@ pub(crate) async fn amend_order(
             address[k] = json!(v);
         }
     }
-    // Keep what the form does not show (the courier's phone).
-    if let Some(p) = o.body["shipping_address"]
-        .get("phone")
-        .filter(|p| !p.is_null())
-    {
-        address["phone"] = p.clone();
+    // The courier's phone: as typed when the form showed the field (a phone
+    // stored before phones were checked); otherwise the stored one is kept,
+    // sent back only when it is a valid number (an invalid one would refuse
+    // every other correction).
+    match ctx.field("phone") {
+        Some(_) => {
+            if let Some(p) = ctx.text("phone") {
+                address["phone"] = json!(p);
+            }
+        }
+        None => {
+            if let Some(p) = o.body["shipping_address"]["phone"]
+                .as_str()
+                .filter(|p| cielo_core::phone::normalise(p).is_some())
+            {
+                address["phone"] = json!(p);
+            }
+        }
     }
     let mut body = json!({});
     if address != o.body["shipping_address"] {
@@ -1373,6 +1397,12 @@ pub(crate) async fn amend_order(
             k.strip_prefix("shipping_address/")
                 .unwrap_or(&k)
                 .to_string()
+        };
+        // The phone's rule in the page's words (the field is shown for it).
+        let v = if field == "phone" {
+            json!(ctx.lang.t("err_phone"))
+        } else {
+            v
         };
         errors.entry(field).or_insert(v);
     }
