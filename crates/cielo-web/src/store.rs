@@ -998,20 +998,35 @@ async fn checkout_view(
         return redirect("/cart", &[]);
     }
     if values.is_empty() || !values.contains_key("email") {
-        // Signed in: the account's email and first saved address.
+        // Signed in: the account's default address (else its first), then
+        // the account's own name, email and phone for what it leaves empty.
         if ctx.caller.token.is_some() {
             let me = web.api.get(&ctx.caller, "/api/store/me").await;
-            if let Some(e) = me.body.get("email") {
-                values.entry("email").or_insert(e.clone());
-            }
             let a = web.api.get(&ctx.caller, "/api/store/me/addresses").await;
-            if let Some(Value::Object(first)) = a.body["addresses"]
-                .get(0)
-                .map(|a| a.get("address").cloned().unwrap_or(a.clone()))
-            {
-                for (k, v) in first {
-                    if !v.is_null() {
-                        values.entry(k).or_insert(v);
+            let list = a.body["addresses"].as_array().cloned().unwrap_or_default();
+            let chosen = list
+                .iter()
+                .find(|a| a["is_default"] == true)
+                .or_else(|| list.first())
+                .map(|a| a.get("address").cloned().unwrap_or(a.clone()));
+            if let Some(Value::Object(address)) = chosen {
+                for k in ADDRESS_FIELDS {
+                    if let Some(v) = address
+                        .get(*k)
+                        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                    {
+                        values.entry(k.to_string()).or_insert(v.clone());
+                    }
+                }
+            }
+            if me.ok() {
+                for k in ["email", "name", "phone"] {
+                    if let Some(v) = me
+                        .body
+                        .get(k)
+                        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                    {
+                        values.entry(k.to_string()).or_insert(v.clone());
                     }
                 }
             }
@@ -1036,6 +1051,18 @@ async fn checkout_view(
     )
     .await
 }
+
+/// The fields of a saved address the checkout form shows.
+const ADDRESS_FIELDS: &[&str] = &[
+    "name",
+    "line1",
+    "line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "phone",
+];
 
 /// Places the order and hands the buyer to the payment page.
 pub(crate) async fn checkout_submit(

@@ -1167,3 +1167,50 @@ async fn titles_are_clipped_countries_named_in_the_pages_language_and_shipping_c
     assert!(div.contains(" hidden"), "{div}");
     assert!(!p.body.contains(">Fold<"));
 }
+
+#[tokio::test]
+async fn signed_in_checkout_starts_with_the_accounts_name_email_and_default_address() {
+    let app = spawn_app_with_demo().await;
+    let buyer = app.register("ada@example.com").await;
+    let product: Value = app.get("/api/store/products/star-chart-mug").await.body;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let cart = app.new_cart(Some(&buyer)).await;
+    assert!(app
+        .add_line(&cart, Some(&buyer), &variant, 1)
+        .await
+        .status
+        .is_success());
+    let cookie = format!("cielo_session={buyer}; cielo_cart={cart}");
+    // No saved address: the account's name and email.
+    let p = get(&app, "/checkout", &cookie).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        tag_with_id(&p.body, "f-name").contains(r#"value="Test""#),
+        "{}",
+        tag_with_id(&p.body, "f-name")
+    );
+    assert!(tag_with_id(&p.body, "f-email").contains(r#"value="ada@example.com""#));
+    // With addresses: the default one, whichever was saved first.
+    for (line1, default) in [("1 First St", false), ("2 Default Ave", true)] {
+        let r = app
+            .post_as(
+                "/api/store/me/addresses",
+                &buyer,
+                &serde_json::json!({"name": "Ada Lovelace", "line1": line1, "city": "Madrid",
+                    "postal_code": "28001", "country": "ES", "phone": "+34600123456", "is_default": default}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+    }
+    let p = get(&app, "/checkout?country=ES", &cookie).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        tag_with_id(&p.body, "f-line1").contains(r#"value="2 Default Ave""#),
+        "{}",
+        tag_with_id(&p.body, "f-line1")
+    );
+    assert!(tag_with_id(&p.body, "f-name").contains(r#"value="Ada Lovelace""#));
+    assert!(tag_with_id(&p.body, "f-city").contains(r#"value="Madrid""#));
+    assert!(tag_with_id(&p.body, "f-phone").contains(r#"value="+34600123456""#));
+    assert!(p.body.contains(r#"<option value="ES" selected>"#));
+}
