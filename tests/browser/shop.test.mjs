@@ -332,6 +332,12 @@ async function savedCard(browser) {
   await buyMug();
   const saved = page.getByLabel(/Mastercard •••• 4444/);
   assert.ok(await saved.isChecked(), 'the saved card is offered, chosen');
+  // A saved card chosen: no card-number fields; "a new card": its fields.
+  assert.ok(!(await page.locator('#card_number').isVisible()), 'no card fields while a saved card is chosen');
+  await page.locator('#card-new').check();
+  assert.ok(await page.locator('#card_number').isVisible(), 'a new card shows its fields');
+  await saved.check();
+  assert.ok(!(await page.locator('#card_number').isVisible()), 'hidden again for the saved card');
   await check(page, 'payment-test-page-saved-card');
   await page.getByRole('button', { name: 'Pay' }).click();
   await page.waitForURL(/\/orders\/ord_/);
