@@ -175,6 +175,28 @@ async function posterBuyer(browser) {
   await page.locator('#sm-suggest li').first().click();
   await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready');
   await check(page, 'designer');
+  // The "which one" (fold) picker only for a time that happens twice there.
+  const fold = page.locator('#sm-fold');
+  assert.ok(!(await fold.isVisible()), 'no fold picker for an ordinary time');
+  await page.fill('#sm-date', '2024-10-27');
+  await page.fill('#sm-time', '02:30');
+  await fold.waitFor({ state: 'visible' });
+  await page.fill('#sm-time', '22:00');
+  await fold.waitFor({ state: 'hidden' });
+  // A time the clocks skipped: the page comes back with everything chosen,
+  // the time at fault focused and said in words; fixed, the sky comes back.
+  await page.fill('#sm-date', '2024-03-31');
+  await page.fill('#sm-time', '02:30');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.locator('#e-time').waitFor();
+  assert.match(await page.locator('#e-time').textContent(), /Choose 03:30 instead/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'sm-time', 'the time field has the focus');
+  assert.equal(await page.locator('#sm-time').getAttribute('aria-invalid'), 'true');
+  assert.match(await page.locator('#sm-tz').textContent(), /Europe\/Madrid/, 'the place is kept');
+  assert.equal(await page.locator('#sm-title').inputValue(), 'Our first night');
+  await check(page, 'designer-error');
+  await page.fill('#sm-time', '22:00');
+  await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready' && /starmap|blob:/.test(document.getElementById('sm-preview').src));
   await page.getByRole('button', { name: 'Add to cart' }).click();
   await page.waitForURL(/\/cart$/);
   assert.ok(await page.locator('img.thumb').count(), 'the cart shows a thumbnail');
