@@ -102,7 +102,7 @@ pub(crate) async fn signup(State(web): State<Web>, Extension(ctx): Extension<Ctx
     if let (true, Some(token)) = (r.ok(), r.body["token"].as_str()) {
         return redirect("/account", &[session_cookie(&web, token)]);
     }
-    let mut errors = r.field_errors();
+    let mut errors = sentences(&ctx, r.field_errors());
     if errors.is_empty() {
         errors.insert("form".into(), json!(r.detail()));
     }
@@ -211,7 +211,7 @@ pub(crate) async fn add_address(
     if r.status == StatusCode::UNAUTHORIZED {
         return signin_first(&ctx);
     }
-    let mut errors = r.field_errors();
+    let mut errors = sentences(&ctx, r.field_errors());
     if errors.is_empty() {
         errors.insert("form".into(), json!(r.detail()));
     }
@@ -277,4 +277,17 @@ pub(crate) async fn delete_payment_method(
         return signin_first(&ctx);
     }
     redirect("/account#cards", &[])
+}
+
+/// The API's field errors as sentences in the page's language.
+fn sentences(
+    ctx: &Ctx,
+    raw: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    raw.into_iter()
+        .map(|(k, v)| {
+            let text = crate::i18n::field_sentence(ctx.lang, &k, v.as_str().unwrap_or_default());
+            (k, json!(text))
+        })
+        .collect()
 }

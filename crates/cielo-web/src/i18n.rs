@@ -69,8 +69,60 @@ impl Lang {
     }
 }
 
+/// A field's error from the API (`must not be empty`, `must be at most 200
+/// characters`…) as a sentence for people in `lang`, naming the field by its
+/// label, never by its name or path.
+pub fn field_sentence(lang: Lang, field: &str, detail: &str) -> String {
+    let label = lang.t(field);
+    let label = label.split(" (").next().unwrap_or(label);
+    let label = if label.is_empty() {
+        lang.t("this_field")
+    } else {
+        label
+    };
+    let fill = |key: &str| lang.t(key).replace("{label}", label);
+    let number_after = |marker: &str| {
+        detail.split_once(marker).and_then(|(_, r)| {
+            r.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+        })
+    };
+    match field {
+        "phone" => return lang.t("err_phone").to_string(),
+        "country" => return lang.t("err_country_pick").to_string(),
+        "sms_opt_in" => return lang.t("err_sms_phone").to_string(),
+        "email" if !detail.contains("already") => return lang.t("err_email").to_string(),
+        _ => {}
+    }
+    if detail.starts_with("must not be empty") || detail.starts_with("is required") {
+        fill("err_empty")
+    } else if let Some(n) = number_after("at most ") {
+        fill("err_too_long").replace("{n}", &n)
+    } else if let Some(n) = number_after("at least ") {
+        fill("err_too_short").replace("{n}", &n)
+    } else if detail.contains("control characters") {
+        fill("err_control")
+    } else if lang == Lang::En && !detail.contains(['/', ':', '_']) && !detail.is_empty() {
+        // Already a sentence once the label leads it ("Email is already registered").
+        format!("{label} {}.", detail.trim_end_matches('.'))
+    } else {
+        fill("err_check")
+    }
+}
+
 /// (key, English, Spanish).
 const WORDS: &[(&str, &str, &str)] = &[
+    ("this_field", "This field", "Este campo"),
+    ("err_empty", "Fill in “{label}”.", "Rellena «{label}»."),
+    ("err_too_long", "“{label}” can have at most {n} characters.", "«{label}» puede tener como mucho {n} caracteres."),
+    ("err_too_short", "“{label}” needs at least {n} characters.", "«{label}» necesita al menos {n} caracteres."),
+    ("err_control", "Remove line breaks and special characters from “{label}”.", "Quita los saltos de línea y caracteres especiales de «{label}»."),
+    ("err_check", "Check “{label}”.", "Revisa «{label}»."),
+    ("err_country_pick", "Choose a country from the list.", "Elige un país de la lista."),
+    ("err_sms_phone", "Give a mobile number above to get text messages, or untick this box.", "Escribe un móvil arriba para recibir SMS, o desmarca esta casilla."),
+    ("err_email", "Enter an email address like name@example.com.", "Escribe un correo como nombre@ejemplo.com."),
     ("err_phone", "Enter the phone with its country code, like +34 600 12 34 56, or leave it empty.", "Escribe el teléfono con su prefijo de país, como +34 600 12 34 56, o déjalo vacío."),
     ("courier_phone", "Phone for the courier (optional)", "Teléfono para el transportista (opcional)"),
     ("fold_earlier", "The first time (before the clocks go back)", "La primera vez (antes de atrasar los relojes)"),

@@ -1161,6 +1161,15 @@ pub(crate) async fn checkout_submit(
                 .unwrap_or(&k)
                 .to_string(),
         };
+        let v = if field == "form" {
+            v
+        } else {
+            json!(crate::i18n::field_sentence(
+                ctx.lang,
+                &field,
+                v.as_str().unwrap_or_default()
+            ))
+        };
         errors.insert(field, v);
     }
     if errors.is_empty() {
@@ -1425,11 +1434,19 @@ pub(crate) async fn amend_order(
                 .unwrap_or(&k)
                 .to_string()
         };
-        // The phone's rule in the page's words (the field is shown for it).
-        let v = if field == "phone" {
-            json!(ctx.lang.t("err_phone"))
-        } else {
-            v
+        // In the page's words (the phone's field is shown for it).
+        let v = match field.as_str() {
+            "form" => v,
+            f if f.starts_with("title:") => json!(crate::i18n::field_sentence(
+                ctx.lang,
+                "poster_title",
+                v.as_str().unwrap_or_default()
+            )),
+            f => json!(crate::i18n::field_sentence(
+                ctx.lang,
+                f,
+                v.as_str().unwrap_or_default()
+            )),
         };
         errors.entry(field).or_insert(v);
     }

@@ -212,6 +212,13 @@ async fn checkout_shows_field_errors_inline_and_hands_over_to_payment() {
         p.body.contains(r#"id="e-city""#),
         "the error sits by the city field"
     );
+    assert!(
+        p.body
+            .contains(r#"<p class="error" id="e-city">Fill in “City”.</p>"#),
+        "said as a sentence, naming the field by its label: {}",
+        p.body
+    );
+    assert!(!p.body.contains("must not be empty"));
     assert!(p.body.contains(r#"aria-invalid="true""#));
     assert!(
         p.body.contains(r#"value="Apt 2""#),
@@ -228,6 +235,9 @@ async fn checkout_shows_field_errors_inline_and_hands_over_to_payment() {
     let p = post_form(&app, "/checkout", &cookie, &sms).await;
     assert_eq!(p.status, 422, "{}", p.body);
     assert!(p.body.contains(r#"id="e-sms_opt_in""#), "{}", p.body);
+    assert!(p
+        .body
+        .contains("Give a mobile number above to get text messages"));
     assert!(p.body.contains(r#"value="1" checked"#));
     let mut good = form("Anchorage", "7d1c7b52-0000-4000-8000-000000000002");
     good.push(("phone", "+1 907 555 0100".into()));
@@ -1213,4 +1223,35 @@ async fn signed_in_checkout_starts_with_the_accounts_name_email_and_default_addr
     assert!(tag_with_id(&p.body, "f-city").contains(r#"value="Madrid""#));
     assert!(tag_with_id(&p.body, "f-phone").contains(r#"value="+34600123456""#));
     assert!(p.body.contains(r#"<option value="ES" selected>"#));
+}
+
+#[tokio::test]
+async fn account_forms_say_their_errors_as_sentences_in_the_pages_language() {
+    let app = spawn_app_with_demo().await;
+    let token = csrf(&app).await;
+    for (lang, email_words) in [
+        ("en", "Enter an email address like"),
+        ("es", "Escribe un correo como"),
+    ] {
+        let form = [
+            ("_csrf", token.as_str()),
+            ("email", "not an email"),
+            ("password", "short"),
+            ("name", "Ana"),
+        ];
+        let p = post_form(
+            &app,
+            "/account/signup",
+            &format!("cielo_csrf={token}; cielo_lang={lang}"),
+            &form,
+        )
+        .await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        assert!(p.body.contains(email_words), "{lang}: {}", p.body);
+        assert!(
+            !p.body.contains("must "),
+            "{lang}: the API's wording: {}",
+            p.body
+        );
+    }
 }
