@@ -524,10 +524,24 @@ fn line_options(ctx: &Ctx) -> Option<Value> {
 pub(crate) async fn cart_add(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
     let handle = ctx.text("handle").unwrap_or_default();
     let variant = ctx.text("variant_id").unwrap_or_default();
-    let quantity: i64 = ctx
-        .text("quantity")
-        .and_then(|q| q.parse().ok())
-        .unwrap_or(1);
+    // No number (or not a whole one) is said beside the box, never taken as 1.
+    let quantity: i64 = match ctx.text("quantity").map(|q| q.parse::<i64>()) {
+        None => 1,
+        Some(Ok(q)) => q,
+        Some(Err(_)) => {
+            let mut errors = Map::new();
+            errors.insert("quantity".into(), json!("not a number"));
+            return product_view(
+                &web,
+                &ctx,
+                &handle,
+                errors,
+                form_values(&ctx),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
     let mut options = line_options(&ctx);
     // Without JavaScript there are no suggestions: take the biggest city
     // whose name starts with what was typed.

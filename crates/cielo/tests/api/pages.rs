@@ -1255,3 +1255,28 @@ async fn account_forms_say_their_errors_as_sentences_in_the_pages_language() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_product_quantity_out_of_range_or_not_a_number_is_said_beside_the_box() {
+    let app = spawn_app_with_demo().await;
+    let product: Value = app.get("/api/store/products/star-chart-mug").await.body;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let token = csrf(&app).await;
+    for q in ["0", "-2", "100", "10000", "abc", "1.5"] {
+        let form = [
+            ("_csrf", token.as_str()),
+            ("handle", "star-chart-mug"),
+            ("variant_id", variant.as_str()),
+            ("quantity", q),
+        ];
+        let p = post_form(&app, "/cart/add", &format!("cielo_csrf={token}"), &form).await;
+        assert_eq!(p.status, 422, "{q}: {}", p.body);
+        let input = tag_with_id(&p.body, "qty");
+        assert!(
+            input.contains(r#"aria-invalid="true""#) && input.contains("autofocus"),
+            "{q}: {input}"
+        );
+        assert!(p.body.contains("Enter a quantity from 1 to 99."), "{q}");
+        assert!(!p.body.contains("quantity:"), "{q}");
+    }
+}
