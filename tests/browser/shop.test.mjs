@@ -187,6 +187,8 @@ async function posterBuyer(browser) {
   // the time at fault focused and said in words; fixed, the sky comes back.
   await page.fill('#sm-date', '2024-03-31');
   await page.fill('#sm-time', '02:30');
+  // The live preview says it in words too (not the API's field wording).
+  await page.locator('#sm-status', { hasText: 'Choose 03:30 instead' }).waitFor();
   await page.getByRole('button', { name: 'Add to cart' }).click();
   await page.locator('#e-time').waitFor();
   assert.match(await page.locator('#e-time').textContent(), /Choose 03:30 instead/);

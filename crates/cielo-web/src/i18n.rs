@@ -114,6 +114,7 @@ pub fn field_sentence(lang: Lang, field: &str, detail: &str) -> String {
 
 /// (key, English, Spanish).
 const WORDS: &[(&str, &str, &str)] = &[
+    ("preview_failed", "The preview could not be drawn with these choices; check them and try again.", "No pudimos dibujar la vista previa con estas opciones; revísalas e inténtalo de nuevo."),
     ("this_field", "This field", "Este campo"),
     ("err_empty", "Fill in “{label}”.", "Rellena «{label}»."),
     ("err_too_long", "“{label}” can have at most {n} characters.", "«{label}» puede tener como mucho {n} caracteres."),

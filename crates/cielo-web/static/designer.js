@@ -57,8 +57,15 @@
         if (!again && started) window.cieloPreviewTimes.push(performance.now() - started);
         say('');
       } else {
+        // Said in the page's words, not the API's: which field, and how.
         const p = await r.json().catch(() => ({}));
-        clearPreview((p.errors || []).map(e => e.detail).join(' ') || p.detail || r.statusText);
+        const said = new Set((p.errors || []).map(e => {
+          const at = e.pointer || '', meant = /did you mean (\S+?)\?/.exec(e.detail || '');
+          if (/time|fold/.test(at)) return meant ? words.errGap.replace('{time}', meant[1]) : words.errTime;
+          if (/date/.test(at)) return words.errDate;
+          return words.errOther;
+        }));
+        clearPreview([...said].join(' ') || words.errOther);
       }
     } catch (e) {
       say(String(e));
