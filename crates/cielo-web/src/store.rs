@@ -968,6 +968,17 @@ pub(crate) fn shipping_countries(lang: crate::i18n::Lang) -> Value {
     json!(list)
 }
 
+/// The name of country `code` in `lang` (the shipping countries'), else
+/// the code itself.
+pub(crate) fn country_name(code: &str, lang: &str) -> String {
+    COUNTRIES
+        .iter()
+        .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
+        .map(|(_, en, es)| if lang == "es" { *es } else { *en })
+        .unwrap_or(code)
+        .to_string()
+}
+
 /// Whether the shop ships to `code`.
 pub(crate) fn ships_to(code: &str) -> bool {
     COUNTRIES.iter().any(|(c, _, _)| *c == code)

@@ -76,6 +76,13 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("money", money_filter);
         env.add_filter("count", count_filter);
         env.add_filter("clip", clip);
+        env.add_filter("country", |state: &minijinja::State, code: String| {
+            let lang = state
+                .lookup("lang")
+                .and_then(|l| l.as_str().map(str::to_string))
+                .unwrap_or_else(|| "en".into());
+            crate::store::country_name(&code, &lang)
+        });
         env.add_filter("excerpt", excerpt);
         env.add_filter("when", when);
         env.add_filter("urlencode", |s: String| crate::store::enc(&s));

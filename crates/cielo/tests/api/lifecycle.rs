@@ -1414,6 +1414,10 @@ async fn an_order_whose_phone_was_stored_as_typed_can_still_be_corrected_on_its_
         !body.contains(r#"name="phone""#),
         "no phone field when it is fine"
     );
+    assert!(
+        body.contains("SW1Y 4JH, United Kingdom</p>"),
+        "the country by its name"
+    );
     let (status, body) = post(address(&csrf, "1 First St"), csrf.clone()).await;
     assert_eq!(status, 303, "{body}");
     let o = order_of(&app, &admin, &order).await;
@@ -1452,4 +1456,23 @@ async fn an_order_whose_phone_was_stored_as_typed_can_still_be_corrected_on_its_
     assert_eq!(status, 303, "{body}");
     let o = order_of(&app, &admin, &order).await;
     assert_eq!(o["shipping_address"]["line1"], "3 Third St");
+    // An order to a country the form does not list keeps it chosen (the
+    // form never swaps it for the first country of the list).
+    let row: (String,) =
+        cielo_db::sqlx::query_as("select shipping_address from orders_order where id = $1")
+            .bind(&order)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    let mut a: Value = serde_json::from_str(&row.0).unwrap();
+    a["country"] = json!("IN");
+    cielo_db::sqlx::query("update orders_order set shipping_address = $1 where id = $2")
+        .bind(a.to_string())
+        .bind(&order)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let (_, _, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert!(body.contains(r#"<option value="IN" selected>"#), "{body}");
+    assert!(!body.contains(r#"<option value="AR" selected>"#));
 }
