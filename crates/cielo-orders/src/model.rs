@@ -15,9 +15,7 @@ typed_id!(OrderLineId, "oli", "A line of an order.");
 typed_id!(HistoryId, "ohi", "An entry in an order's status history.");
 typed_id!(ShipmentId, "shp", "A parcel recorded on an order.");
 
-/// Largest quantity on one line: more is refused with 422 at `quantity`
-/// (adding, or changing a line), never cut down silently. The pages say the
-/// same number ("at most 99 of one item").
+/// Largest quantity on one line.
 pub const MAX_QUANTITY: i64 = 99;
 /// Most lines in one cart.
 pub const MAX_LINES: usize = 50;
@@ -126,8 +124,9 @@ pub struct NewLine {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinePatch {
-    /// New quantity (1–99, [`MAX_QUANTITY`]); 0 or more than 99 is a 422 (remove a
-    /// line with `DELETE`).
+    /// New quantity, 1 to [`MAX_QUANTITY`] (99): 0 or more than 99 is a 422 at
+    /// `quantity`, never cut down silently (remove a line with `DELETE`). The
+    /// pages say the same number ("at most 99 of one item").
     pub quantity: i64,
 }
 

@@ -287,7 +287,8 @@ fn sentences(
 ) -> serde_json::Map<String, serde_json::Value> {
     raw.into_iter()
         .map(|(k, v)| {
-            let text = crate::i18n::field_sentence(ctx.lang, &k, v.as_str().unwrap_or_default());
+            let text =
+                crate::sentences::field_sentence(ctx.lang, &k, v.as_str().unwrap_or_default());
             (k, json!(text))
         })
         .collect()

@@ -69,83 +69,8 @@ impl Lang {
     }
 }
 
-/// A field's error from the API (`must not be empty`, `must be at most 200
-/// characters`…) as a sentence for people in `lang`, naming the field by its
-/// label, never by its name or path.
-pub fn field_sentence(lang: Lang, field: &str, detail: &str) -> String {
-    let label = lang.t(field);
-    let label = label.split(" (").next().unwrap_or(label);
-    let label = if label.is_empty() {
-        lang.t("this_field")
-    } else {
-        label
-    };
-    let fill = |key: &str| lang.t(key).replace("{label}", label);
-    let number_after = |marker: &str| {
-        detail.split_once(marker).and_then(|(_, r)| {
-            r.split(|c: char| !c.is_ascii_digit())
-                .next()
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-        })
-    };
-    match field {
-        "phone" => return lang.t("err_phone").to_string(),
-        "country" => return lang.t("err_country_pick").to_string(),
-        "sms_opt_in" => return lang.t("err_sms_phone").to_string(),
-        "email" if !detail.contains("already") => return lang.t("err_email").to_string(),
-        _ => {}
-    }
-    if detail.starts_with("must not be empty") || detail.starts_with("is required") {
-        fill("err_empty")
-    } else if let Some(n) = number_after("at most ") {
-        fill("err_too_long").replace("{n}", &n)
-    } else if let Some(n) = number_after("at least ") {
-        fill("err_too_short").replace("{n}", &n)
-    } else if detail.contains("control characters") {
-        fill("err_control")
-    } else if lang == Lang::En && !detail.contains(['/', ':', '_']) && !detail.is_empty() {
-        // Already a sentence once the label leads it ("Email is already registered").
-        format!("{label} {}.", detail.trim_end_matches('.'))
-    } else {
-        fill("err_check")
-    }
-}
-
 /// (key, English, Spanish).
 const WORDS: &[(&str, &str, &str)] = &[
-    ("preview_failed", "The preview could not be drawn with these choices; check them and try again.", "No pudimos dibujar la vista previa con estas opciones; revísalas e inténtalo de nuevo."),
-    ("this_field", "This field", "Este campo"),
-    ("err_empty", "Fill in “{label}”.", "Rellena «{label}»."),
-    ("err_too_long", "“{label}” can have at most {n} characters.", "«{label}» puede tener como mucho {n} caracteres."),
-    ("err_too_short", "“{label}” needs at least {n} characters.", "«{label}» necesita al menos {n} caracteres."),
-    ("err_control", "Remove line breaks and special characters from “{label}”.", "Quita los saltos de línea y caracteres especiales de «{label}»."),
-    ("err_check", "Check “{label}”.", "Revisa «{label}»."),
-    ("err_country_pick", "Choose a country from the list.", "Elige un país de la lista."),
-    ("err_sms_phone", "Give a mobile number above to get text messages, or untick this box.", "Escribe un móvil arriba para recibir SMS, o desmarca esta casilla."),
-    ("err_email", "Enter an email address like name@example.com.", "Escribe un correo como nombre@ejemplo.com."),
-    ("err_phone", "Enter the phone with its country code, like +34 600 12 34 56, or leave it empty.", "Escribe el teléfono con su prefijo de país, como +34 600 12 34 56, o déjalo vacío."),
-    ("courier_phone", "Phone for the courier (optional)", "Teléfono para el transportista (opcional)"),
-    ("fold_earlier", "The first time (before the clocks go back)", "La primera vez (antes de atrasar los relojes)"),
-    ("fold_later", "The second time (after the clocks go back)", "La segunda vez (después de atrasar los relojes)"),
-    ("not_found_hint", "There is no page at this address. It may have moved, or the link may be mistyped.", "No hay ninguna página en esta dirección. Puede que se haya movido o que el enlace esté mal escrito."),
-    ("err_place", "Choose a city from the list of suggestions.", "Elige una ciudad de la lista de sugerencias."),
-    ("err_date", "Enter a date like 2024-08-13, between {min} and {max}.", "Escribe una fecha como 2024-08-13, entre {min} y {max}."),
-    ("err_time", "Enter a time like 21:30.", "Escribe una hora como 21:30."),
-    ("err_time_gap", "That time did not exist there on that day: the clocks went forward. Choose {time} instead.", "Esa hora no existió ese día en ese lugar: se adelantaron los relojes. Elige las {time}."),
-    ("err_title", "Keep the title to {n} characters or fewer.", "El título puede tener como mucho {n} caracteres."),
-    ("err_message", "Keep the message to {n} characters or fewer.", "El mensaje puede tener como mucho {n} caracteres."),
-    ("err_choice", "Choose one of the options in the list.", "Elige una de las opciones de la lista."),
-    ("err_quantity", "Enter a quantity from 1 to 99.", "Escribe una cantidad entre 1 y 99."),
-    ("err_add", "We could not add this to your cart. Check your choices and try again.", "No pudimos añadirlo al carrito. Revisa lo que elegiste e inténtalo de nuevo."),
-    ("err_country", "We do not ship to that country. Choose one from the list.", "No hacemos envíos a ese país. Elige uno de la lista."),
-    ("err_cart_quantity", "Enter a whole number from 0 to {n} (0 removes the item). Nothing was changed.", "Escribe un número entero entre 0 y {n} (0 lo quita del carrito). No se cambió nada."),
-    ("qty_capped", "You can order at most {n} of one item; we set it to {n}.", "Puedes pedir como mucho {n} unidades de un artículo; lo dejamos en {n}."),
-    ("qty_removed", "The item was removed from your cart.", "Quitamos el artículo del carrito."),
-    ("ships_to", "We ship to:", "Enviamos a:"),
-    ("sky_anywhere", "The sky can be over any place in the world; the poster is shipped to the address you give at checkout.", "El cielo puede ser de cualquier lugar del mundo; el póster se envía a la dirección que des al pagar."),
-    ("preview_after_fix", "The preview comes back once the date and time are corrected.", "La vista previa vuelve cuando corrijas la fecha y la hora."),
-    ("fold", "Which one (that time happens twice when the clocks go back)", "Cuál (esa hora se repite cuando se atrasan los relojes)"),
     ("skip", "Skip to content", "Saltar al contenido"),
     ("main_nav", "Main", "Principal"),
     ("shop", "Shop", "Tienda"),
@@ -197,6 +122,38 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("preview", "Preview", "Vista previa"),
     ("preview_alt", "Preview of your star map", "Vista previa de tu mapa estelar"),
     ("preview_wait", "Drawing your sky…", "Dibujando tu cielo…"),
+    ("preview_failed", "The preview could not be drawn with these choices; check them and try again.", "No pudimos dibujar la vista previa con estas opciones; revísalas e inténtalo de nuevo."),
+    ("this_field", "This field", "Este campo"),
+    ("err_empty", "Fill in “{label}”.", "Rellena «{label}»."),
+    ("err_too_long", "“{label}” can have at most {n} characters.", "«{label}» puede tener como mucho {n} caracteres."),
+    ("err_too_short", "“{label}” needs at least {n} characters.", "«{label}» necesita al menos {n} caracteres."),
+    ("err_control", "Remove line breaks and special characters from “{label}”.", "Quita los saltos de línea y caracteres especiales de «{label}»."),
+    ("err_check", "Check “{label}”.", "Revisa «{label}»."),
+    ("err_country_pick", "Choose a country from the list.", "Elige un país de la lista."),
+    ("err_sms_phone", "Give a mobile number above to get text messages, or untick this box.", "Escribe un móvil arriba para recibir SMS, o desmarca esta casilla."),
+    ("err_email", "Enter an email address like name@example.com.", "Escribe un correo como nombre@ejemplo.com."),
+    ("err_phone", "Enter the phone with its country code, like +34 600 12 34 56, or leave it empty.", "Escribe el teléfono con su prefijo de país, como +34 600 12 34 56, o déjalo vacío."),
+    ("courier_phone", "Phone for the courier (optional)", "Teléfono para el transportista (opcional)"),
+    ("fold_earlier", "The first time (before the clocks go back)", "La primera vez (antes de atrasar los relojes)"),
+    ("fold_later", "The second time (after the clocks go back)", "La segunda vez (después de atrasar los relojes)"),
+    ("not_found_hint", "There is no page at this address. It may have moved, or the link may be mistyped.", "No hay ninguna página en esta dirección. Puede que se haya movido o que el enlace esté mal escrito."),
+    ("err_place", "Choose a city from the list of suggestions.", "Elige una ciudad de la lista de sugerencias."),
+    ("err_date", "Enter a date like 2024-08-13, between {min} and {max}.", "Escribe una fecha como 2024-08-13, entre {min} y {max}."),
+    ("err_time", "Enter a time like 21:30.", "Escribe una hora como 21:30."),
+    ("err_time_gap", "That time did not exist there on that day: the clocks went forward. Choose {time} instead.", "Esa hora no existió ese día en ese lugar: se adelantaron los relojes. Elige las {time}."),
+    ("err_title", "Keep the title to {n} characters or fewer.", "El título puede tener como mucho {n} caracteres."),
+    ("err_message", "Keep the message to {n} characters or fewer.", "El mensaje puede tener como mucho {n} caracteres."),
+    ("err_choice", "Choose one of the options in the list.", "Elige una de las opciones de la lista."),
+    ("err_quantity", "Enter a quantity from 1 to 99.", "Escribe una cantidad entre 1 y 99."),
+    ("err_add", "We could not add this to your cart. Check your choices and try again.", "No pudimos añadirlo al carrito. Revisa lo que elegiste e inténtalo de nuevo."),
+    ("err_country", "We do not ship to that country. Choose one from the list.", "No hacemos envíos a ese país. Elige uno de la lista."),
+    ("err_cart_quantity", "Enter a whole number from 0 to {n} (0 removes the item). Nothing was changed.", "Escribe un número entero entre 0 y {n} (0 lo quita del carrito). No se cambió nada."),
+    ("qty_capped", "You can order at most {n} of one item; we set it to {n}.", "Puedes pedir como mucho {n} unidades de un artículo; lo dejamos en {n}."),
+    ("qty_removed", "The item was removed from your cart.", "Quitamos el artículo del carrito."),
+    ("ships_to", "We ship to:", "Enviamos a:"),
+    ("sky_anywhere", "The sky can be over any place in the world; the poster is shipped to the address you give at checkout.", "El cielo puede ser de cualquier lugar del mundo; el póster se envía a la dirección que des al pagar."),
+    ("preview_after_fix", "The preview comes back once the date and time are corrected.", "La vista previa vuelve cuando corrijas la fecha y la hora."),
+    ("fold", "Which one (that time happens twice when the clocks go back)", "Cuál (esa hora se repite cuando se atrasan los relojes)"),
     ("your_cart", "Your cart", "Tu carrito"),
     ("order_items", "What you ordered", "Lo que pediste"),
     ("cart_empty", "Your cart is empty.", "Tu carrito está vacío."),

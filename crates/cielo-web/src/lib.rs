@@ -22,6 +22,7 @@ pub mod api;
 mod i18n;
 mod ops;
 mod products;
+mod sentences;
 pub mod session;
 mod store;
 mod views;

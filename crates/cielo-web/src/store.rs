@@ -1189,7 +1189,7 @@ pub(crate) async fn checkout_submit(
         let v = if field == "form" {
             v
         } else {
-            json!(crate::i18n::field_sentence(
+            json!(crate::sentences::field_sentence(
                 ctx.lang,
                 &field,
                 v.as_str().unwrap_or_default()
@@ -1462,12 +1462,12 @@ pub(crate) async fn amend_order(
         // In the page's words (the phone's field is shown for it).
         let v = match field.as_str() {
             "form" => v,
-            f if f.starts_with("title:") => json!(crate::i18n::field_sentence(
+            f if f.starts_with("title:") => json!(crate::sentences::field_sentence(
                 ctx.lang,
                 "poster_title",
                 v.as_str().unwrap_or_default()
             )),
-            f => json!(crate::i18n::field_sentence(
+            f => json!(crate::sentences::field_sentence(
                 ctx.lang,
                 f,
                 v.as_str().unwrap_or_default()
