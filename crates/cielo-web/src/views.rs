@@ -74,7 +74,7 @@ fn env() -> &'static Environment<'static> {
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
         env.add_filter("money", money_filter);
-        env.add_filter("count", count_filter);
+        env.add_filter("grouped", grouped_filter);
         env.add_filter("clip", clip);
         env.add_filter("country", |state: &minijinja::State, code: String| {
             let lang = state
@@ -102,22 +102,26 @@ fn money_filter(state: &minijinja::State, v: minijinja::Value) -> String {
 }
 
 /// A whole number with the grouping of the page's language (`1,234`; `1234`
-/// and `12.345` in Spanish, which leaves four digits ungrouped).
-fn count_filter(state: &minijinja::State, v: minijinja::Value) -> String {
-    let Some(n) = i64::try_from(v.clone()).ok() else {
+/// and `12.345` in Spanish, which leaves four digits ungrouped), as the
+/// shop's money formatter groups amounts.
+fn grouped_filter(state: &minijinja::State, v: minijinja::Value) -> String {
+    let Ok(n) = i64::try_from(v.clone()) else {
         return v.to_string();
     };
     let lang = state
         .lookup("lang")
         .and_then(|l| l.as_str().map(str::to_string))
         .unwrap_or_else(|| "en".into());
-    // The money formatter of the emails, on a currency with no decimals.
-    let text = cielo_notify::format::money(
-        cielo_core::Money::new(n, cielo_core::Currency::parse("JPY").expect("a currency")),
-        &lang,
-    );
-    text.chars()
-        .filter(|c| c.is_ascii_digit() || *c == ',' || *c == '.' || *c == '-')
+    grouped(n, &lang)
+}
+
+/// [`grouped_filter`]'s number: the emails' money formatter on a currency
+/// without decimals, its symbol left out.
+pub(crate) fn grouped(n: i64, lang: &str) -> String {
+    let yen = cielo_core::Currency::parse("JPY").expect("a currency");
+    cielo_notify::format::money(cielo_core::Money::new(n, yen), lang)
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, ',' | '.' | '-'))
         .collect()
 }
 
@@ -333,6 +337,14 @@ mod tests {
             "12.345,00\u{a0}€"
         );
         assert_eq!(money_json(&json!(null), "en"), "");
+    }
+
+    #[test]
+    fn counts_are_grouped_as_the_language_groups_money() {
+        assert_eq!(grouped(1234567, "en"), "1,234,567");
+        assert_eq!(grouped(12345, "es"), "12.345");
+        assert_eq!(grouped(999, "en"), "999");
+        assert_eq!(grouped(-1500, "en"), "-1,500");
     }
 
     #[test]
