@@ -387,7 +387,19 @@ fn redraw_url(values: &Map<String, Value>, product: &Value, fault: &[String]) ->
     }) {
         o.insert("size".into(), json!(size.to_lowercase()));
     }
-    preview_url(&Value::Object(o), 700)
+    // Every choice of the form (layout, shape, font… too), as the designer's
+    // script asks for its previews.
+    o.get("date")?;
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &o {
+        match v {
+            Value::String(v) => q.append_pair(k, v),
+            Value::Bool(b) => q.append_pair(k, if *b { "true" } else { "false" }),
+            other => q.append_pair(k, &other.to_string()),
+        };
+    }
+    q.append_pair("px", "700");
+    Some(format!("/api/store/starmap/preview?{}", q.finish()))
 }
 
 /// The product page; for a star-map poster, the designer.

@@ -850,6 +850,7 @@ async fn a_refused_poster_keeps_every_choice_and_says_in_words_which_field_to_fi
                 ("opt_language", "es".into()),
                 ("opt_title", title),
                 ("opt_message", "Nuestra noche".into()),
+                ("opt_shape", "square".into()),
                 ("optb_constellation_names", "false".into()),
                 ("optb_constellation_names", "true".into()),
                 ("optb_grid", "false".into()),
@@ -942,6 +943,10 @@ async fn a_refused_poster_keeps_every_choice_and_says_in_words_which_field_to_fi
     assert!(
         img.contains("time=22%3A00") && img.contains("theme=midnight-blue"),
         "{img}"
+    );
+    assert!(
+        img.contains("shape=square"),
+        "every choice, the shape too: {img}"
     );
     let title = tag_with_id(&p.body, "sm-title");
     assert!(title.contains(r#"aria-invalid="true""#) && title.contains("autofocus"));
