@@ -175,6 +175,30 @@ async function posterBuyer(browser) {
   await page.locator('#sm-suggest li').first().click();
   await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready');
   await check(page, 'designer');
+  // The "which one" (fold) picker only for a time that happens twice there.
+  const fold = page.locator('#sm-fold');
+  assert.ok(!(await fold.isVisible()), 'no fold picker for an ordinary time');
+  await page.fill('#sm-date', '2024-10-27');
+  await page.fill('#sm-time', '02:30');
+  await fold.waitFor({ state: 'visible' });
+  await page.fill('#sm-time', '22:00');
+  await fold.waitFor({ state: 'hidden' });
+  // A time the clocks skipped: the page comes back with everything chosen,
+  // the time at fault focused and said in words; fixed, the sky comes back.
+  await page.fill('#sm-date', '2024-03-31');
+  await page.fill('#sm-time', '02:30');
+  // The live preview says it in words too (not the API's field wording).
+  await page.locator('#sm-status', { hasText: 'Choose 03:30 instead' }).waitFor();
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.locator('#e-time').waitFor();
+  assert.match(await page.locator('#e-time').textContent(), /Choose 03:30 instead/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'sm-time', 'the time field has the focus');
+  assert.equal(await page.locator('#sm-time').getAttribute('aria-invalid'), 'true');
+  assert.match(await page.locator('#sm-tz').textContent(), /Europe\/Madrid/, 'the place is kept');
+  assert.equal(await page.locator('#sm-title').inputValue(), 'Our first night');
+  await check(page, 'designer-error');
+  await page.fill('#sm-time', '22:00');
+  await page.waitForFunction(() => document.getElementById('sm-preview').dataset.state === 'ready' && /starmap|blob:/.test(document.getElementById('sm-preview').src));
   await page.getByRole('button', { name: 'Add to cart' }).click();
   await page.waitForURL(/\/cart$/);
   assert.ok(await page.locator('img.thumb').count(), 'the cart shows a thumbnail');
@@ -332,6 +356,12 @@ async function savedCard(browser) {
   await buyMug();
   const saved = page.getByLabel(/Mastercard •••• 4444/);
   assert.ok(await saved.isChecked(), 'the saved card is offered, chosen');
+  // A saved card chosen: no card-number fields; "a new card": its fields.
+  assert.ok(!(await page.locator('#card_number').isVisible()), 'no card fields while a saved card is chosen');
+  await page.locator('#card-new').check();
+  assert.ok(await page.locator('#card_number').isVisible(), 'a new card shows its fields');
+  await saved.check();
+  assert.ok(!(await page.locator('#card_number').isVisible()), 'hidden again for the saved card');
   await check(page, 'payment-test-page-saved-card');
   await page.getByRole('button', { name: 'Pay' }).click();
   await page.waitForURL(/\/orders\/ord_/);

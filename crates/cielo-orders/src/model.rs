@@ -16,7 +16,7 @@ typed_id!(HistoryId, "ohi", "An entry in an order's status history.");
 typed_id!(ShipmentId, "shp", "A parcel recorded on an order.");
 
 /// Largest quantity on one line.
-pub const MAX_QUANTITY: i64 = 100;
+pub const MAX_QUANTITY: i64 = 99;
 /// Most lines in one cart.
 pub const MAX_LINES: usize = 50;
 /// Largest per-line options object, serialised.
@@ -124,7 +124,9 @@ pub struct NewLine {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinePatch {
-    /// New quantity (1–100).
+    /// New quantity, 1 to [`MAX_QUANTITY`] (99): 0 or more than 99 is a 422 at
+    /// `quantity`, never cut down silently (remove a line with `DELETE`). The
+    /// pages say the same number ("at most 99 of one item").
     pub quantity: i64,
 }
 

@@ -102,7 +102,7 @@ pub(crate) async fn signup(State(web): State<Web>, Extension(ctx): Extension<Ctx
     if let (true, Some(token)) = (r.ok(), r.body["token"].as_str()) {
         return redirect("/account", &[session_cookie(&web, token)]);
     }
-    let mut errors = r.field_errors();
+    let mut errors = sentences(&ctx, r.field_errors());
     if errors.is_empty() {
         errors.insert("form".into(), json!(r.detail()));
     }
@@ -169,6 +169,7 @@ async fn account_view(
             "me": me.body,
             "orders": orders.body.get("orders").cloned().unwrap_or(json!([])),
             "addresses": addresses.body.get("addresses").cloned().unwrap_or(json!([])),
+            "countries": crate::store::shipping_countries(ctx.lang),
             "cards": card_views(&cards.body),
             // The provider could not be asked: say so rather than "none saved".
             "cards_unavailable": !cards.ok(),
@@ -211,7 +212,7 @@ pub(crate) async fn add_address(
     if r.status == StatusCode::UNAUTHORIZED {
         return signin_first(&ctx);
     }
-    let mut errors = r.field_errors();
+    let mut errors = sentences(&ctx, r.field_errors());
     if errors.is_empty() {
         errors.insert("form".into(), json!(r.detail()));
     }
@@ -277,4 +278,18 @@ pub(crate) async fn delete_payment_method(
         return signin_first(&ctx);
     }
     redirect("/account#cards", &[])
+}
+
+/// The API's field errors as sentences in the page's language.
+fn sentences(
+    ctx: &Ctx,
+    raw: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    raw.into_iter()
+        .map(|(k, v)| {
+            let text =
+                crate::sentences::field_sentence(ctx.lang, &k, v.as_str().unwrap_or_default());
+            (k, json!(text))
+        })
+        .collect()
 }

@@ -22,13 +22,14 @@ pub mod api;
 mod i18n;
 mod ops;
 mod products;
+mod sentences;
 pub mod session;
 mod store;
 mod views;
 
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;
@@ -146,8 +147,61 @@ pub fn router(api: Router, config: WebConfig) -> Router {
             session::guard,
         ))
         .layer(axum::middleware::from_fn(security_headers))
-        .with_state(web);
-    pages.fallback_service(api)
+        .with_state(web.clone());
+    pages
+        .fallback_service(api)
+        .layer(axum::middleware::from_fn_with_state(web, html_not_found))
+}
+
+/// A browser asking for a page that does not exist gets the shop's own
+/// "not found" page (in its language), not the API's problem document;
+/// `/api/...` and `/webhooks/...` keep answering problem+json.
+async fn html_not_found(
+    axum::extract::State(web): axum::extract::State<Web>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let wants_html = matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+        && !path.starts_with("/api/")
+        && !path.starts_with("/webhooks/")
+        && req
+            .headers()
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
+    if !wants_html {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let res = next.run(Request::from_parts(parts.clone(), body)).await;
+    let is_html = res
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/html"));
+    if res.status() != http::StatusCode::NOT_FOUND || is_html {
+        return res;
+    }
+    let (ctx, new_csrf) = session::visitor_of(&parts);
+    let t = ctx.lang;
+    let mut page = views::message(
+        &web,
+        &ctx,
+        http::StatusCode::NOT_FOUND,
+        t.t("not_found"),
+        t.t("not_found_hint"),
+    )
+    .await;
+    if let Some(c) = new_csrf.and_then(|c| {
+        session::cookie(session::CSRF, &c, None, web.secure_cookies)
+            .parse()
+            .ok()
+    }) {
+        page.headers_mut().append(http::header::SET_COOKIE, c);
+    }
+    page_headers(page.headers_mut());
+    page
 }
 
 /// Headers on every page: a Content-Security-Policy with no inline script or
@@ -155,7 +209,12 @@ pub fn router(api: Router, config: WebConfig) -> Router {
 /// sniffing, no referrer to other sites.
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    let h = res.headers_mut();
+    page_headers(res.headers_mut());
+    res
+}
+
+/// The headers of [`security_headers`], on any page.
+fn page_headers(h: &mut http::HeaderMap) {
     let set = |h: &mut http::HeaderMap, k: &'static str, v: &'static str| {
         h.entry(k).or_insert(http::HeaderValue::from_static(v));
     };
@@ -168,5 +227,4 @@ async fn security_headers(req: Request, next: Next) -> Response {
     set(h, "x-content-type-options", "nosniff");
     set(h, "referrer-policy", "same-origin");
     set(h, "x-frame-options", "DENY");
-    res.into_response()
 }

@@ -207,6 +207,37 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
                 .into_response();
         }
     }
+    let ctx = visitor(&parts, cookies, csrf.clone(), form, files);
+    parts.extensions.insert(ctx);
+    let req = Request::from_parts(parts, axum::body::Body::empty());
+    let mut res = next.run(req).await;
+    if new_csrf {
+        if let Ok(v) = cookie(CSRF, &csrf, None, web.secure_cookies).parse() {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// The visitor of a request without a form (a page that is not found):
+/// the [`Ctx`] and, when the visitor had no CSRF cookie yet, the new one.
+pub(crate) fn visitor_of(parts: &http::request::Parts) -> (Ctx, Option<String>) {
+    let cookies = parse_cookies(&parts.headers);
+    let (csrf, new_csrf) = match cookies.get(CSRF).filter(|v| safe_cookie_value(v)) {
+        Some(v) => (v.clone(), false),
+        None => (random_token(), true),
+    };
+    let ctx = visitor(parts, cookies, csrf.clone(), Vec::new(), Vec::new());
+    (ctx, new_csrf.then_some(csrf))
+}
+
+fn visitor(
+    parts: &http::request::Parts,
+    cookies: std::collections::HashMap<String, String>,
+    csrf: String,
+    form: Vec<(String, String)>,
+    files: Vec<Upload>,
+) -> Ctx {
     let lang = cookies
         .get(LANG)
         .and_then(|l| Lang::parse(l))
@@ -215,7 +246,7 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let ctx = Ctx {
+    Ctx {
         caller: Caller {
             token: cookies
                 .get(SESSION)
@@ -230,7 +261,7 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
         },
         lang,
         cart: cookies.get(CART).filter(|v| safe_cookie_value(v)).cloned(),
-        csrf: csrf.clone(),
+        csrf,
         here: parts
             .uri
             .path_and_query()
@@ -239,16 +270,7 @@ pub(crate) async fn guard(State(web): State<Web>, req: Request, next: Next) -> R
         cookies,
         form,
         files,
-    };
-    parts.extensions.insert(ctx);
-    let req = Request::from_parts(parts, axum::body::Body::empty());
-    let mut res = next.run(req).await;
-    if new_csrf {
-        if let Ok(v) = cookie(CSRF, &csrf, None, web.secure_cookies).parse() {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
     }
-    res
 }
 
 /// The fields and files of a `multipart/form-data` body.

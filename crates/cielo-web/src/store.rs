@@ -176,7 +176,12 @@ fn designer_choices(options: &Value, lang: crate::i18n::Lang) -> Value {
                     }
                     Value::Object(o) => {
                         let id = o.get("id").and_then(Value::as_str)?;
-                        let label = o.get("name").and_then(Value::as_str).unwrap_or(id);
+                        let own = lang.t(&format!("{name}_{id}"));
+                        let label = if own.is_empty() {
+                            o.get("name").and_then(Value::as_str).unwrap_or(id)
+                        } else {
+                            own
+                        };
                         Some(json!({"id": id, "name": label, "swatch": o.get("background")}))
                     }
                     _ => None,
@@ -214,6 +219,187 @@ fn language_name(code: &str) -> Option<&'static str> {
         "pt" => "Português",
         _ => return None,
     })
+}
+
+/// The designer's (and product form's) fields in the order they are shown:
+/// the first at fault gets the focus.
+const FORM_ORDER: &[&str] = &[
+    "variant", "place", "date", "time", "fold", "theme", "language", "title", "message", "quantity",
+];
+
+/// The API's field errors (`options/time: must be…`) as sentences for people,
+/// keyed by the form field they belong to (`time`), and those fields in the
+/// order of the form. Paths and field names never reach the page.
+fn human_errors(
+    raw: &Map<String, Value>,
+    lang: crate::i18n::Lang,
+    limits: &Value,
+    designer: bool,
+) -> (Map<String, Value>, Vec<String>) {
+    let mut out = Map::new();
+    for (path, detail) in raw {
+        let detail = detail.as_str().unwrap_or_default();
+        let name = path.strip_prefix("options/").unwrap_or(path);
+        let name = name.split('/').next().unwrap_or(name);
+        let (field, text) = match name {
+            "place_id" | "lat" | "lon" | "tz" | "place" | "place_query" => {
+                let key = if detail == lang.t("place_unknown") {
+                    "place_unknown"
+                } else {
+                    "err_place"
+                };
+                ("place", lang.t(key).to_string())
+            }
+            "date" | "at" => (
+                "date",
+                lang.t("err_date")
+                    .replace("{min}", limits["min_date"].as_str().unwrap_or("1800-01-01"))
+                    .replace("{max}", limits["max_date"].as_str().unwrap_or("2200-12-31")),
+            ),
+            "time" | "fold" => {
+                // A local time the clocks skipped: the API names the one meant.
+                let meant = detail
+                    .split_once("did you mean ")
+                    .map(|(_, r)| r.trim_end_matches('?').trim().to_string());
+                match meant {
+                    Some(m) if detail.contains("does not exist") => {
+                        ("time", lang.t("err_time_gap").replace("{time}", &m))
+                    }
+                    _ => ("time", lang.t("err_time").to_string()),
+                }
+            }
+            "title" | "message" => (
+                name,
+                lang.t(if name == "title" {
+                    "err_title"
+                } else {
+                    "err_message"
+                })
+                .replace(
+                    "{n}",
+                    &limits[if name == "title" {
+                        "max_title_chars"
+                    } else {
+                        "max_message_chars"
+                    }]
+                    .as_u64()
+                    .unwrap_or(80)
+                    .to_string(),
+                ),
+            ),
+            "variant_id" | "size" => ("variant", lang.t("err_choice").to_string()),
+            "quantity" if !designer => ("quantity", lang.t("err_quantity").to_string()),
+            "theme" | "language" => (name, lang.t("err_choice").to_string()),
+            "form" if !detail.is_empty() && !detail.contains(':') => ("form", detail.to_string()),
+            _ => ("form", lang.t("err_add").to_string()),
+        };
+        out.entry(field.to_string()).or_insert(Value::String(text));
+    }
+    let mut order: Vec<String> = FORM_ORDER
+        .iter()
+        .filter(|f| out.contains_key(**f))
+        .map(|f| f.to_string())
+        .collect();
+    order.extend(
+        out.keys()
+            .filter(|k| !FORM_ORDER.contains(&k.as_str()) && *k != "form")
+            .cloned(),
+    );
+    (out, order)
+}
+
+/// The place a refused designer form had chosen (`optn_place_id`), found
+/// again by its label among the suggestions: `{id, label, lat, lon, tz}`;
+/// null when none was chosen.
+async fn chosen_place(web: &Web, ctx: &Ctx, values: &Map<String, Value>) -> Value {
+    let id = values.get("optn_place_id").and_then(|v| match v {
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        other => other.as_u64(),
+    });
+    let Some(id) = id else { return Value::Null };
+    let label = values
+        .get("opt_place_query")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let city = label.split(',').next().unwrap_or("").trim().to_string();
+    for q in [label, city] {
+        if q.is_empty() {
+            continue;
+        }
+        let r = web
+            .api
+            .get(
+                &ctx.caller,
+                &format!("/api/store/starmap/places?limit=20&q={}", enc(&q)),
+            )
+            .await;
+        if let Some(p) = r.body["places"]
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["id"].as_u64() == Some(id)))
+        {
+            let label = p["label"].as_str().map(str::to_string).unwrap_or_else(|| {
+                format!(
+                    "{}, {}",
+                    p["name"].as_str().unwrap_or(""),
+                    p["country"].as_str().unwrap_or("")
+                )
+            });
+            return json!({
+                "id": id,
+                "label": label,
+                "lat": format!("{:.3}", p["lat"].as_f64().unwrap_or(0.0)),
+                "lon": format!("{:.3}", p["lon"].as_f64().unwrap_or(0.0)),
+                "tz": p["tz"],
+            });
+        }
+    }
+    json!({"id": id})
+}
+
+/// The preview of a refused designer form, drawn from what it chose; none
+/// when the date or time is at fault (there is no sky at a time that is not).
+fn redraw_url(values: &Map<String, Value>, product: &Value, fault: &[String]) -> Option<String> {
+    if fault
+        .iter()
+        .any(|f| f == "date" || f == "time" || f == "place")
+    {
+        return None;
+    }
+    let mut o = Map::new();
+    for (k, v) in values {
+        let Some(v) = v.as_str() else { continue };
+        let v = v.trim();
+        if let Some(name) = k.strip_prefix("optb_") {
+            o.insert(name.into(), json!(v == "true" || v == "on"));
+        } else if let Some(name) = k.strip_prefix("opt_").or_else(|| k.strip_prefix("optn_")) {
+            if name != "place_query" && !v.is_empty() && !fault.iter().any(|f| f == name) {
+                o.insert(name.into(), json!(v));
+            }
+        }
+    }
+    let variant = values.get("variant_id").and_then(Value::as_str);
+    if let Some(size) = product["variants"].as_array().and_then(|vs| {
+        vs.iter()
+            .find(|v| v["id"].as_str() == variant)
+            .and_then(|v| v["option_values"]["size"].as_str())
+    }) {
+        o.insert("size".into(), json!(size.to_lowercase()));
+    }
+    // Every choice of the form (layout, shape, font… too), as the designer's
+    // script asks for its previews.
+    o.get("date")?;
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &o {
+        match v {
+            Value::String(v) => q.append_pair(k, v),
+            Value::Bool(b) => q.append_pair(k, if *b { "true" } else { "false" }),
+            other => q.append_pair(k, &other.to_string()),
+        };
+    }
+    q.append_pair("px", "700");
+    Some(format!("/api/store/starmap/preview?{}", q.finish()))
 }
 
 /// The product page; for a star-map poster, the designer.
@@ -255,6 +441,19 @@ async fn product_view(
     } else {
         (json!([]), json!({}))
     };
+    let (errors, fault) = human_errors(&errors, ctx.lang, &limits, designer);
+    // Back after a refusal: the place chosen (its coordinates and zone) and
+    // the sky drawn from everything chosen, so nothing is to be picked again.
+    let place = if designer {
+        chosen_place(web, ctx, &values).await
+    } else {
+        Value::Null
+    };
+    let preview = if place.is_null() {
+        None
+    } else {
+        redraw_url(&values, &p.body, &fault)
+    };
     let today = cielo_core::Timestamp::now().to_string();
     render_status(
         web,
@@ -267,8 +466,13 @@ async fn product_view(
             "choices": choices,
             "limits": limits,
             "errors": errors,
+            "fault": fault,
+            "focus": fault.first(),
+            "place": place,
+            "preview": preview,
             "values": values,
             "today": today.get(..10).unwrap_or("2026-01-01"),
+            "ships_to": shipping_countries(ctx.lang),
         }),
     )
     .await
@@ -332,10 +536,24 @@ fn line_options(ctx: &Ctx) -> Option<Value> {
 pub(crate) async fn cart_add(State(web): State<Web>, Extension(ctx): Extension<Ctx>) -> Response {
     let handle = ctx.text("handle").unwrap_or_default();
     let variant = ctx.text("variant_id").unwrap_or_default();
-    let quantity: i64 = ctx
-        .text("quantity")
-        .and_then(|q| q.parse().ok())
-        .unwrap_or(1);
+    // No number (or not a whole one) is said beside the box, never taken as 1.
+    let quantity: i64 = match ctx.text("quantity").map(|q| q.parse::<i64>()) {
+        None => 1,
+        Some(Ok(q)) => q,
+        Some(Err(_)) => {
+            let mut errors = Map::new();
+            errors.insert("quantity".into(), json!("not a number"));
+            return product_view(
+                &web,
+                &ctx,
+                &handle,
+                errors,
+                form_values(&ctx),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
     let mut options = line_options(&ctx);
     // Without JavaScript there are no suggestions: take the biggest city
     // whose name starts with what was typed.
@@ -420,12 +638,17 @@ pub(crate) async fn cart_add(State(web): State<Web>, Extension(ctx): Extension<C
     if errors.is_empty() {
         errors.insert("form".into(), json!(r.detail()));
     }
+    let mut values = form_values(&ctx);
+    // The place found from what was typed (without JavaScript) stays chosen.
+    if let Some(id) = body["options"]["place_id"].as_u64() {
+        values.insert("optn_place_id".into(), json!(id.to_string()));
+    }
     let mut res = product_view(
         &web,
         &ctx,
         &handle,
         errors,
-        form_values(&ctx),
+        values,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -488,6 +711,9 @@ fn preview_url(options: &Value, px: u32) -> Option<String> {
 pub(crate) struct Destination {
     country: Option<String>,
     region: Option<String>,
+    /// What the last quantity change did, said above the lines: `capped`
+    /// (more than the most asked for: set to the most) or `removed`.
+    notice: Option<String>,
 }
 
 /// The cart: quantities, removal, thumbnails, and shipping to a chosen country
@@ -497,6 +723,27 @@ pub(crate) async fn cart(
     Extension(ctx): Extension<Ctx>,
     Query(d): Query<Destination>,
 ) -> Response {
+    cart_view(&web, &ctx, d, Map::new(), StatusCode::OK).await
+}
+
+/// The cart page; `errors` maps a line id to what is wrong with the quantity
+/// typed for it (`typed` keeps that text in the box).
+async fn cart_view(
+    web: &Web,
+    ctx: &Ctx,
+    d: Destination,
+    errors: Map<String, Value>,
+    status: StatusCode,
+) -> Response {
+    let notice = match d.notice.as_deref() {
+        Some("capped") => Some(
+            ctx.lang
+                .t("qty_capped")
+                .replace("{n}", &MAX_QUANTITY.to_string()),
+        ),
+        Some("removed") => Some(ctx.lang.t("qty_removed").to_string()),
+        _ => None,
+    };
     let cart = match &ctx.cart {
         Some(id) => {
             let c = web
@@ -571,85 +818,183 @@ pub(crate) async fn cart(
                 json!({"subtotal": subtotal, "shipping": shipping, "tax": tax, "total": total});
         }
     }
-    render(
-        &web,
-        &ctx,
+    render_status(
+        web,
+        ctx,
+        status,
         "cart.html",
         json!({
             "cart": cart,
+            "notice": notice,
+            "errors": errors,
+            "max_quantity": MAX_QUANTITY,
             "lines": lines,
             "totals": totals,
             "country": country,
             "region": region,
-            "countries": COUNTRIES,
+            "countries": shipping_countries(ctx.lang),
         }),
     )
     .await
 }
 
-/// Changes a line's quantity, or removes it (`action=remove` or quantity 0).
+/// Most of one item on a cart line (the API refuses more with a 422).
+const MAX_QUANTITY: i64 = cielo_orders::MAX_QUANTITY;
+
+/// Changes a line's quantity, or removes it, and says what it did: `remove`
+/// or 0 removes the line ("removed"); more than [`MAX_QUANTITY`] sets the
+/// most ("capped"); a negative number or no number is refused beside the box
+/// and nothing changes.
 pub(crate) async fn cart_update(
     State(web): State<Web>,
     Extension(ctx): Extension<Ctx>,
     Path(line): Path<String>,
 ) -> Response {
     let back = local_path(ctx.field("back"));
+    let back = if back.starts_with("/cart") {
+        back
+    } else {
+        "/cart".to_string()
+    };
     let Some(cart) = ctx.cart.clone() else {
         return redirect("/cart", &[]);
     };
-    let quantity: i64 = ctx
-        .text("quantity")
-        .and_then(|q| q.parse().ok())
-        .unwrap_or(1);
     let path = format!("/api/store/carts/{cart}/lines/{}", enc(&line));
-    if ctx.field("action") == Some("remove") || quantity <= 0 {
-        web.api
-            .call(&ctx.caller, Method::DELETE, &path, None, &[])
-            .await;
-    } else {
-        web.api
-            .call(
-                &ctx.caller,
-                Method::PATCH,
-                &path,
-                Some(&json!({"quantity": quantity.min(99)})),
-                &[],
-            )
-            .await;
-    }
-    redirect(
-        if back.starts_with("/cart") {
-            &back
+    let typed = ctx.text("quantity").unwrap_or_default();
+    let remove = ctx.field("action") == Some("remove");
+    let quantity = typed.parse::<i64>().ok().or_else(|| {
+        // "1e4" or "12.0": a number, but not a whole one people meant.
+        typed
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64)
+    });
+    let with_notice = |n: &str| {
+        let kept: String = back
+            .split_once('?')
+            .map(|(_, q)| {
+                form_urlencoded::parse(q.as_bytes())
+                    .filter(|(k, _)| k != "notice")
+                    .fold(
+                        form_urlencoded::Serializer::new(String::new()),
+                        |mut s, (k, v)| {
+                            s.append_pair(&k, &v);
+                            s
+                        },
+                    )
+                    .finish()
+            })
+            .unwrap_or_default();
+        if kept.is_empty() {
+            format!("/cart?notice={n}")
         } else {
-            "/cart"
-        },
-        &[],
-    )
+            format!("/cart?{kept}&notice={n}")
+        }
+    };
+    match (remove, quantity) {
+        (true, _) | (false, Some(0)) => {
+            web.api
+                .call(&ctx.caller, Method::DELETE, &path, None, &[])
+                .await;
+            redirect(&with_notice("removed"), &[])
+        }
+        (false, Some(q)) if q > 0 => {
+            let set = q.min(MAX_QUANTITY);
+            web.api
+                .call(
+                    &ctx.caller,
+                    Method::PATCH,
+                    &path,
+                    Some(&json!({"quantity": set})),
+                    &[],
+                )
+                .await;
+            if q > MAX_QUANTITY {
+                redirect(&with_notice("capped"), &[])
+            } else {
+                redirect(&back, &[])
+            }
+        }
+        _ => {
+            let mut errors = Map::new();
+            errors.insert(
+                line.clone(),
+                json!({
+                    "text": ctx.lang.t("err_cart_quantity").replace("{n}", &MAX_QUANTITY.to_string()),
+                    "typed": typed,
+                }),
+            );
+            let d = back
+                .split_once('?')
+                .and_then(|(_, q)| serde_urlencoded::from_str::<Destination>(q).ok())
+                .unwrap_or_default();
+            let d = Destination { notice: None, ..d };
+            cart_view(&web, &ctx, d, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
 }
 
-/// Countries offered in the forms: (code, name). Shipping elsewhere works by
-/// typing the code on the API; the pages keep a short, readable list.
-const COUNTRIES: &[(&str, &str)] = &[
-    ("US", "United States"),
-    ("CA", "Canada"),
-    ("MX", "México"),
-    ("ES", "España"),
-    ("AR", "Argentina"),
-    ("CL", "Chile"),
-    ("CO", "Colombia"),
-    ("PE", "Perú"),
-    ("BR", "Brasil"),
-    ("GB", "United Kingdom"),
-    ("IE", "Ireland"),
-    ("FR", "France"),
-    ("DE", "Deutschland"),
-    ("IT", "Italia"),
-    ("PT", "Portugal"),
-    ("NL", "Nederland"),
-    ("AU", "Australia"),
-    ("NZ", "New Zealand"),
-    ("JP", "Japan"),
+/// Countries the shop ships to, offered in the cart's and checkout's forms:
+/// (code, English name, Spanish name). A poster may show the sky over any
+/// place; only the address it is sent to must be in this list.
+const COUNTRIES: &[(&str, &str, &str)] = &[
+    ("US", "United States", "Estados Unidos"),
+    ("CA", "Canada", "Canadá"),
+    ("MX", "Mexico", "México"),
+    ("ES", "Spain", "España"),
+    ("AR", "Argentina", "Argentina"),
+    ("CL", "Chile", "Chile"),
+    ("CO", "Colombia", "Colombia"),
+    ("PE", "Peru", "Perú"),
+    ("BR", "Brazil", "Brasil"),
+    ("GB", "United Kingdom", "Reino Unido"),
+    ("IE", "Ireland", "Irlanda"),
+    ("FR", "France", "Francia"),
+    ("DE", "Germany", "Alemania"),
+    ("IT", "Italy", "Italia"),
+    ("PT", "Portugal", "Portugal"),
+    ("NL", "Netherlands", "Países Bajos"),
+    ("AU", "Australia", "Australia"),
+    ("NZ", "New Zealand", "Nueva Zelanda"),
+    ("JP", "Japan", "Japón"),
 ];
+
+/// The countries shipped to as `[code, name]` pairs in the page's language,
+/// sorted by that name.
+pub(crate) fn shipping_countries(lang: crate::i18n::Lang) -> Value {
+    let mut list: Vec<(&str, &str)> = COUNTRIES
+        .iter()
+        .map(|(code, en, es)| {
+            (
+                *code,
+                if lang == crate::i18n::Lang::Es {
+                    *es
+                } else {
+                    *en
+                },
+            )
+        })
+        .collect();
+    list.sort_by_key(|(_, name)| name.to_lowercase());
+    json!(list)
+}
+
+/// The name of country `code` in `lang` (the shipping countries'), else
+/// the code itself.
+pub(crate) fn country_name(code: &str, lang: &str) -> String {
+    COUNTRIES
+        .iter()
+        .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
+        .map(|(_, en, es)| if lang == "es" { *es } else { *en })
+        .unwrap_or(code)
+        .to_string()
+}
+
+/// Whether the shop ships to `code`.
+pub(crate) fn ships_to(code: &str) -> bool {
+    COUNTRIES.iter().any(|(c, _, _)| *c == code)
+}
 
 /// The checkout form. Each rendering carries a fresh idempotency key: a
 /// double submit of one attempt is one order; a corrected form is a new attempt.
@@ -690,20 +1035,35 @@ async fn checkout_view(
         return redirect("/cart", &[]);
     }
     if values.is_empty() || !values.contains_key("email") {
-        // Signed in: the account's email and first saved address.
+        // Signed in: the account's default address (else its first), then
+        // the account's own name, email and phone for what it leaves empty.
         if ctx.caller.token.is_some() {
             let me = web.api.get(&ctx.caller, "/api/store/me").await;
-            if let Some(e) = me.body.get("email") {
-                values.entry("email").or_insert(e.clone());
-            }
             let a = web.api.get(&ctx.caller, "/api/store/me/addresses").await;
-            if let Some(Value::Object(first)) = a.body["addresses"]
-                .get(0)
-                .map(|a| a.get("address").cloned().unwrap_or(a.clone()))
-            {
-                for (k, v) in first {
-                    if !v.is_null() {
-                        values.entry(k).or_insert(v);
+            let list = a.body["addresses"].as_array().cloned().unwrap_or_default();
+            let chosen = list
+                .iter()
+                .find(|a| a["is_default"] == true)
+                .or_else(|| list.first())
+                .map(|a| a.get("address").cloned().unwrap_or(a.clone()));
+            if let Some(Value::Object(address)) = chosen {
+                for k in ADDRESS_FIELDS {
+                    if let Some(v) = address
+                        .get(*k)
+                        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                    {
+                        values.entry(k.to_string()).or_insert(v.clone());
+                    }
+                }
+            }
+            if me.ok() {
+                for k in ["email", "name", "phone"] {
+                    if let Some(v) = me
+                        .body
+                        .get(k)
+                        .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                    {
+                        values.entry(k.to_string()).or_insert(v.clone());
                     }
                 }
             }
@@ -719,7 +1079,7 @@ async fn checkout_view(
             "errors": errors,
             "values": values,
             "idempotency_key": uuid::Uuid::new_v4().to_string(),
-            "countries": COUNTRIES,
+            "countries": shipping_countries(ctx.lang),
             // Downloads only: no address to ask for.
             "digital_only": cart.body["lines"]
                 .as_array()
@@ -728,6 +1088,18 @@ async fn checkout_view(
     )
     .await
 }
+
+/// The fields of a saved address the checkout form shows.
+const ADDRESS_FIELDS: &[&str] = &[
+    "name",
+    "line1",
+    "line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "phone",
+];
 
 /// Places the order and hands the buyer to the payment page.
 pub(crate) async fn checkout_submit(
@@ -759,6 +1131,21 @@ pub(crate) async fn checkout_submit(
         && ["name", "line1", "city", "postal_code", "country"]
             .iter()
             .all(|k| ctx.text(k).is_none());
+    // Only the countries the form offers: a typed code the shop does not
+    // ship to is said beside the field before anything is placed.
+    let country = ctx.text("country").unwrap_or_default().to_ascii_uppercase();
+    if !no_address && !country.is_empty() && !ships_to(&country) {
+        let mut errors = Map::new();
+        errors.insert("country".into(), json!(ctx.lang.t("err_country")));
+        return checkout_view(
+            &web,
+            &ctx,
+            errors,
+            form_values(&ctx),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let mut body = if no_address {
         json!({})
     } else {
@@ -810,6 +1197,15 @@ pub(crate) async fn checkout_submit(
                 .strip_prefix("shipping_address/")
                 .unwrap_or(&k)
                 .to_string(),
+        };
+        let v = if field == "form" {
+            v
+        } else {
+            json!(crate::sentences::field_sentence(
+                ctx.lang,
+                &field,
+                v.as_str().unwrap_or_default()
+            ))
         };
         errors.insert(field, v);
     }
@@ -926,14 +1322,26 @@ async fn order_view(
         "version": version,
         "live": !FINAL.contains(&status.as_str()),
         "token": token.unwrap_or_default(),
-        "countries": COUNTRIES,
+        "countries": shipping_countries(ctx.lang),
         // Posters (lines with a date and place) have a title to correct.
         "has_poster": o.body["lines"].as_array().is_some_and(|l| l.iter().any(|l| l["options"]["date"].is_string())),
         "values": o.body["shipping_address"].clone(),
         "errors": {},
+        "show_phone": false,
     });
+    // A courier's phone stored as typed before phones were checked cannot be
+    // sent back as it is: the form shows it, with what to fix.
+    let stored_phone = o.body["shipping_address"]["phone"].as_str().unwrap_or("");
+    if !stored_phone.is_empty() && cielo_core::phone::normalise(stored_phone).is_none() {
+        page["show_phone"] = json!(true);
+        page["errors"] = json!({"phone": ctx.lang.t("err_phone")});
+    }
     if let (Some(p), Value::Object(x)) = (page.as_object_mut(), extra) {
+        let shown = x.get("show_phone").cloned();
         p.extend(x);
+        if shown.is_none() && p["errors"].get("phone").is_some() {
+            p.insert("show_phone".into(), json!(true));
+        }
     }
     render_status(web, ctx, status_code, "order.html", page).await
 }
@@ -976,12 +1384,24 @@ pub(crate) async fn amend_order(
             address[k] = json!(v);
         }
     }
-    // Keep what the form does not show (the courier's phone).
-    if let Some(p) = o.body["shipping_address"]
-        .get("phone")
-        .filter(|p| !p.is_null())
-    {
-        address["phone"] = p.clone();
+    // The courier's phone: as typed when the form showed the field (a phone
+    // stored before phones were checked); otherwise the stored one is kept,
+    // sent back only when it is a valid number (an invalid one would refuse
+    // every other correction).
+    match ctx.field("phone") {
+        Some(_) => {
+            if let Some(p) = ctx.text("phone") {
+                address["phone"] = json!(p);
+            }
+        }
+        None => {
+            if let Some(p) = o.body["shipping_address"]["phone"]
+                .as_str()
+                .filter(|p| cielo_core::phone::normalise(p).is_some())
+            {
+                address["phone"] = json!(p);
+            }
+        }
     }
     let mut body = json!({});
     if address != o.body["shipping_address"] {
@@ -1050,6 +1470,20 @@ pub(crate) async fn amend_order(
             k.strip_prefix("shipping_address/")
                 .unwrap_or(&k)
                 .to_string()
+        };
+        // In the page's words (the phone's field is shown for it).
+        let v = match field.as_str() {
+            "form" => v,
+            f if f.starts_with("title:") => json!(crate::sentences::field_sentence(
+                ctx.lang,
+                "poster_title",
+                v.as_str().unwrap_or_default()
+            )),
+            f => json!(crate::sentences::field_sentence(
+                ctx.lang,
+                f,
+                v.as_str().unwrap_or_default()
+            )),
         };
         errors.entry(field).or_insert(v);
     }

@@ -74,6 +74,15 @@ fn env() -> &'static Environment<'static> {
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
         env.add_filter("money", money_filter);
+        env.add_filter("grouped", grouped_filter);
+        env.add_filter("clip", clip);
+        env.add_filter("country", |state: &minijinja::State, code: String| {
+            let lang = state
+                .lookup("lang")
+                .and_then(|l| l.as_str().map(str::to_string))
+                .unwrap_or_else(|| "en".into());
+            crate::store::country_name(&code, &lang)
+        });
         env.add_filter("excerpt", excerpt);
         env.add_filter("when", when);
         env.add_filter("urlencode", |s: String| crate::store::enc(&s));
@@ -81,23 +90,63 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-/// `{amount, currency}` as people write it (`$44.00`).
-fn money_filter(v: minijinja::Value) -> String {
+/// `{amount, currency}` as people reading the page's language write it
+/// (`$1,234.00`; `12.345,00 €`), the way the shop's emails write it.
+fn money_filter(state: &minijinja::State, v: minijinja::Value) -> String {
     let j = serde_json::to_value(&v).unwrap_or(Value::Null);
-    money_json(&j)
+    let lang = state
+        .lookup("lang")
+        .and_then(|l| l.as_str().map(str::to_string))
+        .unwrap_or_else(|| "en".into());
+    money_json(&j, &lang)
 }
 
-/// A JSON `{amount, currency}` as people write it.
-pub(crate) fn money_json(j: &Value) -> String {
+/// A whole number with the grouping of the page's language (`1,234`; `1234`
+/// and `12.345` in Spanish, which leaves four digits ungrouped), as the
+/// shop's money formatter groups amounts.
+fn grouped_filter(state: &minijinja::State, v: minijinja::Value) -> String {
+    let Ok(n) = i64::try_from(v.clone()) else {
+        return v.to_string();
+    };
+    let lang = state
+        .lookup("lang")
+        .and_then(|l| l.as_str().map(str::to_string))
+        .unwrap_or_else(|| "en".into());
+    grouped(n, &lang)
+}
+
+/// [`grouped_filter`]'s number: the emails' money formatter on a currency
+/// without decimals, its symbol left out.
+pub(crate) fn grouped(n: i64, lang: &str) -> String {
+    let yen = cielo_core::Currency::parse("JPY").expect("a currency");
+    cielo_notify::format::money(cielo_core::Money::new(n, yen), lang)
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, ',' | '.' | '-'))
+        .collect()
+}
+
+/// A JSON `{amount, currency}` as people reading `lang` write it.
+pub(crate) fn money_json(j: &Value, lang: &str) -> String {
     let amount = j.get("amount").and_then(Value::as_i64);
     let currency = j
         .get("currency")
         .and_then(Value::as_str)
         .and_then(|c| cielo_core::Currency::parse(c).ok());
     match (amount, currency) {
-        (Some(a), Some(c)) => cielo_http::format::money_text(cielo_core::Money::new(a, c)),
+        (Some(a), Some(c)) => cielo_notify::format::money(cielo_core::Money::new(a, c), lang),
         _ => String::new(),
     }
+}
+
+/// A text for the page's `<title>`: at most `n` characters, cut with an
+/// ellipsis (a long search must not fill the tab and the history).
+fn clip(text: String, n: usize) -> String {
+    let text = text.trim();
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(n.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
 }
 
 /// The start of a text, at most `n` characters, cut at a word boundary with an
@@ -276,10 +325,35 @@ mod tests {
     #[test]
     fn money_is_formatted_like_the_payment_page() {
         assert_eq!(
-            money_json(&json!({"amount": 4400, "currency": "USD"})),
+            money_json(&json!({"amount": 4400, "currency": "USD"}), "en"),
             "$44.00"
         );
-        assert_eq!(money_json(&json!(null)), "");
+        assert_eq!(
+            money_json(&json!({"amount": 123400, "currency": "USD"}), "en"),
+            "$1,234.00"
+        );
+        assert_eq!(
+            money_json(&json!({"amount": 1234500, "currency": "EUR"}), "es"),
+            "12.345,00\u{a0}€"
+        );
+        assert_eq!(money_json(&json!(null), "en"), "");
+    }
+
+    #[test]
+    fn counts_are_grouped_as_the_language_groups_money() {
+        assert_eq!(grouped(1234567, "en"), "1,234,567");
+        assert_eq!(grouped(12345, "es"), "12.345");
+        assert_eq!(grouped(999, "en"), "999");
+        assert_eq!(grouped(-1500, "en"), "-1,500");
+    }
+
+    #[test]
+    fn long_titles_are_clipped_with_an_ellipsis() {
+        let long = "é".repeat(5000);
+        let t = clip(long, 60);
+        assert_eq!(t.chars().count(), 60);
+        assert!(t.ends_with('…'));
+        assert_eq!(clip("short".into(), 60), "short");
     }
 
     #[test]

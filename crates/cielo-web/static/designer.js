@@ -57,8 +57,15 @@
         if (!again && started) window.cieloPreviewTimes.push(performance.now() - started);
         say('');
       } else {
+        // Said in the page's words, not the API's: which field, and how.
         const p = await r.json().catch(() => ({}));
-        clearPreview((p.errors || []).map(e => e.detail).join(' ') || p.detail || r.statusText);
+        const said = new Set((p.errors || []).map(e => {
+          const at = e.pointer || '', meant = /did you mean (\S+?)\?/.exec(e.detail || '');
+          if (/time|fold/.test(at)) return meant ? words.errGap.replace('{time}', meant[1]) : words.errTime;
+          if (/date/.test(at)) return words.errDate;
+          return words.errOther;
+        }));
+        clearPreview([...said].join(' ') || words.errOther);
       }
     } catch (e) {
       say(String(e));
@@ -68,7 +75,33 @@
       if (again) render();
     }
   }
-  const schedule = ms => { lastInput = performance.now(); clearTimeout(previewTimer); previewTimer = setTimeout(render, ms); };
+  // The fold picker (which of two instants a repeated local time means) is
+  // shown only when the chosen time happens twice in the place's zone.
+  const foldField = $('sm-fold') && $('sm-fold').closest('.field');
+  const offsetAt = (ms, zone) => {
+    const p = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit',
+      day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(new Date(ms));
+    const g = t => +p.find(x => x.type === t).value;
+    return Date.UTC(g('year'), g('month') - 1, g('day'), g('hour'), g('minute'), g('second')) - ms;
+  };
+  const repeated = () => {
+    const zone = tz.dataset.zone, naive = Date.parse(`${$('sm-date').value}T${$('sm-time').value}:00Z`);
+    if (!zone || isNaN(naive)) return false;
+    try {
+      const seen = new Set();
+      for (const o of [offsetAt(naive - 432e5, zone), offsetAt(naive + 432e5, zone)]) {
+        if (offsetAt(naive - o, zone) === o) seen.add(o);
+      }
+      return seen.size > 1;
+    } catch (_) { return false; }
+  };
+  const showFold = () => {
+    if (!foldField) return;
+    const on = repeated() || foldField.classList.contains('has-error');
+    foldField.hidden = !on;
+    if (!on) $('sm-fold').selectedIndex = 0;
+  };
+  const schedule = ms => { showFold(); lastInput = performance.now(); clearTimeout(previewTimer); previewTimer = setTimeout(render, ms); };
 
   function show(open) {
     list.hidden = !open; place.setAttribute('aria-expanded', open ? 'true' : 'false');
@@ -79,7 +112,7 @@
     placeId.value = String(p.id);
     place.value = p.label || p.name;
     where.textContent = `${p.lat.toFixed(3)}°, ${p.lon.toFixed(3)}° · ${words.tzLabel}: ${p.tz}`;
-    tz.textContent = `(${p.tz})`;
+    tz.textContent = `(${p.tz})`; tz.dataset.zone = p.tz;
     show(false);
     schedule(0);
   }
@@ -111,7 +144,7 @@
   }
   place.addEventListener('input', () => {
     // A new name: the old city's sky must not stay on screen.
-    if (placeId.value) { placeId.value = ''; tz.textContent = ''; clearPreview(words.choose); }
+    if (placeId.value) { placeId.value = ''; tz.textContent = ''; tz.dataset.zone = ''; clearPreview(words.choose); }
     where.textContent = words.choose;
     clearTimeout(searchTimer); searchTimer = setTimeout(search, 150);
   });
@@ -133,6 +166,9 @@
   form.addEventListener('submit', e => {
     if (!placeId.value && place.value.trim() && !list.hidden && places.length) { e.preventDefault(); choose(Math.max(active, 0)); }
   });
-  // Until a city is chosen the product's own picture stands in.
-  img.dataset.state = 'placeholder';
+  // Until a city is chosen the product's own picture stands in; a form sent
+  // back with an error keeps its place and sky (drawn by the server).
+  showFold();
+  if (!img.dataset.state) img.dataset.state = 'placeholder';
+  if (placeId.value && img.dataset.state !== 'ready' && !form.querySelector('[aria-invalid]')) schedule(0);
 })();

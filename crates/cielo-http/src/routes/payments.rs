@@ -160,16 +160,15 @@ pub(crate) async fn test_checkout_page(
             Some(c) => test.list_cards(c).await.map_err(ApiError::internal)?,
             None => Vec::new(),
         };
-        format!(
-            "<form method=post class=stack>{choice}\
-             <div class=row><div class=field><label for=card_number>Card number</label>\
+        // With saved cards, the number and expiry belong to the "a new card"
+        // choice: inside it, named for it, and hidden by the stylesheet while
+        // a saved card is chosen (`:has`, no script needed).
+        let new_card = format!(
+            "<div class=row><div class=field><label for=card_number>{card_label}</label>\
              <input id=card_number name=card_number inputmode=numeric autocomplete=cc-number value='{number}'></div>\
              <div class=field><label for=card_expiry>Expiry (MM/YY)</label>\
-             <input id=card_expiry name=card_expiry autocomplete=cc-exp value='{expiry}'></div></div>{save}\
-             <div class=pay-actions><button name=action value=pay class=primary>Pay</button>\
-             <button name=action value=decline>Decline</button>\
-             <button name=action value=cancel class=link>Cancel</button></div></form>",
-            choice = saved_card_choice(&saved),
+             <input id=card_expiry name=card_expiry autocomplete=cc-exp value='{expiry}'></div></div>{save}",
+            card_label = if saved.is_empty() { "Card number" } else { "New card number" },
             number = TestCard::DEFAULT_NUMBER,
             expiry = TestCard::DEFAULT_EXPIRY,
             save = if customer.is_some() {
@@ -178,6 +177,13 @@ pub(crate) async fn test_checkout_page(
             } else {
                 ""
             },
+        );
+        format!(
+            "<form method=post class=stack>{choice}\
+             <div class=pay-actions><button name=action value=pay class=primary>Pay</button>\
+             <button name=action value=decline>Decline</button>\
+             <button name=action value=cancel class=link>Cancel</button></div></form>",
+            choice = saved_card_choice(&saved, &new_card, invalid.is_some()),
         )
     } else {
         "<p class=notice>This payment is closed.</p>".to_string()
@@ -209,11 +215,12 @@ pub(crate) async fn test_checkout_page(
     Ok(Html(page).into_response())
 }
 
-/// The saved cards as radio buttons (the first chosen), and "a new card"
-/// (which uses the number typed below); nothing when there are none.
-fn saved_card_choice(saved: &[SavedCard]) -> String {
+/// The saved cards as radio buttons (the first chosen, or "a new card" when
+/// the new card's number was mistyped), and "a new card" holding `new_card`
+/// (its number and expiry fields); only `new_card` when there are none.
+fn saved_card_choice(saved: &[SavedCard], new_card: &str, new_chosen: bool) -> String {
     if saved.is_empty() {
-        return String::new();
+        return new_card.to_string();
     }
     let cards: String = saved
         .iter()
@@ -223,7 +230,7 @@ fn saved_card_choice(saved: &[SavedCard]) -> String {
                 "<div class='field check'><input id=card-{i} type=radio name=card value='{id}'{checked}> \
                  <label for=card-{i}>{brand} •••• {last4} <span class=muted>{month:02}/{year:02}</span></label></div>",
                 id = super::system::html_escape(&c.id),
-                checked = if i == 0 { " checked" } else { "" },
+                checked = if i == 0 && !new_chosen { " checked" } else { "" },
                 brand = super::system::html_escape(&cielo_payments::card_brand_name(&c.brand)),
                 last4 = super::system::html_escape(&c.last4),
                 month = c.exp_month,
@@ -232,9 +239,11 @@ fn saved_card_choice(saved: &[SavedCard]) -> String {
         })
         .collect();
     format!(
-        "<fieldset><legend>Pay with</legend>{cards}\
-         <div class='field check'><input id=card-new type=radio name=card value=new> \
-         <label for=card-new>A new card</label></div></fieldset>"
+        "<fieldset class=pay-with><legend>Pay with</legend>{cards}\
+         <div class='field check'><input id=card-new type=radio name=card value=new{new_checked} aria-controls=new-card> \
+         <label for=card-new>A new card <span class=muted>(enter it below; the fields are used only for a new card)</span></label></div>\
+         <div class=new-card id=new-card>{new_card}</div></fieldset>",
+        new_checked = if new_chosen { " checked" } else { "" },
     )
 }
 

@@ -1332,3 +1332,137 @@ async fn the_buyer_hears_an_order_needs_a_change_only_when_a_lab_refused_it() {
         1
     );
 }
+
+/// Replaces the stored shipping address's phone, as an order placed before
+/// phones were checked would have it.
+async fn store_phone(app: &TestApp, order: &str, phone: &str) {
+    let row: (String,) =
+        cielo_db::sqlx::query_as("select shipping_address from orders_order where id = $1")
+            .bind(order)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    let mut a: Value = serde_json::from_str(&row.0).unwrap();
+    a["phone"] = serde_json::json!(phone);
+    cielo_db::sqlx::query("update orders_order set shipping_address = $1 where id = $2")
+        .bind(a.to_string())
+        .bind(order)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_order_whose_phone_was_stored_as_typed_can_still_be_corrected_on_its_page() {
+    let app = spawn_with_secrets(
+        true,
+        Role::Api,
+        |s| s.payments.catch_up_on_start = false,
+        Secrets::default(),
+    )
+    .await;
+    let admin = app.admin_token().await;
+    let mug = demo_variant(&app, "star-chart-mug").await;
+    let (order, token) = buy(&app, &[&mug]).await;
+    pay(&app, &admin, &order).await;
+    drain_until(&app, &admin, &order, "in_production").await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |form: Vec<(&'static str, String)>, csrf: String| {
+        let client = client.clone();
+        let url = format!("{}/orders/{order}/amend", app.address);
+        async move {
+            let r = client
+                .post(url)
+                .header("cookie", format!("cielo_csrf={csrf}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(&form).unwrap())
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let address = |csrf: &str, line1: &str| {
+        vec![
+            ("_csrf", csrf.to_string()),
+            ("token", token.clone()),
+            ("name", "Ana Buyer".to_string()),
+            ("line1", line1.to_string()),
+            ("city", "London".to_string()),
+            ("postal_code", "SW1Y 4JH".to_string()),
+            ("country", "GB".to_string()),
+        ]
+    };
+    // A valid stored phone: no field for it, and it is kept by a correction.
+    store_phone(&app, &order, "+34600123456").await;
+    let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains(r#"name="phone""#),
+        "no phone field when it is fine"
+    );
+    assert!(
+        body.contains("SW1Y 4JH, United Kingdom</p>"),
+        "the country by its name"
+    );
+    let (status, body) = post(address(&csrf, "1 First St"), csrf.clone()).await;
+    assert_eq!(status, 303, "{body}");
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(o["shipping_address"]["line1"], "1 First St");
+    assert_eq!(o["shipping_address"]["phone"], "+34600123456");
+
+    // A phone stored as typed (not a dialable international number): the
+    // page shows the field with what to fix, beside it.
+    store_phone(&app, &order, "600 12 34 56").await;
+    let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#"id="f-phone""#) && body.contains(r#"value="600 12 34 56""#),
+        "{body}"
+    );
+    assert!(body.contains(r#"id="e-phone""#) && body.contains("with its country code"));
+    // Sent back unchanged, the phone is what is refused, beside its field.
+    let mut form = address(&csrf, "2 Second St");
+    form.push(("phone", "600 12 34 56".into()));
+    let (status, body) = post(form, csrf.clone()).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains(r#"id="e-phone""#), "{body}");
+    assert!(!body.contains("shipping_address"), "no field paths");
+    // Corrected, the whole correction is saved.
+    let mut form = address(&csrf, "2 Second St");
+    form.push(("phone", "+34 600 12 34 56".into()));
+    let (status, body) = post(form, csrf.clone()).await;
+    assert_eq!(status, 303, "{body}");
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(o["shipping_address"]["line1"], "2 Second St");
+    assert_eq!(o["shipping_address"]["phone"], "+34600123456");
+    // A form without the phone field (it was not shown) never sends the old
+    // unusable phone, so it cannot block a correction.
+    store_phone(&app, &order, "600 12 34 56").await;
+    let (status, body) = post(address(&csrf, "3 Third St"), csrf.clone()).await;
+    assert_eq!(status, 303, "{body}");
+    let o = order_of(&app, &admin, &order).await;
+    assert_eq!(o["shipping_address"]["line1"], "3 Third St");
+    // An order to a country the form does not list keeps it chosen (the
+    // form never swaps it for the first country of the list).
+    let row: (String,) =
+        cielo_db::sqlx::query_as("select shipping_address from orders_order where id = $1")
+            .bind(&order)
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap();
+    let mut a: Value = serde_json::from_str(&row.0).unwrap();
+    a["country"] = json!("IN");
+    cielo_db::sqlx::query("update orders_order set shipping_address = $1 where id = $2")
+        .bind(a.to_string())
+        .bind(&order)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let (_, _, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
+    assert!(body.contains(r#"<option value="IN" selected>"#), "{body}");
+    assert!(!body.contains(r#"<option value="AR" selected>"#));
+}

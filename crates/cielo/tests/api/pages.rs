@@ -212,6 +212,13 @@ async fn checkout_shows_field_errors_inline_and_hands_over_to_payment() {
         p.body.contains(r#"id="e-city""#),
         "the error sits by the city field"
     );
+    assert!(
+        p.body
+            .contains(r#"<p class="error" id="e-city">Fill in “City”.</p>"#),
+        "said as a sentence, naming the field by its label: {}",
+        p.body
+    );
+    assert!(!p.body.contains("must not be empty"));
     assert!(p.body.contains(r#"aria-invalid="true""#));
     assert!(
         p.body.contains(r#"value="Apt 2""#),
@@ -228,6 +235,9 @@ async fn checkout_shows_field_errors_inline_and_hands_over_to_payment() {
     let p = post_form(&app, "/checkout", &cookie, &sms).await;
     assert_eq!(p.status, 422, "{}", p.body);
     assert!(p.body.contains(r#"id="e-sms_opt_in""#), "{}", p.body);
+    assert!(p
+        .body
+        .contains("Give a mobile number above to get text messages"));
     assert!(p.body.contains(r#"value="1" checked"#));
     let mut good = form("Anchorage", "7d1c7b52-0000-4000-8000-000000000002");
     good.push(("phone", "+1 907 555 0100".into()));
@@ -757,4 +767,521 @@ async fn without_javascript_the_place_can_be_typed_as_the_suggestions_label_it()
         "{}",
         p.body
     );
+}
+
+/// A GET as a browser sends it (`Accept: text/html`), with cookies and a
+/// preferred language.
+async fn get_html(app: &TestApp, path: &str, cookie: &str, lang: &str) -> Page {
+    let mut rb = browser()
+        .get(format!("{}{}", app.address, path))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("accept-language", lang);
+    if !cookie.is_empty() {
+        rb = rb.header("cookie", cookie);
+    }
+    let res = rb.send().await.unwrap();
+    Page {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: res.text().await.unwrap(),
+    }
+}
+
+/// The physical variant of the demo's star-map poster.
+async fn poster_variant(app: &TestApp) -> String {
+    let poster: Value = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body;
+    poster["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["delivery"] == "physical")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The `<input …>` (or `<select …>`, `<textarea …>`) tag with `id`.
+fn tag_with_id<'a>(body: &'a str, id: &str) -> &'a str {
+    let at = body
+        .find(&format!(r#"id="{id}""#))
+        .unwrap_or_else(|| panic!("no element {id}"));
+    let start = body[..at].rfind('<').unwrap();
+    let end = at + body[at..].find('>').unwrap();
+    &body[start..=end]
+}
+
+#[tokio::test]
+async fn a_refused_poster_keeps_every_choice_and_says_in_words_which_field_to_fix() {
+    let app = spawn_app_with_demo().await;
+    let variant = poster_variant(&app).await;
+    let token = csrf(&app).await;
+    let madrid: Value = app
+        .get("/api/store/starmap/places?q=Madrid&limit=1")
+        .await
+        .body;
+    let madrid_id = madrid["places"][0]["id"].as_u64().unwrap().to_string();
+    let title_long = "T".repeat(400);
+    let post = |lang: &'static str,
+                place_id: &'static str,
+                date: &'static str,
+                time: &'static str,
+                title: String| {
+        let (app, variant, token) = (&app, variant.clone(), token.clone());
+        let place_id = if place_id == "madrid" {
+            madrid_id.clone()
+        } else {
+            String::new()
+        };
+        async move {
+            let form = vec![
+                ("_csrf", token.clone()),
+                ("handle", "personalised-star-map-poster".into()),
+                ("variant_id", variant),
+                ("quantity", "1".into()),
+                ("opt_place_query", "Madrid, Spain".into()),
+                ("optn_place_id", place_id),
+                ("opt_date", date.into()),
+                ("opt_time", time.into()),
+                ("opt_theme", "midnight-blue".into()),
+                ("opt_language", "es".into()),
+                ("opt_title", title),
+                ("opt_message", "Nuestra noche".into()),
+                ("opt_shape", "square".into()),
+                ("optb_constellation_names", "false".into()),
+                ("optb_constellation_names", "true".into()),
+                ("optb_grid", "false".into()),
+            ];
+            post_form(
+                app,
+                "/cart/add",
+                &format!("cielo_csrf={token}; cielo_lang={lang}"),
+                &form,
+            )
+            .await
+        }
+    };
+    // A time that is no time (typed without the browser's picker), with the
+    // place chosen from the suggestions, and again with the place only typed.
+    for place in ["madrid", ""] {
+        let p = post("en", place, "2024-08-13", "25:99", "Our night".into()).await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        let b = &p.body;
+        assert!(
+            tag_with_id(b, "sm-place-id").contains(&format!(r#"value="{madrid_id}""#)),
+            "the place stays chosen: {}",
+            tag_with_id(b, "sm-place-id")
+        );
+        assert!(
+            b.contains("Time zone: Europe&#x2f;Madrid"),
+            "its zone is shown again"
+        );
+        assert!(
+            b.contains("40.4") && b.contains("-3.7"),
+            "and its coordinates"
+        );
+        let time = tag_with_id(b, "sm-time");
+        assert!(
+            time.contains(r#"aria-invalid="true""#) && time.contains("autofocus"),
+            "{time}"
+        );
+        assert!(
+            time.contains(r#"value="25:99""#),
+            "what was typed stays: {time}"
+        );
+        assert!(b.contains(r#"id="e-time""#) && b.contains("Enter a time like 21:30."));
+        assert!(
+            !b.contains("time:") && !b.contains("options/"),
+            "no field paths"
+        );
+        assert!(!b.contains("must be"), "the API's wording is not shown");
+        assert!(!tag_with_id(b, "sm-date").contains("aria-invalid"));
+        // Every other choice is kept.
+        assert!(tag_with_id(b, "sm-title").contains(r#"value="Our night""#));
+        assert!(b.contains("Nuestra noche</textarea>"));
+        assert!(
+            b.contains(r#"<option value="es" selected>"#),
+            "poster language"
+        );
+        assert!(b.contains(r#"value="2024-08-13""#));
+        assert!(
+            b.contains(r#"name="optb_grid" value="true">"#),
+            "grid stays off"
+        );
+        assert!(b.contains(r#"name="optb_constellation_names" value="true" checked>"#));
+        assert!(b.contains(&format!(r#"<option value="{variant}" data-size"#)));
+    }
+    // A date outside the range, in Spanish: a sentence, on the date field.
+    let p = post("es", "madrid", "1700-01-01", "22:00", "Our night".into()).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(tag_with_id(&p.body, "sm-date").contains(r#"aria-invalid="true""#));
+    assert!(
+        p.body.contains("Escribe una fecha como 2024-08-13"),
+        "{}",
+        p.body
+    );
+    assert!(!tag_with_id(&p.body, "sm-time").contains("aria-invalid"));
+    // A time the clocks skipped: the one meant is named.
+    let p = post("en", "madrid", "2024-03-31", "02:30", "Our night".into()).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains("Choose 03:30 instead."), "{}", p.body);
+    // A title too long (typed past the box's limit): the sky is drawn again
+    // with everything chosen, and the title is the field at fault.
+    let p = post("en", "madrid", "2024-08-13", "22:00", title_long).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    let img = tag_with_id(&p.body, "sm-preview")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&");
+    assert!(
+        img.contains("/api/store/starmap/preview?")
+            && img.contains(&format!("place_id={madrid_id}")),
+        "{img}"
+    );
+    assert!(
+        img.contains("time=22%3A00") && img.contains("theme=midnight-blue"),
+        "{img}"
+    );
+    assert!(
+        img.contains("shape=square"),
+        "every choice, the shape too: {img}"
+    );
+    let title = tag_with_id(&p.body, "sm-title");
+    assert!(title.contains(r#"aria-invalid="true""#) && title.contains("autofocus"));
+    assert!(p.body.contains("Keep the title to"), "{}", p.body);
+    let src = img
+        .split(r#"src=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(app.get(src).await.status, 200, "the preview draws");
+}
+
+#[tokio::test]
+async fn cart_quantities_out_of_range_are_said_not_silently_changed() {
+    let app = spawn_app_with_demo().await;
+    let product: Value = app.get("/api/store/products/star-chart-mug").await.body;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let cart = app.new_cart(None).await;
+    assert!(app
+        .add_line(&cart, None, &variant, 2)
+        .await
+        .status
+        .is_success());
+    let line = app.get(&format!("/api/store/carts/{cart}")).await.body["lines"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = csrf(&app).await;
+    let cookie = format!("cielo_csrf={token}; cielo_cart={cart}");
+    let change = |q: &'static str| {
+        let (app, cookie, token, line) = (&app, cookie.clone(), token.clone(), line.clone());
+        async move {
+            let form = [
+                ("_csrf", token.as_str()),
+                ("back", "/cart?country=ES"),
+                ("quantity", q),
+                ("action", "update"),
+            ];
+            post_form(app, &format!("/cart/lines/{line}"), &cookie, &form).await
+        }
+    };
+    let quantity = || async {
+        app.get(&format!("/api/store/carts/{cart}")).await.body["lines"][0]["quantity"].as_i64()
+    };
+    // More than the most: set to the most, and said.
+    for q in ["10000", "100"] {
+        let p = change(q).await;
+        assert_eq!(p.status, 303, "{}", p.body);
+        assert_eq!(p.location(), "/cart?country=ES&notice=capped");
+        assert_eq!(quantity().await, Some(99));
+    }
+    let page = get(&app, "/cart?country=ES&notice=capped", &cookie).await;
+    assert!(
+        page.body
+            .contains("You can order at most 99 of one item; we set it to 99."),
+        "{}",
+        page.body
+    );
+    // Counts and money with the language's grouping (99 mugs pass 1,000).
+    assert!(page.body.contains("$1,"), "{}", page.body);
+    // A negative number or no number: refused beside the box, nothing changed.
+    for q in ["-3", "abc", "2.5", ""] {
+        let p = change(q).await;
+        assert_eq!(p.status, 422, "{q}: {}", p.body);
+        let input = tag_with_id(&p.body, &format!("q-{line}"));
+        assert!(input.contains(r#"aria-invalid="true""#), "{input}");
+        assert!(p.body.contains(&format!(r#"id="qe-{line}""#)));
+        assert!(p.body.contains("Nothing was changed."));
+        assert_eq!(quantity().await, Some(99), "{q}");
+    }
+    // In range: changed, no notice.
+    let p = change("3").await;
+    assert_eq!(p.location(), "/cart?country=ES");
+    assert_eq!(quantity().await, Some(3));
+    // 0 removes the line, and says so.
+    let p = change("0").await;
+    assert_eq!(p.location(), "/cart?country=ES&notice=removed");
+    assert_eq!(quantity().await, None);
+    let page = get(&app, "/cart?notice=removed", &cookie).await;
+    assert!(page.body.contains("The item was removed from your cart."));
+    // The API refuses out-of-range quantities itself (no silent change there).
+    assert!(app
+        .add_line(&cart, None, &variant, 1)
+        .await
+        .status
+        .is_success());
+    let line = app.get(&format!("/api/store/carts/{cart}")).await.body["lines"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for q in [0, -1, 100, 10000] {
+        let r = app
+            .request(
+                reqwest::Method::PATCH,
+                &format!("/api/store/carts/{cart}/lines/{line}"),
+                None,
+                Some(&serde_json::json!({"quantity": q})),
+            )
+            .await;
+        assert_eq!(r.status, 422, "{q}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn unknown_pages_answer_an_html_page_in_the_shops_language_and_api_paths_keep_problems() {
+    let app = spawn_app_with_demo().await;
+    for path in [
+        "/foo",
+        "/products/nope",
+        "/orders/xyz",
+        "/shop/x/y",
+        "/static/nope.css",
+    ] {
+        for (lang, words) in [
+            ("en", "Page not found"),
+            ("es-ES,es;q=0.9", "Página no encontrada"),
+        ] {
+            let p = get_html(&app, path, "", lang).await;
+            assert_eq!(p.status, 404, "{path}");
+            assert!(
+                p.headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{path}: {:?}",
+                p.headers["content-type"]
+            );
+            assert!(
+                p.body.contains(words) || p.body.contains("order"),
+                "{path} {lang}: {}",
+                p.body
+            );
+            assert!(
+                p.body.contains(r#"<a class="brand" href="/">"#),
+                "in the shop's layout"
+            );
+            assert!(p.headers.contains_key("content-security-policy"));
+        }
+    }
+    let p = get_html(&app, "/foo", "cielo_lang=es", "en").await;
+    assert!(
+        p.body.contains("Página no encontrada"),
+        "the chosen language wins"
+    );
+    for path in ["/api/nope", "/api/store/products/nope"] {
+        let p = get_html(&app, path, "", "en").await;
+        assert_eq!(p.status, 404);
+        assert_eq!(
+            p.headers["content-type"], "application/problem+json",
+            "{path}"
+        );
+    }
+    // Without Accept: text/html (an API client), the problem document stays.
+    let p = get(&app, "/foo", "").await;
+    assert_eq!(p.status, 404);
+    assert_ne!(p.headers["content-type"], "text/html; charset=utf-8");
+}
+
+#[tokio::test]
+async fn titles_are_clipped_countries_named_in_the_pages_language_and_shipping_countries_shown() {
+    let app = spawn_app_with_demo().await;
+    let long = "x".repeat(5000);
+    let p = get(&app, &format!("/shop?q={long}"), "").await;
+    let title = p
+        .body
+        .split("<title>")
+        .nth(1)
+        .unwrap()
+        .split("</title>")
+        .next()
+        .unwrap();
+    assert!(title.chars().count() < 100, "{title}");
+    assert!(title.contains('…'));
+    // The cart and checkout name the countries shipped to, in the page's language.
+    let product: Value = app.get("/api/store/products/star-chart-mug").await.body;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let cart = app.new_cart(None).await;
+    assert!(app
+        .add_line(&cart, None, &variant, 1)
+        .await
+        .status
+        .is_success());
+    let token = csrf(&app).await;
+    for (lang, yes, no) in [("en", "Spain", "España"), ("es", "España", "Spain")] {
+        let cookie = format!("cielo_csrf={token}; cielo_cart={cart}; cielo_lang={lang}");
+        for path in ["/cart", "/checkout"] {
+            let p = get(&app, path, &cookie).await;
+            assert_eq!(p.status, 200, "{path}");
+            assert!(
+                p.body
+                    .contains(&format!(r#"<option value="ES">{yes}</option>"#)),
+                "{path} {lang}"
+            );
+            assert!(!p.body.contains(no), "{path} {lang}");
+            assert!(
+                p.body.contains(r#"id="ships-to""#),
+                "{path}: the countries shipped to"
+            );
+            let ships = p
+                .body
+                .split(r#"id="ships-to">"#)
+                .nth(1)
+                .unwrap()
+                .split("</p>")
+                .next()
+                .unwrap();
+            assert_eq!(ships.matches(", ").count(), 18, "19 countries: {ships}");
+        }
+    }
+    // A country the shop does not ship to is said beside the field.
+    let cookie = format!("cielo_csrf={token}; cielo_cart={cart}");
+    let form = [
+        ("_csrf", token.as_str()),
+        ("idempotency_key", "5d1c7b52-0000-4000-8000-000000000001"),
+        ("email", "buyer@example.com"),
+        ("name", "Ana Buyer"),
+        ("line1", "1 MG Road"),
+        ("city", "Bengaluru"),
+        ("postal_code", "560001"),
+        ("country", "IN"),
+    ];
+    let p = post_form(&app, "/checkout", &cookie, &form).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(
+        p.body.contains(r#"id="e-country""#) && p.body.contains("We do not ship to that country")
+    );
+    // The designer's fold picker is hidden until a repeated time is chosen.
+    let p = get(&app, "/products/personalised-star-map-poster", "").await;
+    let at = p.body.find("fold-field").expect("a fold field");
+    let div = &p.body[at..at + p.body[at..].find('>').unwrap()];
+    assert!(div.contains(" hidden"), "{div}");
+    assert!(!p.body.contains(">Fold<"));
+}
+
+#[tokio::test]
+async fn signed_in_checkout_starts_with_the_accounts_name_email_and_default_address() {
+    let app = spawn_app_with_demo().await;
+    let buyer = app.register("ada@example.com").await;
+    let product: Value = app.get("/api/store/products/star-chart-mug").await.body;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let cart = app.new_cart(Some(&buyer)).await;
+    assert!(app
+        .add_line(&cart, Some(&buyer), &variant, 1)
+        .await
+        .status
+        .is_success());
+    let cookie = format!("cielo_session={buyer}; cielo_cart={cart}");
+    // No saved address: the account's name and email.
+    let p = get(&app, "/checkout", &cookie).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        tag_with_id(&p.body, "f-name").contains(r#"value="Test""#),
+        "{}",
+        tag_with_id(&p.body, "f-name")
+    );
+    assert!(tag_with_id(&p.body, "f-email").contains(r#"value="ada@example.com""#));
+    // With addresses: the default one, whichever was saved first.
+    for (line1, default) in [("1 First St", false), ("2 Default Ave", true)] {
+        let r = app
+            .post_as(
+                "/api/store/me/addresses",
+                &buyer,
+                &serde_json::json!({"name": "Ada Lovelace", "line1": line1, "city": "Madrid",
+                    "postal_code": "28001", "country": "ES", "phone": "+34600123456", "is_default": default}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+    }
+    let p = get(&app, "/checkout?country=ES", &cookie).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        tag_with_id(&p.body, "f-line1").contains(r#"value="2 Default Ave""#),
+        "{}",
+        tag_with_id(&p.body, "f-line1")
+    );
+    assert!(tag_with_id(&p.body, "f-name").contains(r#"value="Ada Lovelace""#));
+    assert!(tag_with_id(&p.body, "f-city").contains(r#"value="Madrid""#));
+    assert!(tag_with_id(&p.body, "f-phone").contains(r#"value="+34600123456""#));
+    assert!(p.body.contains(r#"<option value="ES" selected>"#));
+}
+
+#[tokio::test]
+async fn account_forms_say_their_errors_as_sentences_in_the_pages_language() {
+    let app = spawn_app_with_demo().await;
+    let token = csrf(&app).await;
+    for (lang, email_words) in [
+        ("en", "Enter an email address like"),
+        ("es", "Escribe un correo como"),
+    ] {
+        let form = [
+            ("_csrf", token.as_str()),
+            ("email", "not an email"),
+            ("password", "short"),
+            ("name", "Ana"),
+        ];
+        let p = post_form(
+            &app,
+            "/account/signup",
+            &format!("cielo_csrf={token}; cielo_lang={lang}"),
+            &form,
+        )
+        .await;
+        assert_eq!(p.status, 422, "{}", p.body);
+        assert!(p.body.contains(email_words), "{lang}: {}", p.body);
+        assert!(
+            !p.body.contains("must "),
+            "{lang}: the API's wording: {}",
+            p.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_product_quantity_out_of_range_or_not_a_number_is_said_beside_the_box() {
+    let app = spawn_app_with_demo().await;
+    let product: Value = app.get("/api/store/products/star-chart-mug").await.body;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_string();
+    let token = csrf(&app).await;
+    for q in ["0", "-2", "100", "10000", "abc", "1.5"] {
+        let form = [
+            ("_csrf", token.as_str()),
+            ("handle", "star-chart-mug"),
+            ("variant_id", variant.as_str()),
+            ("quantity", q),
+        ];
+        let p = post_form(&app, "/cart/add", &format!("cielo_csrf={token}"), &form).await;
+        assert_eq!(p.status, 422, "{q}: {}", p.body);
+        let input = tag_with_id(&p.body, "qty");
+        assert!(
+            input.contains(r#"aria-invalid="true""#) && input.contains("autofocus"),
+            "{q}: {input}"
+        );
+        assert!(p.body.contains("Enter a quantity from 1 to 99."), "{q}");
+        assert!(!p.body.contains("quantity:"), "{q}");
+    }
 }

@@ -200,6 +200,30 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
     assert!(html.contains("Pay with"), "{html}");
     assert!(html.contains("Mastercard •••• 4444"), "{html}");
     assert!(html.contains(&format!("value='{id}'")), "{html}");
+    // The number and expiry belong to "a new card": inside that choice, named
+    // for it, and not chosen while a saved card is (the stylesheet hides them).
+    let new_card = &html[html.find("id=new-card>").expect("a new-card group")..];
+    assert!(new_card.contains("id=card_number") && new_card.contains("id=card_expiry"));
+    assert!(html.find("id=card-new").unwrap() < html.find("id=card_number").unwrap());
+    assert!(html.contains("New card number"), "{html}");
+    assert!(
+        html.contains("the fields are used only for a new card"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("value=new checked"),
+        "a saved card is chosen first"
+    );
+    // Back from a mistyped new card, "a new card" is the one chosen.
+    let (_, to) = post_form(
+        &app,
+        &pay2,
+        "",
+        &[("action", "pay"), ("card", "new"), ("card_number", "12")],
+    )
+    .await;
+    let (_, again) = page(&app, &to[to.find("/checkout/test/").unwrap()..], "").await;
+    assert!(again.contains("value=new checked"), "{again}");
     let (status, to) = post_form(&app, &pay2, "", &[("action", "pay"), ("card", &id)]).await;
     assert_eq!(status, 303, "{to}");
     assert_eq!(
