@@ -184,6 +184,12 @@ pub struct CheckoutResult {
     /// The new order.
     #[schema(value_type = String, example = "ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b")]
     pub order_id: String,
+    /// The number people quote (`#3F3CBECF`), as emails and pages show it.
+    /// (Answers stored for an Idempotency-Key before it existed replay
+    /// without it.)
+    #[schema(example = "#3F3CBECF")]
+    #[serde(default)]
+    pub number: String,
     /// Its status (`pending_payment`).
     pub status: OrderStatus,
     /// Where to send the buyer to pay.
