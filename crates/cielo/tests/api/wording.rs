@@ -564,3 +564,133 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
         "{body}"
     );
 }
+
+/// The order's lab orders, as the admin sees them.
+async fn lab_orders(app: &TestApp, admin: &str, order: &str) -> Vec<Value> {
+    app.get_as(&format!("/api/admin/orders/{order}/lab-orders"), admin)
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn amend_causes(labs: &[Value]) -> Vec<String> {
+    labs.iter()
+        .flat_map(|lo| lo["history"].as_array().unwrap().clone())
+        .filter_map(|h| h["cause"].as_str().map(str::to_string))
+        .filter(|c| c.starts_with("amend"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_correction_records_only_what_changed_and_nothing_when_nothing_did() {
+    let app = spawn_app_with(true, |s| {
+        s.payments.catch_up_on_start = false;
+        s.fulfillment.hold_minutes = 60;
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let poster = app
+        .get("/api/store/products/personalised-star-map-poster")
+        .await
+        .body["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["delivery"] == "physical")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cart = app.new_cart(None).await;
+    let r = app
+        .post(
+            &format!("/api/store/carts/{cart}/lines"),
+            &json!({"variant_id": poster, "quantity": 1, "options": poster_options()}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("c@example.com"))
+        .await;
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let token = r.body["access_token"].as_str().unwrap().to_string();
+    app.pay_on_test_page(&admin, &order).await;
+    let mut o = Value::Null;
+    for _ in 0..200 {
+        app.run_pending_jobs().await;
+        o = app
+            .get_as(&format!("/api/admin/orders/{order}"), &admin)
+            .await
+            .body;
+        if o["status"] == "in_production" && !lab_orders(&app, &admin, &order).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(o["status"], "in_production", "{o}");
+    let line = o["lines"][0]["id"].as_str().unwrap().to_string();
+    let before = lab_orders(&app, &admin, &order).await;
+    let recipient = before[0]["request"]["recipient"].clone();
+    let patch = |body: Value| {
+        let app = &app;
+        let path = format!("/api/store/orders/{order}?token={token}");
+        async move {
+            app.request(reqwest::Method::PATCH, &path, None, Some(&body))
+                .await
+        }
+    };
+
+    // Only the title changes; the address comes back as typed again, with
+    // other spacing and a lower-case country: the lab hears nothing.
+    let mut same = address();
+    same["name"] = json!("  Ada   Lovelace ");
+    same["country"] = json!("gb");
+    same["postal_code"] = json!("sw1y 4jh");
+    let mut options = poster_options();
+    options["title"] = json!("Nuestra noche, otra vez");
+    let r =
+        patch(json!({"shipping_address": same, "lines": [{"line_id": line, "options": options}]}))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["lines"][0]["options"]["title"],
+        "Nuestra noche, otra vez"
+    );
+    assert_eq!(
+        r.body["shipping_address"], o["shipping_address"],
+        "address as it was"
+    );
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(amend_causes(&labs), Vec::<String>::new(), "{labs:?}");
+    assert_eq!(labs[0]["request"]["recipient"], recipient);
+
+    // The name changes: that, and only that, is recorded.
+    let mut renamed = address();
+    renamed["name"] = json!("Ada King");
+    let r = patch(json!({"shipping_address": renamed})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(amend_causes(&labs), ["amend: recipient changed (name)"]);
+    assert_eq!(labs[0]["request"]["recipient"]["name"], "Ada King");
+
+    // The same again: no entry, no change of the order at all.
+    let now = app
+        .get_as(&format!("/api/admin/orders/{order}"), &admin)
+        .await
+        .body;
+    let r = patch(
+        json!({"shipping_address": renamed, "lines": [{"line_id": line, "options": options}]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let labs = lab_orders(&app, &admin, &order).await;
+    assert_eq!(amend_causes(&labs).len(), 1, "{labs:?}");
+    let after = app
+        .get_as(&format!("/api/admin/orders/{order}"), &admin)
+        .await
+        .body;
+    assert_eq!(after["updated_at"], now["updated_at"]);
+    assert_eq!(after["history"], now["history"]);
+}
