@@ -216,6 +216,30 @@ async fn the_number_in_the_email_is_the_one_on_the_pages_and_the_admin_search_fi
     assert!(!body.contains(&other), "only the order searched for");
     let (_, body) = page(&app, &format!("/admin/orders/{order}"), &admin_session).await;
     assert!(body.contains(&format!("<h1>Order {number}")), "{body}");
+
+    // On a terminal, the owner finds it by the number too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cielo"))
+        .args([
+            "--data-dir",
+            app.data_dir().to_str().unwrap(),
+            "orders",
+            "show",
+            &number.to_lowercase(),
+        ])
+        .env("CIELO_DATABASE_URL", app.database_url())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with(&format!("Order {number}  {order}  ")),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -413,6 +437,11 @@ async fn wrong_values_are_refused_in_words_naming_the_field_never_in_the_parsers
             json!({"variant_id": 7, "quantity": 1}),
             "#/variant_id",
             "must be text (a JSON string)",
+        ),
+        (
+            json!({"variant_id": "nope", "quantity": 1}),
+            "#/variant_id",
+            "must be an id such as var_ followed by 32 hex digits",
         ),
         (json!([]), "#", "the body must be a JSON object"),
         (
