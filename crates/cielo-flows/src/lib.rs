@@ -1097,7 +1097,7 @@ impl Flows {
             match self
                 .inner
                 .fulfillment
-                .amend(&id.to_string(), recipient_of(&checked, &order.email))
+                .amend(&id.to_string(), recipient_of(checked, &order.email))
                 .await
             {
                 Ok(()) => {}

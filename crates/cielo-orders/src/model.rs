@@ -458,3 +458,30 @@ impl Pricing {
             .unwrap_or(self.default_tax_bp)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_number_is_read_however_a_person_types_it() {
+        let id = OrderId::parse("ord_0193a0b2c3d47e8f9a0b1c2d3f3cbecf").unwrap();
+        assert_eq!(id.number(), "#3F3CBECF");
+        for typed in [
+            "#3F3CBECF",
+            "3f3cbecf",
+            " #3f3CBecf ",
+            "# 3F3CBECF",
+            &id.to_string(),
+        ] {
+            assert_eq!(
+                parse_order_number(typed).as_deref(),
+                Some("3f3cbecf"),
+                "{typed}"
+            );
+        }
+        for bad in ["", "#", "3F3CBEC", "3F3CBECF0", "#ZZZZZZZZ", "ord_123"] {
+            assert_eq!(parse_order_number(bad), None, "{bad}");
+        }
+    }
+}

@@ -57,10 +57,7 @@ impl Lang {
     pub fn words(self) -> &'static BTreeMap<&'static str, &'static str> {
         static EN: OnceLock<BTreeMap<&str, &str>> = OnceLock::new();
         static ES: OnceLock<BTreeMap<&str, &str>> = OnceLock::new();
-        let (cell, pick): (
-            _,
-            fn(&(&'static str, &'static str, &'static str)) -> &'static str,
-        ) = match self {
+        let (cell, pick): (_, Pick) = match self {
             Lang::En => (&EN, |w| w.1),
             Lang::Es => (&ES, |w| w.2),
         };
@@ -93,6 +90,9 @@ fn status_labels(lang: &str) -> impl Iterator<Item = (&'static str, &'static str
     });
     keys.iter().map(move |(s, key)| (*key, s.label(lang)))
 }
+
+/// Picks one language's word from a row of [`WORDS`].
+type Pick = fn(&(&'static str, &'static str, &'static str)) -> &'static str;
 
 /// (key, English, Spanish).
 const WORDS: &[(&str, &str, &str)] = &[
