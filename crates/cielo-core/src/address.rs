@@ -30,7 +30,58 @@ pub struct PostalAddress {
     pub phone: Option<String>,
 }
 
+/// True when two values of an address field say the same to a carrier:
+/// equal once trimmed and with runs of spaces as one, ignoring case when
+/// `fold_case` (postal codes, country codes, phone numbers); an absent
+/// optional value is the same as an empty one.
+pub fn same_field(a: Option<&str>, b: Option<&str>, fold_case: bool) -> bool {
+    let norm = |s: Option<&str>| {
+        let s = s
+            .unwrap_or("")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if fold_case {
+            s.to_uppercase()
+        } else {
+            s
+        }
+    };
+    norm(a) == norm(b)
+}
+
 impl PostalAddress {
+    /// The fields (`name`, `line1`, …) in which `self` says something other
+    /// than `old`, compared as [`same_field`] does; empty when a correction
+    /// changes nothing.
+    pub fn changes_from(&self, old: &PostalAddress) -> Vec<&'static str> {
+        let fields: [(&str, Option<&str>, Option<&str>, bool); 8] = [
+            ("name", Some(&self.name), Some(&old.name), false),
+            ("line1", Some(&self.line1), Some(&old.line1), false),
+            ("line2", self.line2.as_deref(), old.line2.as_deref(), false),
+            ("city", Some(&self.city), Some(&old.city), false),
+            (
+                "region",
+                self.region.as_deref(),
+                old.region.as_deref(),
+                false,
+            ),
+            (
+                "postal_code",
+                Some(&self.postal_code),
+                Some(&old.postal_code),
+                true,
+            ),
+            ("country", Some(&self.country), Some(&old.country), true),
+            ("phone", self.phone.as_deref(), old.phone.as_deref(), true),
+        ];
+        fields
+            .into_iter()
+            .filter(|(_, new, old, fold)| !same_field(*new, *old, *fold))
+            .map(|(name, ..)| name)
+            .collect()
+    }
+
     /// Checks every field, recording problems under `prefix` (e.g. `shipping_address/`).
     /// Normalises the country code to upper case and the phone to E.164.
     pub fn validate(&mut self, v: &mut Validation, prefix: &str) {
@@ -68,6 +119,21 @@ impl PostalAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_what_a_carrier_reads_differently_is_a_change() {
+        let old = sample();
+        let mut same = old.clone();
+        same.name = "  Ada ".into();
+        same.line1 = "1  Main St".into();
+        same.line2 = Some(" ".into());
+        same.country = old.country.to_lowercase();
+        assert_eq!(same.changes_from(&old), Vec::<&str>::new());
+        let mut moved = same.clone();
+        moved.name = "Ada L.".into();
+        moved.city = "Elsewhere".into();
+        assert_eq!(moved.changes_from(&old), ["name", "city"]);
+    }
 
     fn sample() -> PostalAddress {
         PostalAddress {

@@ -87,7 +87,13 @@ macro_rules! typed_id {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::parse(&s).map_err(serde::de::Error::custom)
+                // Said to a person at the field (an API body or query).
+                Self::parse(&s).map_err(|_| {
+                    serde::de::Error::custom(format!(
+                        "must be an id such as {}_ followed by 32 hex digits",
+                        $prefix
+                    ))
+                })
             }
         }
 

@@ -61,7 +61,10 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::parse_rfc3339(&s).map_err(serde::de::Error::custom)
+        // Said to a person at the field; the parser's own words are not.
+        Self::parse_rfc3339(&s).map_err(|_| {
+            serde::de::Error::custom("must be an RFC 3339 time such as 2026-11-21T10:00:00Z")
+        })
     }
 }
 impl utoipa::PartialSchema for Timestamp {

@@ -1050,33 +1050,54 @@ impl Flows {
                 )));
             }
         }
+        // The address as it would be stored, kept only when it says
+        // something other than the order's (not spacing, not a code's case).
+        let mut new_address = None;
         if let Some(a) = &change.shipping_address {
             let mut checked = a.clone();
             let mut v = cielo_core::Validation::new();
             checked.validate(&mut v, "shipping_address/");
             v.finish().map_err(Error::Invalid)?;
+            let changed = match &order.shipping_address {
+                Some(old) => !checked.changes_from(old).is_empty(),
+                None => true,
+            };
+            if changed {
+                new_address = Some(checked);
+            }
         }
         // Every change is checked before anything is written: the lab's copy
         // of the address is changed next, in its own domain, and a refused
         // title must not leave the lab with an address the order never took.
+        // A line whose options come out as they are is no change.
+        let mut new_lines = Vec::new();
         if !change.lines.is_empty() {
             let mut conn = self.inner.db.pool().acquire().await?;
             for l in &change.lines {
-                self.inner
+                let options = self
+                    .inner
                     .orders
                     .check_line_options(&mut conn, id, l.line_id, l.options.clone())
                     .await?;
+                let current = order
+                    .lines
+                    .iter()
+                    .find(|ol| ol.id == l.line_id)
+                    .and_then(|ol| ol.options.as_ref());
+                if current != Some(&options) {
+                    new_lines.push(l.clone());
+                }
             }
         }
-        if let Some(a) = &change.shipping_address {
-            let mut checked = a.clone();
-            let mut v = cielo_core::Validation::new();
-            checked.validate(&mut v, "shipping_address/");
-            v.finish().map_err(Error::Invalid)?;
+        // Nothing changes: nothing is written, sent to a lab or recorded.
+        if new_address.is_none() && new_lines.is_empty() {
+            return Ok(order);
+        }
+        if let Some(checked) = &new_address {
             match self
                 .inner
                 .fulfillment
-                .amend(&id.to_string(), recipient_of(&checked, &order.email))
+                .amend(&id.to_string(), recipient_of(checked, &order.email))
                 .await
             {
                 Ok(()) => {}
@@ -1089,14 +1110,14 @@ impl Flows {
             }
         }
         let mut tx = self.inner.db.begin_write().await?;
-        if let Some(a) = &change.shipping_address {
+        if let Some(a) = &new_address {
             self.inner
                 .orders
                 .set_shipping_address(&mut tx, id, a)
                 .await?;
         }
         let mut rerender = false;
-        for l in change.lines {
+        for l in new_lines {
             self.inner
                 .orders
                 .set_line_options(&mut tx, id, l.line_id, l.options)

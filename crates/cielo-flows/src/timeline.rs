@@ -23,7 +23,11 @@ impl Timeline {
     pub fn to_text(&self, payment: Option<&PaymentLine>) -> String {
         let o = &self.order;
         let mut out = String::new();
-        let _ = writeln!(out, "Order {}  {}  {}", o.id, o.status, o.totals.total);
+        let _ = writeln!(
+            out,
+            "Order {}  {}  {}  {}",
+            o.number, o.id, o.status, o.totals.total
+        );
         let _ = writeln!(out, "  buyer    {}", o.email);
         match &o.shipping_address {
             Some(a) => {

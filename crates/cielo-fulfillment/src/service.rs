@@ -789,7 +789,8 @@ impl Fulfillment {
         Ok(())
     }
 
-    /// Changes the recipient of every lab order of `order_id`: directly while
+    /// Changes the recipient of every lab order of `order_id` whose
+    /// recipient it changes (see [`recipient_changes`]): directly while
     /// a submission is not sent (edit window), else through the lab's own
     /// action where it offers one. `Err(TooLate)` when a lab order has
     /// shipped, is being sent, or its lab allows no change.
@@ -812,6 +813,12 @@ impl Fulfillment {
             }
         }
         for o in orders {
+            // Only what a carrier would read differently is a change: an
+            // unchanged recipient is neither sent to the lab nor recorded.
+            let changed = recipient_changes(&o.request.recipient, &recipient);
+            if changed.is_empty() {
+                continue;
+            }
             match (o.submit_state, o.stage) {
                 (SubmitState::Cancelled, _) => continue,
                 // Not at the lab, or dead there: the next (re)submission sends it.
@@ -838,7 +845,7 @@ impl Fulfillment {
                 fresh.id,
                 fresh.stage,
                 fresh.raw_status.as_deref(),
-                "amend: recipient changed",
+                &format!("amend: recipient changed ({})", changed.join(", ")),
             )
             .await?;
             tx.commit().await?;
@@ -949,4 +956,38 @@ fn cancelled_snapshot() -> LabSnapshot {
         reason: None,
         shipments: Vec::new(),
     }
+}
+
+/// The fields of a recipient (`name`, `line1`, …) that `new` changes from
+/// `old`, compared as the address book compares them
+/// ([`cielo_core::address::same_field`]): spacing alone, or the case of a
+/// postal or country code, changes nothing.
+pub fn recipient_changes(old: &Recipient, new: &Recipient) -> Vec<&'static str> {
+    use cielo_core::address::same_field;
+    let fields: [(&str, Option<&str>, Option<&str>, bool); 9] = [
+        ("name", Some(&new.name), Some(&old.name), false),
+        ("email", Some(&new.email), Some(&old.email), true),
+        ("phone", new.phone.as_deref(), old.phone.as_deref(), true),
+        ("line1", Some(&new.line1), Some(&old.line1), false),
+        ("line2", new.line2.as_deref(), old.line2.as_deref(), false),
+        ("city", Some(&new.city), Some(&old.city), false),
+        (
+            "region",
+            new.region.as_deref(),
+            old.region.as_deref(),
+            false,
+        ),
+        (
+            "postal_code",
+            Some(&new.postal_code),
+            Some(&old.postal_code),
+            true,
+        ),
+        ("country", Some(&new.country), Some(&old.country), true),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, n, o, fold)| !same_field(*n, *o, *fold))
+        .map(|(name, ..)| name)
+        .collect()
 }

@@ -68,7 +68,10 @@ impl ApiError {
     /// 422 with field errors.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {
-            [one] => format!("{}: {}", one.pointer.trim_start_matches("#/"), one.detail),
+            [one] => match one.pointer.trim_start_matches('#').trim_start_matches('/') {
+                "" => one.detail.clone(),
+                field => format!("{field}: {}", one.detail),
+            },
             _ => format!("{} fields are invalid", errors.len()),
         };
         Self {
@@ -79,6 +82,23 @@ impl ApiError {
                 detail,
             )
         }
+    }
+    /// 422 for query parameters that cannot be read or do not fit
+    /// together, naming each (`#/from`).
+    pub fn invalid_query(errors: Vec<FieldError>) -> Self {
+        Self {
+            code: "invalid-query",
+            ..Self::validation(errors)
+        }
+    }
+    /// 413, worded the same whether the body layer or an extractor stopped
+    /// the body.
+    pub fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "the request body is larger than this server accepts",
+        )
     }
     /// 404.
     pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
@@ -223,11 +243,17 @@ pub(crate) async fn finish(mut res: Response, path: &str, request_id: &HeaderVal
             let (parts, body) = res.into_parts();
             let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
             res = Response::from_parts(parts, axum::body::Body::empty());
-            let detail = match std::str::from_utf8(&text).map(str::trim) {
-                Ok(t) if !t.is_empty() => t.to_string(),
-                _ => title(status).to_string(),
-            };
-            ApiError::new(status, framework_code(status), detail)
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                // The body layer's own words differ from the extractor's:
+                // one wording whichever stopped the body.
+                ApiError::body_too_large()
+            } else {
+                let detail = match std::str::from_utf8(&text).map(str::trim) {
+                    Ok(t) if !t.is_empty() => t.to_string(),
+                    _ => title(status).to_string(),
+                };
+                ApiError::new(status, framework_code(status), detail)
+            }
         }
     };
     if let Some(chain) = &err.internal {

@@ -36,19 +36,6 @@ const PREVIEW_KEYS: &[&str] = &[
     "grid",
 ];
 
-/// A short number for people: the id's last 8 hex digits.
-pub fn order_number(id: &str) -> String {
-    let tail: String = id
-        .chars()
-        .rev()
-        .take(8)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("#{}", tail.to_ascii_uppercase())
-}
-
 fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.trim().is_empty() => Some(s.clone()),
@@ -134,8 +121,10 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
             })
         })
         .collect();
-    // An order of downloads may have no address: the greeting then uses the
-    // name before the `@` of the buyer's email, and no address lines show.
+    // The address shows only where something is shipped; an order of
+    // downloads may carry one for the tax, or none.
+    let has_physical = order.lines.iter().any(|l| !l.delivery.is_digital());
+    let has_digital = order.lines.iter().any(|l| l.delivery.is_digital());
     let (name, address) = match &order.shipping_address {
         Some(a) => {
             let mut address = vec![a.name.clone(), a.line1.clone()];
@@ -148,18 +137,14 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
             }
             address.push(city);
             address.push(a.country.clone());
-            (a.name.clone(), address)
+            (a.name.trim().to_string(), address)
         }
-        None => (
-            order
-                .email
-                .split('@')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            Vec::new(),
-        ),
+        None => (String::new(), Vec::new()),
     };
+    // Greetings use a person's name only: the address's, else the account's
+    // (added by the sender, see [`set_account_name`]); never the email's
+    // local part. `null` makes the templates greet neutrally ("Hello,").
+    let buyer_name = (!name.is_empty()).then(|| name.clone());
     let id = order.id.to_string();
     json!({
         "lang": lang,
@@ -167,9 +152,13 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
         "t": format::words(lang),
         "order": {
             "id": id,
-            "number": order_number(&id),
+            "number": order.number,
             "email": order.email,
             "status": order.status.as_str(),
+            "status_label": order.status.label(lang),
+            "buyer_name": buyer_name,
+            "has_physical": has_physical,
+            "has_digital": has_digital,
             "created": format::date(order.created_at, lang),
             "link": link,
             "lines": lines,
@@ -178,7 +167,20 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
             "tax": money(order.totals.tax),
             "has_tax": order.totals.tax.amount != 0,
             "total": money(order.totals.total),
-            "address": {"name": name, "lines": address},
+            "address": {"name": name, "lines": if has_physical { address } else { Vec::new() }},
         },
     })
+}
+
+/// Fills `order.buyer_name` from the buyer's account when the order gave no
+/// name (an order of downloads without an address). Blank names are none.
+pub fn set_account_name(data: &mut Value, account_name: Option<&str>) {
+    let Some(name) = account_name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return;
+    };
+    if let Some(order) = data.get_mut("order").and_then(Value::as_object_mut) {
+        if order.get("buyer_name").is_none_or(Value::is_null) {
+            order.insert("buyer_name".into(), Value::String(name.to_string()));
+        }
+    }
 }

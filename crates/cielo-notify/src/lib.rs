@@ -265,6 +265,9 @@ struct Inner {
     resend_webhook_keys: Vec<Vec<u8>>,
     /// SendGrid's Event Webhook key (none: not accepted).
     sendgrid_webhook_key: Option<p256::ecdsa::VerifyingKey>,
+    /// The accounts, for the name of a buyer whose order gave none (set
+    /// once at wiring; without it such buyers are greeted neutrally).
+    accounts: std::sync::OnceLock<cielo_accounts::Accounts>,
 }
 
 /// The notifications service. Cheap to clone.
@@ -418,7 +421,28 @@ impl Notify {
                 outbox_dir,
                 resend_webhook_keys: Vec::new(),
                 sendgrid_webhook_key: None,
+                accounts: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Lets greetings use the buyer's account name when the order gives no
+    /// name (an order of downloads without an address).
+    pub fn with_accounts(self, accounts: cielo_accounts::Accounts) -> Self {
+        let _ = self.inner.accounts.set(accounts);
+        self
+    }
+
+    /// The name on the buyer's account, when the order has one and it is
+    /// readable (a failure only makes the greeting neutral).
+    async fn account_name(&self, order: &Order) -> Option<String> {
+        let accounts = self.inner.accounts.get()?;
+        match accounts.customer(order.customer_id?).await {
+            Ok(c) => Some(c.name),
+            Err(e) => {
+                tracing::warn!(order = %order.id, error = %e, "buyer's account name unreadable; greeting without it");
+                None
+            }
         }
     }
 
@@ -495,6 +519,7 @@ impl Notify {
             }
             Err(e) => return Err(Error::Internal(anyhow::Error::new(e))),
         };
+        let account_name = self.account_name(&order).await;
         // One transaction for the buyer's link and the messages: a
         // duplicated event (nothing new) rolls back and leaves no link.
         let mut tx = self.inner.db.begin_write().await?;
@@ -514,6 +539,10 @@ impl Notify {
         };
         if planned.is_empty() {
             return Ok(0);
+        }
+        let mut planned = planned;
+        for p in &mut planned {
+            data::set_account_name(&mut p.data, account_name.as_deref());
         }
         let n = self
             .store_and_enqueue(&mut tx, Some(&order.id.to_string()), planned, cause)
@@ -1334,6 +1363,7 @@ impl Notify {
         };
         let link = data::order_link(&self.inner.shop, &order.id.to_string(), None);
         let mut data = data::order_data(&order, lang, &self.inner.shop, &link);
+        data::set_account_name(&mut data, self.account_name(&order).await.as_deref());
         data["shipment"] = order
             .shipments
             .last()

@@ -24,15 +24,38 @@ pub struct ReconcileReport {
     pub findings: Vec<Finding>,
     /// What could not be checked (a provider down): the pass is incomplete.
     pub errors: Vec<String>,
+    /// Why the two payment counts differ, order by order (a paid order in
+    /// `needs_attention`, one refunded since, one paid before the window…).
+    pub differences: Vec<CountDifference>,
+}
+
+/// One order that one side counts and the other does not.
+#[derive(Debug, Clone, Serialize)]
+pub struct CountDifference {
+    /// Our order id.
+    pub order_id: String,
+    /// Its status here.
+    pub status: String,
+    /// Why, in words (`"is in needs_attention"`); the same words group
+    /// orders in the report.
+    pub why: String,
+    /// True when a person must look (the pass is then not clean).
+    pub needs_a_look: bool,
 }
 
 impl ReconcileReport {
-    /// True when nothing differs and everything could be checked.
+    /// True when nothing is left for a person: every provider could be
+    /// checked, no finding is open, and every difference between the counts
+    /// is explained by something that needs no one (a refund since, a
+    /// payment on its way).
     pub fn is_clean(&self) -> bool {
-        self.errors.is_empty() && self.findings.iter().all(|f| f.state != FindingState::Open)
+        self.errors.is_empty()
+            && self.findings.iter().all(|f| f.state != FindingState::Open)
+            && self.differences.iter().all(|d| !d.needs_a_look)
     }
 
-    /// The report for a person on a terminal.
+    /// The report for a person on a terminal. "Clean" only when there is
+    /// nothing to look at: counts that differ are explained order by order.
     pub fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
@@ -42,11 +65,26 @@ impl ReconcileReport {
             "  payments at the provider: {}   paid orders here: {}",
             self.provider_payments, self.paid_orders
         );
+        // Grouped by reason, in the order first seen.
+        let mut groups: Vec<(&str, bool, Vec<&str>)> = Vec::new();
+        for d in &self.differences {
+            match groups.iter_mut().find(|g| g.0 == d.why) {
+                Some(g) => g.2.push(&d.order_id),
+                None => groups.push((&d.why, d.needs_a_look, vec![&d.order_id])),
+            }
+        }
+        for (why, look, ids) in &groups {
+            let n = ids.len();
+            let _ = writeln!(
+                s,
+                "  {} {n} paid order{} {why}: {}",
+                if *look { "!" } else { "·" },
+                if n == 1 { "" } else { "s" },
+                ids.join(", ")
+            );
+        }
         for (lab, n) in &self.lab_orders {
             let _ = writeln!(s, "  {lab} orders: {n}");
-        }
-        if self.findings.is_empty() && self.errors.is_empty() {
-            let _ = writeln!(s, "Clean: no differences.");
         }
         for f in &self.findings {
             let _ = writeln!(
@@ -62,7 +100,62 @@ impl ReconcileReport {
         for e in &self.errors {
             let _ = writeln!(s, "! not checked: {e}");
         }
+        let looks = self.differences.iter().filter(|d| d.needs_a_look).count();
+        let open = self
+            .findings
+            .iter()
+            .filter(|f| f.state == FindingState::Open)
+            .count();
+        if self.is_clean() {
+            if self.findings.is_empty() && self.differences.is_empty() {
+                let _ = writeln!(s, "Clean: no differences.");
+            } else {
+                let _ = writeln!(
+                    s,
+                    "Nothing to look at: every difference is explained above{}.",
+                    if self.findings.is_empty() {
+                        ""
+                    } else {
+                        " or was fixed by this pass"
+                    }
+                );
+            }
+        } else {
+            let mut parts = Vec::new();
+            if open > 0 {
+                parts.push(format!(
+                    "{open} open finding{}",
+                    if open == 1 { "" } else { "s" }
+                ));
+            }
+            if looks > 0 {
+                parts.push(format!(
+                    "{looks} paid order{} to look at",
+                    if looks == 1 { "" } else { "s" }
+                ));
+            }
+            if !self.errors.is_empty() {
+                parts.push("a provider not checked".to_string());
+            }
+            let _ = writeln!(s, "Needs a look: {}.", parts.join(", "));
+        }
         s
+    }
+}
+
+/// Why a paid order at the provider is not counted here, from its status,
+/// and whether a person must look.
+fn why_not_counted(status: OrderStatus) -> (&'static str, bool) {
+    match status {
+        OrderStatus::NeedsAttention => ("is in needs_attention", true),
+        OrderStatus::Cancelled => ("is cancelled though the provider took its payment", true),
+        OrderStatus::Refunded => ("was refunded since", false),
+        // Past the grace period a finding says so; within it the webhook is
+        // on its way.
+        OrderStatus::PendingPayment => ("still waits for its payment here", false),
+        // A status counted here: the order was made before the window and
+        // paid within it.
+        _ => ("was created before the window", false),
     }
 }
 
@@ -87,6 +180,7 @@ impl Ops {
             lab_orders: Vec::new(),
             findings: Vec::new(),
             errors: Vec::new(),
+            differences: Vec::new(),
         };
         if let Err(e) = self.reconcile_payments(since, &mut report).await {
             report.errors.push(format!("payments: {e:#}"));
@@ -116,6 +210,8 @@ impl Ops {
         let events = provider.list_events(since.as_unix_seconds()).await?;
         let book = self.orders.payment_book();
         let mut paid_sessions: HashSet<String> = HashSet::new();
+        // Our orders the provider's paid sessions name, each once per session.
+        let mut paid_there: Vec<String> = Vec::new();
         for raw in &events {
             let Ok(e) = PaymentEvent::from_value(raw) else {
                 continue;
@@ -127,10 +223,13 @@ impl Ops {
             {
                 continue;
             }
-            report.provider_payments += 1;
+            // One payment per session, however often the listing has it.
             if let Some(s) = &e.session_id {
-                paid_sessions.insert(s.clone());
+                if !paid_sessions.insert(s.clone()) {
+                    continue;
+                }
             }
+            report.provider_payments += 1;
             let theirs = json!({"event_id": e.id, "session_id": e.session_id, "order_id": e.order_id,
                                 "amount": e.amount, "currency": e.currency, "created": e.created});
             let subject = e.session_id.clone().unwrap_or_else(|| e.id.clone());
@@ -155,6 +254,9 @@ impl Ops {
                 report.findings.push(f);
                 continue;
             };
+            if let Some(id) = &e.order_id {
+                paid_there.push(id.clone());
+            }
             let ours = json!({"order_id": e.order_id, "state": format!("{:?}", facts.state),
                               "total": facts.total, "currency": facts.currency});
             if let (Some(amount), Some(currency)) = (e.amount, &e.currency) {
@@ -214,6 +316,7 @@ impl Ops {
         }
 
         // Our paid orders in the window, each with a payment at the provider.
+        let mut counted_here: HashSet<String> = HashSet::new();
         let mut cursor = None;
         loop {
             let page = self
@@ -231,6 +334,7 @@ impl Ops {
                 }
                 report.paid_orders += 1;
                 let id = o.id.to_string();
+                counted_here.insert(id.clone());
                 let facts = {
                     let mut conn = self.db.pool().acquire().await?;
                     book.facts(&mut conn, &id).await?
@@ -252,6 +356,12 @@ impl Ops {
                     None => false,
                 };
                 if confirmed {
+                    report.differences.push(CountDifference {
+                        order_id: id.clone(),
+                        status: o.status.as_str().into(),
+                        why: "was paid before the window".into(),
+                        needs_a_look: false,
+                    });
                     continue;
                 }
                 self.orders
@@ -277,6 +387,46 @@ impl Ops {
                 Some(c) => cursor = Some(c),
                 None => break,
             }
+        }
+
+        // Paid there, not counted here: say why, order by order, so the two
+        // counts add up for the person reading them.
+        let mut seen: HashSet<&str> = HashSet::new();
+        for id in &paid_there {
+            let times = paid_there.iter().filter(|o| *o == id).count();
+            if !seen.insert(id) {
+                continue;
+            }
+            if times > 1 {
+                report.differences.push(CountDifference {
+                    order_id: id.clone(),
+                    status: String::new(),
+                    why: format!("was paid {times} times at the provider"),
+                    needs_a_look: true,
+                });
+            }
+            if counted_here.contains(id) {
+                continue;
+            }
+            let Ok(order_id) = id.parse() else { continue };
+            let status = match self
+                .orders
+                .get_order(order_id, &cielo_orders::OrderAccess::Admin)
+                .await
+            {
+                Ok(o) => o.status,
+                Err(e) => {
+                    tracing::warn!(order = %id, error = %e, "order unreadable while explaining the counts");
+                    continue;
+                }
+            };
+            let (why, needs_a_look) = why_not_counted(status);
+            report.differences.push(CountDifference {
+                order_id: id.clone(),
+                status: status.as_str().into(),
+                why: why.into(),
+                needs_a_look,
+            });
         }
         Ok(())
     }

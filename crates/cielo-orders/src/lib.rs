@@ -944,6 +944,7 @@ impl Orders {
         let session = self.payments.create_checkout(&request).await?;
         let result = CheckoutResult {
             order_id: order_id.to_string(),
+            number: order_id.number(),
             status: order.status,
             payment_url: session.redirect_url.clone(),
             access_token: secret,

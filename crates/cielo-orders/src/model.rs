@@ -15,6 +15,33 @@ typed_id!(OrderLineId, "oli", "A line of an order.");
 typed_id!(HistoryId, "ohi", "An entry in an order's status history.");
 typed_id!(ShipmentId, "shp", "A parcel recorded on an order.");
 
+/// Hex digits of an order id that make its number.
+const NUMBER_DIGITS: usize = 8;
+
+impl OrderId {
+    /// The order's number for people, the one emails, pages and the admin
+    /// show and the admin order search finds: `#` and the id's last 8 hex
+    /// digits in capitals (`#3F3CBECF`). Derived from the id, never stored.
+    pub fn number(&self) -> String {
+        let id = self.to_string();
+        format!("#{}", id[id.len() - NUMBER_DIGITS..].to_ascii_uppercase())
+    }
+}
+
+/// Reads an order number as a person types it (`#3F3CBECF`, `3f3cbecf`, with
+/// spaces around) into the lowercase id tail it stands for; a whole order id
+/// (`ord_…`) gives its own tail. `None` when it is neither.
+pub fn parse_order_number(s: &str) -> Option<String> {
+    let s = s.trim();
+    if let Ok(id) = OrderId::parse(s) {
+        let id = id.to_string();
+        return Some(id[id.len() - NUMBER_DIGITS..].to_string());
+    }
+    let digits = s.strip_prefix('#').unwrap_or(s).trim();
+    (digits.len() == NUMBER_DIGITS && digits.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| digits.to_ascii_lowercase())
+}
+
 /// Largest quantity on one line.
 pub const MAX_QUANTITY: i64 = 99;
 /// Most lines in one cart.
@@ -159,6 +186,12 @@ pub struct CheckoutResult {
     /// The new order.
     #[schema(value_type = String, example = "ord_0193a0b2c3d47e8f9a0b1c2d3e4f5a6b")]
     pub order_id: String,
+    /// The number people quote (`#3F3CBECF`), as emails and pages show it.
+    /// (Answers stored for an Idempotency-Key before it existed replay
+    /// without it.)
+    #[schema(example = "#3F3CBECF")]
+    #[serde(default)]
+    pub number: String,
     /// Its status (`pending_payment`).
     pub status: OrderStatus,
     /// Where to send the buyer to pay.
@@ -174,6 +207,10 @@ pub struct CheckoutResult {
 pub struct Order {
     /// Id.
     pub id: OrderId,
+    /// The number people quote (`#3F3CBECF`): what emails and pages show,
+    /// and what the admin order list's `number` filter finds.
+    #[schema(example = "#3F3CBECF")]
+    pub number: String,
     /// Buyer's account; `null` for a guest.
     pub customer_id: Option<CustomerId>,
     /// Buyer's email.
@@ -329,6 +366,9 @@ pub struct HistoryEntry {
 pub struct OrderSummary {
     /// Id.
     pub id: OrderId,
+    /// The number people quote (`#3F3CBECF`).
+    #[schema(example = "#3F3CBECF")]
+    pub number: String,
     /// Buyer's email.
     pub email: String,
     /// Status.
@@ -361,10 +401,14 @@ pub struct OrderFilter {
     pub to: Option<Timestamp>,
     /// Buyer's email (exact, case-insensitive).
     pub email: Option<String>,
+    /// The order whose number this is: the lowercase id tail from
+    /// [`parse_order_number`].
+    pub number: Option<String>,
     /// Only this customer's.
     pub customer_id: Option<CustomerId>,
     /// Only orders with a line made by this print lab (`local`, `printful`,
-    /// `prodigi`), or with a line the shop ships itself (`none`).
+    /// `prodigi`), with a physical line the shop ships itself (`none`), or
+    /// with a digital download (`digital`).
     pub lab: Option<String>,
     /// Page size (1–100, default 20).
     pub limit: Option<i64>,
@@ -414,5 +458,32 @@ impl Pricing {
             .and_then(|c| self.tax_by_country.get(c))
             .copied()
             .unwrap_or(self.default_tax_bp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_order_number_is_read_however_a_person_types_it() {
+        let id = OrderId::parse("ord_0193a0b2c3d47e8f9a0b1c2d3f3cbecf").unwrap();
+        assert_eq!(id.number(), "#3F3CBECF");
+        for typed in [
+            "#3F3CBECF",
+            "3f3cbecf",
+            " #3f3CBecf ",
+            "# 3F3CBECF",
+            &id.to_string(),
+        ] {
+            assert_eq!(
+                parse_order_number(typed).as_deref(),
+                Some("3f3cbecf"),
+                "{typed}"
+            );
+        }
+        for bad in ["", "#", "3F3CBEC", "3F3CBECF0", "#ZZZZZZZZ", "ord_123"] {
+            assert_eq!(parse_order_number(bad), None, "{bad}");
+        }
     }
 }

@@ -109,6 +109,28 @@ impl OrderStatus {
         }
     }
 
+    /// What a person reads for this status in `lang` (`en`, `es`; any other
+    /// reads English). The one wording of a status: every page, list and
+    /// email takes it from here, so an order is called the same everywhere.
+    pub fn label(&self, lang: &str) -> &'static str {
+        let (en, es) = match self {
+            PendingPayment => ("Waiting for payment", "Esperando el pago"),
+            Paid => ("Paid", "Pagado"),
+            InProduction => ("In production", "En producción"),
+            Shipped => ("Shipped", "Enviado"),
+            Delivered => ("Delivered", "Entregado"),
+            Cancelled => ("Cancelled", "Cancelado"),
+            Refunded => ("Refunded", "Reembolsado"),
+            PartiallyRefunded => ("Partly refunded", "Reembolsado en parte"),
+            NeedsAttention => ("Being looked at", "En revisión"),
+        };
+        if lang == "es" {
+            es
+        } else {
+            en
+        }
+    }
+
     /// Parses the database and wire name.
     pub fn parse(s: &str) -> Option<Self> {
         ALL_STATUSES.iter().copied().find(|st| st.as_str() == s)
@@ -129,6 +151,17 @@ impl std::fmt::Display for OrderStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_status_has_a_label_in_each_language() {
+        for s in ALL_STATUSES {
+            for lang in ["en", "es"] {
+                assert!(!s.label(lang).is_empty(), "{s} in {lang}");
+            }
+        }
+        assert_eq!(InProduction.label("es"), "En producción");
+        assert_eq!(InProduction.label("de"), "In production");
+    }
 
     #[test]
     fn the_happy_path_is_allowed() {

@@ -515,6 +515,7 @@ pub(crate) async fn order_with_token(
     let expires: Option<i64> = r.try_get("payment_expires_at")?;
     let order = Order {
         id,
+        number: id.number(),
         customer_id: customer
             .map(|c| CustomerId::parse(&c))
             .transpose()
@@ -604,13 +605,22 @@ pub(crate) async fn list_orders(
     if let Some(e) = &f.email {
         push(&mut sql, " and o.email = $?", B::T(e.trim().to_lowercase()));
     }
+    if let Some(n) = &f.number {
+        // Ids are lowercase hex, so the tail is matched as written.
+        push(&mut sql, " and o.id like $?", B::T(format!("%{n}")));
+    }
     if let Some(c) = f.customer_id {
         push(&mut sql, " and o.customer_id = $?", B::T(c.to_string()));
     }
     match f.lab.as_deref() {
         None => {}
+        // `none`: a parcel the shop ships itself, so a physical line without
+        // a lab; downloads have no lab either but are nobody's parcel.
         Some("none") => sql.push_str(
-            " and exists (select 1 from orders_order_line ll where ll.order_id = o.id and ll.lab is null)",
+            " and exists (select 1 from orders_order_line ll where ll.order_id = o.id and ll.lab is null and ll.delivery <> 'digital')",
+        ),
+        Some("digital") => sql.push_str(
+            " and exists (select 1 from orders_order_line ll where ll.order_id = o.id and ll.delivery = 'digital')",
         ),
         Some(lab) => push(
             &mut sql,
@@ -641,9 +651,11 @@ pub(crate) async fn list_orders(
     let mut orders = rows
         .iter()
         .map(|r| {
+            let id =
+                OrderId::parse(&r.try_get::<String, _>("id")?).map_err(|e| bad("order id", e))?;
             Ok(OrderSummary {
-                id: OrderId::parse(&r.try_get::<String, _>("id")?)
-                    .map_err(|e| bad("order id", e))?,
+                id,
+                number: id.number(),
                 email: r.try_get("email")?,
                 status: status_of(r, "status")?,
                 total: Money::new(r.try_get("total_minor")?, currency(r)?),

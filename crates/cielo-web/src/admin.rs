@@ -155,14 +155,9 @@ pub(crate) struct OrderFilters {
     from: Option<String>,
     to: Option<String>,
     email: Option<String>,
+    number: Option<String>,
     lab: Option<String>,
     cursor: Option<String>,
-}
-
-/// `YYYY-MM-DD` from a date input as the API's RFC 3339 start of that day.
-fn day_start(d: Option<&str>) -> Option<String> {
-    let d = d?.trim();
-    (d.len() == 10 && d.as_bytes()[4] == b'-').then(|| format!("{d}T00:00:00Z"))
 }
 
 pub(crate) async fn orders(
@@ -170,14 +165,23 @@ pub(crate) async fn orders(
     Extension(ctx): Extension<Ctx>,
     Query(f): Query<OrderFilters>,
 ) -> Response {
-    let from = day_start(f.from.as_deref());
-    let to = day_start(f.to.as_deref());
+    // Dates go to the API as typed: it reads a date input's `YYYY-MM-DD`
+    // and refuses anything else naming the field, and the page shows why.
+    let from = f.from.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    let to = f.to.as_deref().map(str::trim).filter(|d| !d.is_empty());
     let qs = query_string(&[
         ("limit", Some("25")),
         ("status", f.status.as_deref()),
-        ("from", from.as_deref()),
-        ("to", to.as_deref()),
-        ("email", f.email.as_deref().map(str::trim)),
+        ("from", from),
+        ("to", to),
+        (
+            "email",
+            f.email.as_deref().map(str::trim).filter(|e| !e.is_empty()),
+        ),
+        (
+            "number",
+            f.number.as_deref().map(str::trim).filter(|n| !n.is_empty()),
+        ),
         ("lab", f.lab.as_deref().filter(|l| !l.is_empty())),
         ("cursor", f.cursor.as_deref()),
     ]);
@@ -196,6 +200,7 @@ pub(crate) async fn orders(
                 ("from", f.from.as_deref()),
                 ("to", f.to.as_deref()),
                 ("email", f.email.as_deref()),
+                ("number", f.number.as_deref()),
                 ("lab", f.lab.as_deref()),
                 ("cursor", Some(c)),
             ])
@@ -209,8 +214,9 @@ pub(crate) async fn orders(
             "section": "orders",
             "orders": page.body["orders"].clone(),
             "error": (!page.ok()).then(|| page.detail()),
-            "f": {"status": f.status, "from": f.from, "to": f.to, "email": f.email, "lab": f.lab},
-            "labs": [["local", "Local lab"], ["printful", "Printful"], ["prodigi", "Prodigi"], ["none", "Shipped by the shop"]],
+            "f": {"status": f.status, "from": f.from, "to": f.to, "email": f.email, "number": f.number, "lab": f.lab},
+            "labs": [["local", "Local lab"], ["printful", "Printful"], ["prodigi", "Prodigi"],
+                     ["none", "No lab: parcels the shop ships"], ["digital", "No lab: digital downloads"]],
             "next": next,
             "statuses": ["pending_payment", "paid", "in_production", "shipped", "delivered",
                          "cancelled", "refunded", "partially_refunded", "needs_attention"],

@@ -57,10 +57,15 @@ impl Lang {
     pub fn words(self) -> &'static BTreeMap<&'static str, &'static str> {
         static EN: OnceLock<BTreeMap<&str, &str>> = OnceLock::new();
         static ES: OnceLock<BTreeMap<&str, &str>> = OnceLock::new();
-        match self {
-            Lang::En => EN.get_or_init(|| WORDS.iter().map(|(k, en, _)| (*k, *en)).collect()),
-            Lang::Es => ES.get_or_init(|| WORDS.iter().map(|(k, _, es)| (*k, *es)).collect()),
-        }
+        let (cell, pick): (_, Pick) = match self {
+            Lang::En => (&EN, |w| w.1),
+            Lang::Es => (&ES, |w| w.2),
+        };
+        cell.get_or_init(|| {
+            let mut words: BTreeMap<&str, &str> = WORDS.iter().map(|w| (w.0, pick(w))).collect();
+            words.extend(status_labels(self.code()));
+            words
+        })
     }
 
     /// One word; the key itself when missing (a test keeps none missing).
@@ -68,6 +73,26 @@ impl Lang {
         self.words().get(key).copied().unwrap_or("")
     }
 }
+
+/// `status_<status>` → the status's one label (from the orders domain, which
+/// emails read too), as the templates' `t["status_" ~ s]` looks it up.
+fn status_labels(lang: &str) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+    static KEYS: OnceLock<Vec<(cielo_orders::OrderStatus, &'static str)>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        cielo_orders::status::ALL_STATUSES
+            .iter()
+            .map(|s| {
+                let key: &'static str =
+                    Box::leak(format!("status_{}", s.as_str()).into_boxed_str());
+                (*s, key)
+            })
+            .collect()
+    });
+    keys.iter().map(move |(s, key)| (*key, s.label(lang)))
+}
+
+/// Picks one language's word from a row of [`WORDS`].
+type Pick = fn(&(&'static str, &'static str, &'static str)) -> &'static str;
 
 /// (key, English, Spanish).
 const WORDS: &[(&str, &str, &str)] = &[
@@ -218,6 +243,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("have_account", "Already have an account?", "¿Ya tienes cuenta?"),
     ("no_account", "New here?", "¿Eres nuevo?"),
     ("not_found", "Page not found", "Página no encontrada"),
+    // Said under the status label while an order in production waits in
+    // its edit window, before it goes to the lab.
     ("status_waiting", "Waiting to go to the print lab", "Esperando para ir al taller"),
     ("edit_window", "You can still correct the shipping address or the poster's title until", "Puedes corregir la dirección de envío o el título del póster hasta el"),
     ("edit_window_then", "Then your order goes to the print lab.", "Después tu pedido irá al taller."),
@@ -227,15 +254,6 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("poster_title", "Poster title", "Título del póster"),
     ("save_changes", "Save changes", "Guardar cambios"),
     ("changes_saved", "Your changes are saved.", "Tus cambios están guardados."),
-    ("status_pending_payment", "Waiting for payment", "Esperando el pago"),
-    ("status_paid", "Paid", "Pagado"),
-    ("status_in_production", "In production", "En producción"),
-    ("status_shipped", "Shipped", "Enviado"),
-    ("status_delivered", "Delivered", "Entregado"),
-    ("status_cancelled", "Cancelled", "Cancelado"),
-    ("status_refunded", "Refunded", "Reembolsado"),
-    ("status_partially_refunded", "Partly refunded", "Reembolsado en parte"),
-    ("status_needs_attention", "Being looked at", "En revisión"),
     ("footer", "Every item is made to order.", "Cada artículo se hace por encargo."),
 ];
 

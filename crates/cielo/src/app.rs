@@ -339,7 +339,8 @@ impl Application {
                 name: settings.shop.name.clone(),
                 url: public_url.clone(),
             },
-        )?;
+        )?
+        .with_accounts(accounts.clone());
         // Alerts by email and SMS reach the owner through the notifications domain.
         let ops = ops.with_notify(notify.clone()).with_public_url(&public_url);
         let registry = Arc::new(registry(

@@ -139,7 +139,8 @@ enum OrdersCommand {
     /// An order's timeline: status history, payment, lab orders (raw status
     /// and history) and shipments.
     Show {
-        /// The order id (`ord_…`).
+        /// The order id (`ord_…`) or its number as emails and pages show it
+        /// (`#3F3CBECF`, with or without `#`).
         id: String,
         /// Print JSON (the order and its lab orders) instead of text.
         #[arg(long)]
@@ -395,9 +396,12 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
         Command::Orders {
             command: OrdersCommand::Show { id, json },
         } => {
-            let id: cielo_orders::OrderId = id
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{id} is not an order id: {e}"))?;
+            let typed = id;
+            let Some(tail) = cielo_orders::parse_order_number(&typed) else {
+                anyhow::bail!(
+                    "{typed} is neither an order id (ord_…) nor an order number (#3F3CBECF)"
+                );
+            };
             // The services as a worker builds them (no listener, nothing runs).
             let app = Application::build(
                 settings,
@@ -408,6 +412,27 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             )
             .await?;
             let state = app.state();
+            let id: cielo_orders::OrderId = match typed.parse() {
+                Ok(id) => id,
+                Err(_) => {
+                    let found = state
+                        .orders
+                        .list_orders(cielo_orders::OrderFilter {
+                            number: Some(tail),
+                            limit: Some(2),
+                            ..Default::default()
+                        })
+                        .await?
+                        .orders;
+                    match found.as_slice() {
+                        [one] => one.id,
+                        [] => anyhow::bail!("no order {typed}"),
+                        _ => anyhow::bail!(
+                            "several orders have the number {typed}: give the order id (ord_…)"
+                        ),
+                    }
+                }
+            };
             let flows = state
                 .flows
                 .as_ref()

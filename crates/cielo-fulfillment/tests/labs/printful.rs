@@ -396,12 +396,12 @@ async fn cancel_works_until_production_and_amend_is_refused_after_submission() {
         ..
     } = accepted(settings()).await;
     // Printful changes only drafts: a confirmed order cannot be amended.
-    let err = env
-        .fulfillment
-        .amend(&order, recipient())
-        .await
-        .unwrap_err();
+    let mut moved = recipient();
+    moved.line1 = "1 Other Street".into();
+    let err = env.fulfillment.amend(&order, moved).await.unwrap_err();
     assert!(matches!(err, Error::TooLate { .. }), "{err:?}");
+    // The same recipient again is no change: nothing to refuse, nothing sent.
+    env.fulfillment.amend(&order, recipient()).await.unwrap();
     env.fulfillment.cancel(id, "admin:usr_1").await.unwrap();
     assert_eq!(printful.order(&ext).unwrap()["status"], "canceled");
     assert_eq!(env.stage(id).await, LabStage::Cancelled);

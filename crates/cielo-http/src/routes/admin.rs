@@ -461,14 +461,20 @@ pub(crate) async fn delete_image(
 pub(crate) struct OrderParams {
     /// Only this status.
     status: Option<OrderStatus>,
-    /// Created at or after (RFC 3339).
+    /// Created at or after: a date (`2026-11-21`, from the start of that UTC
+    /// day) or an RFC 3339 time.
     from: Option<String>,
-    /// Created before (RFC 3339).
+    /// Created before: a date (`2026-11-21`, before that UTC day starts) or
+    /// an RFC 3339 time. Must be after `from`.
     to: Option<String>,
     /// Buyer's email (exact, case-insensitive).
     email: Option<String>,
+    /// The order number people quote (`#3F3CBECF`, `3f3cbecf`: with or
+    /// without `#`, any case), or a whole order id.
+    number: Option<String>,
     /// Only orders with a line made by this print lab (`local`, `printful`,
-    /// `prodigi`), or `none`: with a line the shop ships itself.
+    /// `prodigi`), `none`: with a physical line the shop ships itself, or
+    /// `digital`: with a digital download.
     lab: Option<String>,
     /// Page size, 1–100.
     limit: Option<i64>,
@@ -476,48 +482,80 @@ pub(crate) struct OrderParams {
     cursor: Option<String>,
 }
 
+/// Values of the `lab` filter besides the labs themselves.
+const LAB_FILTERS_BESIDES_LABS: [&str; 2] = ["none", "digital"];
+
+/// A `from`/`to` bound: a plain date is the start of that UTC day.
 fn parse_time(field: &str, v: Option<String>) -> Result<Option<Timestamp>, ApiError> {
-    v.map(|s| {
-        Timestamp::parse_rfc3339(&s).map_err(|_| {
-            let mut e = ApiError::validation(vec![FieldError::new(
-                field,
-                "must be an RFC 3339 time such as 2026-11-21T00:00:00Z",
-            )]);
-            e.status = StatusCode::BAD_REQUEST;
-            e.code = "invalid-query";
-            e
-        })
+    let Some(s) = v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = if s.len() == 10 {
+        Timestamp::parse_rfc3339(&format!("{s}T00:00:00Z"))
+    } else {
+        Timestamp::parse_rfc3339(&s)
+    };
+    parsed.map(Some).map_err(|_| {
+        ApiError::invalid_query(vec![FieldError::new(
+            field,
+            format!(
+                "“{s}” is not a date: give one such as 2026-11-21, or an RFC 3339 time such as 2026-11-21T00:00:00Z"
+            ),
+        )])
     })
-    .transpose()
 }
 
 /// List orders with filters, newest first.
 #[utoipa::path(get, path = "/api/admin/orders", tag = "admin", params(OrderParams),
-    responses((status = 200, body = OrderPage), (status = 400, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+    responses((status = 200, body = OrderPage), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub(crate) async fn list_orders(
     State(s): State<AppState>,
     _a: AdminAuth,
     Query(p): Query<OrderParams>,
 ) -> Result<Response, ApiError> {
+    let from = parse_time("from", p.from)?;
+    let to = parse_time("to", p.to)?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(ApiError::invalid_query(vec![FieldError::new(
+                "to",
+                "must be after `from`",
+            )]));
+        }
+    }
+    let number = match p.number.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(n) => Some(cielo_orders::parse_order_number(n).ok_or_else(|| {
+            ApiError::invalid_query(vec![FieldError::new(
+                "number",
+                "must be an order number such as #3F3CBECF (8 letters and digits, 0–9 and A–F)",
+            )])
+        })?),
+    };
+    let lab = match p.lab.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(l) if LAB_FILTERS_BESIDES_LABS.contains(&l) || cielo_catalog::LABS.contains(&l) => {
+            Some(l.to_string())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_query(vec![FieldError::new(
+                "lab",
+                format!(
+                    "must be one of: {}, {}",
+                    cielo_catalog::LABS.join(", "),
+                    LAB_FILTERS_BESIDES_LABS.join(", ")
+                ),
+            )]))
+        }
+    };
     let filter = OrderFilter {
         status: p.status,
-        from: parse_time("from", p.from)?,
-        to: parse_time("to", p.to)?,
+        from,
+        to,
         email: p.email,
+        number,
         customer_id: None,
-        lab: match p.lab {
-            Some(l) if l == "none" || cielo_catalog::LABS.contains(&l.as_str()) => Some(l),
-            Some(_) => {
-                let mut e = ApiError::validation(vec![FieldError::new(
-                    "lab",
-                    "must be local, printful, prodigi or none",
-                )]);
-                e.status = StatusCode::BAD_REQUEST;
-                e.code = "invalid-query";
-                return Err(e);
-            }
-            None => None,
-        },
+        lab,
         limit: p.limit,
         cursor: p.cursor,
     };

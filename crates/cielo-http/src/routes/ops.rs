@@ -55,11 +55,10 @@ pub(crate) async fn list_findings(
     let state = match p.state.as_deref() {
         None => None,
         Some(raw) => Some(FindingState::parse(raw).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-query",
-                "state must be open, fixed or resolved",
-            )
+            ApiError::invalid_query(vec![cielo_core::FieldError::new(
+                "state",
+                "must be one of: open, fixed, resolved",
+            )])
         })?),
     };
     let list = ops(&s)?
@@ -152,11 +151,10 @@ pub(crate) async fn list_alerts(
 ) -> Result<Response, ApiError> {
     if let Some(st) = p.state.as_deref() {
         if st != "firing" && st != "resolved" {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-query",
-                "state must be firing or resolved",
-            ));
+            return Err(ApiError::invalid_query(vec![cielo_core::FieldError::new(
+                "state",
+                "must be one of: firing, resolved",
+            )]));
         }
     }
     let list = ops(&s)?

@@ -127,10 +127,10 @@ async fn listing_parameters_are_validated() {
     assert_eq!(r.pointers(), vec!["#/limit"]);
     app.get("/api/store/products?limit=abc")
         .await
-        .assert_problem(400, "invalid-query");
+        .assert_problem(422, "invalid-query");
     app.get("/api/store/products?sort=cheapest")
         .await
-        .assert_problem(400, "invalid-query");
+        .assert_problem(422, "invalid-query");
     app.get("/api/store/products?cursor=garbage")
         .await
         .assert_problem(422, "validation-failed");

@@ -297,7 +297,7 @@ async fn every_route_answers_malformed_input_with_a_problem() {
     let r = app
         .get("/storage/images/x.png?expires=soon&signature=00")
         .await;
-    r.assert_problem(400, "invalid-query");
+    r.assert_problem(422, "invalid-query");
     assert_eq!(r.pointers(), vec!["#/expires"]);
     app.request(reqwest::Method::PATCH, "/healthz", None, None)
         .await

@@ -1003,10 +1003,14 @@ async fn the_order_page_says_an_order_waits_in_its_edit_window_and_the_buyer_fix
         cielo_core::Timestamp::parse_rfc3339(until).unwrap(),
         cielo_core::Timestamp::parse_rfc3339(labs[0]["hold_until"].as_str().unwrap()).unwrap()
     );
-    // The page says it waits (not "in production") and offers the fix.
+    // The page names the status as every list does ("In production"), says
+    // under it that the order waits for the lab, and offers the fix.
     let (status, csrf, body) = page(&app, &format!("/orders/{order}?token={token}"), "").await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("Waiting to go to the print lab"), "{body}");
+    assert!(
+        body.contains("<span class=\"status s-in_production\">In production</span></p>\n<p class=\"muted status-note\">Waiting to go to the print lab.</p>"),
+        "{body}"
+    );
     // It says until when, in words a buyer reads as a deadline.
     assert!(
         body.contains(&format!(
@@ -1016,7 +1020,6 @@ async fn the_order_page_says_an_order_waits_in_its_edit_window_and_the_buyer_fix
     );
     assert!(body.contains("Then your order goes to the print lab."));
     assert!(body.contains(&format!("action=\"/orders/{order}/amend\"")));
-    assert!(!body.contains(">In production<"));
 
     // A mistake is shown beside its field and changes nothing.
     let client = reqwest::Client::builder()
@@ -1082,7 +1085,7 @@ async fn the_order_page_says_an_order_waits_in_its_edit_window_and_the_buyer_fix
     assert_eq!(printful.body["orders"].as_array().unwrap().len(), 0);
     app.get_as("/api/admin/orders?lab=elsewhere", &admin)
         .await
-        .assert_problem(400, "invalid-query");
+        .assert_problem(422, "invalid-query");
     // Once shipped: no window, no form.
     app.state
         .orders

@@ -23,3 +23,4 @@ mod payments;
 mod saved_cards;
 mod starmap;
 mod stripe;
+mod wording;

@@ -492,7 +492,8 @@ async fn the_default_rules_text_and_email_the_owner_once_about_a_stolen_lab_key_
     let bad = app
         .get_as("/api/admin/ops/alerts?state=maybe", &admin)
         .await;
-    assert_eq!(bad.status, 400);
+    bad.assert_problem(422, "invalid-query");
+    assert_eq!(bad.pointers(), ["#/state"]);
 }
 
 /// One rule to the webhook only.
@@ -811,4 +812,70 @@ async fn server_errors_of_every_api_answer_are_a_condition() {
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0]["alert"]["status"], "firing");
     assert_eq!(fired[0]["alert"]["value"], 2);
+}
+
+#[tokio::test]
+async fn counts_that_differ_are_explained_and_a_paid_order_in_needs_attention_is_not_clean() {
+    let printful = FakePrintful::start(PF_TOKEN).await;
+    let app = shop(&printful, None, |_| {}).await;
+    let admin = app.admin_token().await;
+    let variant = tee(&app, &admin).await;
+    let fine = buy(&app, &variant).await;
+    let stuck = buy(&app, &variant).await;
+    for o in [&fine, &stuck] {
+        pay(&app, &admin, o).await;
+        drain_until(&app, &admin, o, "in_production").await;
+    }
+    app.run_pending_jobs().await;
+    // The second is stuck: paid at the provider, needs a person here.
+    app.state
+        .orders
+        .transition_now(
+            stuck.parse().unwrap(),
+            cielo_orders::OrderStatus::NeedsAttention,
+            "test: a step failed",
+        )
+        .await
+        .unwrap();
+
+    let report = reconcile(&app, &admin).await;
+    assert_eq!(report["provider_payments"], 2, "{report}");
+    assert_eq!(report["paid_orders"], 1, "{report}");
+    assert_eq!(
+        report["differences"],
+        json!([{"order_id": stuck, "status": "needs_attention", "why": "is in needs_attention", "needs_a_look": true}]),
+        "{report}"
+    );
+
+    // The terminal explains the counts, does not say "Clean" and fails.
+    let (code, text) = reconcile_cli(&app, &printful, &[]).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!("! 1 paid order is in needs_attention: {stuck}")),
+        "{text}"
+    );
+    assert!(!text.contains("Clean"), "{text}");
+    assert!(
+        text.contains("Needs a look: 1 paid order to look at."),
+        "{text}"
+    );
+
+    // Refunded since: explained, nothing to look at, exit 0, still no "Clean".
+    app.state
+        .orders
+        .transition_now(
+            stuck.parse().unwrap(),
+            cielo_orders::OrderStatus::Refunded,
+            "test: refunded",
+        )
+        .await
+        .unwrap();
+    let (code, text) = reconcile_cli(&app, &printful, &[]).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("· 1 paid order was refunded since: {stuck}")),
+        "{text}"
+    );
+    assert!(!text.contains("Clean"), "{text}");
+    assert!(text.contains("Nothing to look at"), "{text}");
 }

@@ -155,10 +155,10 @@ async fn admins_filter_orders_by_status_date_and_email() {
     assert_eq!(ids(rest), vec![a.clone()]);
     app.get_as("/api/admin/orders?status=lost", &admin)
         .await
-        .assert_problem(400, "invalid-query");
+        .assert_problem(422, "invalid-query");
     app.get_as("/api/admin/orders?from=yesterday", &admin)
         .await
-        .assert_problem(400, "invalid-query");
+        .assert_problem(422, "invalid-query");
 
     let detail = app
         .get_as(&format!("/api/admin/orders/{b}"), &admin)
