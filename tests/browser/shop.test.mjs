@@ -411,9 +411,15 @@ c.commit()`, db, String(now)], { encoding: 'utf8' });
   await page.getByText('No orders match.').waitFor();
   await page.selectOption('#lab', 'local');
   await page.getByRole('button', { name: 'Filter' }).click();
-  await page.getByRole('link', { name: orderId }).waitFor();
+  // The order as people name it: the number in the buyer's emails
+  // (`#` and the id's last 8 hex digits), typed lowercase without `#`.
+  const number = '#' + orderId.slice(-8).toUpperCase();
+  await page.getByRole('link', { name: number }).waitFor();
   await check(page, 'admin-orders');
-  await page.getByRole('link', { name: orderId }).click();
+  await page.fill('#em', '');
+  await page.fill('#no', orderId.slice(-8).toLowerCase());
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await page.getByRole('link', { name: number }).click();
   await page.fill('#r-amount', '5.00');
   await page.fill('#r-reason', 'frame corner dented');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();

@@ -83,6 +83,12 @@ fn env() -> &'static Environment<'static> {
                 .unwrap_or_else(|| "en".into());
             crate::store::country_name(&code, &lang)
         });
+        // An order id as people read it (`#3F3CBECF`), where a page has only the id.
+        env.add_filter("order_number", |id: String| {
+            cielo_orders::OrderId::parse(&id)
+                .map(|o| o.number())
+                .unwrap_or(id)
+        });
         env.add_filter("excerpt", excerpt);
         env.add_filter("when", when);
         env.add_filter("urlencode", |s: String| crate::store::enc(&s));

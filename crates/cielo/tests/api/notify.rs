@@ -204,6 +204,37 @@ async fn a_paid_order_gets_one_confirmation_in_the_outbox_however_often_its_even
 }
 
 #[tokio::test]
+async fn the_admin_outbox_page_names_each_message_by_its_order_number() {
+    let app = spawn_app_with(false, |_| {}).await;
+    let admin = app.admin_token().await;
+    let (order, session) = pending_order(&app, &admin, &checkout_body("buyer@example.com")).await;
+    pay(&app, &order, &session).await;
+    let number = app
+        .get_as(&format!("/api/admin/orders/{order}"), &admin)
+        .await
+        .body["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let page = reqwest::Client::new()
+        .get(format!("{}/admin/notifications", app.address))
+        .header("cookie", format!("cielo_session={admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let body = page.text().await.unwrap();
+    // The link goes to the order by its id and reads as the number people
+    // quote from their email.
+    assert!(
+        body.contains(&format!("<a href=\"/admin/orders/{order}\">{number}</a>")),
+        "{body}"
+    );
+    assert!(!body.contains(&format!(">{order}</a>")), "{body}");
+}
+
+#[tokio::test]
 async fn each_step_of_an_order_sends_once_and_an_admin_resend_is_a_new_delivery() {
     let app = spawn_app_with(false, |_| {}).await;
     let admin = app.admin_token().await;
