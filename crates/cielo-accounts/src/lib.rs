@@ -282,6 +282,9 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
 pub struct Accounts {
     db: Db,
     session_ttl_secs: i64,
+    /// The countries the shop ships to; saved addresses elsewhere are refused.
+    /// `None`: any country.
+    ships_to: Option<std::sync::Arc<Vec<String>>>,
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
@@ -297,6 +300,21 @@ impl Accounts {
         Self {
             db,
             session_ttl_secs,
+            ships_to: None,
+        }
+    }
+
+    /// Refuses saved addresses outside `countries` (ISO 3166-1 alpha-2 codes,
+    /// the shop's `shipping.countries`): an address the shop cannot ship to
+    /// is no use at checkout.
+    pub fn with_ships_to(mut self, countries: Vec<String>) -> Self {
+        self.ships_to = Some(std::sync::Arc::new(countries));
+        self
+    }
+
+    fn check_ships_to(&self, v: &mut Validation, country: &str) {
+        if let Some(list) = &self.ships_to {
+            cielo_core::address::check_ships_to(v, "country", country, list);
         }
     }
 
@@ -518,6 +536,7 @@ impl Accounts {
     ) -> Result<Address> {
         let mut v = Validation::new();
         input.address.validate(&mut v, "");
+        self.check_ships_to(&mut v, &input.address.country);
         v.finish().map_err(Error::Invalid)?;
         let id = AddressId::new();
         let mut tx = self.db.begin_write().await?;
@@ -553,6 +572,7 @@ impl Accounts {
     ) -> Result<Address> {
         let mut v = Validation::new();
         input.address.validate(&mut v, "");
+        self.check_ships_to(&mut v, &input.address.country);
         v.finish().map_err(Error::Invalid)?;
         let mut tx = self.db.begin_write().await?;
         if !store::upsert_address(

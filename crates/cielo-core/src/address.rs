@@ -116,6 +116,24 @@ impl PostalAddress {
     }
 }
 
+/// Adds an error at `field` when `country` (an ISO 3166-1 alpha-2 code, any
+/// case) is not in `ships_to`, the countries the shop ships to. A code that
+/// names no country is left to [`PostalAddress::validate`]'s own error.
+pub fn check_ships_to(v: &mut Validation, field: &str, country: &str, ships_to: &[String]) {
+    let Ok(code) = crate::text::parse_country(country) else {
+        return;
+    };
+    if !ships_to.iter().any(|c| c.eq_ignore_ascii_case(&code)) {
+        v.add(
+            field,
+            format!(
+                "we do not ship to {code}; we ship to {}",
+                ships_to.join(", ")
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -735,6 +735,8 @@ impl Orders {
         };
         if let Some(a) = input.shipping_address.as_mut() {
             a.validate(&mut v, "shipping_address/");
+            self.pricing
+                .check_ships_to(&mut v, "shipping_address/", &a.country);
         }
         validate_contact(&mut v, &mut input);
         if let Some(k) = &key {
@@ -1204,6 +1206,8 @@ impl Orders {
         let mut address = address.clone();
         let mut v = Validation::new();
         address.validate(&mut v, "shipping_address/");
+        self.pricing
+            .check_ships_to(&mut v, "shipping_address/", &address.country);
         v.finish().map_err(Error::Invalid)?;
         self.order_in(&mut *conn, id).await?;
         store::set_shipping_address(conn, id, &address, Timestamp::now()).await?;
@@ -1465,6 +1469,7 @@ mod tests {
             shipping_by_country: [("US".to_string(), 500), ("US-AK".to_string(), 2000)].into(),
             default_tax_bp: 0,
             tax_by_country: Default::default(),
+            ships_to: default_ships_to(),
         };
         assert_eq!(p.shipping(usd, Some("US"), Some("ak")).amount, 2000);
         assert_eq!(p.shipping(usd, Some("US"), Some("CA")).amount, 500);

@@ -429,9 +429,48 @@ pub struct Pricing {
     pub default_tax_bp: u32,
     /// Tax by country, in basis points.
     pub tax_by_country: BTreeMap<String, u32>,
+    /// The countries the shop ships to (ISO 3166-1 alpha-2, upper case): a
+    /// checkout or an address change to any other country is refused.
+    #[serde(default = "default_ships_to")]
+    pub ships_to: Vec<String>,
+}
+
+/// The countries a shop ships to unless `shipping.countries` says otherwise.
+pub const DEFAULT_SHIPS_TO: &[&str] = &[
+    "US", "CA", "MX", "ES", "AR", "CL", "CO", "PE", "BR", "GB", "IE", "FR", "DE", "IT", "PT", "NL",
+    "AU", "NZ", "JP",
+];
+
+/// [`DEFAULT_SHIPS_TO`] as owned strings.
+pub fn default_ships_to() -> Vec<String> {
+    DEFAULT_SHIPS_TO.iter().map(|c| c.to_string()).collect()
 }
 
 impl Pricing {
+    /// Whether the shop ships to `country` (an ISO 3166-1 alpha-2 code, any case).
+    pub fn ships_to(&self, country: &str) -> bool {
+        let country = country.trim();
+        self.ships_to
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(country))
+    }
+
+    /// Adds a field error at `{prefix}country` when the shop does not ship to
+    /// `country` (an unknown code has its own error from the address).
+    pub(crate) fn check_ships_to(
+        &self,
+        v: &mut cielo_core::Validation,
+        prefix: &str,
+        country: &str,
+    ) {
+        cielo_core::address::check_ships_to(
+            v,
+            &format!("{prefix}country"),
+            country,
+            &self.ships_to,
+        );
+    }
+
     /// Shipping to `country` (and optional `region`), in `currency`.
     pub fn shipping(
         &self,

@@ -472,7 +472,7 @@ async fn product_view(
             "preview": preview,
             "values": values,
             "today": today.get(..10).unwrap_or("2026-01-01"),
-            "ships_to": shipping_countries(ctx.lang),
+            "ships_to": shipping_countries(web, ctx.lang),
         }),
     )
     .await
@@ -832,7 +832,7 @@ async fn cart_view(
             "totals": totals,
             "country": country,
             "region": region,
-            "countries": shipping_countries(ctx.lang),
+            "countries": shipping_countries(web, ctx.lang),
         }),
     )
     .await
@@ -935,10 +935,12 @@ pub(crate) async fn cart_update(
     }
 }
 
-/// Countries the shop ships to, offered in the cart's and checkout's forms:
-/// (code, English name, Spanish name). A poster may show the sky over any
-/// place; only the address it is sent to must be in this list.
-const COUNTRIES: &[(&str, &str, &str)] = &[
+/// Names of countries in the pages' two languages: (code, English name,
+/// Spanish name). Which countries the shop ships to is the shop's setting
+/// (`shipping.countries`, in [`cielo_orders::Pricing::ships_to`]); a country
+/// missing here is named by its ISO 3166-1 English name. A poster may show
+/// the sky over any place; only the address it is sent to must be shipped to.
+const COUNTRY_NAMES: &[(&str, &str, &str)] = &[
     ("US", "United States", "Estados Unidos"),
     ("CA", "Canada", "Canadá"),
     ("MX", "Mexico", "México"),
@@ -960,40 +962,36 @@ const COUNTRIES: &[(&str, &str, &str)] = &[
     ("JP", "Japan", "Japón"),
 ];
 
-/// The countries shipped to as `[code, name]` pairs in the page's language,
+/// The countries shipped to (the shop's `shipping.countries`, the list
+/// checkout enforces) as `[code, name]` pairs in the page's language,
 /// sorted by that name.
-pub(crate) fn shipping_countries(lang: crate::i18n::Lang) -> Value {
-    let mut list: Vec<(&str, &str)> = COUNTRIES
+pub(crate) fn shipping_countries(web: &Web, lang: crate::i18n::Lang) -> Value {
+    let lang = if lang == crate::i18n::Lang::Es {
+        "es"
+    } else {
+        "en"
+    };
+    let mut list: Vec<(String, String)> = web
+        .config
+        .pricing
+        .ships_to
         .iter()
-        .map(|(code, en, es)| {
-            (
-                *code,
-                if lang == crate::i18n::Lang::Es {
-                    *es
-                } else {
-                    *en
-                },
-            )
-        })
+        .map(|code| (code.clone(), country_name(code, lang)))
         .collect();
     list.sort_by_key(|(_, name)| name.to_lowercase());
     json!(list)
 }
 
-/// The name of country `code` in `lang` (the shipping countries'), else
+/// The name of country `code` in `lang`, else its ISO 3166-1 name, else
 /// the code itself.
 pub(crate) fn country_name(code: &str, lang: &str) -> String {
-    COUNTRIES
+    COUNTRY_NAMES
         .iter()
         .find(|(c, _, _)| c.eq_ignore_ascii_case(code))
         .map(|(_, en, es)| if lang == "es" { *es } else { *en })
+        .or_else(|| iso3166::Country::from_alpha2_ignore_case(code).map(|c| c.name))
         .unwrap_or(code)
         .to_string()
-}
-
-/// Whether the shop ships to `code`.
-pub(crate) fn ships_to(code: &str) -> bool {
-    COUNTRIES.iter().any(|(c, _, _)| *c == code)
 }
 
 /// The checkout form. Each rendering carries a fresh idempotency key: a
@@ -1079,7 +1077,7 @@ async fn checkout_view(
             "errors": errors,
             "values": values,
             "idempotency_key": uuid::Uuid::new_v4().to_string(),
-            "countries": shipping_countries(ctx.lang),
+            "countries": shipping_countries(web, ctx.lang),
             // Downloads only: no address to ask for.
             "digital_only": cart.body["lines"]
                 .as_array()
@@ -1134,7 +1132,7 @@ pub(crate) async fn checkout_submit(
     // Only the countries the form offers: a typed code the shop does not
     // ship to is said beside the field before anything is placed.
     let country = ctx.text("country").unwrap_or_default().to_ascii_uppercase();
-    if !no_address && !country.is_empty() && !ships_to(&country) {
+    if !no_address && !country.is_empty() && !web.config.pricing.ships_to(&country) {
         let mut errors = Map::new();
         errors.insert("country".into(), json!(ctx.lang.t("err_country")));
         return checkout_view(
@@ -1322,7 +1320,7 @@ async fn order_view(
         "version": version,
         "live": !FINAL.contains(&status.as_str()),
         "token": token.unwrap_or_default(),
-        "countries": shipping_countries(ctx.lang),
+        "countries": shipping_countries(web, ctx.lang),
         // Posters (lines with a date and place) have a title to correct.
         "has_poster": o.body["lines"].as_array().is_some_and(|l| l.iter().any(|l| l["options"]["date"].is_string())),
         "values": o.body["shipping_address"].clone(),

@@ -250,7 +250,8 @@ impl Application {
         let currency = Currency::parse(&settings.shop.currency)?;
         let catalog =
             Catalog::new(db.clone()).with_downloadable_types([cielo_starmap_product::PRODUCT_TYPE]);
-        let accounts = Accounts::new(db.clone(), settings.accounts.session_ttl_hours * 3600);
+        let accounts = Accounts::new(db.clone(), settings.accounts.session_ttl_hours * 3600)
+            .with_ships_to(ships_to(&settings));
         let (provider, test_provider, webhooks) =
             crate::payments::build(&db, &settings, &secrets, &public_url)?;
         let pricing = Pricing {
@@ -259,6 +260,7 @@ impl Application {
             shipping_by_country: settings.shipping.rates.clone(),
             default_tax_bp: settings.tax.default_rate_bp,
             tax_by_country: settings.tax.rates.clone(),
+            ships_to: ships_to(&settings),
         };
         let fulfillment = cielo_fulfillment::Fulfillment::new(
             db.clone(),
@@ -566,4 +568,15 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// The countries the shop ships to, upper case (`shipping.countries`, checked
+/// at load).
+fn ships_to(settings: &Settings) -> Vec<String> {
+    settings
+        .shipping
+        .countries
+        .iter()
+        .map(|c| c.trim().to_ascii_uppercase())
+        .collect()
 }

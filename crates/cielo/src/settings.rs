@@ -240,6 +240,9 @@ pub struct ShippingSettings {
     /// `flat` (the rates above) or `lab` (the print labs' quotes at checkout,
     /// the flat rate when a lab has none).
     pub source: String,
+    /// Countries the shop ships to (ISO 3166-1 alpha-2); checkouts and
+    /// address changes to any other are refused.
+    pub countries: Vec<String>,
 }
 
 /// `[tax]`
@@ -380,6 +383,7 @@ impl Default for ShippingSettings {
             default_rate: 1500,
             rates: [("US".to_string(), 500)].into(),
             source: "flat".into(),
+            countries: cielo_orders::default_ships_to(),
         }
     }
 }
@@ -627,6 +631,16 @@ impl Settings {
         if !["flat", "lab"].contains(&self.shipping.source.as_str()) {
             anyhow::bail!("shipping.source must be `flat` or `lab`");
         }
+        if self.shipping.countries.is_empty() {
+            anyhow::bail!("shipping.countries must list at least one country");
+        }
+        for code in &self.shipping.countries {
+            if cielo_core::text::parse_country(code).is_err() {
+                anyhow::bail!(
+                    "shipping.countries: `{code}` is not an ISO 3166-1 alpha-2 country code (US, ES, …)"
+                );
+            }
+        }
         self.notify.validate()?;
         self.downloads.validate()?;
         if self.database.max_connections == 0 {
@@ -746,6 +760,25 @@ mod tests {
                 Settings::unknown_env_vars(),
                 vec!["CIELO_HTTP_BNID".to_string()]
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn shipping_countries_must_be_iso_codes() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("shop.toml", "[shipping]\ncountries = [\"ES\", \"UK\"]\n")?;
+            let err = Settings::load(Some(Path::new("shop.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("shipping.countries") && err.contains("UK"),
+                "{err}"
+            );
+            jail.set_env("CIELO_SHIPPING_COUNTRIES", "[\"es\", \"IS\"]");
+            let s = Settings::load(None).expect("loads");
+            assert_eq!(s.shipping.countries, vec!["es", "IS"]);
+            assert_eq!(Settings::default().shipping.countries.len(), 19);
             Ok(())
         });
     }

@@ -522,6 +522,21 @@ async fn the_buyer_fixes_the_address_during_the_edit_window_and_not_after() {
     )
     .await
     .assert_problem(422, "validation-failed");
+    // So does a country the shop does not ship to.
+    let mut abroad = address();
+    abroad["country"] = json!("RU");
+    let r = app
+        .request(
+            reqwest::Method::PATCH,
+            &path,
+            None,
+            Some(&json!({"shipping_address": abroad})),
+        )
+        .await;
+    r.assert_problem(422, "validation-failed");
+    assert_eq!(r.pointers(), vec!["#/shipping_address/country"]);
+    let o = app.get(&path).await;
+    assert_eq!(o.body["shipping_address"]["country"], "GB");
 
     // Once it has shipped: too late, with a clear problem.
     app.state

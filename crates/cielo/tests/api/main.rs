@@ -21,6 +21,7 @@ mod orders;
 mod pages;
 mod payments;
 mod saved_cards;
+mod shipping;
 mod starmap;
 mod stripe;
 mod wording;
