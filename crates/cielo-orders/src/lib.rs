@@ -92,6 +92,10 @@ pub enum Error {
     /// No print file (yet) for this line.
     #[error("no artwork for this order line (yet)")]
     ArtworkNotFound,
+    /// The order was cancelled or fully refunded: the buyer no longer gets
+    /// its print files (as with digital downloads); an admin still does.
+    #[error("the print file is available only for a paid order (not one cancelled or refunded)")]
+    ArtworkUnavailable,
     /// The payment provider failed. The buyer reads a stable, generic
     /// message; the provider's own words go to the log only.
     #[error(
@@ -144,6 +148,7 @@ impl HasErrorKind for Error {
             | Error::OutOfStock(_)
             | Error::IdempotencyKeyReused
             | Error::IdempotencyRace
+            | Error::ArtworkUnavailable
             | Error::InvalidTransition { .. } => ErrorKind::Conflict,
             Error::Payment(P::Declined(_)) => ErrorKind::Conflict,
             Error::Payment(_) => ErrorKind::Unavailable,
@@ -163,6 +168,7 @@ impl HasErrorKind for Error {
             Error::IdempotencyRace => "idempotency-key-in-use",
             Error::OrderNotFound => "order-not-found",
             Error::ArtworkNotFound => "artwork-not-found",
+            Error::ArtworkUnavailable => "artwork-unavailable",
             Error::InvalidTransition { .. } => "invalid-transition",
             Error::Payment(_) => "payment-provider-error",
             Error::AmountNotPayable(_) => "amount-not-payable",
@@ -1301,13 +1307,24 @@ impl Orders {
     }
 
     /// Where a line's print file is, if `access` may read the order.
+    ///
+    /// Errors: [`Error::OrderNotFound`] (no such order, or not `access`'s),
+    /// [`Error::ArtworkUnavailable`] (the order is cancelled or fully
+    /// refunded and `access` is not an admin), [`Error::ArtworkNotFound`].
     pub async fn artwork(
         &self,
         order: OrderId,
         line: OrderLineId,
         access: &OrderAccess,
     ) -> Result<(Artwork, String)> {
-        self.get_order(order, access).await?;
+        let o = self.get_order(order, access).await?;
+        // What was paid back is not the buyer's to keep; the shop keeps
+        // its files (reprints, disputes).
+        if !matches!(access, OrderAccess::Admin)
+            && matches!(o.status, OrderStatus::Cancelled | OrderStatus::Refunded)
+        {
+            return Err(Error::ArtworkUnavailable);
+        }
         store::artwork_with_key(self.db.pool(), order, line)
             .await?
             .ok_or(Error::ArtworkNotFound)

@@ -439,10 +439,12 @@ pub(crate) async fn artwork_response(
 }
 
 /// A time-limited download link to the print file of an order line, for the
-/// order's owner or anyone holding its access token.
+/// order's owner or anyone holding its access token, while the order is not
+/// cancelled or fully refunded.
 #[utoipa::path(get, path = "/api/store/orders/{id}/lines/{line_id}/artwork", tag = "store",
     params(("id" = String, Path), ("line_id" = String, Path), TokenParams, ("X-Order-Token" = Option<String>, Header, description = "The order's access token")),
-    responses((status = 200, body = ArtworkLink), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = ArtworkLink), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`artwork-unavailable`: the order is cancelled or fully refunded", body = Problem, content_type = "application/problem+json")),
     security((), ("bearer" = [])))]
 pub(crate) async fn artwork_link(
     State(s): State<AppState>,

@@ -208,4 +208,69 @@ async fn a_paid_star_map_order_gets_its_print_file_and_moves_into_production() {
         again["history"].as_array().unwrap().len(),
         order["history"].as_array().unwrap().len()
     );
+    // Fully refunded: the buyer's print file goes, as a digital order's
+    // downloads do (by token, on the order page); the shop keeps it.
+    let page_path = format!("/orders/{order_id}?token={token}");
+    let page = app
+        .client
+        .get(format!("{}{page_path}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/orders/{order_id}/lines/{line}/print")),
+        "{page}"
+    );
+    app.state
+        .orders
+        .transition_now(
+            OrderId::parse(&order_id).unwrap(),
+            OrderStatus::Refunded,
+            "test refund",
+        )
+        .await
+        .unwrap();
+    let r = app.get(&link_path).await;
+    r.assert_problem(409, "artwork-unavailable");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("paid order"),
+        "{}",
+        r.body
+    );
+    let print = app
+        .client
+        .get(format!(
+            "{}/orders/{order_id}/lines/{line}/print?token={token}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(print.status().as_u16(), 200);
+    let page = app
+        .client
+        .get(format!("{}{page_path}", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains(&format!("/orders/{order_id}/lines/{line}/print")),
+        "{page}"
+    );
+    assert_eq!(
+        app.get_as(
+            &format!("/api/admin/orders/{order_id}/lines/{line}/artwork"),
+            &admin
+        )
+        .await
+        .status,
+        200,
+        "the shop still gets it"
+    );
 }
