@@ -203,6 +203,15 @@ pub enum OrderAccess {
     Admin,
 }
 
+/// Where a payment page sends the buyer back ([`Orders::return_urls`]).
+#[derive(Debug, Clone)]
+pub struct ReturnUrls {
+    /// After paying.
+    pub success: String,
+    /// After giving up.
+    pub cancel: String,
+}
+
 /// Who is checking out.
 #[derive(Debug, Clone)]
 pub struct Buyer {
@@ -929,6 +938,7 @@ impl Orders {
         let order = store::order(&mut *self.db.pool().acquire().await?, order_id)
             .await?
             .ok_or(Error::OrderNotFound)?;
+        let returns = self.return_urls(order_id).await?;
         let request = CheckoutRequest {
             order_id: order_id.to_string(),
             email: order.email.clone(),
@@ -944,8 +954,8 @@ impl Orders {
             shipping: order.totals.shipping,
             tax: order.totals.tax,
             total: order.totals.total,
-            success_url: format!("{}/?order={}&paid=1", self.public_url, order_id),
-            cancel_url: format!("{}/?order={}&cancelled=1", self.public_url, order_id),
+            success_url: returns.success,
+            cancel_url: returns.cancel,
             account_id: order.customer_id.map(|c| c.to_string()),
             customer: None,
         };
@@ -1022,6 +1032,21 @@ impl Orders {
         }
         store::insert_access_link(&mut *conn, id, &digest(&token), Timestamp::now()).await?;
         Ok(token)
+    }
+
+    /// Where the payment page sends the buyer back, paid or not: the order
+    /// page's link with a new access token (as in the order's emails), so
+    /// the order shows in any browser, not only the one that checked out.
+    ///
+    /// Shapes: `{public_url}/?order=ord_…&token=oat_…&paid=1` and
+    /// `…&cancelled=1`. Errors: [`Error::OrderNotFound`].
+    pub async fn return_urls(&self, id: OrderId) -> Result<ReturnUrls> {
+        let token = self.access_link_token(id).await?;
+        let base = format!("{}/?order={id}&token={token}", self.public_url);
+        Ok(ReturnUrls {
+            success: format!("{base}&paid=1"),
+            cancel: format!("{base}&cancelled=1"),
+        })
     }
 
     /// A customer's own orders, newest first.

@@ -351,11 +351,15 @@ pub(crate) async fn test_checkout_action(
             .await
             .map_err(ApiError::internal)?;
     }
-    let base = &s.config.public_url;
+    // Back to the order with its access link, as Checkout's success and
+    // cancel URLs: the buyer may pay in another browser than the one that
+    // checked out.
     let to = match action {
-        PageAction::Pay => format!("{base}/?order={}&paid=1", order.id),
-        PageAction::Cancel => format!("{base}/?order={}&cancelled=1", order.id),
-        PageAction::Decline => format!("{base}/checkout/test/{session}?declined=1"),
+        PageAction::Pay => s.orders.return_urls(order.id).await?.success,
+        PageAction::Cancel => s.orders.return_urls(order.id).await?.cancel,
+        PageAction::Decline => {
+            format!("{}/checkout/test/{session}?declined=1", s.config.public_url)
+        }
     };
     Ok((StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response())
 }

@@ -460,6 +460,30 @@ async fn a_buyer_pays_on_the_test_checkout_page_and_the_order_becomes_paid() {
 }
 
 #[tokio::test]
+async fn paying_or_giving_up_in_another_browser_lands_on_a_readable_order_page() {
+    let app = spawn_full_app_with(|s| s.payments.catch_up_on_start = false).await;
+    for action in ["pay", "cancel"] {
+        // Checked out elsewhere (no order cookie in this browser).
+        let (order, session, _, _) = pending_order(&app).await;
+        let back = press(&app, &session, action).await;
+        assert_eq!(back.status(), 303);
+        let to = back.headers()["location"].to_str().unwrap().to_string();
+        assert!(to.contains("token=oat_"), "{to}");
+        let fresh = reqwest::Client::new();
+        let page = fresh.get(&to).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{action}: {to}");
+        assert!(page.url().path().ends_with(&order), "{}", page.url());
+        let body = page.text().await.unwrap();
+        assert!(
+            !body.contains("We could not find that order"),
+            "{action}: {body}"
+        );
+        let number = cielo_orders::OrderId::parse(&order).unwrap().number();
+        assert!(body.contains(&number), "{action}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn knowing_an_order_id_is_not_enough_to_reach_its_payment_page() {
     let app = spawn_app().await;
     let (order, session, _, _) = pending_order(&app).await;

@@ -246,6 +246,24 @@ async fn checkout_opens_one_stripe_session_carrying_the_order_and_its_total() {
     assert_eq!(get("metadata[order_id]"), Some(order.as_str()));
     assert_eq!(get("customer_email"), Some("buyer@example.com"));
     assert_eq!(get("line_items[0][quantity]"), Some("2"));
+    // Back from Checkout to the order in any browser: the return URLs carry
+    // an access token that reads the order.
+    for (param, outcome) in [("success_url", "paid=1"), ("cancel_url", "cancelled=1")] {
+        let url = get(param).unwrap();
+        let prefix = format!("/?order={order}&token=oat_");
+        assert!(url.contains(&prefix) && url.ends_with(outcome), "{url}");
+        let token = url
+            .split("token=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
+        let o = app
+            .get(&format!("/api/store/orders/{order}?token={token}"))
+            .await;
+        assert_eq!(o.status, 200, "{param}: {}", o.body);
+    }
     let total = r.body["total"]["amount"].as_i64().unwrap();
     assert_eq!(session(form, false)["amount_total"], total);
     let detail = app
