@@ -36,6 +36,11 @@ impl Timestamp {
                 .saturating_add(secs.saturating_mul(1_000_000)),
         )
     }
+    /// The UTC calendar year and month (1–12) of this instant.
+    pub fn utc_year_month(&self) -> (i32, u32) {
+        let d = self.0.to_zoned(jiff::tz::TimeZone::UTC).date();
+        (i32::from(d.year()), d.month() as u32)
+    }
     /// The inner jiff timestamp.
     pub fn as_jiff(&self) -> jiff::Timestamp {
         self.0

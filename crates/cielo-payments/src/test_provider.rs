@@ -104,22 +104,75 @@ pub struct TestCard {
     pub exp_year: u32,
 }
 
+/// Whether `digits` (ASCII digits only) pass the Luhn check.
+fn luhn_valid(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let d2 = d * 2;
+                if d2 > 9 {
+                    d2 - 9
+                } else {
+                    d2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// Stripe's documented test cards that are declined, by number (digits
+/// only), with their `decline_code`.
+const DECLINE_CARDS: &[(&str, &str)] = &[
+    ("4000000000000002", "generic_decline"),
+    ("4000000000009995", "insufficient_funds"),
+    ("4000000000009987", "lost_card"),
+    ("4000000000009979", "stolen_card"),
+    ("4000000000000069", "expired_card"),
+];
+
+/// The `decline_code` when `number` (spaces and dashes allowed) is one of
+/// Stripe's test cards that are declined, as the page's Decline button.
+pub fn decline_code(number: &str) -> Option<&'static str> {
+    let digits: String = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    DECLINE_CARDS
+        .iter()
+        .find(|(n, _)| *n == digits)
+        .map(|(_, code)| *code)
+}
+
 impl TestCard {
     /// The test card the page suggests.
     pub const DEFAULT_NUMBER: &'static str = "4242 4242 4242 4242";
     /// The expiry the page suggests.
     pub const DEFAULT_EXPIRY: &'static str = "12/34";
 
-    /// Reads a number (spaces and dashes allowed, 12–19 digits) and an
-    /// expiry `MM/YY` or `MM/YYYY`; blank fields take the suggested values.
-    /// `Err` says what is wrong, for the buyer.
+    /// Reads a number (spaces and dashes allowed, 12–19 digits passing the
+    /// Luhn check, as Stripe's test mode wants) and an expiry `MM/YY` or
+    /// `MM/YYYY` not before this month (UTC); blank fields take the
+    /// suggested values. `Err` says what is wrong, for the buyer (a message
+    /// about the expiry names it).
     pub fn parse(number: &str, expiry: &str) -> Result<Self, String> {
+        Self::parse_at(number, expiry, Timestamp::now().utc_year_month())
+    }
+
+    /// [`TestCard::parse`] on the month `today` (year, month 1–12).
+    pub fn parse_at(number: &str, expiry: &str, today: (i32, u32)) -> Result<Self, String> {
         let number = Some(number.trim())
             .filter(|n| !n.is_empty())
             .unwrap_or(Self::DEFAULT_NUMBER);
         let digits: String = number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err("the card number must have 12 to 19 digits".into());
+        }
+        if !luhn_valid(&digits) {
+            return Err("the card number is not valid (its check digit is wrong)".into());
         }
         let expiry = Some(expiry.trim())
             .filter(|e| !e.is_empty())
@@ -135,6 +188,9 @@ impl TestCard {
         };
         if !(1..=12).contains(&exp_month) {
             return Err(bad_expiry());
+        }
+        if (exp_year as i32, exp_month) < today {
+            return Err("the card has expired: the expiry is in the past".into());
         }
         let brand = match digits.as_bytes() {
             [b'4', ..] => "visa",
@@ -692,6 +748,35 @@ mod tests {
         assert!(TestCard::parse("4242 4242 4242 424x", "12/34").is_err());
         assert!(TestCard::parse("", "13/30").is_err());
         assert!(TestCard::parse("", "1230").is_err());
+    }
+
+    #[test]
+    fn a_card_must_pass_luhn_and_not_be_expired_as_in_stripes_test_mode() {
+        let today = (2026, 11);
+        let err = TestCard::parse_at("4242 4242 4242 4241", "12/34", today).unwrap_err();
+        assert!(!err.contains("expiry"), "{err}");
+        assert!(TestCard::parse_at("4000 0000 0000 0002", "12/34", today).is_ok());
+        let err = TestCard::parse_at("", "01/20", today).unwrap_err();
+        assert!(err.contains("expiry"), "{err}");
+        assert!(TestCard::parse_at("", "10/26", today).is_err());
+        assert!(
+            TestCard::parse_at("", "11/26", today).is_ok(),
+            "valid through its month"
+        );
+        assert!(TestCard::parse_at("", "01/2027", today).is_ok());
+    }
+
+    #[test]
+    fn stripes_decline_test_numbers_are_known() {
+        assert_eq!(decline_code("4000 0000 0000 0002"), Some("generic_decline"));
+        assert_eq!(
+            decline_code("4000-0000-0000-9995"),
+            Some("insufficient_funds")
+        );
+        assert_eq!(decline_code("4242 4242 4242 4242"), None);
+        for (n, _) in DECLINE_CARDS {
+            assert!(luhn_valid(n), "{n}");
+        }
     }
 
     #[test]

@@ -140,11 +140,13 @@ pub(crate) async fn test_checkout_page(
         match invalid.as_deref() {
             Some("expiry") => {
                 "<div class=alert role=alert><strong>Check the expiry date.</strong> \
-                 It reads MM/YY, for example 12/34. No money was taken.</div>"
+                 It reads MM/YY, for example 12/34, and must not be in the past. \
+                 No money was taken.</div>"
             }
             Some(_) => {
                 "<div class=alert role=alert><strong>Check the card number.</strong> \
-                 It has 12 to 19 digits. No money was taken.</div>"
+                 It has 12 to 19 digits and a valid check digit, for example \
+                 4242 4242 4242 4242. No money was taken.</div>"
             }
             None => "",
         }
@@ -202,13 +204,13 @@ pub(crate) async fn test_checkout_page(
          <main id=main class='wrap pay-page'><div class='card stack'>\
          <h1>Test payment</h1>\
          <p class=pay-total><span class=muted>Total to pay</span> <strong>{total}</strong></p>\
-         <p>Order <code class=break>{id}</code> · {email}</p>\
+         <p>Order <strong>{number}</strong> · {email}</p>\
          {notice}{form}\
          <p class='muted small'>The built-in <em>test</em> payment provider: no money moves. Its events reach \
          the shop as signed webhooks, like Stripe's.</p></div>\
          <p><a href='/'>Back to the shop</a></p></main></body></html>",
         shop = super::system::html_escape(&s.config.shop_name),
-        id = order.id,
+        number = order.id.number(),
         email = super::system::html_escape(&order.email),
         total = crate::format::money_text(order.totals.total),
     );
@@ -296,6 +298,7 @@ pub(crate) async fn test_checkout_action(
         .await
         .map_err(ApiError::internal)?;
     let mut to_save = None;
+    let mut action = action;
     if action == PageAction::Pay {
         match form.card.as_deref().filter(|c| *c != "new") {
             Some(card) => {
@@ -330,7 +333,14 @@ pub(crate) async fn test_checkout_action(
                         );
                     }
                 };
-                if form.save_card.as_deref() == Some("1") {
+                // Stripe's test cards that are declined (4000 0000 0000 0002
+                // and kin): as the Decline button, nothing paid or saved.
+                if let Some(code) = cielo_payments::test_provider::decline_code(
+                    form.card_number.as_deref().unwrap_or_default(),
+                ) {
+                    tracing::info!(decline_code = code, "test card declined");
+                    action = PageAction::Decline;
+                } else if form.save_card.as_deref() == Some("1") {
                     // A guest's session has no customer: nothing to save to.
                     to_save = customer.clone().map(|c| (c, typed));
                 }

@@ -118,6 +118,20 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
     // problem document in the browser), and takes no payment.
     for (number, expiry, which, says) in [
         ("1234", "08/31", "number", "Check the card number."),
+        // As Stripe's test mode: a number failing the Luhn check, and a
+        // card that has expired.
+        (
+            "4242 4242 4242 4241",
+            "08/31",
+            "number",
+            "Check the card number.",
+        ),
+        (
+            "5555 5555 5555 4444",
+            "01/20",
+            "expiry",
+            "Check the expiry date.",
+        ),
         (
             "5555 5555 5555 4444",
             "13/99",
@@ -331,4 +345,46 @@ async fn a_guest_is_never_offered_saving_and_cannot_pay_with_someone_elses_card(
     let (status, _) = post_form(&app, &pay, "", &[("action", "pay"), ("save_card", "1")]).await;
     assert_eq!(status, 303);
     assert_eq!(saved_rows(&app).await, 1, "the guest's card was not saved");
+}
+
+#[tokio::test]
+async fn stripes_declining_test_cards_are_declined_like_the_decline_button() {
+    let app = spawn_app().await;
+    let variant = product(&app).await;
+    let alice = app.register("alice@example.com").await;
+    for number in ["4000 0000 0000 0002", "4000000000009995"] {
+        let pay = checkout(&app, &variant, Some(&alice), "alice@example.com").await;
+        let (status, html) = page(&app, &pay, "").await;
+        assert_eq!(status, 200);
+        // The order as people read it, not its id.
+        let mine = app.get_as("/api/store/orders?limit=1", &alice).await;
+        let order = mine.body["orders"][0]["id"].as_str().unwrap().to_string();
+        let number_shown = cielo_orders::OrderId::parse(&order).unwrap().number();
+        assert!(html.contains(&number_shown), "{html}");
+        assert!(!html.contains(&order), "{html}");
+        let (status, to) = post_form(
+            &app,
+            &pay,
+            "",
+            &[
+                ("action", "pay"),
+                ("card_number", number),
+                ("card_expiry", "08/31"),
+                ("save_card", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(status, 303, "{to}");
+        assert!(to.ends_with("?declined=1"), "{number}: {to}");
+        let (_, again) = page(&app, &to[to.find("/checkout/test/").unwrap()..], "").await;
+        assert!(again.contains("Your card was declined."), "{again}");
+        let o = app
+            .get_as(&format!("/api/store/orders/{order}"), &alice)
+            .await;
+        assert_eq!(o.body["status"], "pending_payment", "{number}: {}", o.body);
+    }
+    assert!(
+        cards(&app, &alice).await.is_empty(),
+        "a declined card is not saved"
+    );
 }
