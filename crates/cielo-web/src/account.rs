@@ -169,7 +169,7 @@ async fn account_view(
             "me": me.body,
             "orders": orders.body.get("orders").cloned().unwrap_or(json!([])),
             "addresses": addresses.body.get("addresses").cloned().unwrap_or(json!([])),
-            "countries": crate::store::shipping_countries(&web, ctx.lang),
+            "countries": crate::store::shipping_countries(web, ctx.lang),
             "cards": card_views(&cards.body),
             // The provider could not be asked: say so rather than "none saved".
             "cards_unavailable": !cards.ok(),
