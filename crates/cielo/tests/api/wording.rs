@@ -723,3 +723,24 @@ async fn a_correction_records_only_what_changed_and_nothing_when_nothing_did() {
     assert_eq!(after["updated_at"], now["updated_at"]);
     assert_eq!(after["history"], now["history"]);
 }
+
+#[tokio::test]
+async fn a_poster_confirmation_names_its_theme_as_the_designer_does() {
+    let app = spawn_app_with(true, quick).await;
+    let admin = app.admin_token().await;
+    let poster = digital_poster(&app).await;
+    let mut options = poster_options();
+    options["theme"] = json!("midnight-blue");
+    let order = paid_order(
+        &app,
+        &admin,
+        None,
+        &[(&poster, Some(options))],
+        &json!({"email": "stars@example.com"}),
+    )
+    .await;
+    let (_, email) = email_of(&app, &admin, &order, "order_confirmation").await;
+    assert!(email.contains("Theme: Midnight blue"), "{email}");
+    // The id only in the preview's address, never as the words shown.
+    assert!(!email.contains("Theme: midnight-blue"), "{email}");
+}
