@@ -174,6 +174,10 @@ fn designer_choices(options: &Value, lang: crate::i18n::Lang) -> Value {
                     Value::String(s) => {
                         Some(json!({"id": s, "name": language_name(s).unwrap_or(s)}))
                     }
+                    // A layout of two skies needs a second place and date
+                    // this form does not ask for: not offered here (the API
+                    // still draws it).
+                    Value::Object(o) if o.get("skies").and_then(Value::as_u64) > Some(1) => None,
                     Value::Object(o) => {
                         let id = o.get("id").and_then(Value::as_str)?;
                         let own = lang.t(&format!("{name}_{id}"));
@@ -268,6 +272,13 @@ fn human_errors(
                     _ => ("time", lang.t("err_time").to_string()),
                 }
             }
+            "title" | "message" if detail.contains("no glyph for") => {
+                (name, glyph_sentence(lang, name, detail))
+            }
+            "title" | "message" if !detail.contains("at most") => {
+                (name, crate::sentences::field_sentence(lang, name, detail))
+            }
+            "second" => ("form", lang.t("err_second").to_string()),
             "title" | "message" => (
                 name,
                 lang.t(if name == "title" {
@@ -306,6 +317,25 @@ fn human_errors(
             .cloned(),
     );
     (out, order)
+}
+
+/// The API's refusal of characters the poster's fonts cannot print
+/// (`cannot be printed: the poster's fonts have no glyph for 🌙 (U+1F319), …;
+/// supported are …`) as a sentence naming those characters, for `field`
+/// (`title` or `message`).
+pub(crate) fn glyph_sentence(lang: crate::i18n::Lang, field: &str, detail: &str) -> String {
+    let chars: Vec<&str> = detail
+        .split_once("no glyph for ")
+        .map(|(_, r)| r.split(';').next().unwrap_or(r))
+        .unwrap_or("")
+        .split(", ")
+        .filter_map(|c| c.split(" (U+").next())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    lang.t("err_glyph")
+        .replace("{label}", lang.t(&format!("glyph_{field}")))
+        .replace("{chars}", &chars.join(" "))
 }
 
 /// The place a refused designer form had chosen (`optn_place_id`), found
