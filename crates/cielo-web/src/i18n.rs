@@ -173,6 +173,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("glyph_message", "message", "mensaje"),
     ("err_second", "This layout needs a second place or date, which this page cannot ask for. Choose another layout.", "Este diseño necesita un segundo lugar o fecha, que esta página no puede pedir. Elige otro diseño."),
     ("fix_below", "We could not add this to your cart:", "No pudimos añadirlo al carrito:"),
+    ("err_signin", "The email or password is not right.", "El correo o la contraseña no son correctos."),
     ("err_choice", "Choose one of the options in the list.", "Elige una de las opciones de la lista."),
     ("err_quantity", "Enter a quantity from 1 to 99.", "Escribe una cantidad entre 1 y 99."),
     ("err_add", "We could not add this to your cart. Check your choices and try again.", "No pudimos añadirlo al carrito. Revisa lo que elegiste e inténtalo de nuevo."),

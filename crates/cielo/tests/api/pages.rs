@@ -1012,10 +1012,19 @@ async fn cart_quantities_out_of_range_are_said_not_silently_changed() {
     );
     // Counts and money with the language's grouping (99 mugs pass 1,000).
     assert!(page.body.contains("$1,"), "{}", page.body);
-    // A negative number or no number: refused beside the box, nothing changed.
-    for q in ["-3", "abc", "2.5", ""] {
+    // A negative number or no number (nor "1e3", not read as 1000): refused
+    // beside the box, nothing changed; back on the cart's own address.
+    for q in ["-3", "abc", "2.5", "", "1e3", "12.0"] {
         let p = change(q).await;
-        assert_eq!(p.status, 422, "{q}: {}", p.body);
+        assert_eq!(p.status, 303, "{q}: {}", p.body);
+        assert!(
+            p.location()
+                .starts_with("/cart?country=ES&notice=refused&line="),
+            "{}",
+            p.location()
+        );
+        let p = get(&app, &p.location(), &cookie).await;
+        assert_eq!(p.status, 200, "{q}: {}", p.body);
         let input = tag_with_id(&p.body, &format!("q-{line}"));
         assert!(input.contains(r#"aria-invalid="true""#), "{input}");
         assert!(p.body.contains(&format!(r#"id="qe-{line}""#)));
@@ -1562,4 +1571,46 @@ async fn the_admin_orders_list_says_every_wrong_filter_beside_its_field() {
         "{}",
         p.body
     );
+}
+
+#[tokio::test]
+async fn sign_in_mistakes_and_an_empty_jobs_page_are_said_in_sentences() {
+    let app = spawn_app_with_demo().await;
+    app.register("carol@example.com").await;
+    let token = csrf(&app).await;
+    for (lang, said) in [
+        ("en", "The email or password is not right."),
+        ("es", "El correo o la contraseña no son correctos."),
+    ] {
+        let p = post_form(
+            &app,
+            "/account/signin",
+            &format!("cielo_csrf={token}; cielo_lang={lang}"),
+            &[
+                ("_csrf", token.as_str()),
+                ("email", "carol@example.com"),
+                ("password", "not her password at all"),
+                ("next", "/account"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, 401, "{}", p.body);
+        assert!(p.body.contains(said), "{lang}: {}", p.body);
+        assert!(!p.body.contains("wrong email or password"));
+    }
+    // Jobs ran and were removed: the page says what it shows, not that
+    // nothing ever ran.
+    let admin = app.admin_token().await;
+    while app.run_pending_jobs().await > 0 {}
+    let stats = app.get_as("/api/admin/jobs/stats", &admin).await.body;
+    assert_eq!(stats["queues"], serde_json::json!([]), "{stats}");
+    let p = get(&app, "/admin/jobs", &format!("cielo_session={admin}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.body
+            .contains("No jobs waiting, running or dead right now."),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("No queues have run yet"));
 }
