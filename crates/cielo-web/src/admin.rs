@@ -726,10 +726,7 @@ pub(crate) async fn retry_job(
         return refuse(&web, &ctx, r.status).await;
     }
     let outcome = if r.ok() {
-        format!(
-            "notice={}",
-            enc(&format!("Job {id} is queued again."))
-        )
+        format!("notice={}", enc(&format!("Job {id} is queued again.")))
     } else {
         format!("error={}", enc(&r.detail()))
     };

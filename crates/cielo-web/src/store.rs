@@ -272,9 +272,10 @@ fn human_errors(
                     _ => ("time", lang.t("err_time").to_string()),
                 }
             }
-            "title" | "message" if detail.contains("no glyph for") => {
-                (name, glyph_sentence(lang, name, detail))
-            }
+            "title" | "message" if detail.contains("no glyph for") => (
+                name,
+                crate::sentences::glyph_sentence(lang, lang.t(&format!("glyph_{name}")), detail),
+            ),
             "title" | "message" if !detail.contains("at most") => {
                 (name, crate::sentences::field_sentence(lang, name, detail))
             }
@@ -317,25 +318,6 @@ fn human_errors(
             .cloned(),
     );
     (out, order)
-}
-
-/// The API's refusal of characters the poster's fonts cannot print
-/// (`cannot be printed: the poster's fonts have no glyph for 🌙 (U+1F319), …;
-/// supported are …`) as a sentence naming those characters, for `field`
-/// (`title` or `message`).
-pub(crate) fn glyph_sentence(lang: crate::i18n::Lang, field: &str, detail: &str) -> String {
-    let chars: Vec<&str> = detail
-        .split_once("no glyph for ")
-        .map(|(_, r)| r.split(';').next().unwrap_or(r))
-        .unwrap_or("")
-        .split(", ")
-        .filter_map(|c| c.split(" (U+").next())
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .collect();
-    lang.t("err_glyph")
-        .replace("{label}", lang.t(&format!("glyph_{field}")))
-        .replace("{chars}", &chars.join(" "))
 }
 
 /// The place a refused designer form had chosen (`optn_place_id`), found
