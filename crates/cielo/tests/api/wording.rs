@@ -569,7 +569,11 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
     let (status, body) = page(&app, "/admin/orders?from=yesterday", &session).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("role=\"alert\""), "{body}");
-    assert!(body.contains("from: "), "{body}");
+    assert!(
+        body.contains("id=\"e-from\">Enter the “From” day as a real date"),
+        "said beside the field, in words: {body}"
+    );
+    assert!(!body.contains("from: "), "not the API's wording: {body}");
     assert!(!body.contains(&download), "{body}");
     let (_, body) = page(
         &app,
@@ -577,7 +581,10 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
         &session,
     )
     .await;
-    assert!(body.contains("to: must be after"), "{body}");
+    assert!(
+        body.contains("“Before” must be a later day than “From”."),
+        "{body}"
+    );
 
     // A download is no parcel the shop ships; it has its own filter.
     let none = app.get_as("/api/admin/orders?lab=none", &admin).await.body;
