@@ -423,7 +423,7 @@ c.commit()`, db, String(now)], { encoding: 'utf8' });
   await page.fill('#r-amount', '5.00');
   await page.fill('#r-reason', 'frame corner dented');
   await page.getByRole('button', { name: 'Refund', exact: true }).click();
-  await page.getByText('refund: done').waitFor();
+  await page.getByText('The refund was made.').waitFor();
   await page.getByText(/frame corner dented/).first().waitFor();
   await page.locator('.big .s-partially_refunded').waitFor({ timeout: 30_000 }).catch(async () => {
     await page.reload();
@@ -434,7 +434,7 @@ c.commit()`, db, String(now)], { encoding: 'utf8' });
   await confirmation.waitFor();
   await confirmation.getByPlaceholder('reason').fill('buyer lost the email');
   await confirmation.getByRole('button', { name: 'Resend' }).click();
-  await page.getByText('resend: done').waitFor();
+  await page.getByText('The message was sent again.').waitFor();
   await check(page, 'admin-order');
   await page.getByRole('link', { name: 'Notifications' }).click();
   await page.getByRole('heading', { name: 'Outbox files' }).waitFor();

@@ -98,7 +98,13 @@ pub fn order_data(order: &Order, lang: &str, shop: &Shop, link: &str) -> Value {
                     ["place", "date", "time", "title", "message", "theme"]
                         .iter()
                         .filter_map(|k| {
-                            let v = scalar(o.get(*k)?)?;
+                            let mut v = scalar(o.get(*k)?)?;
+                            if *k == "theme" {
+                                // The name the designer shows, not the id.
+                                if let Some(t) = cielo_starmap::options::theme(&v) {
+                                    v = t.name.clone();
+                                }
+                            }
                             Some(json!({"label": format::option_label(k, lang)?, "value": v}))
                         })
                         .collect()

@@ -77,9 +77,10 @@ impl ReconcileReport {
             let n = ids.len();
             let _ = writeln!(
                 s,
-                "  {} {n} paid order{} {why}: {}",
+                "  {} {n} paid order{} {}: {}",
                 if *look { "!" } else { "·" },
                 if n == 1 { "" } else { "s" },
+                if n == 1 { why.to_string() } else { plural(why) },
                 ids.join(", ")
             );
         }
@@ -141,6 +142,21 @@ impl ReconcileReport {
         }
         s
     }
+}
+
+/// A reason of [`why_not_counted`] said of several orders: its leading verb
+/// in the plural ("was refunded" → "were refunded").
+fn plural(why: &str) -> String {
+    for (one, many) in [
+        ("is ", "are "),
+        ("was ", "were "),
+        ("still waits ", "still wait "),
+    ] {
+        if let Some(rest) = why.strip_prefix(one) {
+            return format!("{many}{rest}");
+        }
+    }
+    why.to_string()
 }
 
 /// Why a paid order at the provider is not counted here, from its status,
@@ -513,5 +529,30 @@ impl Ops {
             report.findings.push(f);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_said_of_several_orders_take_the_plural_verb() {
+        for status in [
+            OrderStatus::NeedsAttention,
+            OrderStatus::Cancelled,
+            OrderStatus::Refunded,
+            OrderStatus::PendingPayment,
+            OrderStatus::Shipped,
+        ] {
+            let (why, _) = why_not_counted(status);
+            let many = plural(why);
+            assert_ne!(many, why, "{why}");
+            assert!(
+                !many.starts_with("is ") && !many.starts_with("was ") && !many.contains("waits"),
+                "{many}"
+            );
+        }
+        assert_eq!(plural("was refunded since"), "were refunded since");
     }
 }

@@ -71,8 +71,14 @@ pub(crate) async fn signin(State(web): State<Web>, Extension(ctx): Extension<Ctx
         };
         return redirect(&to, &[session_cookie(&web, token)]);
     }
-    let mut errors = r.field_errors();
-    errors.insert("form".into(), json!(r.detail()));
+    // Said in the page's language: a wrong email or password (the API never
+    // says which), each field's mistake, or what else went wrong.
+    let mut errors = sentences(&ctx, r.field_errors());
+    if r.status == StatusCode::UNAUTHORIZED {
+        errors.insert("form".into(), json!(ctx.lang.t("err_signin")));
+    } else if errors.is_empty() {
+        errors.insert("form".into(), json!(r.detail()));
+    }
     render_status(
         &web,
         &ctx,

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use http::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// Non-admins see a sign-in link (not signed in) or a refusal.
@@ -192,6 +192,43 @@ pub(crate) async fn orders(
     if page.status == StatusCode::UNAUTHORIZED || page.status == StatusCode::FORBIDDEN {
         return refuse(&web, &ctx, page.status).await;
     }
+    // The API stops at the first wrong filter: each filter is asked about on
+    // its own (and the two dates together) so that every mistake is said
+    // beside its field at once, by the API's own rules.
+    let mut filter_errors = Map::new();
+    if page.status == StatusCode::UNPROCESSABLE_ENTITY {
+        let alone: Vec<String> = [
+            ("status", f.status.as_deref()),
+            ("from", from),
+            ("to", to),
+            ("email", f.email.as_deref().map(str::trim)),
+            ("number", f.number.as_deref().map(str::trim)),
+            ("lab", f.lab.as_deref()),
+            ("cursor", f.cursor.as_deref()),
+        ]
+        .iter()
+        .filter(|(_, v)| v.is_some_and(|v| !v.is_empty()))
+        .map(|(k, v)| query_string(&[("limit", Some("1")), (k, *v)]))
+        .chain(
+            (from.is_some() && to.is_some())
+                .then(|| query_string(&[("limit", Some("1")), ("from", from), ("to", to)])),
+        )
+        .collect();
+        for q in alone {
+            let r = web
+                .api
+                .get(&ctx.caller, &format!("/api/admin/orders?{q}"))
+                .await;
+            for (k, v) in r.field_errors() {
+                let text = filter_sentence(&k, v.as_str().unwrap_or(""));
+                filter_errors.entry(k).or_insert(json!(text));
+            }
+        }
+        for (k, v) in page.field_errors() {
+            let text = filter_sentence(&k, v.as_str().unwrap_or(""));
+            filter_errors.entry(k).or_insert(json!(text));
+        }
+    }
     let next = page.body["next_cursor"].as_str().map(|c| {
         format!(
             "/admin/orders?{}",
@@ -213,7 +250,12 @@ pub(crate) async fn orders(
         json!({
             "section": "orders",
             "orders": page.body["orders"].clone(),
-            "error": (!page.ok()).then(|| page.detail()),
+            "error": (!page.ok()).then(|| if filter_errors.is_empty() {
+                page.detail()
+            } else {
+                "Some filters are not right; see beside each field.".to_string()
+            }),
+            "errors": filter_errors,
             "f": {"status": f.status, "from": f.from, "to": f.to, "email": f.email, "number": f.number, "lab": f.lab},
             "labs": [["local", "Local lab"], ["printful", "Printful"], ["prodigi", "Prodigi"],
                      ["none", "No lab: parcels the shop ships"], ["digital", "No lab: digital downloads"]],
@@ -223,6 +265,24 @@ pub(crate) async fn orders(
         }),
     )
     .await
+}
+
+/// An order-list filter the API refused, as a sentence for the filter's
+/// field (`from`: the date is no day) — never the API's wording.
+fn filter_sentence(field: &str, detail: &str) -> String {
+    match field {
+        "status" => "Choose a status from the list.".into(),
+        "from" => "Enter the “From” day as a real date, like 2026-11-21.".into(),
+        "to" if detail.contains("after") => "“Before” must be a later day than “From”.".into(),
+        "to" => "Enter the “Before” day as a real date, like 2026-11-21.".into(),
+        "number" => {
+            "Enter an order number like #3F3CBECF (8 letters and digits, 0–9 and A–F).".into()
+        }
+        "email" => "Enter an email address like name@example.com.".into(),
+        "lab" => "Choose a lab from the list.".into(),
+        "cursor" => "This page link is out of date: filter again.".into(),
+        _ => "One of the filters is not right: filter again.".into(),
+    }
 }
 
 pub(crate) async fn order(
@@ -264,6 +324,7 @@ pub(crate) async fn order(
         "admin_order.html",
         json!({
             "section": "orders",
+            "actions": order_actions(&o.body),
             "order": o.body,
             "lab_orders": if labs.ok() { labs.body } else { json!([]) },
             "messages": messages.body.get("messages").cloned().unwrap_or(json!([])),
@@ -274,27 +335,148 @@ pub(crate) async fn order(
     .await
 }
 
-/// Amount typed as `12.50` in the order's currency → minor units.
+/// Amount typed as `12.50` (or `12,50`, as Spanish writes it; `$12.50`)
+/// in the order's currency → minor units; none unless above zero.
 fn minor_units(text: &str, exponent: u32) -> Option<i64> {
-    let text = text.trim();
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    if frac.len() > exponent as usize || whole.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let whole: i64 = if whole.is_empty() {
-        0
+    crate::products::parse_money(text, exponent).filter(|v| *v > 0)
+}
+
+/// The statuses from which each action of the order page is accepted, as
+/// the orders domain decides (`cielo_flows`: `mark_shipped`,
+/// `mark_delivered`, `resolve`; the transition table for refunds): the
+/// page shows an action only where it can apply.
+fn order_actions(order: &Value) -> Value {
+    let status = order["status"].as_str().unwrap_or("");
+    let refundable = matches!(
+        status,
+        "paid"
+            | "in_production"
+            | "shipped"
+            | "delivered"
+            | "partially_refunded"
+            | "needs_attention"
+    );
+    let shipped_lines: Vec<&Value> = order["shipments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["line_ids"].as_array().into_iter().flatten())
+        .collect();
+    // Lines the shop sends itself (no lab, not a download) not shipped yet.
+    let to_ship = order["lines"].as_array().into_iter().flatten().any(|l| {
+        l["lab"].is_null() && l["delivery"] != "digital" && !shipped_lines.contains(&&l["id"])
+    });
+    let can_ship = to_ship
+        && matches!(
+            status,
+            "paid" | "in_production" | "shipped" | "partially_refunded" | "needs_attention"
+        );
+    let has_shipment = order["shipments"].as_array().is_some_and(|a| !a.is_empty());
+    let can_deliver = has_shipment
+        && matches!(
+            status,
+            "in_production" | "shipped" | "partially_refunded" | "needs_attention"
+        );
+    let attention = status == "needs_attention";
+    json!({
+        "refund": refundable,
+        "ship": can_ship,
+        "deliver": can_deliver,
+        "resolve": attention,
+        "cancel": attention,
+        "any": refundable || can_ship || can_deliver || attention,
+    })
+}
+
+/// What the order page says once an action is done.
+fn done_sentence(action: &str, order: &Value, lang: crate::i18n::Lang) -> String {
+    let now = lang.t(&format!(
+        "status_{}",
+        order["status"].as_str().unwrap_or("")
+    ));
+    let now = if now.is_empty() {
+        String::new()
     } else {
-        whole.parse().ok()?
+        format!(" It is now “{now}”.")
     };
-    let mut f = frac.to_string();
-    while f.len() < exponent as usize {
-        f.push('0');
+    match action {
+        "refund" => format!("The refund was made.{now}"),
+        "resend" => "The message was sent again.".into(),
+        "shipped" => format!("The parcel was recorded as shipped.{now}"),
+        "delivered" => format!("The order was marked delivered.{now}"),
+        "resolve" => format!("The order was moved.{now}"),
+        "cancel" => "The order was cancelled.".into(),
+        "resubmit" => "The lab order was sent to the lab again.".into(),
+        "cancel-lab" => "The lab order was cancelled.".into(),
+        _ => "Done.".into(),
     }
-    let frac: i64 = if f.is_empty() { 0 } else { f.parse().ok()? };
-    whole
-        .checked_mul(10i64.pow(exponent))?
-        .checked_add(frac)
-        .filter(|v| *v > 0)
+}
+
+/// An action the API refused, in words for the shop's staff: the order's
+/// status by its label, amounts in the order's currency as the refund
+/// field takes them, never the API's status names or minor units.
+fn refusal_sentence(
+    action: &str,
+    r: &crate::api::Answer,
+    order: &Value,
+    lang: crate::i18n::Lang,
+) -> String {
+    let detail = r.detail();
+    let status = order["status"].as_str().unwrap_or("");
+    let label = lang.t(&format!("status_{status}"));
+    let label = if label.is_empty() { status } else { label };
+    let currency = order["totals"]["total"]["currency"]
+        .as_str()
+        .and_then(|c| cielo_core::Currency::parse(c).ok());
+    let money = |minor: i64| match currency {
+        Some(c) => cielo_notify::format::money(cielo_core::Money::new(minor, c), lang.code()),
+        None => minor.to_string(),
+    };
+    match action {
+        "refund" => {
+            if let Some((_, rest)) = detail.split_once("between 1 and ") {
+                let most: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                if let Ok(most) = most.parse::<i64>() {
+                    return format!(
+                        "The amount must be between {} and {}, what is left of the payment. Nothing was refunded.",
+                        money(1),
+                        money(most)
+                    );
+                }
+            }
+            if detail.contains("refunded in full") {
+                return "The payment is refunded in full already.".into();
+            }
+            format!("The refund was not made: {}", detail.trim_end_matches('.')) + "."
+        }
+        "resolve" | "cancel" if r.status == StatusCode::CONFLICT => format!(
+            "This order is “{label}”: only an order that needs attention can be {} here.",
+            if action == "cancel" {
+                "cancelled"
+            } else {
+                "moved"
+            }
+        ),
+        "shipped" if r.status == StatusCode::CONFLICT => {
+            format!("This order is “{label}”: only a paid order can be marked shipped.")
+        }
+        "shipped" if r.field_errors().contains_key("line_ids") => {
+            "Every line the shop sends itself has shipped already (a lab ships the others).".into()
+        }
+        "shipped" => {
+            let missing: Vec<String> = r
+                .field_errors()
+                .keys()
+                .map(|k| k.replace('_', " "))
+                .collect();
+            format!("Fill in the {} of the parcel.", missing.join(" and "))
+        }
+        "delivered" if detail.contains("no shipment") => {
+            "This order has no shipment yet: mark it shipped first.".into()
+        }
+        "delivered" => format!("This order is “{label}”: it cannot be marked delivered."),
+        _ => format!("This was not done: {}", detail.trim_end_matches('.')) + ".",
+    }
 }
 
 /// The order page's forms: `refund`, `resolve`, `shipped`, `delivered`,
@@ -325,7 +507,7 @@ pub(crate) async fn order_action(
                             &format!(
                                 "/admin/orders/{}?error={}",
                                 enc(&id),
-                                enc("the amount must be a positive number like 12.50")
+                                enc("Enter the amount to refund like 12.50 (or 12,50), above zero, or leave it empty to refund what is left.")
                             ),
                             &[],
                         )
@@ -380,14 +562,15 @@ pub(crate) async fn order_action(
     if r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::FORBIDDEN {
         return refuse(&web, &ctx, r.status).await;
     }
+    // The order as it is now, to say what happened in its words.
+    let order = web.api.get(&ctx.caller, &base).await.body;
     let outcome = if r.ok() {
-        format!("notice={}", enc(&format!("{action}: done")))
+        format!("notice={}", enc(&done_sentence(&action, &order, ctx.lang)))
     } else {
-        let mut d = r.detail();
-        for (k, v) in r.field_errors() {
-            d.push_str(&format!(" — {k}: {}", v.as_str().unwrap_or("")));
-        }
-        format!("error={}", enc(&d))
+        format!(
+            "error={}",
+            enc(&refusal_sentence(&action, &r, &order, ctx.lang))
+        )
     };
     redirect(&format!("/admin/orders/{}?{outcome}", enc(&id)), &[])
 }
@@ -543,7 +726,7 @@ pub(crate) async fn retry_job(
         return refuse(&web, &ctx, r.status).await;
     }
     let outcome = if r.ok() {
-        format!("notice={}", enc(&format!("job {id} queued again")))
+        format!("notice={}", enc(&format!("Job {id} is queued again.")))
     } else {
         format!("error={}", enc(&r.detail()))
     };
@@ -564,5 +747,7 @@ mod tests {
         assert_eq!(minor_units("0", 2), None);
         assert_eq!(minor_units("abc", 2), None);
         assert_eq!(minor_units("-3", 2), None);
+        assert_eq!(minor_units("10,50", 2), Some(1050), "a comma decimal");
+        assert_eq!(minor_units("$10.50", 2), Some(1050));
     }
 }

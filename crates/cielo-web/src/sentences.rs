@@ -22,6 +22,9 @@ pub(crate) fn field_sentence(lang: Lang, field: &str, detail: &str) -> String {
                 .map(str::to_string)
         })
     };
+    if detail.contains("no glyph for") {
+        return glyph_sentence(lang, &label.to_lowercase(), detail);
+    }
     match field {
         "phone" => return lang.t("err_phone").to_string(),
         "country" => return lang.t("err_country_pick").to_string(),
@@ -42,5 +45,44 @@ pub(crate) fn field_sentence(lang: Lang, field: &str, detail: &str) -> String {
         format!("{label} {}.", detail.trim_end_matches('.'))
     } else {
         fill("err_check")
+    }
+}
+
+/// The API's refusal of characters the poster's fonts cannot print
+/// (`cannot be printed: the poster's fonts have no glyph for 🌙 (U+1F319), …;
+/// supported are …`) as a sentence naming those characters, for the field
+/// called `label` in running text (`title`, `poster title`).
+pub(crate) fn glyph_sentence(lang: Lang, label: &str, detail: &str) -> String {
+    let chars: Vec<&str> = detail
+        .split_once("no glyph for ")
+        .map(|(_, r)| r.split(';').next().unwrap_or(r))
+        .unwrap_or("")
+        .split(", ")
+        .filter_map(|c| c.split(" (U+").next())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    lang.t("err_glyph")
+        .replace("{label}", label)
+        .replace("{chars}", &chars.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_a_poster_cannot_print_are_named_in_any_field() {
+        let detail =
+            "cannot be printed: the poster's fonts have no glyph for 🌙 (U+1F319), ☃ (U+2603); \
+                      supported are Latin, Greek";
+        let s = field_sentence(Lang::En, "poster_title", detail);
+        assert!(
+            s.starts_with("The poster title has characters the poster cannot print: 🌙 ☃."),
+            "{s}"
+        );
+        let s = field_sentence(Lang::Es, "message", detail);
+        assert!(s.starts_with("El mensaje tiene caracteres"), "{s}");
+        assert!(!s.contains("U+"), "{s}");
     }
 }

@@ -174,6 +174,10 @@ fn designer_choices(options: &Value, lang: crate::i18n::Lang) -> Value {
                     Value::String(s) => {
                         Some(json!({"id": s, "name": language_name(s).unwrap_or(s)}))
                     }
+                    // A layout of two skies needs a second place and date
+                    // this form does not ask for: not offered here (the API
+                    // still draws it).
+                    Value::Object(o) if o.get("skies").and_then(Value::as_u64) > Some(1) => None,
                     Value::Object(o) => {
                         let id = o.get("id").and_then(Value::as_str)?;
                         let own = lang.t(&format!("{name}_{id}"));
@@ -268,6 +272,14 @@ fn human_errors(
                     _ => ("time", lang.t("err_time").to_string()),
                 }
             }
+            "title" | "message" if detail.contains("no glyph for") => (
+                name,
+                crate::sentences::glyph_sentence(lang, lang.t(&format!("glyph_{name}")), detail),
+            ),
+            "title" | "message" if !detail.contains("at most") => {
+                (name, crate::sentences::field_sentence(lang, name, detail))
+            }
+            "second" => ("form", lang.t("err_second").to_string()),
             "title" | "message" => (
                 name,
                 lang.t(if name == "title" {
@@ -714,6 +726,10 @@ pub(crate) struct Destination {
     /// What the last quantity change did, said above the lines: `capped`
     /// (more than the most asked for: set to the most) or `removed`.
     notice: Option<String>,
+    /// With `notice=refused`: the line whose typed quantity was refused,
+    /// and what was typed (shown again beside its box).
+    line: Option<String>,
+    typed: Option<String>,
 }
 
 /// The cart: quantities, removal, thumbnails, and shipping to a chosen country
@@ -723,7 +739,25 @@ pub(crate) async fn cart(
     Extension(ctx): Extension<Ctx>,
     Query(d): Query<Destination>,
 ) -> Response {
-    cart_view(&web, &ctx, d, Map::new(), StatusCode::OK).await
+    // A refused quantity comes back here (post, redirect, get): said beside
+    // its box with what was typed.
+    let mut errors = Map::new();
+    if let (Some("refused"), Some(line)) = (d.notice.as_deref(), d.line.as_deref()) {
+        errors.insert(
+            line.to_string(),
+            json!({
+                "text": ctx.lang.t("err_cart_quantity").replace("{n}", &MAX_QUANTITY.to_string()),
+                "typed": d.typed.clone().unwrap_or_default(),
+            }),
+        );
+    }
+    let d = Destination {
+        notice: d.notice.filter(|n| n != "refused"),
+        line: None,
+        typed: None,
+        ..d
+    };
+    cart_view(&web, &ctx, d, errors, StatusCode::OK).await
 }
 
 /// The cart page; `errors` maps a line id to what is wrong with the quantity
@@ -862,20 +896,15 @@ pub(crate) async fn cart_update(
     let path = format!("/api/store/carts/{cart}/lines/{}", enc(&line));
     let typed = ctx.text("quantity").unwrap_or_default();
     let remove = ctx.field("action") == Some("remove");
-    let quantity = typed.parse::<i64>().ok().or_else(|| {
-        // "1e4" or "12.0": a number, but not a whole one people meant.
-        typed
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-            .map(|f| f as i64)
-    });
+    // Only digits (with a sign) are a whole number: "1e3" or "12.0" is
+    // refused and said, never read as 1000 or 12.
+    let quantity = typed.parse::<i64>().ok();
     let with_notice = |n: &str| {
         let kept: String = back
             .split_once('?')
             .map(|(_, q)| {
                 form_urlencoded::parse(q.as_bytes())
-                    .filter(|(k, _)| k != "notice")
+                    .filter(|(k, _)| !matches!(&**k, "notice" | "line" | "typed"))
                     .fold(
                         form_urlencoded::Serializer::new(String::new()),
                         |mut s, (k, v)| {
@@ -916,22 +945,16 @@ pub(crate) async fn cart_update(
                 redirect(&back, &[])
             }
         }
-        _ => {
-            let mut errors = Map::new();
-            errors.insert(
-                line.clone(),
-                json!({
-                    "text": ctx.lang.t("err_cart_quantity").replace("{n}", &MAX_QUANTITY.to_string()),
-                    "typed": typed,
-                }),
-            );
-            let d = back
-                .split_once('?')
-                .and_then(|(_, q)| serde_urlencoded::from_str::<Destination>(q).ok())
-                .unwrap_or_default();
-            let d = Destination { notice: None, ..d };
-            cart_view(&web, &ctx, d, errors, StatusCode::UNPROCESSABLE_ENTITY).await
-        }
+        _ => redirect(
+            &with_notice(&format!(
+                "refused&{}",
+                query_string(&[
+                    ("line", Some(line.as_str())),
+                    ("typed", Some(typed.as_str()))
+                ])
+            )),
+            &[],
+        ),
     }
 }
 

@@ -63,6 +63,12 @@
           const at = e.pointer || '', meant = /did you mean (\S+?)\?/.exec(e.detail || '');
           if (/time|fold/.test(at)) return meant ? words.errGap.replace('{time}', meant[1]) : words.errTime;
           if (/date/.test(at)) return words.errDate;
+          // Characters the poster's fonts cannot print: named, on their field.
+          const glyph = /no glyph for ([^;]+)/.exec(e.detail || ''), field = /(title|message)$/.exec(at);
+          if (glyph && field) {
+            const chars = glyph[1].split(', ').map(c => c.split(' (U+')[0].trim()).join(' ');
+            return words[field[1] === 'title' ? 'errTitleGlyph' : 'errMessageGlyph'].replace('{chars}', chars);
+          }
           return words.errOther;
         }));
         clearPreview([...said].join(' ') || words.errOther);

@@ -74,8 +74,8 @@ enum Command {
     Reconcile {
         /// How far back to look: `24h`, `90m`, `2h 30m` (default
         /// `ops.reconcile.window_secs`).
-        #[arg(long, value_name = "DURATION")]
-        since: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = parse_window)]
+        since: Option<u64>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -167,6 +167,19 @@ enum AdminCommand {
 /// server's CPU under load (bench/api.sh, see BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `--since`: a positive duration like `24h`, `90m` or `2h 30m`, in seconds.
+/// Checked while the arguments are read, before anything else is looked at.
+fn parse_window(raw: &str) -> Result<u64, String> {
+    // The parser's own message names its grammar, not the input's fault.
+    let d: jiff::SignedDuration = raw
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a duration: write it like 24h, 90m or \"2h 30m\""))?;
+    if d.as_secs() <= 0 {
+        return Err(format!("{raw:?} must be a positive duration, like 24h"));
+    }
+    Ok(d.as_secs() as u64)
+}
 
 fn main() -> ExitCode {
     // Started by the Lambda runtime (no arguments): serve the function.
@@ -324,16 +337,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<()> {
             app.run_until_stopped(app::shutdown_signal()).await
         }
         Command::Reconcile { since, json } => {
-            let since_secs = match since {
-                None => settings.ops.reconcile.window_secs,
-                Some(raw) => {
-                    let d: jiff::SignedDuration = raw.parse().map_err(|e| {
-                        anyhow::anyhow!("--since {raw}: not a duration like 24h or 90m: {e}")
-                    })?;
-                    anyhow::ensure!(d.as_secs() > 0, "--since must be positive");
-                    d.as_secs() as u64
-                }
-            };
+            let since_secs = since.unwrap_or(settings.ops.reconcile.window_secs);
             let app = Application::build(
                 settings,
                 BuildOptions {

@@ -179,3 +179,23 @@ fn an_error_is_printed_once() {
         "logged as well: {all}"
     );
 }
+
+#[test]
+fn a_reconcile_window_that_is_no_duration_is_said_with_an_example() {
+    let dir = temp_dir();
+    let out = cielo()
+        .args(["reconcile", "--since", "banana"])
+        .env("CIELO_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    // A usage error, said before the database is looked for.
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"banana\" is not a duration") && err.contains("24h"),
+        "{err}"
+    );
+    assert!(!err.contains("no database"), "{err}");
+    // Not the parser's grammar words.
+    assert!(!err.contains("friendly"), "{err}");
+}

@@ -1214,6 +1214,15 @@ async fn the_buyer_fixes_a_posters_title_on_the_order_page() {
     assert_eq!(r.status(), 422);
     let text = r.text().await.unwrap();
     assert!(text.contains("a-title-1-e"), "{text}");
+    // A character the poster cannot print: named beside the title, in words.
+    let r = send(form("Nuestra noche 🌙")).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("The poster title has characters the poster cannot print: 🌙."),
+        "{text}"
+    );
+    assert!(!text.contains("U+1F319"), "{text}");
     let r = send(form("Nuestra noche")).await.unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let o = order_of(&app, &admin, &order).await;

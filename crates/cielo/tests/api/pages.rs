@@ -1012,10 +1012,19 @@ async fn cart_quantities_out_of_range_are_said_not_silently_changed() {
     );
     // Counts and money with the language's grouping (99 mugs pass 1,000).
     assert!(page.body.contains("$1,"), "{}", page.body);
-    // A negative number or no number: refused beside the box, nothing changed.
-    for q in ["-3", "abc", "2.5", ""] {
+    // A negative number or no number (nor "1e3", not read as 1000): refused
+    // beside the box, nothing changed; back on the cart's own address.
+    for q in ["-3", "abc", "2.5", "", "1e3", "12.0"] {
         let p = change(q).await;
-        assert_eq!(p.status, 422, "{q}: {}", p.body);
+        assert_eq!(p.status, 303, "{q}: {}", p.body);
+        assert!(
+            p.location()
+                .starts_with("/cart?country=ES&notice=refused&line="),
+            "{}",
+            p.location()
+        );
+        let p = get(&app, &p.location(), &cookie).await;
+        assert_eq!(p.status, 200, "{q}: {}", p.body);
         let input = tag_with_id(&p.body, &format!("q-{line}"));
         assert!(input.contains(r#"aria-invalid="true""#), "{input}");
         assert!(p.body.contains(&format!(r#"id="qe-{line}""#)));
@@ -1287,4 +1296,321 @@ async fn a_product_quantity_out_of_range_or_not_a_number_is_said_beside_the_box(
         assert!(p.body.contains("Enter a quantity from 1 to 99."), "{q}");
         assert!(!p.body.contains("quantity:"), "{q}");
     }
+}
+
+#[tokio::test]
+async fn the_designer_says_which_characters_a_poster_cannot_print_and_offers_no_pair_it_cannot_fill(
+) {
+    let app = spawn_app_with_demo().await;
+    let variant = poster_variant(&app).await;
+    let token = csrf(&app).await;
+    let madrid: Value = app
+        .get("/api/store/starmap/places?q=Madrid&limit=1")
+        .await
+        .body;
+    let madrid_id = madrid["places"][0]["id"].as_u64().unwrap().to_string();
+    let post =
+        |lang: &'static str, title: &'static str, message: &'static str, layout: &'static str| {
+            let (app, variant, token, madrid_id) =
+                (&app, variant.clone(), token.clone(), madrid_id.clone());
+            async move {
+                let form = vec![
+                    ("_csrf", token.clone()),
+                    ("handle", "personalised-star-map-poster".into()),
+                    ("variant_id", variant),
+                    ("quantity", "1".into()),
+                    ("optn_place_id", madrid_id),
+                    ("opt_date", "2024-08-13".into()),
+                    ("opt_time", "22:00".into()),
+                    ("opt_title", title.into()),
+                    ("opt_message", message.into()),
+                    ("opt_layout", layout.into()),
+                ];
+                post_form(
+                    app,
+                    "/cart/add",
+                    &format!("cielo_csrf={token}; cielo_lang={lang}"),
+                    &form,
+                )
+                .await
+            }
+        };
+    // An emoji in the title (18 characters, far under the limit): the reason,
+    // beside the title, naming the character; not a length.
+    let p = post("en", "Nuestra noche ñ 🌙", "", "classic").await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(tag_with_id(&p.body, "sm-title").contains(r#"aria-invalid="true""#));
+    let said = p.body.split(r#"id="e-title">"#).nth(1).unwrap_or("");
+    assert!(
+        said.starts_with("The title has characters the poster cannot print: 🌙."),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("Keep the title to"), "not a length");
+    assert!(
+        !p.body.contains("U+1F319"),
+        "the API's wording is not shown"
+    );
+    // In Spanish, on the message.
+    let p = post("es", "Nuestra noche", "Te quiero ♥ 🌙", "classic").await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    let said = p.body.split(r#"id="e-message">"#).nth(1).unwrap_or("");
+    assert!(
+        said.starts_with("El mensaje tiene caracteres que el póster no puede imprimir:")
+            && said.split("</p>").next().unwrap().contains('🌙'),
+        "{}",
+        p.body
+    );
+    // The live preview (drawn by the script) has the same sentence to say.
+    assert!(p
+        .body
+        .contains("data-err-title-glyph=\"El título tiene caracteres"));
+    // The pair layout needs a second sky the page cannot ask for: not offered.
+    let page = get(&app, "/products/personalised-star-map-poster", "").await;
+    assert!(
+        page.body.contains(r#"<option value="classic""#),
+        "layouts are offered"
+    );
+    assert!(
+        !page.body.contains(r#"<option value="pair""#),
+        "{}",
+        page.body
+    );
+    // Sent anyway: said in words at the top, not "the highlighted fields".
+    let p = post("en", "Our night", "", "pair").await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(
+        p.body.contains("This layout needs a second place or date"),
+        "{}",
+        p.body
+    );
+    assert!(
+        !p.body.contains("Please correct the highlighted fields"),
+        "{}",
+        p.body
+    );
+}
+
+/// A paid order of one product the shop ships itself (no lab).
+async fn paid_shop_order(app: &TestApp, admin: &str) -> String {
+    let sku = format!("P-{}", uuid::Uuid::new_v4().simple());
+    let v = app
+        .create_product(admin, &format!("Poster {sku}"), &[(&sku, 1000)])
+        .await["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cart = app.new_cart(None).await;
+    app.add_line(&cart, None, &v, 1).await;
+    let r = app
+        .checkout(&cart, None, None, &checkout_body("shop@example.com"))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let order = r.body["order_id"].as_str().unwrap().to_string();
+    app.pay_on_test_page(admin, &order).await;
+    for _ in 0..100 {
+        app.run_pending_jobs().await;
+        if app
+            .get_as(&format!("/api/admin/orders/{order}"), admin)
+            .await
+            .body["status"]
+            == "paid"
+        {
+            return order;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("order {order} never became paid");
+}
+
+#[tokio::test]
+async fn the_admin_order_page_offers_only_actions_that_apply_and_says_refunds_in_money() {
+    let app = spawn_app_with_demo().await;
+    let admin = app.admin_token().await;
+    let order = paid_shop_order(&app, &admin).await;
+    let token = csrf(&app).await;
+    let cookie = format!("cielo_csrf={token}; cielo_session={admin}");
+    let act = |action: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let (app, cookie, token, order) = (&app, cookie.clone(), token.clone(), order.clone());
+        async move {
+            let mut form = vec![("_csrf", token.as_str().to_string())];
+            form.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+            let p = post_form(
+                app,
+                &format!("/admin/orders/{order}/{action}"),
+                &cookie,
+                &form,
+            )
+            .await;
+            assert_eq!(p.status, 303, "{}", p.body);
+            get(app, &p.location(), &cookie).await.body
+        }
+    };
+    let page = get(&app, &format!("/admin/orders/{order}"), &cookie)
+        .await
+        .body;
+    assert!(page.contains(">Refund</button>") && page.contains(">Mark shipped</button>"));
+    for absent in [
+        ">Mark delivered</button>",
+        ">Resolve</button>",
+        ">Cancel order</button>",
+    ] {
+        assert!(!page.contains(absent), "{absent} on a paid order");
+    }
+    // A comma decimal, as Spanish writes it: 10.50 refunded.
+    let after = act(
+        "refund",
+        vec![("currency", "USD"), ("amount", "10,50"), ("reason", "late")],
+    )
+    .await;
+    assert!(after.contains("The refund was made."), "{after}");
+    assert!(!after.contains(": done"), "{after}");
+    let o = app
+        .get_as(&format!("/api/admin/orders/{order}"), &admin)
+        .await
+        .body;
+    assert_eq!(o["status"], "partially_refunded", "{o}");
+    // More than is left: said in dollars, as the field takes them.
+    let after = act(
+        "refund",
+        vec![("currency", "USD"), ("amount", "99999"), ("reason", "x")],
+    )
+    .await;
+    assert!(
+        after.contains("The amount must be between $0.01 and $"),
+        "{after}"
+    );
+    assert!(!after.contains("between 1 and"), "no minor units: {after}");
+    // Shipped, then delivered: neither is offered again, nor Cancel.
+    let after = act(
+        "shipped",
+        vec![("carrier", "Correos"), ("tracking_number", "PK123")],
+    )
+    .await;
+    assert!(
+        after.contains("The parcel was recorded as shipped."),
+        "{after}"
+    );
+    assert!(after.contains(">Mark delivered</button>"), "{after}");
+    assert!(
+        !after.contains(">Mark shipped</button>"),
+        "every line has shipped"
+    );
+    let after = act("delivered", vec![]).await;
+    assert!(after.contains("The order was marked delivered."), "{after}");
+    for absent in [
+        ">Mark shipped</button>",
+        ">Mark delivered</button>",
+        ">Resolve</button>",
+        ">Cancel order</button>",
+    ] {
+        assert!(!after.contains(absent), "{absent} on a delivered order");
+    }
+    assert!(
+        after.contains(">Refund</button>"),
+        "what is left can be refunded"
+    );
+    // Sent anyway (an old tab): refused in words, not the API's names.
+    let after = act("cancel", vec![("note", "x")]).await;
+    assert!(
+        after.contains("only an order that needs attention can be cancelled here"),
+        "{after}"
+    );
+    assert!(!after.contains("not needs_attention"), "{after}");
+}
+
+#[tokio::test]
+async fn the_admin_orders_list_says_every_wrong_filter_beside_its_field() {
+    let app = spawn_app_with_demo().await;
+    let admin = app.admin_token().await;
+    let cookie = format!("cielo_session={admin}");
+    // A day that is no day: said beside "From".
+    let p = get(&app, "/admin/orders?from=2026-13-45", &cookie).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        tag_with_id(&p.body, "fr").contains(r#"aria-invalid="true""#),
+        "{}",
+        p.body
+    );
+    assert!(
+        p.body
+            .contains(r#"id="e-from">Enter the “From” day as a real date"#),
+        "{}",
+        p.body
+    );
+    // Several wrong at once: every one, each beside its field, in words.
+    let p = get(
+        &app,
+        "/admin/orders?status=lost&from=2026-13-45&to=nope&number=zz&lab=moon",
+        &cookie,
+    )
+    .await;
+    for (id, field) in [
+        ("st", "status"),
+        ("fr", "from"),
+        ("to", "to"),
+        ("no", "number"),
+        ("lab", "lab"),
+    ] {
+        assert!(
+            tag_with_id(&p.body, id).contains(r#"aria-invalid="true""#),
+            "{field}"
+        );
+        assert!(
+            p.body.contains(&format!(r#"id="e-{field}""#)),
+            "{field}: {}",
+            p.body
+        );
+    }
+    assert!(p.body.contains("Choose a status from the list."));
+    assert!(!p.body.contains("must be one of"), "not the API's wording");
+    // Dates the wrong way round: said on "Before".
+    let p = get(&app, "/admin/orders?from=2026-05-02&to=2026-05-01", &cookie).await;
+    assert!(
+        p.body.contains("“Before” must be a later day than “From”."),
+        "{}",
+        p.body
+    );
+}
+
+#[tokio::test]
+async fn sign_in_mistakes_and_an_empty_jobs_page_are_said_in_sentences() {
+    let app = spawn_app_with_demo().await;
+    app.register("carol@example.com").await;
+    let token = csrf(&app).await;
+    for (lang, said) in [
+        ("en", "The email or password is not right."),
+        ("es", "El correo o la contraseña no son correctos."),
+    ] {
+        let p = post_form(
+            &app,
+            "/account/signin",
+            &format!("cielo_csrf={token}; cielo_lang={lang}"),
+            &[
+                ("_csrf", token.as_str()),
+                ("email", "carol@example.com"),
+                ("password", "not her password at all"),
+                ("next", "/account"),
+            ],
+        )
+        .await;
+        assert_eq!(p.status, 401, "{}", p.body);
+        assert!(p.body.contains(said), "{lang}: {}", p.body);
+        assert!(!p.body.contains("wrong email or password"));
+    }
+    // Jobs ran and were removed: the page says what it shows, not that
+    // nothing ever ran.
+    let admin = app.admin_token().await;
+    while app.run_pending_jobs().await > 0 {}
+    let stats = app.get_as("/api/admin/jobs/stats", &admin).await.body;
+    assert_eq!(stats["queues"], serde_json::json!([]), "{stats}");
+    let p = get(&app, "/admin/jobs", &format!("cielo_session={admin}")).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.body
+            .contains("No jobs waiting, running or dead right now."),
+        "{}",
+        p.body
+    );
+    assert!(!p.body.contains("No queues have run yet"));
 }

@@ -569,7 +569,11 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
     let (status, body) = page(&app, "/admin/orders?from=yesterday", &session).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("role=\"alert\""), "{body}");
-    assert!(body.contains("from: "), "{body}");
+    assert!(
+        body.contains("id=\"e-from\">Enter the “From” day as a real date"),
+        "said beside the field, in words: {body}"
+    );
+    assert!(!body.contains("from: "), "not the API's wording: {body}");
     assert!(!body.contains(&download), "{body}");
     let (_, body) = page(
         &app,
@@ -577,7 +581,10 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
         &session,
     )
     .await;
-    assert!(body.contains("to: must be after"), "{body}");
+    assert!(
+        body.contains("“Before” must be a later day than “From”."),
+        "{body}"
+    );
 
     // A download is no parcel the shop ships; it has its own filter.
     let none = app.get_as("/api/admin/orders?lab=none", &admin).await.body;
@@ -722,4 +729,25 @@ async fn a_correction_records_only_what_changed_and_nothing_when_nothing_did() {
         .body;
     assert_eq!(after["updated_at"], now["updated_at"]);
     assert_eq!(after["history"], now["history"]);
+}
+
+#[tokio::test]
+async fn a_poster_confirmation_names_its_theme_as_the_designer_does() {
+    let app = spawn_app_with(true, quick).await;
+    let admin = app.admin_token().await;
+    let poster = digital_poster(&app).await;
+    let mut options = poster_options();
+    options["theme"] = json!("midnight-blue");
+    let order = paid_order(
+        &app,
+        &admin,
+        None,
+        &[(&poster, Some(options))],
+        &json!({"email": "stars@example.com"}),
+    )
+    .await;
+    let (_, email) = email_of(&app, &admin, &order, "order_confirmation").await;
+    assert!(email.contains("Theme: Midnight blue"), "{email}");
+    // The id only in the preview's address, never as the words shown.
+    assert!(!email.contains("Theme: midnight-blue"), "{email}");
 }
