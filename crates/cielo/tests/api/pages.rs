@@ -1614,3 +1614,41 @@ async fn sign_in_mistakes_and_an_empty_jobs_page_are_said_in_sentences() {
     );
     assert!(!p.body.contains("No queues have run yet"));
 }
+
+#[tokio::test]
+async fn the_designer_speaks_spanish_in_every_picker() {
+    let app = spawn_app_with_demo().await;
+    let path = "/products/personalised-star-map-poster";
+    let es = get_html(&app, path, "cielo_lang=es", "es").await;
+    assert_eq!(es.status, 200);
+    for words in [
+        "Tipo de letra",
+        ">Diseño<",
+        ">Forma<",
+        "Azul medianoche",
+        "Clásico: el cielo arriba",
+        "Corazón (dentro del horizonte)",
+        ">Opciones<",
+    ] {
+        assert!(
+            es.body.contains(words),
+            "{words} missing from the Spanish designer"
+        );
+    }
+    for english in [
+        ">Font<",
+        ">Layout<",
+        ">Shape<",
+        "Midnight blue",
+        ">Options<",
+    ] {
+        assert!(!es.body.contains(english), "{english} left in English");
+    }
+    let en = get_html(&app, path, "", "en").await;
+    for words in [">Font<", ">Layout<", ">Shape<", "Midnight blue"] {
+        assert!(
+            en.body.contains(words),
+            "{words} missing from the English designer"
+        );
+    }
+}
