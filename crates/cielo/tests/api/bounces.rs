@@ -76,18 +76,7 @@ async fn resend_event(app: &TestApp, event_id: &str, kind: &str, email_id: &str)
 /// Checks out one 10.00 poster for `email`, pays it and runs the jobs until
 /// its confirmation went to the provider; returns the order id.
 async fn paid_order(app: &TestApp, admin: &str, email: &str) -> String {
-    let sku = format!("P-{}", uuid::Uuid::new_v4().simple());
-    let v = app
-        .create_product(admin, &format!("Poster {sku}"), &[(&sku, 1000)])
-        .await["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cart = app.new_cart(None).await;
-    app.add_line(&cart, None, &v, 1).await;
-    let r = app.checkout(&cart, None, None, &checkout_body(email)).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let order = r.body["order_id"].as_str().unwrap().to_string();
+    let order = app.checkout_new_product(admin, &checkout_body(email)).await;
     app.pay_on_test_page(admin, &order).await;
     for _ in 0..100 {
         app.run_pending_jobs().await;

@@ -330,6 +330,38 @@ impl TestApp {
         r.body
     }
 
+    /// Checks out one unit of a new 10.00 product (made by `admin`) with
+    /// `body`; returns the order id, the order not yet paid.
+    pub async fn checkout_new_product(&self, admin: &str, body: &Value) -> String {
+        let sku = format!("P-{}", uuid::Uuid::new_v4().simple());
+        let v = self
+            .create_product(admin, &format!("Poster {sku}"), &[(&sku, 1000)])
+            .await["variants"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let cart = self.new_cart(None).await;
+        self.add_line(&cart, None, &v, 1).await;
+        let r = self.checkout(&cart, None, None, body).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["order_id"].as_str().unwrap().to_string()
+    }
+
+    /// A page as a browser gets it with `cookie` (none when empty), redirects
+    /// not followed: (status, body).
+    pub async fn page(&self, path: &str, cookie: &str) -> (u16, String) {
+        let mut rb = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(format!("{}{path}", self.address));
+        if !cookie.is_empty() {
+            rb = rb.header("cookie", cookie);
+        }
+        let r = rb.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// Presses "Pay" on the test provider's checkout page for `order`, as a
     /// buyer would (the admin token reads the order's payment session).
     pub async fn pay_on_test_page(&self, admin: &str, order: &str) {

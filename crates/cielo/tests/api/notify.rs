@@ -13,18 +13,7 @@ use std::time::Duration;
 
 /// A checked-out order of one 10.00 poster: (order id, payment session).
 async fn pending_order(app: &TestApp, admin: &str, body: &Value) -> (String, String) {
-    let sku = format!("P-{}", uuid::Uuid::new_v4().simple());
-    let v = app
-        .create_product(admin, &format!("Poster {sku}"), &[(&sku, 1000)])
-        .await["variants"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cart = app.new_cart(None).await;
-    app.add_line(&cart, None, &v, 1).await;
-    let r = app.checkout(&cart, None, None, body).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let order_id = r.body["order_id"].as_str().unwrap().to_string();
+    let order_id = app.checkout_new_product(admin, body).await;
     let order = app
         .get_as(&format!("/api/admin/orders/{order_id}"), admin)
         .await

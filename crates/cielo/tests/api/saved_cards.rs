@@ -37,15 +37,6 @@ async fn checkout(app: &TestApp, variant: &str, token: Option<&str>, email: &str
     url[url.find("/checkout/test/").unwrap()..].to_string()
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
-    let mut rb = browser().get(format!("{}{path}", app.address));
-    if !cookie.is_empty() {
-        rb = rb.header("cookie", cookie);
-    }
-    let res = rb.send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
 async fn post_form(
     app: &TestApp,
     path: &str,
@@ -110,7 +101,7 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
 
     // First checkout: the page offers saving, and has no saved card yet.
     let pay = checkout(&app, &variant, Some(&alice), "alice@example.com").await;
-    let (status, html) = page(&app, &pay, "").await;
+    let (status, html) = app.page(&pay, "").await;
     assert_eq!(status, 200);
     assert!(html.contains("Save this card for next time"), "{html}");
     assert!(!html.contains("Pay with"), "{html}");
@@ -153,7 +144,7 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
         assert_eq!(status, 303, "{to}");
         assert!(to.ends_with(&format!("?invalid={which}")), "{to}");
         let again = &to[to.find("/checkout/test/").unwrap()..];
-        let (status, html) = page(&app, again, "").await;
+        let (status, html) = app.page(again, "").await;
         assert_eq!(status, 200);
         assert!(html.contains(says), "{html}");
         assert!(html.contains("Save this card for next time"), "{html}");
@@ -210,7 +201,7 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
 
     // Next checkout: the saved card is offered, and paying with it works.
     let pay2 = checkout(&app, &variant, Some(&alice), "alice@example.com").await;
-    let (_, html) = page(&app, &pay2, "").await;
+    let (_, html) = app.page(&pay2, "").await;
     assert!(html.contains("Pay with"), "{html}");
     assert!(html.contains("Mastercard •••• 4444"), "{html}");
     assert!(html.contains(&format!("value='{id}'")), "{html}");
@@ -236,7 +227,9 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
         &[("action", "pay"), ("card", "new"), ("card_number", "12")],
     )
     .await;
-    let (_, again) = page(&app, &to[to.find("/checkout/test/").unwrap()..], "").await;
+    let (_, again) = app
+        .page(&to[to.find("/checkout/test/").unwrap()..], "")
+        .await;
     assert!(again.contains("value=new checked"), "{again}");
     let (status, to) = post_form(&app, &pay2, "", &[("action", "pay"), ("card", &id)]).await;
     assert_eq!(status, 303, "{to}");
@@ -273,7 +266,7 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
     // The account page lists both with a Remove form; Bob's page says none.
     let token = csrf(&app).await;
     let alice_cookie = format!("cielo_csrf={token}; cielo_session={alice}");
-    let (status, html) = page(&app, "/account", &alice_cookie).await;
+    let (status, html) = app.page("/account", &alice_cookie).await;
     assert_eq!(status, 200);
     assert!(html.contains("Saved cards"), "{html}");
     assert!(
@@ -285,7 +278,7 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
         "{html}"
     );
     assert!(html.contains(&format!("action=\"/account/payment-methods/{id}/delete\"")));
-    let (_, bob_html) = page(&app, "/account", &format!("cielo_session={bob}")).await;
+    let (_, bob_html) = app.page("/account", &format!("cielo_session={bob}")).await;
     assert!(
         !bob_html.contains("4444") && bob_html.contains("No saved cards."),
         "{bob_html}"
@@ -318,7 +311,7 @@ async fn a_signed_in_buyer_saves_a_card_sees_it_pays_with_it_and_removes_it() {
     )
     .await
     .assert_problem(404, "payment-method-not-found");
-    let (_, html) = page(&app, "/account", &alice_cookie).await;
+    let (_, html) = app.page("/account", &alice_cookie).await;
     assert!(html.contains("No saved cards."), "{html}");
 }
 
@@ -327,7 +320,7 @@ async fn a_guest_is_never_offered_saving_and_cannot_pay_with_someone_elses_card(
     let app = spawn_app().await;
     let variant = product(&app).await;
     let pay = checkout(&app, &variant, None, "guest@example.com").await;
-    let (status, html) = page(&app, &pay, "").await;
+    let (status, html) = app.page(&pay, "").await;
     assert_eq!(status, 200);
     assert!(!html.contains("Save this card"), "{html}");
     assert!(!html.contains("save_card"), "{html}");
@@ -354,7 +347,7 @@ async fn stripes_declining_test_cards_are_declined_like_the_decline_button() {
     let alice = app.register("alice@example.com").await;
     for number in ["4000 0000 0000 0002", "4000000000009995"] {
         let pay = checkout(&app, &variant, Some(&alice), "alice@example.com").await;
-        let (status, html) = page(&app, &pay, "").await;
+        let (status, html) = app.page(&pay, "").await;
         assert_eq!(status, 200);
         // The order as people read it, not its id.
         let mine = app.get_as("/api/store/orders?limit=1", &alice).await;
@@ -376,7 +369,9 @@ async fn stripes_declining_test_cards_are_declined_like_the_decline_button() {
         .await;
         assert_eq!(status, 303, "{to}");
         assert!(to.ends_with("?declined=1"), "{number}: {to}");
-        let (_, again) = page(&app, &to[to.find("/checkout/test/").unwrap()..], "").await;
+        let (_, again) = app
+            .page(&to[to.find("/checkout/test/").unwrap()..], "")
+            .await;
         assert!(again.contains("Your card was declined."), "{again}");
         let o = app
             .get_as(&format!("/api/store/orders/{order}"), &alice)

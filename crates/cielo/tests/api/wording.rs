@@ -109,19 +109,6 @@ async fn email_of(app: &TestApp, admin: &str, order: &str, kind: &str) -> (Value
     panic!("no {kind} email for {order}");
 }
 
-async fn page(app: &TestApp, path: &str, cookie: &str) -> (u16, String) {
-    let r = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(format!("{}{path}", app.address))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 fn ids(page: &Value) -> Vec<String> {
     page["orders"]
         .as_array()
@@ -199,22 +186,24 @@ async fn the_number_in_the_email_is_the_one_on_the_pages_and_the_admin_search_fi
     // The pages show the same number: order page, account list, admin list
     // (searched by it) and admin order page.
     let session = format!("cielo_session={buyer}");
-    let (status, body) = page(&app, &format!("/orders/{order}"), &session).await;
+    let (status, body) = app.page(&format!("/orders/{order}"), &session).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&format!("<h1>Order {number}</h1>")), "{body}");
-    let (_, body) = page(&app, "/account", &session).await;
+    let (_, body) = app.page("/account", &session).await;
     assert!(body.contains(&format!(">{number}</a>")), "{body}");
     let admin_session = format!("cielo_session={admin}");
-    let (status, body) = page(
-        &app,
-        &format!("/admin/orders?number={}", tail.to_ascii_lowercase()),
-        &admin_session,
-    )
-    .await;
+    let (status, body) = app
+        .page(
+            &format!("/admin/orders?number={}", tail.to_ascii_lowercase()),
+            &admin_session,
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&format!(">{number}</a>")), "{body}");
     assert!(!body.contains(&other), "only the order searched for");
-    let (_, body) = page(&app, &format!("/admin/orders/{order}"), &admin_session).await;
+    let (_, body) = app
+        .page(&format!("/admin/orders/{order}"), &admin_session)
+        .await;
     assert!(body.contains(&format!("<h1>Order {number}")), "{body}");
 
     // On a terminal, the owner finds it by the number too.
@@ -274,23 +263,27 @@ async fn a_status_reads_the_same_on_the_order_page_and_in_every_list() {
     }
     let label = "<span class=\"status s-in_production\">In production</span>";
     let session = format!("cielo_session={buyer}");
-    let (_, order_page) = page(&app, &format!("/orders/{order}"), &session).await;
+    let (_, order_page) = app.page(&format!("/orders/{order}"), &session).await;
     assert!(order_page.contains(label), "{order_page}");
     // The page's more precise sentence is a description under that label.
     assert!(order_page.contains("Waiting to go to the print lab."));
     assert!(!order_page.contains("s-waiting"), "no second label");
-    let (_, account) = page(&app, "/account", &session).await;
+    let (_, account) = app.page("/account", &session).await;
     assert!(account.contains(label), "{account}");
-    let (_, admin_list) = page(&app, "/admin/orders", &format!("cielo_session={admin}")).await;
+    let (_, admin_list) = app
+        .page("/admin/orders", &format!("cielo_session={admin}"))
+        .await;
     assert!(admin_list.contains(label), "{admin_list}");
     // In Spanish, the same one label.
-    let (_, es) = page(
-        &app,
-        &format!("/orders/{order}"),
-        &format!("{session}; cielo_lang=es"),
-    )
-    .await;
-    let (_, es_list) = page(&app, "/account", &format!("{session}; cielo_lang=es")).await;
+    let (_, es) = app
+        .page(
+            &format!("/orders/{order}"),
+            &format!("{session}; cielo_lang=es"),
+        )
+        .await;
+    let (_, es_list) = app
+        .page("/account", &format!("{session}; cielo_lang=es"))
+        .await;
     let es_label = "<span class=\"status s-in_production\">En producción</span>";
     assert!(es.contains(es_label) && es_list.contains(es_label), "{es}");
 }
@@ -566,7 +559,7 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
 
     // The admin page says what is wrong instead of listing everything.
     let session = format!("cielo_session={admin}");
-    let (status, body) = page(&app, "/admin/orders?from=yesterday", &session).await;
+    let (status, body) = app.page("/admin/orders?from=yesterday", &session).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("role=\"alert\""), "{body}");
     assert!(
@@ -575,12 +568,9 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
     );
     assert!(!body.contains("from: "), "not the API's wording: {body}");
     assert!(!body.contains(&download), "{body}");
-    let (_, body) = page(
-        &app,
-        "/admin/orders?from=2026-11-22&to=2026-11-21",
-        &session,
-    )
-    .await;
+    let (_, body) = app
+        .page("/admin/orders?from=2026-11-22&to=2026-11-21", &session)
+        .await;
     assert!(
         body.contains("“Before” must be a later day than “From”."),
         "{body}"
@@ -594,7 +584,7 @@ async fn order_list_dates_are_checked_and_downloads_are_not_shipped_by_the_shop(
         .await
         .body;
     assert_eq!(ids(&digital), vec![download.clone()]);
-    let (_, body) = page(&app, "/admin/orders", &session).await;
+    let (_, body) = app.page("/admin/orders", &session).await;
     assert!(
         body.contains("<option value=\"digital\">No lab: digital downloads</option>"),
         "{body}"
